@@ -1,0 +1,197 @@
+// The command-line client: get, put and delete against a running cluster, printing siblings
+// and the context to write back with; hints, ring and node status for operators.
+import { readFileSync, existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { StoreError } from '../storage/core/errors.ts';
+import { partitionCounts } from '../storage/core/ring.ts';
+import { contextOf as contextOfSet, type SiblingSet } from '../storage/core/siblings.ts';
+import { formatDot } from '../storage/core/version-vector.ts';
+import { DynamoClient, decodeContext, encodeContext } from '../storage/client.ts';
+import { changeRing, showStatus } from './membership.ts';
+
+const USAGE = `dynamo: command-line client for the Dynamo cluster
+
+  dynamo get KEY [--r R] [--pr PR]
+  dynamo put KEY VALUE [--context CTX] [--w W] [--pw PW]     (VALUE "-" reads stdin)
+  dynamo delete KEY [--context CTX] [--w W]
+  dynamo hints [--node ID] [--limit N]
+  dynamo ring
+  dynamo status [--node ID]                  members and reachability as one node sees them, transfers
+  dynamo join ID HOST:PORT [--weight W] [--wait]     start the new node first, with --seeds
+  dynamo leave ID [--wait]                   the node hands its data and hints on, then may stop
+  dynamo remove ID [--wait]                  take out a dead node; the others copy its ranges
+  dynamo replace DEAD-ID NEW-ID HOST:PORT [--wait]   a new node takes exactly a dead node's ranges
+      (changes accept --expect-version V: refused if the ring moved past V)
+
+  --seeds HOST:PORT,...   nodes to contact (DYNAMO_SEEDS, default 127.0.0.1:7001)
+  --cluster NAME          (DYNAMO_CLUSTER, default dev)
+  --secret-file PATH      cluster secret (or DYNAMO_SECRET; default ./data/secret)
+  --json                  machine-readable output
+
+A put without --context is a blind write: it becomes a sibling of what is there.
+A delete without --context deletes what its coordinator holds at that moment.`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values: o, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      seeds: { type: 'string' },
+      cluster: { type: 'string' },
+      'secret-file': { type: 'string' },
+      context: { type: 'string' },
+      r: { type: 'string' },
+      pr: { type: 'string' },
+      w: { type: 'string' },
+      pw: { type: 'string' },
+      node: { type: 'string' },
+      limit: { type: 'string' },
+      weight: { type: 'string' },
+      'expect-version': { type: 'string' },
+      wait: { type: 'boolean' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, key, value, extra] = positionals;
+  if (o.help || !command) {
+    process.stdout.write(USAGE + '\n');
+    return command ? 0 : 2;
+  }
+  const num = (s: string | undefined, name: string): number | undefined => {
+    if (s === undefined) return undefined;
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 0) throw new StoreError('BAD_REQUEST', `--${name} must be a non-negative integer, got '${s}'`);
+    return n;
+  };
+  const context = o.context === undefined ? undefined : parseContext(o.context);
+  const client = await DynamoClient.connect({
+    seeds: (o.seeds ?? process.env.DYNAMO_SEEDS ?? '127.0.0.1:7001').split(',').map((s) => s.trim()),
+    cluster: o.cluster ?? process.env.DYNAMO_CLUSTER ?? 'dev',
+    secret: secret(o['secret-file']),
+  });
+  const print = (text: string, json: unknown) => process.stdout.write((o.json ? JSON.stringify(json) : text) + '\n');
+  try {
+    switch (command) {
+      case 'get': {
+        const k = required(key, 'KEY');
+        const r = await client.get(k, { r: num(o.r, 'r'), pr: num(o.pr, 'pr') });
+        print(formatSiblings(k, r.siblings, r.replies), { key: k, replies: r.replies, ...siblingsJson(r.siblings) });
+        return 0;
+      }
+      case 'put': {
+        const k = required(key, 'KEY');
+        const v = required(value, 'VALUE');
+        const bytes = v === '-' ? readFileSync(0) : Buffer.from(v, 'utf8');
+        const w = await client.put(k, bytes, { context, w: num(o.w, 'w'), pw: num(o.pw, 'pw') });
+        const ctx = encodeContext(w.context).toString('base64url');
+        print(`ok: ${w.acks} acks, version ${formatDot(w.dot)}\ncontext: ${ctx}`, { key: k, acks: w.acks, dot: formatDot(w.dot), context: ctx });
+        return 0;
+      }
+      case 'delete': {
+        const k = required(key, 'KEY');
+        const w = await client.delete(k, { context, w: num(o.w, 'w'), pw: num(o.pw, 'pw') });
+        const ctx = encodeContext(w.context).toString('base64url');
+        print(`deleted: ${w.acks} acks, tombstone ${formatDot(w.dot)}\ncontext: ${ctx}`, { key: k, acks: w.acks, dot: formatDot(w.dot), context: ctx });
+        return 0;
+      }
+      case 'hints': {
+        const nodes = o.node ? [o.node] : client.ring.members.map((m) => m.id);
+        const out: unknown[] = [];
+        for (const id of nodes) {
+          const reply = await client.request(id, { type: 'hints', owner: null, limit: num(o.limit, 'limit') ?? 20 });
+          if (reply.type !== 'hintsReply') continue;
+          out.push({ node: id, total: reply.total, hints: reply.hints });
+          if (!o.json) {
+            process.stdout.write(`${id}: ${reply.total} hints\n`);
+            for (const h of reply.hints) process.stdout.write(`  for ${h.owner}: '${h.key}' (${h.siblings} siblings, stored ${new Date(h.storedAt).toISOString()})\n`);
+          }
+        }
+        if (o.json) print('', out);
+        return 0;
+      }
+      case 'ring': {
+        const counts = partitionCounts(client.ring);
+        const lines = client.ring.members.map((m) => `  ${m.id}  ${m.address}  weight ${m.weight}  ${counts.get(m.id)} partitions`);
+        print(`ring version ${client.ring.version}, ${client.ring.partitions} partitions, N=${client.defaults.n} R=${client.defaults.r} W=${client.defaults.w}\n${lines.join('\n')}`, {
+          ...client.defaults,
+          ring: client.ring,
+        });
+        return 0;
+      }
+      case 'status':
+        await showStatus(client, o.node, o.json ?? false);
+        return 0;
+      case 'join':
+        await changeRing(client, { kind: 'join', node: required(key, 'ID'), address: required(value, 'HOST:PORT'), weight: num(o.weight, 'weight'), expectedVersion: num(o['expect-version'], 'expect-version') }, o.wait ?? false);
+        return 0;
+      case 'leave':
+      case 'remove':
+        await changeRing(client, { kind: command, node: required(key, 'ID'), expectedVersion: num(o['expect-version'], 'expect-version') }, o.wait ?? false);
+        return 0;
+      case 'replace':
+        await changeRing(
+          client,
+          { kind: 'replace', node: required(key, 'DEAD-ID'), by: required(value, 'NEW-ID'), address: required(extra, 'HOST:PORT'), weight: num(o.weight, 'weight'), expectedVersion: num(o['expect-version'], 'expect-version') },
+          o.wait ?? false,
+        );
+        return 0;
+      default:
+        process.stderr.write(`unknown command '${command}'\n\n${USAGE}\n`);
+        return 2;
+    }
+  } finally {
+    client.close();
+  }
+}
+
+function required(v: string | undefined, name: string): string {
+  if (v === undefined) throw new StoreError('BAD_REQUEST', `${name} is required`);
+  return v;
+}
+
+function parseContext(text: string) {
+  try {
+    return decodeContext(Buffer.from(text, 'base64url'));
+  } catch {
+    throw new StoreError('BAD_CONTEXT', 'the context is not one this cluster printed (copy it whole from a get or put)');
+  }
+}
+
+function secret(file: string | undefined): string {
+  if (file) return readFileSync(file, 'utf8').trim();
+  if (process.env.DYNAMO_SECRET) return process.env.DYNAMO_SECRET;
+  if (existsSync('data/secret')) return readFileSync('data/secret', 'utf8').trim();
+  throw new StoreError('UNAUTHORIZED', 'no cluster secret: set DYNAMO_SECRET or pass --secret-file');
+}
+
+function show(value: Uint8Array): string {
+  const b = Buffer.from(value);
+  const text = b.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(b) && !/[\u0000-\u0008\u000e-\u001f]/.test(text) ? text : `base64:${b.toString('base64')}`;
+}
+
+function siblingsJson(set: SiblingSet) {
+  const ctx = set.length ? encodeContext(contextOfSet(set)).toString('base64url') : null;
+  return {
+    found: set.some((v) => !v.deleted),
+    siblings: set.map((v) => ({ dot: formatDot(v.dot), deleted: v.deleted, writtenAt: new Date(v.writtenAt).toISOString(), value: v.deleted ? null : show(v.value) })),
+    context: ctx,
+  };
+}
+
+function formatSiblings(key: string, set: SiblingSet, replies: number): string {
+  if (set.length === 0) return `'${key}': not found (${replies} replicas answered)`;
+  const j = siblingsJson(set);
+  const lines = j.siblings.map((s, i) => `  [${i + 1}] ${s.deleted ? '(deleted)' : s.value}    version ${s.dot}, written ${s.writtenAt}`);
+  return `'${key}': ${set.length} sibling${set.length > 1 ? 's' : ''} (${replies} replicas answered)\n${lines.join('\n')}\ncontext: ${j.context}`;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    if (e instanceof StoreError) process.stderr.write(`error ${e.code}: ${e.message}\n`);
+    else process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  },
+);

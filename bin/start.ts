@@ -1,0 +1,120 @@
+// `npm start`: the whole stack on one machine. Redis for the repair queues (a private one if
+// none answers), storage nodes as separate processes on loopback ports (7001...), the GraphQL
+// gateway on 4000 (repair dashboard at /admin/queues), the repair workers; data and dev
+// secrets under ./data/. Ctrl-C stops everything cleanly.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { ChildProcess } from 'node:child_process';
+import { LocalCluster, startService, stopProcess } from '../storage/launcher.ts';
+import { DEFAULT_REDIS_URL, ensureRedis, type PrivateRedis } from '../jobs/redis.ts';
+
+const { values: o } = parseArgs({
+  options: {
+    nodes: { type: 'string', default: '5' },
+    'base-port': { type: 'string', default: '7001' },
+    'gateway-port': { type: 'string', default: '4000' },
+    'jobs-port': { type: 'string', default: '4100' },
+    'data-dir': { type: 'string', default: 'data' },
+    partitions: { type: 'string', default: '64' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (o.help) {
+  process.stdout.write('npm start -- [--nodes 5] [--base-port 7001] [--gateway-port 4000] [--data-dir data] [--partitions 64]\n');
+  process.exit(0);
+}
+const nodes = Number(o.nodes);
+if (!Number.isInteger(nodes) || nodes < 1 || nodes > 64) {
+  process.stderr.write(`--nodes must be 1..64, got ${o.nodes}\n`);
+  process.exit(2);
+}
+
+const dataDir = o['data-dir']!;
+mkdirSync(dataDir, { recursive: true });
+
+/** A development secret: from the environment, else kept in the data directory across runs. */
+function devSecret(env: string, file: string, bytes: number): string {
+  const fromEnv = process.env[env];
+  if (fromEnv) return fromEnv;
+  const path = join(dataDir, file);
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  const value = randomBytes(bytes).toString('base64url');
+  writeFileSync(path, value, { mode: 0o600 });
+  return value;
+}
+const secret = devSecret('DYNAMO_SECRET', 'secret', 24);
+const contextKeys = devSecret('GATEWAY_CONTEXT_KEYS', 'context-key', 32);
+const adminToken = process.env.ADMIN_TOKEN ?? randomBytes(18).toString('base64url');
+
+const redisUrl = process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
+const cluster = new LocalCluster({
+  nodes,
+  flags: ['--repair-redis-url', redisUrl],
+  basePort: Number(o['base-port']),
+  dataDir,
+  secret,
+  partitions: Number(o.partitions),
+  n: Math.min(3, nodes),
+  r: Math.min(2, nodes),
+  w: Math.min(2, nodes),
+  output: 'inherit',
+});
+const services: ChildProcess[] = [];
+let redis: PrivateRedis | null = null;
+
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  process.stderr.write('\nstopping...\n');
+  for (const s of services.reverse()) await stopProcess(s);
+  await cluster.stop();
+  await stopProcess(redis?.process);
+  process.stderr.write('stopped\n');
+  process.exit(0);
+};
+process.on('SIGINT', () => void stop());
+process.on('SIGTERM', () => void stop());
+
+try {
+  redis = await ensureRedis(redisUrl, join(dataDir, 'redis'));
+  await cluster.start();
+  const gatewayPort = o['gateway-port']!;
+  services.push(
+    await startService({
+      entry: 'gateway/main.ts',
+      args: ['--port', gatewayPort, '--seeds', cluster.seeds.join(','), '--cluster', cluster.cluster],
+      env: { DYNAMO_SECRET: secret, GATEWAY_CONTEXT_KEYS: contextKeys, ADMIN_TOKEN: adminToken, REDIS_URL: redisUrl },
+      health: `127.0.0.1:${gatewayPort}`,
+      output: 'inherit',
+    }),
+  );
+  const jobsPort = o['jobs-port']!;
+  services.push(
+    await startService({
+      entry: 'jobs/main.ts',
+      args: ['--port', jobsPort, '--seeds', cluster.seeds.join(','), '--cluster', cluster.cluster],
+      env: { DYNAMO_SECRET: secret, REDIS_URL: redisUrl },
+      health: `127.0.0.1:${jobsPort}`,
+      output: 'inherit',
+    }),
+  );
+  process.stdout.write(
+    [
+      '',
+      `${nodes} storage nodes: ${cluster.seeds.join(' ')}`,
+      `Redis:    ${redis.url}${redis.process ? ' (private, started for this run)' : ''}`,
+      `GraphQL:  http://127.0.0.1:${gatewayPort}/graphql (GraphiQL in a browser)`,
+      `repair:   http://127.0.0.1:${gatewayPort}/admin/queues?token=${adminToken} (workers' /metrics on :${jobsPort})`,
+      `admin token: ${adminToken}${process.env.ADMIN_TOKEN ? ' (from ADMIN_TOKEN)' : ' (generated; set ADMIN_TOKEN to choose one)'}`,
+      `cluster secret in ${join(dataDir, 'secret')}; try: npx dynamo put greeting hello && npx dynamo get greeting`,
+      'Ctrl-C stops everything.',
+      '',
+    ].join('\n'),
+  );
+} catch (e) {
+  process.stderr.write(`start failed: ${(e as Error).message}\n`);
+  await stop();
+}

@@ -1,0 +1,67 @@
+// The gateway's HTTP server: hyper-express (uWebSockets), measured faster than node:http
+// for this workload (README, Benchmarks), handing each request to Yoga's fetch interface.
+import HyperExpress from 'hyper-express';
+import type { Gateway } from './yoga.ts';
+
+export interface HttpServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly maxBodyBytes: number;
+  /** further routes (the repair dashboard) mounted before GraphQL */
+  readonly routes?: (app: HyperExpress.Server) => void;
+}
+
+export class GatewayHttpServer {
+  readonly app: HyperExpress.Server;
+  #inflight = 0;
+  #idle: (() => void) | null = null;
+
+  constructor(
+    private readonly yoga: Gateway,
+    private readonly options: HttpServerOptions,
+  ) {
+    this.app = new HyperExpress.Server({ auto_close: false, max_body_length: options.maxBodyBytes });
+    options.routes?.(this.app);
+    // A request body is buffered whole, never paused: with this uWS build a paused upload never
+    // resumes, so the stream's high-water mark sits above the largest body accepted.
+    // (hyper-express reads `streaming.readable`; its type definitions still say `stream_options`)
+    const route = { streaming: { readable: { highWaterMark: options.maxBodyBytes + 1 } } } as HyperExpress.UserRouteOptions;
+    for (const path of ['/graphql', '/health', '/ready']) this.app.any(path, route, [], (req, res) => this.#serve(req, res));
+  }
+
+  async listen(): Promise<number> {
+    await this.app.listen(this.options.port, this.options.host);
+    return this.app.port;
+  }
+
+  /** Stops accepting, and resolves once the requests in flight are answered. */
+  async close(): Promise<void> {
+    this.app.close();
+    if (this.#inflight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+  }
+
+  async #serve(req: HyperExpress.Request, res: HyperExpress.Response): Promise<void> {
+    this.#inflight++;
+    try {
+      const method = req.method;
+      const body = method === 'GET' || method === 'HEAD' ? undefined : ((await req.buffer()) as Uint8Array<ArrayBuffer>);
+      const response = await this.yoga.fetch(new URL(req.url, `http://${this.options.host}`), {
+        method,
+        headers: req.headers as Record<string, string>,
+        body,
+      });
+      res.status(response.status);
+      // uWS writes its own content-length; a second one makes strict clients reject the response
+      response.headers.forEach((value, name) => {
+        if (name !== 'content-length' && name !== 'transfer-encoding') res.header(name, value);
+      });
+      res.send(Buffer.from(await response.arrayBuffer()));
+    } catch (e) {
+      if (!res.completed) res.status(500).json({ errors: [{ message: 'internal error', extensions: { code: 'INTERNAL' } }] });
+      void e;
+    } finally {
+      this.#inflight--;
+      if (this.#inflight === 0 && this.#idle) this.#idle();
+    }
+  }
+}

@@ -1,0 +1,179 @@
+// The GraphQL server: Yoga over the Pothos schema, with each production habit as a plugin:
+// masked errors with stable codes, GraphQL Armor limits, CSRF prevention, health and
+// readiness, a request timeout, a body size limit, and optional persisted operations.
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import DataLoader from 'dataloader';
+import { GraphQLError } from 'graphql';
+import { createYoga, maskError as defaultMaskError, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
+import { EnvelopArmor } from '@escape.tech/graphql-armor';
+import { StoreError } from '../storage/core/errors.ts';
+import type { DynamoClient, ReadResult } from '../storage/client.ts';
+import type { Logger } from '../storage/runtime.ts';
+import type { GatewayContext, ReadKey } from '../schema/context.ts';
+import { schema } from '../schema/index.ts';
+import { MAX_OPERATION_KEYS } from '../schema/versions.ts';
+import type { ContextSigner } from './context-token.ts';
+
+export const CSRF_HEADER = 'x-graphql-yoga-csrf';
+
+export interface GatewayOptions {
+  /** the store; null until the gateway has reached the cluster (requests get UNAVAILABLE) */
+  readonly client: () => DynamoClient | null;
+  readonly contexts: ContextSigner;
+  readonly adminToken?: string;
+  readonly requestTimeoutMs: number;
+  readonly maxBodyBytes: number;
+  readonly persistedOperations?: string;
+  readonly onlyPersisted?: boolean;
+  readonly graphiql: boolean;
+  readonly logger: Logger;
+  readonly repair?: GatewayContext['repair'];
+}
+
+type ServerContext = Record<string, never>;
+export type Gateway = YogaServerInstance<ServerContext, GatewayContext>;
+
+export function createGateway(o: GatewayOptions): Gateway {
+  const adminDigest = o.adminToken ? digest(o.adminToken) : null;
+  const armor = new EnvelopArmor({
+    // the standard introspection query (GraphiQL, codegen) is 15 deep; no data query comes near
+    maxDepth: { n: 16, ignoreIntrospection: false, flattenFragments: true },
+    maxAliases: { n: 30 },
+    // a getMany of 1000 keys written inline is about 1000 tokens
+    maxTokens: { n: 5000 },
+    costLimit: { maxCost: 5000 },
+    maxDirectives: { n: 50 },
+  });
+  const persisted = o.persistedOperations ? loadPersisted(o.persistedOperations) : null;
+
+  return createYoga<ServerContext, GatewayContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    healthCheckEndpoint: '/health',
+    landingPage: false,
+    // the HTTP server buffers bodies up to the same limit and refuses larger ones; Yoga's own
+    // streaming check costs a TransformStream and an AbortSignal per request
+    maxRequestBodySize: false,
+    graphiql: o.graphiql ? { title: 'Dynamo gateway', headers: JSON.stringify({ [CSRF_HEADER]: '1' }) } : false,
+    logging: false,
+    // never in development mode: error details (stack traces, parser internals) stay in the log
+    maskedErrors: { isDev: false, maskError: (error, message) => exposeStoreErrors(error, message, false, o.logger) },
+    context: ({ request }) => {
+      const client = o.client();
+      if (!client) throw new StoreError('UNAVAILABLE', 'the gateway has not reached the cluster yet');
+      return {
+        client,
+        reads: readLoader(client),
+        contexts: o.contexts,
+        readBudget: { left: MAX_OPERATION_KEYS },
+        isAdmin: adminDigest !== null && bearerMatches(request.headers.get('authorization'), adminDigest),
+        repair: o.repair ?? null,
+      };
+    },
+    plugins: [
+      bodyLimit(o.maxBodyBytes),
+      useCSRFPrevention({ requestHeaders: [CSRF_HEADER] }),
+      ...armor.protect().plugins,
+      ...(persisted ? [usePersistedOperations({ getPersistedOperation: (hash: string) => persisted.get(hash) ?? null, allowArbitraryOperations: !o.onlyPersisted })] : []),
+      requestTimeout(o.requestTimeoutMs),
+      useReadinessCheck({
+        endpoint: '/ready',
+        check: async () => {
+          const client = o.client();
+          if (!client) return false;
+          await client.refreshRing();
+          return true;
+        },
+      }),
+    ],
+  });
+}
+
+/**
+ * One loader per operation: every get and getMany key of the operation goes into one batch,
+ * deduplicated by (r, key), and the client sends one multi-get frame per coordinator.
+ */
+export function readLoader(client: DynamoClient): DataLoader<ReadKey, ReadResult, string> {
+  return new DataLoader<ReadKey, ReadResult, string>(
+    async (batch) => {
+      const byR = new Map<number, number[]>();
+      batch.forEach((k, i) => {
+        const list = byR.get(k.r) ?? [];
+        list.push(i);
+        byR.set(k.r, list);
+      });
+      const out: (ReadResult | Error)[] = new Array(batch.length);
+      await Promise.all(
+        [...byR].map(async ([r, indexes]) => {
+          const results = await client.getMany(indexes.map((i) => batch[i]!.key), { r });
+          indexes.forEach((i, j) => (out[i] = results[j]!));
+        }),
+      );
+      return out;
+    },
+    { cacheKeyFn: (k) => `${k.r}\u0000${k.key}`, maxBatchSize: 10_000 },
+  );
+}
+
+/** StoreErrors become GraphQL errors with `extensions.code` and their details; anything else is masked. */
+function exposeStoreErrors(error: unknown, message: string, isDev: boolean, logger: Logger): Error {
+  const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
+  if (original instanceof StoreError) {
+    const path = error instanceof GraphQLError ? error.path : undefined;
+    return new GraphQLError(original.message, { path, extensions: { code: original.code, ...original.details } });
+  }
+  if (error instanceof GraphQLError && !error.originalError) return error;
+  logger.error('unexpected error in an operation', { error: original instanceof Error ? original.stack : String(original) });
+  return defaultMaskError(error, message, isDev);
+}
+
+function requestTimeout(ms: number): Plugin {
+  return {
+    onExecute({ executeFn, setExecuteFn }) {
+      setExecuteFn((args) => {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<{ errors: GraphQLError[] }>((resolve) => {
+          timer = setTimeout(
+            () => resolve({ errors: [new GraphQLError(`the operation did not finish within ${ms} ms`, { extensions: { code: 'TIMEOUT' } })] }),
+            ms,
+          );
+        });
+        return Promise.race([Promise.resolve(executeFn(args)), timeout]).finally(() => clearTimeout(timer)) as ReturnType<typeof executeFn>;
+      });
+    },
+  };
+}
+
+function bodyLimit(max: number): Plugin {
+  return {
+    onRequest({ request, endResponse, fetchAPI }) {
+      const length = Number(request.headers.get('content-length') ?? 0);
+      if (length > max) {
+        endResponse(
+          new fetchAPI.Response(JSON.stringify({ errors: [{ message: `request body of ${length} bytes exceeds ${max}`, extensions: { code: 'BAD_REQUEST' } }] }), {
+            status: 413,
+            headers: { 'content-type': 'application/json' },
+          }),
+        );
+      }
+    },
+  };
+}
+
+function loadPersisted(path: string): Map<string, string> {
+  const parsed = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`${path} must hold a JSON object of {hash: query}`);
+  return new Map(Object.entries(parsed as Record<string, string>));
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+export function bearerMatches(header: string | null, expected: Buffer): boolean {
+  if (!header?.startsWith('Bearer ')) return false;
+  return timingSafeEqual(digest(header.slice(7)), expected);
+}

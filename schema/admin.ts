@@ -1,0 +1,114 @@
+// Operator fields: node internals and hints. Every field here needs the admin token
+// (Authorization: Bearer <ADMIN_TOKEN>).
+import { StoreError } from '../storage/core/errors.ts';
+import { builder } from './builder.ts';
+import type { GatewayContext } from './context.ts';
+
+export function requireAdmin(ctx: GatewayContext): void {
+  if (!ctx.isAdmin) throw new StoreError('UNAUTHORIZED', 'admin fields need the header Authorization: Bearer <ADMIN_TOKEN>');
+}
+
+interface NodeStatusShape {
+  readonly id: string;
+  readonly reachable: boolean;
+  readonly detail: Record<string, unknown> | null;
+}
+
+interface HintShape {
+  readonly owner: string;
+  readonly key: string;
+  readonly storedAt: number;
+  readonly siblings: number;
+}
+
+interface HintListShape {
+  readonly node: string;
+  readonly total: number;
+  readonly hints: readonly HintShape[];
+}
+
+const NodeStatus = builder.objectRef<NodeStatusShape>('NodeStatus').implement({
+  fields: (t) => ({
+    id: t.exposeString('id'),
+    reachable: t.exposeBoolean('reachable', { description: 'Whether the gateway reached the node just now.' }),
+    detail: t.field({
+      type: 'JSON',
+      nullable: true,
+      description: "The node's own report: actor, counter, ring version, peers it cannot reach, hint bytes, requests in flight.",
+      resolve: (s) => s.detail,
+    }),
+  }),
+});
+
+const Hint = builder.objectRef<HintShape>('Hint').implement({
+  fields: (t) => ({
+    owner: t.exposeString('owner', { description: 'The unreachable replica this hint is held for.' }),
+    key: t.exposeString('key'),
+    storedAt: t.string({ resolve: (h) => new Date(h.storedAt).toISOString() }),
+    siblings: t.exposeInt('siblings'),
+  }),
+});
+
+const HintList = builder.objectRef<HintListShape>('HintList').implement({
+  fields: (t) => ({
+    node: t.exposeString('node', { description: 'The node holding the hints.' }),
+    total: t.exposeInt('total'),
+    hints: t.field({ type: [Hint], resolve: (l) => l.hints }),
+  }),
+});
+
+export interface AdminShape {
+  readonly ctx: GatewayContext;
+}
+
+export const Admin = builder.objectRef<AdminShape>('Admin').implement({
+  description: 'Operator fields; every one needs the admin token.',
+  fields: (t) => ({
+    nodes: t.field({
+      type: [NodeStatus],
+      resolve: async ({ ctx }) =>
+        Promise.all(
+          ctx.client.ring.members.map(async (m) => {
+            try {
+              const reply = await ctx.client.request(m.id, { type: 'status' });
+              return { id: m.id, reachable: reply.type === 'statusReply', detail: reply.type === 'statusReply' ? (JSON.parse(reply.json) as Record<string, unknown>) : null };
+            } catch {
+              return { id: m.id, reachable: false, detail: null };
+            }
+          }),
+        ),
+    }),
+    hints: t.field({
+      type: [HintList],
+      description: 'Hints each node holds for unreachable replicas.',
+      args: { node: t.arg.string({ description: 'Only this node.' }), limit: t.arg.int({ defaultValue: 100 }) },
+      resolve: async ({ ctx }, args) => {
+        const ids = args.node ? [args.node] : ctx.client.ring.members.map((m) => m.id);
+        const limit = Math.max(0, Math.min(args.limit ?? 100, 10_000));
+        const lists = await Promise.all(
+          ids.map(async (id) => {
+            try {
+              const reply = await ctx.client.request(id, { type: 'hints', owner: null, limit });
+              return reply.type === 'hintsReply' ? { node: id, total: reply.total, hints: reply.hints } : null;
+            } catch {
+              return null;
+            }
+          }),
+        );
+        return lists.filter((l): l is HintListShape => l !== null);
+      },
+    }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  admin: t.field({
+    type: Admin,
+    nullable: true,
+    description: 'Operator fields. Needs Authorization: Bearer <ADMIN_TOKEN>.',
+    resolve: (_root, _args, ctx) => {
+      requireAdmin(ctx);
+      return { ctx };
+    },
+  }),
+}));

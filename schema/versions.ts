@@ -1,0 +1,92 @@
+// Reads: Versions, Sibling, and the get and getMany queries.
+import { StoreError } from '../storage/core/errors.ts';
+import { checkKey, checkQuorum, MAX_MGET_KEYS } from '../storage/core/limits.ts';
+import { contextOf, isLive, type SiblingSet, type Version } from '../storage/core/siblings.ts';
+import { formatDot } from '../storage/core/version-vector.ts';
+import { builder } from './builder.ts';
+import type { GatewayContext } from './context.ts';
+import { decodeValue } from './values.ts';
+
+interface VersionsShape {
+  readonly key: string;
+  readonly set: SiblingSet;
+}
+
+export const Sibling = builder.objectRef<Version>('Sibling').implement({
+  description: 'One version of a key. Several siblings mean concurrent writes: merge them and write back with the context.',
+  fields: (t) => ({
+    value: t.field({ type: 'JSON', nullable: true, description: 'The value; null for a delete (tombstone).', resolve: (v) => (v.deleted ? null : decodeValue(v.value)) }),
+    deleted: t.boolean({ description: 'True for a delete: a tombstone that conflicts with concurrent edits.', resolve: (v) => v.deleted }),
+    dot: t.string({ description: 'The node actor and counter that wrote this version, e.g. "n2@k3x9a1:17".', resolve: (v) => formatDot(v.dot) }),
+    writtenAt: t.string({
+      nullable: true,
+      description: "The coordinator's clock when the version was written (ISO 8601). For display only: it never decides anything.",
+      resolve: (v) => new Date(v.writtenAt).toISOString(),
+    }),
+  }),
+});
+
+export const Versions = builder.objectRef<VersionsShape>('Versions').implement({
+  description: 'Every causally-maximal version of a key, tombstones included, and one context covering them all.',
+  fields: (t) => ({
+    key: t.exposeString('key'),
+    found: t.boolean({ description: 'True when at least one sibling is not a delete.', resolve: (v) => isLive(v.set) }),
+    siblings: t.field({ type: [Sibling], resolve: (v) => v.set }),
+    context: t.string({
+      nullable: true,
+      description: 'Opaque. Pass it to put or delete to supersede exactly these siblings. Null when the key was never written.',
+      // signed only when asked for
+      resolve: (v, _args, ctx) => (v.set.length > 0 ? ctx.contexts.sign(v.key, contextOf(v.set)) : null),
+    }),
+  }),
+});
+
+/** Keys one operation may read, over all its fields: aliases cannot multiply a getMany past this. */
+export const MAX_OPERATION_KEYS = 5 * MAX_MGET_KEYS;
+
+function spend(ctx: GatewayContext, keys: number): void {
+  ctx.readBudget.left -= keys;
+  if (ctx.readBudget.left < 0) {
+    throw new StoreError('BAD_REQUEST', `one operation may read at most ${MAX_OPERATION_KEYS} keys in all; split it into several`);
+  }
+}
+
+/** Reads one key through the operation's loader (batched, deduplicated, grouped by coordinator). */
+async function load(ctx: GatewayContext, key: string, r: number | null | undefined): Promise<VersionsShape> {
+  checkKey(key);
+  if (r != null) checkQuorum('r', r, ctx.client.defaults.n);
+  const result = await ctx.reads.load({ key, r: r ?? 0 });
+  return { key, set: result.siblings };
+}
+
+builder.queryFields((t) => ({
+  get: t.field({
+    type: Versions,
+    nullable: true,
+    description: 'All siblings of a key and a context. A key never written has no siblings and a null context.',
+    args: {
+      key: t.arg.string({ required: true, description: '1 to 1024 bytes of UTF-8.' }),
+      r: t.arg.int({ description: 'Replicas that must answer (1..N); the cluster default when omitted.' }),
+    },
+    resolve: (_root, args, ctx) => {
+      spend(ctx, 1);
+      return load(ctx, args.key, args.r);
+    },
+  }),
+  getMany: t.field({
+    type: [Versions],
+    nullable: { list: false, items: true },
+    description: `Up to ${MAX_MGET_KEYS} keys, answered in the order asked (duplicates each time). A key that fails is null, with its error in "errors".`,
+    args: {
+      keys: t.arg.stringList({ required: true }),
+      r: t.arg.int(),
+    },
+    resolve: (_root, args, ctx) => {
+      if (args.keys.length > MAX_MGET_KEYS) {
+        throw new StoreError('BAD_REQUEST', `getMany takes at most ${MAX_MGET_KEYS} keys, got ${args.keys.length}`);
+      }
+      spend(ctx, args.keys.length);
+      return args.keys.map((key) => load(ctx, key, args.r));
+    },
+  }),
+}));

@@ -1,0 +1,284 @@
+// The client library: what the gateway, the CLI and the benchmarks use to talk to a cluster.
+//
+// It learns the ring from any node and keeps it fresh, and sends each key straight to a
+// reachable replica of its preference list (the paper's client-driven coordination: zero
+// hops). Multi-gets are grouped by coordinator, one frame per coordinator. A request that
+// never left (the node could not be reached) is retried on the next replica; one that may
+// have reached a node is not, since a put sent twice would write twice.
+import { StoreError } from './core/errors.ts';
+import { checkKey, checkValue, MAX_MGET_KEYS } from './core/limits.ts';
+import { RingView } from './core/preference.ts';
+import type { NodeId, Ring } from './core/ring.ts';
+import type { SiblingSet } from './core/siblings.ts';
+import type { Dot, VersionVector } from './core/version-vector.ts';
+import { Reader, Writer, readVV, writeVV } from './protocol/codec.ts';
+import type { MgetItem, Reply, Request } from './protocol/messages.ts';
+import { WsTransport } from './transport/ws-transport.ts';
+import type { Transport } from './runtime.ts';
+
+export interface ClientOptions {
+  /** host:port of any nodes; the rest is learned from the ring */
+  readonly seeds: readonly string[];
+  readonly cluster: string;
+  readonly secret: string;
+  /** per request; longer than the nodes' own timeout so a node's answer is never cut off */
+  readonly timeoutMs?: number;
+  /** how often the ring is fetched again */
+  readonly refreshMs?: number;
+  /** observes every multi-get frame sent: for metrics and tests */
+  readonly onMultiGet?: (node: NodeId, keys: readonly string[], r: number) => void;
+}
+
+export interface ReadResult {
+  readonly key: string;
+  readonly siblings: SiblingSet;
+  /** how many replicas had answered */
+  readonly replies: number;
+}
+
+export interface WriteResult {
+  readonly key: string;
+  readonly context: VersionVector;
+  readonly dot: Dot;
+  readonly acks: number;
+}
+
+export interface ReadOptions {
+  readonly r?: number;
+  readonly pr?: number;
+}
+
+export interface WriteOptions {
+  /** what the writer has seen; omitted, a put is a blind write and a delete removes what the coordinator sees */
+  readonly context?: VersionVector | null;
+  readonly w?: number;
+  readonly pw?: number;
+}
+
+const DOWN_FOR_MS = 1000;
+
+export class DynamoClient {
+  readonly #transport: WsTransport;
+  readonly #options: ClientOptions;
+  readonly #down = new Map<NodeId, number>();
+  #view: RingView | null = null;
+  #defaults = { n: 0, r: 0, w: 0 };
+  #refresher: NodeJS.Timeout | null = null;
+
+  private constructor(options: ClientOptions) {
+    this.#options = options;
+    this.#transport = new WsTransport({
+      cluster: options.cluster,
+      secret: options.secret,
+      addressOf: (id) => this.#view?.ring.members.find((m) => m.id === id)?.address,
+    });
+  }
+
+  static async connect(options: ClientOptions): Promise<DynamoClient> {
+    const client = new DynamoClient(options);
+    try {
+      await client.refreshRing();
+    } catch (e) {
+      client.close();
+      throw e;
+    }
+    client.#refresher = setInterval(() => void client.refreshRing().catch(() => undefined), options.refreshMs ?? 5000);
+    client.#refresher.unref();
+    return client;
+  }
+
+  get view(): RingView {
+    if (!this.#view) throw new StoreError('UNAVAILABLE', 'the client has no ring yet');
+    return this.#view;
+  }
+
+  get ring(): Ring {
+    return this.view.ring;
+  }
+
+  get defaults(): { n: number; r: number; w: number } {
+    return this.#defaults;
+  }
+
+  /** Requests to nodes by id, for repair workers that speak to nodes directly. */
+  get transport(): Transport {
+    return this.#transport;
+  }
+
+  /** Fetches the ring from any known node (seeds first when none is known) and keeps the newest. */
+  async refreshRing(): Promise<void> {
+    const known = this.#view?.ring.members.map((m) => m.address) ?? [];
+    const addresses = [...new Set([...known, ...this.#options.seeds])];
+    const reply = await fetchRing(this.#transport, addresses, this.#timeout);
+    if (!this.#view || reply.ring.version >= this.#view.ring.version) {
+      this.#view = new RingView(reply.ring);
+      this.#defaults = { n: reply.n, r: reply.r, w: reply.w };
+    }
+  }
+
+  /** The nodes to try for a key, best first: reachable replicas, then the rest of the ring. */
+  route(key: string): NodeId[] {
+    const view = this.view;
+    const walk = view.walk(view.partitionOf(key));
+    const now = performance.now();
+    const up = (id: NodeId) => (this.#down.get(id) ?? 0) <= now;
+    const primaries = walk.slice(0, this.#defaults.n);
+    return [...primaries.filter(up), ...walk.slice(this.#defaults.n).filter(up), ...walk.filter((id) => !up(id))];
+  }
+
+  async get(key: string, options: ReadOptions = {}): Promise<ReadResult> {
+    checkKey(key);
+    const reply = await this.#send(key, { type: 'get', key, r: options.r ?? 0, pr: options.pr ?? 0 });
+    if (reply.type !== 'getReply') throw unexpected(reply);
+    return { key, siblings: reply.set, replies: reply.replies };
+  }
+
+  /**
+   * Reads many keys: one multi-get frame per coordinator. Answers in the order asked; a key
+   * that failed is a StoreError in its place.
+   */
+  async getMany(keys: readonly string[], options: ReadOptions = {}): Promise<(ReadResult | StoreError)[]> {
+    const out: (ReadResult | StoreError)[] = new Array(keys.length);
+    const groups = new Map<NodeId, number[]>();
+    keys.forEach((key, i) => {
+      try {
+        checkKey(key);
+      } catch (e) {
+        out[i] = e as StoreError;
+        return;
+      }
+      const to = this.route(key)[0]!;
+      let g = groups.get(to);
+      if (!g) groups.set(to, (g = []));
+      g.push(i);
+    });
+    await Promise.all(
+      [...groups].flatMap(([node, indexes]) =>
+        chunks(indexes, MAX_MGET_KEYS).map(async (chunk) => {
+          const request: Request = { type: 'mget', keys: chunk.map((i) => keys[i]!), r: options.r ?? 0, pr: options.pr ?? 0 };
+          this.#options.onMultiGet?.(node, request.keys, request.r);
+          let items: readonly MgetItem[];
+          try {
+            const reply = await this.#sendTo([node, ...this.route(keys[chunk[0]!]!).filter((n) => n !== node)], request);
+            if (reply.type !== 'mgetReply') throw unexpected(reply);
+            items = reply.items;
+          } catch (e) {
+            const err = e instanceof StoreError ? e : new StoreError('INTERNAL', String(e));
+            for (const i of chunk) out[i] = err;
+            return;
+          }
+          chunk.forEach((i, j) => {
+            const item = items[j];
+            out[i] = !item
+              ? new StoreError('PROTOCOL', 'multi-get reply is short')
+              : item.type === 'getReply'
+                ? { key: keys[i]!, siblings: item.set, replies: item.replies }
+                : new StoreError(item.code, item.message, item.details);
+          });
+        }),
+      ),
+    );
+    return out;
+  }
+
+  put(key: string, value: Uint8Array, options: WriteOptions = {}): Promise<WriteResult> {
+    checkValue(value);
+    return this.#write(key, value, false, options);
+  }
+
+  delete(key: string, options: WriteOptions = {}): Promise<WriteResult> {
+    return this.#write(key, new Uint8Array(0), true, options);
+  }
+
+  async request(node: NodeId, request: Request): Promise<Reply> {
+    return this.#sendTo([node], request);
+  }
+
+  close(): void {
+    if (this.#refresher) clearInterval(this.#refresher);
+    this.#transport.close();
+  }
+
+  get #timeout(): number {
+    return this.#options.timeoutMs ?? 5000;
+  }
+
+  async #write(key: string, value: Uint8Array, deleted: boolean, options: WriteOptions): Promise<WriteResult> {
+    checkKey(key);
+    const reply = await this.#send(key, { type: 'put', key, value, deleted, context: options.context ?? null, w: options.w ?? 0, pw: options.pw ?? 0 });
+    if (reply.type !== 'putReply') throw unexpected(reply);
+    return { key, context: reply.context, dot: reply.dot, acks: reply.acks };
+  }
+
+  #send(key: string, request: Request): Promise<Reply> {
+    return this.#sendTo(this.route(key), request);
+  }
+
+  /** Tries the nodes in order while a request could not be sent at all; an error reply is thrown. */
+  async #sendTo(nodes: readonly NodeId[], request: Request): Promise<Reply> {
+    let last: unknown;
+    for (const node of nodes) {
+      try {
+        const reply = await this.#transport.request(node, request, this.#timeout);
+        this.#down.delete(node);
+        if (reply.type === 'error') {
+          if (reply.code === 'SHUTTING_DOWN') {
+            this.#down.set(node, performance.now() + DOWN_FOR_MS);
+            last = new StoreError(reply.code, reply.message, reply.details);
+            continue;
+          }
+          if (reply.code === 'STALE_RING') void this.refreshRing().catch(() => undefined);
+          throw new StoreError(reply.code, reply.message, reply.details);
+        }
+        return reply;
+      } catch (e) {
+        if (e instanceof StoreError && e.code === 'UNAVAILABLE' && e.details.sent === false) {
+          this.#down.set(node, performance.now() + DOWN_FOR_MS);
+          last = e;
+          continue;
+        }
+        throw e;
+      }
+    }
+    throw last ?? new StoreError('UNAVAILABLE', 'no node to send to');
+  }
+}
+
+async function fetchRing(transport: WsTransport, addresses: readonly string[], timeoutMs: number) {
+  const errors: string[] = [];
+  for (const address of addresses) {
+    try {
+      const reply = await transport.connection(address).request({ type: 'ring' }, timeoutMs);
+      if (reply.type === 'ringReply') return reply;
+      errors.push(`${address}: ${reply.type === 'error' ? reply.message : reply.type}`);
+    } catch (e) {
+      if (e instanceof StoreError && (e.code === 'UNAUTHORIZED' || e.code === 'BAD_CLUSTER')) throw e;
+      errors.push(`${address}: ${(e as Error).message}`);
+    }
+  }
+  throw new StoreError('UNAVAILABLE', `no node answered with the ring: ${errors.join('; ')}`);
+}
+
+function unexpected(reply: Reply): StoreError {
+  return new StoreError('PROTOCOL', `unexpected ${reply.type} reply`);
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** A context as bytes (for the CLI to print and the gateway to sign). */
+export function encodeContext(vv: VersionVector): Buffer {
+  const w = new Writer(64);
+  writeVV(w, vv);
+  return w.result();
+}
+
+export function decodeContext(bytes: Buffer): VersionVector {
+  const r = new Reader(bytes);
+  const vv = readVV(r);
+  r.done();
+  return vv;
+}

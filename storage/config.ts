@@ -1,0 +1,253 @@
+// A storage node's configuration: flags over environment over defaults, validated at start
+// so that a mistake is one clear message, not a node that misbehaves later.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { DEFAULT_MAX_SIBLINGS } from './core/limits.ts';
+import { validateMembers, type Member } from './core/ring.ts';
+
+/** `n1=127.0.0.1:7001,n2=127.0.0.1:7002/2` (an optional /weight after the address) */
+export function parseNodeList(text: string): Member[] {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const m = /^([A-Za-z0-9_.-]{1,64})=([^/\s]+:\d{1,5})(?:\/(\d+))?$/.exec(entry);
+      if (!m) throw new ConfigError(`node list entry '${entry}' is not id=host:port[/weight]`);
+      return { id: m[1]!, address: m[2]!, weight: m[3] ? Number(m[3]) : 1 };
+    });
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const schema = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'node id: 1-64 letters, digits, _ . -'),
+    cluster: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'cluster name: 1-64 letters, digits, _ . -'),
+    secret: z.string().min(16, 'the cluster secret must be at least 16 characters (DYNAMO_SECRET or --secret-file)'),
+    nodes: z.string().optional(),
+    seeds: z.string().optional(),
+    listen: z.string().optional(),
+    dataDir: z.string().min(1),
+    partitions: int(1, 1 << 20),
+    n: int(1, 15),
+    r: int(1, 15),
+    w: int(1, 15),
+    requestTimeoutMs: int(10, 600_000),
+    maxSiblings: int(1, 10_000),
+    durability: z.enum(['sync', 'buffered']),
+    commitDelayMs: int(0, 100),
+    hintMaxBytes: int(0, Number.MAX_SAFE_INTEGER),
+    hintMaxAgeMs: int(1000, Number.MAX_SAFE_INTEGER),
+    newEpoch: z.boolean(),
+    gossipIntervalMs: int(50, 60_000),
+    phiThreshold: z.coerce.number().min(1).max(50),
+    transferBytesPerSecond: int(1024, Number.MAX_SAFE_INTEGER),
+    dropGraceMs: int(0, 86_400_000),
+    repairRedisUrl: z.string().url('the repair Redis URL must look like redis://host:port').optional(),
+    repairQueuePrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+    logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']),
+  })
+  .strict();
+
+export interface StorageConfig extends Omit<z.infer<typeof schema>, 'nodes' | 'listen' | 'seeds'> {
+  /** the members a new cluster starts with (empty for a node that joins an existing one) */
+  readonly members: Member[];
+  /** nodes to gossip with from the start: the initial members and --seeds */
+  readonly seeds: Member[];
+  readonly host: string;
+  readonly port: number;
+  readonly address: string;
+}
+
+export const DEFAULTS = {
+  cluster: 'dev',
+  partitions: 64,
+  n: 3,
+  r: 2,
+  w: 2,
+  requestTimeoutMs: 1000,
+  maxSiblings: DEFAULT_MAX_SIBLINGS,
+  durability: 'sync',
+  // writes gather for about a millisecond per transaction: fewer fsyncs, more throughput, and
+  // no worse latency under load (docs/benchmarks.md)
+  commitDelayMs: 1,
+  // enough for hours of writes for one dead peer at moderate rates; beyond it writes go to the next fallback
+  hintMaxBytes: 1024 ** 3,
+  // hints older than a day are handed to anti-entropy instead
+  hintMaxAgeMs: 24 * 3600_000,
+  newEpoch: false,
+  // one gossip exchange a second; a silent peer is suspected in 4-6 s
+  gossipIntervalMs: 1000,
+  phiThreshold: 8,
+  // transfers stay well under what LMDB and the network take, to keep foreground latency
+  transferBytesPerSecond: 16 * 1024 * 1024,
+  // coordinators learn a committed ring within a few gossip rounds; keep moved data a bit longer
+  dropGraceMs: 10_000,
+  repairQueuePrefix: 'dynamo',
+  logLevel: 'info',
+} as const;
+
+const ENV: Record<string, string> = {
+  id: 'DYNAMO_NODE_ID',
+  cluster: 'DYNAMO_CLUSTER',
+  secret: 'DYNAMO_SECRET',
+  nodes: 'DYNAMO_NODES',
+  seeds: 'DYNAMO_NODE_SEEDS',
+  listen: 'DYNAMO_LISTEN',
+  dataDir: 'DYNAMO_DATA_DIR',
+  partitions: 'DYNAMO_PARTITIONS',
+  n: 'DYNAMO_N',
+  r: 'DYNAMO_R',
+  w: 'DYNAMO_W',
+  requestTimeoutMs: 'DYNAMO_REQUEST_TIMEOUT_MS',
+  maxSiblings: 'DYNAMO_MAX_SIBLINGS',
+  durability: 'DYNAMO_DURABILITY',
+  commitDelayMs: 'DYNAMO_COMMIT_DELAY_MS',
+  hintMaxBytes: 'DYNAMO_HINT_MAX_BYTES',
+  hintMaxAgeMs: 'DYNAMO_HINT_MAX_AGE_MS',
+  repairRedisUrl: 'DYNAMO_REPAIR_REDIS_URL',
+  repairQueuePrefix: 'REPAIR_QUEUE_PREFIX',
+  logLevel: 'DYNAMO_LOG_LEVEL',
+};
+
+const FLAGS = {
+  id: { type: 'string' },
+  cluster: { type: 'string' },
+  'secret-file': { type: 'string' },
+  nodes: { type: 'string' },
+  listen: { type: 'string' },
+  'data-dir': { type: 'string' },
+  partitions: { type: 'string' },
+  n: { type: 'string' },
+  r: { type: 'string' },
+  w: { type: 'string' },
+  'request-timeout-ms': { type: 'string' },
+  'max-siblings': { type: 'string' },
+  durability: { type: 'string' },
+  'commit-delay-ms': { type: 'string' },
+  'hint-max-bytes': { type: 'string' },
+  'hint-max-age-ms': { type: 'string' },
+  'new-epoch': { type: 'boolean' },
+  seeds: { type: 'string' },
+  'gossip-interval-ms': { type: 'string' },
+  'phi-threshold': { type: 'string' },
+  'transfer-bytes-per-second': { type: 'string' },
+  'drop-grace-ms': { type: 'string' },
+  'repair-redis-url': { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean' },
+} as const;
+
+export const USAGE = `storage node: one Dynamo replica process
+
+  --id ID                 this node's id (DYNAMO_NODE_ID), required
+  --nodes LIST            a new cluster's members: n1=host:port[/weight],... (DYNAMO_NODES)
+  --seeds LIST            nodes of an existing cluster to gossip with: n1=host:port,...
+                          (a node needs --nodes or --seeds; a joining node gives --seeds and --listen)
+  --cluster NAME          cluster name, checked on every connection (DYNAMO_CLUSTER, default dev)
+  --secret-file PATH      file holding the cluster secret (or DYNAMO_SECRET), required
+  --listen HOST:PORT      where to listen (DYNAMO_LISTEN, default: this node's address in --nodes)
+  --data-dir DIR          data directory (DYNAMO_DATA_DIR, default ./data/ID)
+  --partitions Q          ring partitions, a power of two >= node count (default 64)
+  --n N --r R --w W       replicas and default quorums (default 3 2 2)
+  --request-timeout-ms T  how long a coordinator waits for replicas (default 1000)
+  --max-siblings S        refuse writes that would leave more siblings (default 100)
+  --durability MODE       sync (ack after fsync, default) or buffered (ack at commit)
+  --commit-delay-ms T     writes gathered per transaction (default 1; 0: one per event-loop turn)
+  --hint-max-bytes B      hint store cap (default 1 GiB; 0 keeps no hints)
+  --hint-max-age-ms T     hint age cap (default 1 day)
+  --new-epoch             start as a new actor (required after restoring a backup)
+  --gossip-interval-ms T  gossip round (default 1000)
+  --phi-threshold PHI     suspicion above which a peer is unreachable (default 8)
+  --transfer-bytes-per-second B  throttle for key-range transfers (default 16 MiB)
+  --drop-grace-ms T       keep moved key ranges this long after a change commits (default 10000)
+  --repair-redis-url URL  the repair queues' Redis (DYNAMO_REPAIR_REDIS_URL): the node queues hint
+                          replays there when an owner returns; without it, it replays its own hints
+  --log-level LEVEL       debug|info|warn|error|silent (default info)`;
+
+export function loadStorageConfig(argv: string[], env: NodeJS.ProcessEnv): StorageConfig {
+  let flags: Record<string, string | boolean | undefined>;
+  try {
+    flags = parseArgs({ args: argv, options: FLAGS, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    throw new ConfigError(`${(e as Error).message}\n\n${USAGE}`);
+  }
+  if (flags.help) throw new ConfigError(USAGE);
+  const pick = (key: string, flag: string): unknown => flags[flag] ?? (ENV[key] ? env[ENV[key]!] : undefined);
+  const secretFile = flags['secret-file'] as string | undefined;
+  let secret = env.DYNAMO_SECRET;
+  if (secretFile) {
+    try {
+      secret = readFileSync(secretFile, 'utf8').trim();
+    } catch (e) {
+      throw new ConfigError(`cannot read the secret file: ${(e as Error).message}`);
+    }
+  }
+  const id = pick('id', 'id');
+  const raw = {
+    ...DEFAULTS,
+    ...defined({
+      id,
+      cluster: pick('cluster', 'cluster'),
+      secret,
+      nodes: pick('nodes', 'nodes'),
+      listen: pick('listen', 'listen'),
+      dataDir: pick('dataDir', 'data-dir') ?? (typeof id === 'string' ? `./data/${id}` : undefined),
+      partitions: pick('partitions', 'partitions'),
+      n: pick('n', 'n'),
+      r: pick('r', 'r'),
+      w: pick('w', 'w'),
+      requestTimeoutMs: pick('requestTimeoutMs', 'request-timeout-ms'),
+      maxSiblings: pick('maxSiblings', 'max-siblings'),
+      durability: pick('durability', 'durability'),
+      commitDelayMs: pick('commitDelayMs', 'commit-delay-ms'),
+      hintMaxBytes: pick('hintMaxBytes', 'hint-max-bytes'),
+      hintMaxAgeMs: pick('hintMaxAgeMs', 'hint-max-age-ms'),
+      newEpoch: flags['new-epoch'],
+      seeds: pick('seeds', 'seeds'),
+      gossipIntervalMs: flags['gossip-interval-ms'],
+      phiThreshold: flags['phi-threshold'],
+      transferBytesPerSecond: flags['transfer-bytes-per-second'],
+      dropGraceMs: flags['drop-grace-ms'],
+      repairRedisUrl: pick('repairRedisUrl', 'repair-redis-url'),
+      repairQueuePrefix: pick('repairQueuePrefix', 'repair-queue-prefix'),
+      logLevel: pick('logLevel', 'log-level'),
+    }),
+  };
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(`invalid configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.') || 'config'}: ${i.message}`).join('\n')}`);
+  }
+  const c = parsed.data;
+  if (!c.nodes && !c.seeds) throw new ConfigError('a node needs --nodes (to start a new cluster) or --seeds (to join one)');
+  const members = c.nodes ? parseNodeList(c.nodes) : [];
+  const seeds = c.seeds ? parseNodeList(c.seeds) : [];
+  if (members.length > 0) {
+    try {
+      validateMembers(members, c.partitions);
+    } catch (e) {
+      throw new ConfigError((e as Error).message);
+    }
+    if (c.n > members.length) throw new ConfigError(`n=${c.n} needs at least ${c.n} nodes, the list has ${members.length}`);
+  }
+  if (c.r > c.n || c.w > c.n) throw new ConfigError(`r=${c.r} and w=${c.w} must not exceed n=${c.n}`);
+  const me = members.find((m) => m.id === c.id);
+  if (members.length > 0 && !me) throw new ConfigError(`node id '${c.id}' is not in the node list (${members.map((m) => m.id).join(', ')})`);
+  const listen = c.listen ?? me?.address;
+  if (!listen) throw new ConfigError('a node joining an existing cluster needs --listen HOST:PORT (the address others reach it at)');
+  const hp = /^(.+):(\d{1,5})$/.exec(listen);
+  if (!hp || Number(hp[2]) > 65535) throw new ConfigError(`listen address '${listen}' is not host:port`);
+  const { nodes: _nodes, listen: _listen, seeds: _seeds, ...rest } = c;
+  const allSeeds = [...members, ...seeds.filter((s) => !members.some((m) => m.id === s.id))].filter((s) => s.id !== c.id);
+  return { ...rest, members, seeds: allSeeds, host: hp[1]!, port: Number(hp[2]), address: me?.address ?? listen };
+}
+
+function defined<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

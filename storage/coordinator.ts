@@ -1,0 +1,324 @@
+// Coordination of one get or put: routes replies and timeouts into the pure quorum cores
+// (core/get-core.ts, core/put-core.ts) and carries out what they decide. Time, network and
+// disk come in through interfaces, so the simulator drives this very code.
+//
+// put: only a replica of the key makes a dot. A primary coordinates; a node that is not one
+// forwards to the first reachable primary; when no primary is reachable, the first reachable
+// fallback coordinates under its fallback actor (identity.ts). The coordinator writes the
+// new version durably first, then sends its whole resulting sibling set to the other
+// targets, answers after W acks, and keeps sending to spare fallbacks, as hints, for
+// replicas that fail.
+//
+// get: any node may coordinate. It asks the key's N targets, answers once R have answered
+// with every causally-maximal version, keeps listening, and repairs the replicas that
+// answered with less than the merged result (read repair).
+import { StoreError, quorumError } from './core/errors.ts';
+import { GetCore } from './core/get-core.ts';
+import { PutCore } from './core/put-core.ts';
+import { checkKey, checkQuorum, checkValue } from './core/limits.ts';
+import type { RingView, Target } from './core/preference.ts';
+import type { NodeId } from './core/ring.ts';
+import { applyWrite, contextOf, history, type SiblingSet, type Version } from './core/siblings.ts';
+import { trim, EMPTY_VV, type VersionVector } from './core/version-vector.ts';
+import type { GetReply, PutReply, PutRequest, Reply } from './protocol/messages.ts';
+import type { Identity } from './identity.ts';
+import type { Liveness } from './liveness.ts';
+import type { Replica } from './replica.ts';
+import type { Clock, Logger, Transport } from './runtime.ts';
+
+export interface CoordinatorConfig {
+  readonly r: number;
+  readonly w: number;
+  readonly maxSiblings: number;
+  readonly maxContextEntries: number;
+  /** how long a coordinator waits for replicas */
+  readonly requestTimeoutMs: number;
+}
+
+export interface CoordinatorDeps {
+  readonly self: NodeId;
+  readonly config: CoordinatorConfig;
+  readonly view: () => RingView;
+  readonly replica: Replica;
+  readonly identity: Identity;
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly liveness: Liveness;
+  readonly logger: Logger;
+  /** background work (late acks, read repair) that shutdown waits for */
+  readonly track: (work: Promise<unknown>) => void;
+}
+
+export class Coordinator {
+  constructor(private readonly d: CoordinatorDeps) {}
+
+  // ------------------------------------------------------------------ get
+
+  async get(key: string, r: number, pr: number): Promise<GetReply> {
+    return this.getMany([key], r, pr)[0]!;
+  }
+
+  /**
+   * Reads many keys at once: each key has its own quorum (a GetCore), but each replica gets
+   * one request for all the keys it holds, so a multi-get of k keys costs a frame per replica,
+   * not k frames per replica. Returns one promise per key, in order.
+   */
+  getMany(keys: readonly string[], r: number, pr: number): Promise<GetReply>[] {
+    const view = this.d.view();
+    const rr = r || this.d.config.r;
+    checkQuorum('r', rr, view.n);
+    checkQuorum('pr', pr, view.n, 0);
+    const isUp = (node: NodeId) => this.d.liveness.isUp(node);
+    const reads = keys.map((key) => {
+      checkKey(key);
+      // replicas a key range is still moving to may not hold it yet: reads go to the current ones
+      const targets = view.targets(view.partitionOf(key), isUp).filter((t) => !t.pending);
+      return { key, targets, core: new GetCore(targets, rr, pr) };
+    });
+    const byNode = new Map<NodeId, number[]>();
+    reads.forEach((read, i) => {
+      for (const t of read.targets) {
+        const list = byNode.get(t.node) ?? [];
+        list.push(i);
+        byNode.set(t.node, list);
+      }
+    });
+
+    const results = reads.map(() => {
+      let resolve!: (r: GetReply) => void;
+      let reject!: (e: Error) => void;
+      const promise = new Promise<GetReply>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      return { promise, resolve, reject, answered: false, repaired: false };
+    });
+    let timedOut = false;
+    let open = reads.length;
+    const settle = (i: number) => {
+      const { key, core } = reads[i]!;
+      const out = results[i]!;
+      if (!out.answered && core.state === 'ok') {
+        out.answered = true;
+        out.resolve({ type: 'getReply', replies: core.answers, set: core.merged });
+      } else if (!out.answered && core.state === 'failed') {
+        out.answered = true;
+        out.reject(quorumError('read', core.shortfall(), timedOut));
+      }
+      if (core.complete && !out.repaired) {
+        out.repaired = true;
+        if (--open === 0) timer.cancel();
+        this.#readRepair(key, core.finalAction());
+      }
+    };
+    const timer = this.d.clock.after(this.d.config.requestTimeoutMs, () => {
+      timedOut = true;
+      reads.forEach((read, i) => {
+        read.core.timeout();
+        settle(i);
+      });
+    });
+    reads.forEach((_, i) => settle(i));
+    for (const [node, indexes] of byNode) {
+      this.#readReplicas(node, indexes.map((i) => reads[i]!.key)).then(
+        (sets) =>
+          indexes.forEach((i, j) => {
+            reads[i]!.core.addAnswer(node, sets[j]!);
+            settle(i);
+          }),
+        () =>
+          indexes.forEach((i) => {
+            reads[i]!.core.addFailure(node);
+            settle(i);
+          }),
+      );
+    }
+    return results.map((r) => r.promise);
+  }
+
+  async #readReplicas(node: NodeId, keys: string[]): Promise<readonly SiblingSet[]> {
+    if (node === this.d.self) return keys.map((k) => this.d.replica.read(k));
+    const reply = await this.#ask(node, { type: 'replicaReadMany', keys });
+    if (reply.type !== 'replicaReadManyReply' || reply.sets.length !== keys.length) throw unexpected(node, reply);
+    return reply.sets;
+  }
+
+  #readRepair(key: string, plan: ReturnType<GetCore['finalAction']>): void {
+    for (const t of plan.repair) {
+      this.d.logger.info('read repair', { key, replica: t.node });
+      this.d.track(this.#writeReplica(t, key, plan.merged).catch(() => undefined));
+    }
+  }
+
+  // ------------------------------------------------------------------ put
+
+  async put(req: PutRequest): Promise<PutReply> {
+    checkKey(req.key);
+    checkValue(req.value);
+    const view = this.d.view();
+    const w = req.w || this.d.config.w;
+    checkQuorum('w', w, view.n);
+    checkQuorum('pw', req.pw, view.n, 0);
+    const partition = view.partitionOf(req.key);
+    const isUp = (node: NodeId) => this.d.liveness.isUp(node);
+    const targets = view.targets(partition, isUp);
+    const mine = targets.find((t) => t.node === this.d.self && !t.pending);
+
+    if (!mine || (!mine.primary && targets.some((t) => t.primary))) {
+      if (req.forwarded) {
+        throw new StoreError(
+          'STALE_RING',
+          `node ${this.d.self} was handed key '${req.key}' to coordinate but is not its coordinator on ring version ${view.ring.version}; retry`,
+        );
+      }
+      return this.#forward(req, targets);
+    }
+    return this.#coordinate(req, w, mine, targets, view.walk(partition).slice(view.n));
+  }
+
+  /** Hands the put to the first target that takes it, primaries first; one that cannot be reached is skipped. */
+  async #forward(req: PutRequest, targets: readonly Target[]): Promise<PutReply> {
+    const order = [...targets.filter((t) => t.primary), ...targets.filter((t) => !t.primary && !t.pending)];
+    for (const t of order) {
+      if (t.node === this.d.self) continue;
+      let reply: Reply;
+      try {
+        reply = await this.#ask(t.node, { ...req, forwarded: true }, this.d.config.requestTimeoutMs * 2);
+      } catch (e) {
+        if (e instanceof StoreError && e.code === 'UNAVAILABLE') continue;
+        throw e;
+      }
+      if (reply.type === 'putReply') return reply;
+      if (reply.type === 'error') throw new StoreError(reply.code, reply.message, reply.details);
+      throw unexpected(t.node, reply);
+    }
+    throw new StoreError('UNAVAILABLE', `no replica of key '${req.key}' is reachable to coordinate the write`);
+  }
+
+  async #coordinate(req: PutRequest, w: number, mine: Target, targets: readonly Target[], fallbacks: readonly NodeId[]): Promise<PutReply> {
+    const { identity, replica, clock, config } = this.d;
+    const actor = mine.primary ? identity.actor : identity.fallbackActor;
+    const claimed = Math.max(req.context?.get(identity.actor) ?? 0, req.context?.get(identity.fallbackActor) ?? 0);
+    if (claimed > identity.counter) {
+      throw new StoreError('BAD_CONTEXT', 'context claims writes this coordinator never made');
+    }
+
+    let version: Version | undefined;
+    const compute = (current: SiblingSet): SiblingSet => {
+      const context: VersionVector = req.context ?? (req.deleted ? contextOf(current) : EMPTY_VV);
+      const past = trim(context, config.maxContextEntries - 1, new Set(current.map((v) => v.dot.actor)));
+      version = {
+        dot: { actor, counter: identity.next() },
+        past,
+        deleted: req.deleted,
+        writtenAt: clock.wallNow(),
+        value: req.deleted ? new Uint8Array(0) : req.value,
+      };
+      const next = applyWrite(current, version);
+      if (next.length > config.maxSiblings && next.length > current.length) {
+        throw new StoreError(
+          'TOO_MANY_SIBLINGS',
+          `key '${req.key}' would have ${next.length} siblings (limit ${config.maxSiblings}): read it, merge the siblings and write with the context`,
+          { siblings: next.length, limit: config.maxSiblings },
+        );
+      }
+      return next;
+    };
+
+    // The new set is visible at once; the coordinator's own disk write and the replicas' run in
+    // parallel, and its own ack counts once it is durable. (Should it crash before, it restarts
+    // as a new actor (identity.ts), so no later dot of its can claim this one was seen.)
+    // A fallback computes over everything it holds for the key (hints for any owner): its
+    // fallback actor's earlier dots for the key may sit in another owner's hint.
+    const staged = mine.hintFor
+      ? replica.stageHint(mine.hintFor, req.key, clock.now(), () => compute(replica.read(req.key)))
+      : replica.stage(req.key, compute);
+    const set = staged.set;
+    const written = version!;
+
+    const spares = fallbacks.filter((node) => node !== this.d.self && this.d.liveness.isUp(node));
+    const core = new PutCore(targets, spares, w, req.pw);
+
+    // The timer bounds the client's wait; the replicas' own request timeouts bound the rest,
+    // so writes to spare fallbacks for failed replicas go on after the answer.
+    return new Promise<PutReply>((resolve, reject) => {
+      let answered = false;
+      const settle = () => {
+        if (!answered && core.state === 'ok') {
+          answered = true;
+          resolve({ type: 'putReply', acks: core.acks, dot: written.dot, context: history(written) });
+        } else if (!answered && core.state === 'failed' && core.complete) {
+          // quorum is out of reach; the answer waits for the replicas still working on it, so it
+          // can say how many have the write
+          answered = true;
+          reject(quorumError('write', core.shortfall(), false));
+        }
+        if (answered || core.complete) timer.cancel();
+      };
+      const timer = clock.after(config.requestTimeoutMs, () => {
+        if (answered) return;
+        answered = true;
+        reject(quorumError('write', core.shortfall(), true));
+      });
+      const send = (t: Target) => {
+        const work = this.#writeReplica(t, req.key, set).then(
+          () => {
+            core.addAck(t.node);
+            settle();
+          },
+          () => {
+            const replacement = core.addFailure(t.node);
+            if (replacement) send(replacement);
+            settle();
+          },
+        );
+        this.d.track(work);
+      };
+      this.d.track(
+        staged.durable.then(
+          () => {
+            core.addAck(this.d.self);
+            settle();
+          },
+          (e: unknown) => {
+            this.d.logger.error('local write failed', { key: req.key, error: String(e) });
+            const replacement = core.addFailure(this.d.self);
+            if (replacement) send(replacement);
+            settle();
+          },
+        ),
+      );
+      for (const t of targets) if (t.node !== this.d.self) send(t);
+      settle();
+    });
+  }
+
+  // ------------------------------------------------------------------ replicas
+
+  async #writeReplica(t: Target, key: string, set: SiblingSet): Promise<void> {
+    if (t.node === this.d.self) {
+      if (t.hintFor) await this.d.replica.storeHint(t.hintFor, key, set, this.d.clock.now());
+      else await this.d.replica.mergeIn(key, set);
+      return;
+    }
+    const reply = await this.#ask(t.node, { type: 'replicaWrite', key, hintFor: t.hintFor ?? null, set });
+    if (reply.type !== 'ack') throw unexpected(t.node, reply);
+  }
+
+  /** One request to a peer, feeding the liveness view: failures to reach it mark it down. */
+  async #ask(node: NodeId, request: Parameters<Transport['request']>[1], timeoutMs = this.d.config.requestTimeoutMs): Promise<Reply> {
+    try {
+      const reply = await this.d.transport.request(node, request, timeoutMs);
+      this.d.liveness.success(node);
+      return reply;
+    } catch (e) {
+      if (e instanceof StoreError && (e.code === 'UNAVAILABLE' || e.code === 'TIMEOUT')) this.d.liveness.failure(node);
+      throw e;
+    }
+  }
+}
+
+function unexpected(node: NodeId, reply: Reply): StoreError {
+  if (reply.type === 'error') return new StoreError(reply.code, `${node}: ${reply.message}`, reply.details);
+  return new StoreError('PROTOCOL', `${node} answered with an unexpected ${reply.type}`);
+}

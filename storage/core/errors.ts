@@ -1,0 +1,63 @@
+// Errors that cross a boundary (the wire, the client library, the gateway) carry a stable
+// code. The codes and their numbers are part of the protocol: only append.
+
+export const ERROR_CODES = {
+  INTERNAL: 1,
+  BAD_REQUEST: 2,
+  PROTOCOL: 3,
+  UNAUTHORIZED: 4,
+  QUORUM_NOT_MET: 5,
+  TIMEOUT: 6,
+  BAD_CONTEXT: 7,
+  KEY_TOO_LARGE: 8,
+  VALUE_TOO_LARGE: 9,
+  TOO_MANY_SIBLINGS: 10,
+  UNAVAILABLE: 11,
+  SHUTTING_DOWN: 12,
+  FRAME_TOO_LARGE: 13,
+  OVERLOADED: 14,
+  STALE_RING: 15,
+  BAD_CLUSTER: 16,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+const BY_NUMBER = new Map<number, ErrorCode>(Object.entries(ERROR_CODES).map(([k, v]) => [v, k as ErrorCode]));
+
+export function errorCodeOf(n: number): ErrorCode {
+  return BY_NUMBER.get(n) ?? 'INTERNAL';
+}
+
+export type ErrorDetails = Readonly<Record<string, string | number | boolean>>;
+
+/** An error whose code and details are meant for the caller. */
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: ErrorDetails = {},
+  ) {
+    super(message);
+  }
+}
+
+/** How a quorum fell short, as data: "needed 2, got 1". */
+export interface QuorumShortfall {
+  readonly needed: number;
+  readonly got: number;
+  readonly primaryNeeded: number;
+  readonly primaryGot: number;
+}
+
+export function quorumError(kind: 'read' | 'write', s: QuorumShortfall, timedOut: boolean): StoreError {
+  const primaries = s.primaryNeeded > 0 ? `; primaries needed ${s.primaryNeeded}, got ${s.primaryGot}` : '';
+  const applied = kind === 'write' ? '; the write may still have been applied on the replicas that answered' : '';
+  const code = timedOut && s.got < s.needed ? 'TIMEOUT' : 'QUORUM_NOT_MET';
+  const why = timedOut ? 'timed out' : 'quorum not met';
+  return new StoreError(
+    code,
+    `${kind} ${why}: needed ${s.needed} replicas, got ${s.got}${primaries}${applied}`,
+    { ...s, maybeApplied: kind === 'write' },
+  );
+}

@@ -1,0 +1,103 @@
+// The pure accumulator of one quorum read (riak_kv_get_core's shape): replies go in, and it
+// says when R (and PR) are met or can no longer be, what to answer, and, once every replica
+// has answered or timed out, which replicas to repair.
+import { merge, missesFrom, EMPTY_SET, type SiblingSet } from './siblings.ts';
+import type { NodeId } from './ring.ts';
+import type { Target } from './preference.ts';
+import type { QuorumShortfall } from './errors.ts';
+
+export type GetState = 'pending' | 'ok' | 'failed';
+
+export interface RepairPlan {
+  readonly merged: SiblingSet;
+  /** replicas whose answer lacked something the merged result holds */
+  readonly repair: readonly Target[];
+}
+
+export class GetCore {
+  readonly #targets: readonly Target[];
+  readonly #r: number;
+  readonly #pr: number;
+  readonly #answers = new Map<NodeId, SiblingSet>();
+  readonly #failed = new Set<NodeId>();
+  #merged: SiblingSet = EMPTY_SET;
+  #decided: GetState = 'pending';
+
+  constructor(targets: readonly Target[], r: number, pr: number) {
+    this.#targets = targets;
+    this.#r = r;
+    this.#pr = pr;
+    this.#decide();
+  }
+
+  get state(): GetState {
+    return this.#decided;
+  }
+
+  /** A replica's answer: its sibling set (empty when it has nothing for the key). */
+  addAnswer(node: NodeId, set: SiblingSet): void {
+    if (this.#answered(node)) return;
+    this.#answers.set(node, set);
+    this.#merged = merge(this.#merged, set);
+    this.#decide();
+  }
+
+  addFailure(node: NodeId): void {
+    if (this.#answered(node)) return;
+    this.#failed.add(node);
+    this.#decide();
+  }
+
+  /** The request's time is up: whoever has not answered counts as failed. */
+  timeout(): void {
+    for (const t of this.#targets) if (!this.#answered(t.node)) this.#failed.add(t.node);
+    this.#decide();
+  }
+
+  get complete(): boolean {
+    return this.#answers.size + this.#failed.size === this.#targets.length;
+  }
+
+  /** Everything the answers so far hold: the reply once the state is 'ok'. */
+  get merged(): SiblingSet {
+    return this.#merged;
+  }
+
+  get answers(): number {
+    return this.#answers.size;
+  }
+
+  shortfall(): QuorumShortfall {
+    return { needed: this.#r, got: this.#answers.size, primaryNeeded: this.#pr, primaryGot: this.#primaryAnswers() };
+  }
+
+  /** Once complete: the replicas that answered with less than the merged state. */
+  finalAction(): RepairPlan {
+    const repair = this.#targets.filter((t) => {
+      const answer = this.#answers.get(t.node);
+      return answer !== undefined && missesFrom(answer, this.#merged);
+    });
+    return { merged: this.#merged, repair };
+  }
+
+  #answered(node: NodeId): boolean {
+    return this.#answers.has(node) || this.#failed.has(node);
+  }
+
+  #primaryAnswers(): number {
+    return this.#targets.filter((t) => t.primary && this.#answers.has(t.node)).length;
+  }
+
+  #decide(): void {
+    if (this.#decided !== 'pending') return;
+    const got = this.#answers.size;
+    const primaries = this.#primaryAnswers();
+    if (got >= this.#r && primaries >= this.#pr) {
+      this.#decided = 'ok';
+      return;
+    }
+    const open = this.#targets.filter((t) => !this.#answered(t.node));
+    const primaryOpen = open.filter((t) => t.primary).length;
+    if (got + open.length < this.#r || primaries + primaryOpen < this.#pr) this.#decided = 'failed';
+  }
+}

@@ -1,0 +1,38 @@
+// Key placement on the 128-bit ring: MD5 of the key's UTF-8 bytes, as in the Dynamo paper.
+//
+// The ring is cut into Q equal partitions. Q is a power of two (as riak_core requires of
+// ring_creation_size), so a key's partition is simply the top log2(Q) bits of its hash:
+// exact, and no 128-bit arithmetic on the hot path.
+import { hash } from 'node:crypto';
+
+/** The 16-byte ring position of a key. */
+export function ringPosition(key: string): Buffer {
+  // the one-shot hash costs half of createHash().update().digest() on this hot path
+  return hash('md5', key, 'buffer');
+}
+
+/** Number of bits that select a partition: Q = 2^bits. */
+export function partitionBits(partitions: number): number {
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1 << 20 || (partitions & (partitions - 1)) !== 0) {
+    throw new RangeError(`partitions must be a power of two between 1 and ${1 << 20}, got ${partitions}`);
+  }
+  return Math.log2(partitions);
+}
+
+/** The partition (0..Q-1) that holds a ring position: partition i covers [i·2^128/Q, (i+1)·2^128/Q). */
+export function partitionOfPosition(position: Uint8Array, partitions: number): number {
+  const bits = partitionBits(partitions);
+  if (bits === 0) return 0;
+  const top = ((position[0]! << 24) | (position[1]! << 16) | (position[2]! << 8) | position[3]!) >>> 0;
+  return Math.floor(top / 2 ** (32 - bits));
+}
+
+export function partitionOf(key: string, partitions: number): number {
+  return partitionOfPosition(ringPosition(key), partitions);
+}
+
+/** Where a key lives: its partition (key range) and its Merkle segment within it. */
+export interface Place {
+  readonly partition: number;
+  readonly segment: number;
+}

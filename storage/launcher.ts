@@ -1,0 +1,205 @@
+// Runs storage nodes as separate OS processes on loopback ports, the way `riak devrel` or
+// `ccm` do: for development (`npm start`) and for the integration tests. Each node gets its
+// own port and data directory; start() returns once every node answers its health check.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** node arguments that run a TypeScript entry point of this repository */
+export const TS_NODE_ARGS = ['--import', import.meta.resolve('tsx')];
+
+export interface LocalClusterOptions {
+  readonly nodes: number;
+  readonly basePort?: number;
+  readonly host?: string;
+  readonly dataDir: string;
+  readonly cluster?: string;
+  readonly secret: string;
+  readonly partitions?: number;
+  readonly n?: number;
+  readonly r?: number;
+  readonly w?: number;
+  /** extra flags for every node */
+  readonly flags?: readonly string[];
+  /** extra environment for every node */
+  readonly env?: Readonly<Record<string, string>>;
+  /** extra node runtime flags (e.g. --cpu-prof) */
+  readonly nodeArgs?: readonly string[];
+  /** where node output goes: inherited, or discarded */
+  readonly output?: 'inherit' | 'ignore';
+  /**
+   * Nodes advertise port + this offset (where a proxy in front of them listens) and listen on
+   * their own port; for fault tests that cut nodes off.
+   */
+  readonly advertiseOffset?: number;
+}
+
+export interface NodeProcess {
+  readonly id: string;
+  /** where others reach it (its proxy, when it has one) */
+  readonly address: string;
+  /** where it listens */
+  readonly listen: string;
+  process: ChildProcess | null;
+}
+
+export class LocalCluster {
+  readonly nodes: NodeProcess[];
+  readonly #options: LocalClusterOptions;
+  /** the members the cluster was created with; nodes added later join through them */
+  readonly #initial: NodeProcess[];
+
+  constructor(options: LocalClusterOptions) {
+    this.#options = options;
+    const host = options.host ?? '127.0.0.1';
+    const base = options.basePort ?? 7001;
+    const offset = options.advertiseOffset ?? 0;
+    this.nodes = Array.from({ length: options.nodes }, (_, i) => ({ id: `n${i + 1}`, address: `${host}:${base + i + offset}`, listen: `${host}:${base + i}`, process: null }));
+    this.#initial = [...this.nodes];
+  }
+
+  get nodeList(): string {
+    return this.#initial.map((n) => `${n.id}=${n.address}`).join(',');
+  }
+
+  /** Registers one more node (the next id and port) that will join through the initial members. */
+  addNode(): NodeProcess {
+    const host = this.#options.host ?? '127.0.0.1';
+    const base = this.#options.basePort ?? 7001;
+    const used = new Set(this.nodes.map((n) => Number(n.address.split(':')[1])));
+    let port = base + this.nodes.length;
+    while (used.has(port)) port++;
+    const node = { id: `n${this.nodes.length + 1}`, address: `${host}:${port}`, listen: `${host}:${port}`, process: null };
+    this.nodes.push(node);
+    return node;
+  }
+
+  get seeds(): string[] {
+    return this.nodes.map((n) => n.address);
+  }
+
+  get cluster(): string {
+    return this.#options.cluster ?? 'dev';
+  }
+
+  node(id: string): NodeProcess {
+    const n = this.nodes.find((x) => x.id === id);
+    if (!n) throw new Error(`no node ${id}`);
+    return n;
+  }
+
+  dataDirOf(id: string): string {
+    return join(this.#options.dataDir, id);
+  }
+
+  async start(timeoutMs = 30_000): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.startNode(n.id, timeoutMs)));
+  }
+
+  /** Starts one node (again) and waits until it is healthy. */
+  async startNode(id: string, timeoutMs = 30_000, extraFlags: readonly string[] = []): Promise<void> {
+    const n = this.node(id);
+    if (n.process && n.process.exitCode === null && n.process.signalCode === null) return;
+    const o = this.#options;
+    const initial = this.#initial.some((x) => x.id === id);
+    const args = [
+      ...(o.nodeArgs ?? []),
+      ...TS_NODE_ARGS,
+      join(ROOT, 'storage/main.ts'),
+      '--id', id,
+      ...(initial ? ['--nodes', this.nodeList] : ['--seeds', this.nodeList]),
+      '--listen', n.listen,
+      '--cluster', this.cluster,
+      '--data-dir', this.dataDirOf(id),
+      '--partitions', String(o.partitions ?? 64),
+      '--n', String(o.n ?? 3),
+      '--r', String(o.r ?? 2),
+      '--w', String(o.w ?? 2),
+      ...(o.flags ?? []),
+      ...extraFlags,
+    ];
+    const child = spawn(process.execPath, args, {
+      cwd: ROOT,
+      env: { ...process.env, ...o.env, DYNAMO_SECRET: o.secret },
+      stdio: ['ignore', o.output ?? 'ignore', o.output ?? 'ignore'],
+    });
+    n.process = child;
+    await waitHealthy(n.listen, child, timeoutMs);
+  }
+
+  /** Sends a signal; for SIGTERM/SIGKILL waits for the exit. */
+  async signal(id: string, signal: NodeJS.Signals): Promise<void> {
+    const child = this.node(id).process;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill(signal);
+    if (signal === 'SIGTERM' || signal === 'SIGKILL' || signal === 'SIGINT') await exited;
+  }
+
+  /** Stops every node gracefully (SIGCONT first, for any that are paused). */
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.nodes.map(async (n) => {
+        await this.signal(n.id, 'SIGCONT');
+        await this.signal(n.id, 'SIGTERM');
+      }),
+    );
+  }
+}
+
+export interface ServiceOptions {
+  /** repository-relative TypeScript entry point */
+  readonly entry: string;
+  readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  /** host:port whose GET /health says the service is up */
+  readonly health: string;
+  readonly output?: 'inherit' | 'ignore';
+  readonly timeoutMs?: number;
+}
+
+/** Starts one more process of this repository (the gateway, the repair workers) and waits until it is healthy. */
+export async function startService(o: ServiceOptions): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...TS_NODE_ARGS, join(ROOT, o.entry), ...o.args], {
+    cwd: ROOT,
+    env: { ...process.env, ...o.env },
+    stdio: ['ignore', o.output ?? 'ignore', o.output ?? 'ignore'],
+  });
+  try {
+    await waitHealthy(o.health, child, o.timeoutMs ?? 30_000);
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw e;
+  }
+  return child;
+}
+
+/** SIGTERM, then wait for the exit. */
+export async function stopProcess(child: ChildProcess | null | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** Polls GET /health until it answers 200, the process dies, or time runs out. */
+export async function waitHealthy(address: string, child: ChildProcess | null, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let last = '';
+  while (performance.now() < deadline) {
+    if (child && (child.exitCode !== null || child.signalCode !== null)) {
+      throw new Error(`process for ${address} exited (${child.exitCode ?? child.signalCode}) before becoming healthy`);
+    }
+    try {
+      const res = await fetch(`http://${address}/health`, { signal: AbortSignal.timeout(1000) });
+      if (res.ok) return;
+      last = `HTTP ${res.status}`;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${address} did not become healthy within ${timeoutMs} ms (${last})`);
+}

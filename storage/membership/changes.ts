@@ -1,0 +1,113 @@
+// Operator changes to the ring (join, leave, remove, replace) and transfer confirmations,
+// decided by one node: the ring's claimant (its lowest-id staying member). Any other node
+// hands a change to the claimant. When the claimant itself is unreachable, the next staying
+// member may decide a remove or replace of the claimant, and nothing else, so a dead
+// claimant can be taken out without two nodes deciding one ring version.
+import { StoreError } from '../core/errors.ts';
+import { claimantOf, completeTransfer, planChange, type Change } from '../core/ring-change.ts';
+import { RingError, type NodeId, type Ring } from '../core/ring.ts';
+import type { ChangeRequest, Reply } from '../protocol/messages.ts';
+import type { Liveness } from '../liveness.ts';
+import type { Logger, Transport } from '../runtime.ts';
+
+export interface ChangeDeps {
+  readonly self: NodeId;
+  readonly ring: () => Ring | null;
+  readonly adopt: (ring: Ring) => void;
+  readonly liveness: Liveness;
+  readonly transport: Transport;
+  readonly logger: Logger;
+  /** lets the transport reach a node that is not in the ring yet */
+  readonly learnAddress: (node: NodeId, address: string) => void;
+  readonly timeoutMs: number;
+}
+
+export class ChangeHandler {
+  constructor(private readonly d: ChangeDeps) {}
+
+  async change(req: ChangeRequest): Promise<Extract<Reply, { type: 'changeReply' }>> {
+    const ring = this.#ring();
+    const decider = this.#decider(ring, req.kind === 'remove' || req.kind === 'replace' ? req.node : null);
+    if (decider !== this.d.self) return this.#handTo(decider, req);
+    const change = toChange(req);
+    if (change.kind === 'join' || change.kind === 'replace') await this.#checkReachable(change.kind === 'join' ? change.member : change.by);
+    let planned: Ring;
+    try {
+      planned = planChange(ring, change, ring.n, req.expectedVersion || undefined);
+    } catch (e) {
+      if (e instanceof RingError) throw new StoreError(/at version/.test(e.message) ? 'STALE_RING' : 'BAD_REQUEST', e.message);
+      throw e;
+    }
+    this.d.adopt(planned);
+    this.d.logger.info('ring change planned', { kind: req.kind, node: req.node, version: planned.version, transfers: planned.transfers.length });
+    return { type: 'changeReply', version: planned.version, transfers: planned.transfers.length, claimant: this.d.self };
+  }
+
+  /** A new replica holds all of a key range: record it (committing the change after the last one). */
+  async transferDone(partition: number, to: NodeId): Promise<void> {
+    const ring = this.#ring();
+    const decider = this.#decider(ring, null);
+    if (decider !== this.d.self) {
+      const reply = await this.d.transport.request(decider, { type: 'transferDone', partition, to }, this.d.timeoutMs);
+      if (reply.type === 'error') throw new StoreError(reply.code, reply.message, reply.details);
+      return;
+    }
+    const t = ring.transfers.find((x) => x.partition === partition && x.to === to);
+    // already recorded, or the change it belonged to has committed: nothing to do
+    if (!t || t.done) return;
+    const next = completeTransfer(ring, partition, to);
+    this.d.adopt(next);
+    if (!next.next) this.d.logger.info('ring change committed', { version: next.version });
+  }
+
+  #ring(): Ring {
+    const ring = this.d.ring();
+    if (!ring) throw new StoreError('UNAVAILABLE', `node ${this.d.self} has no ring yet`);
+    return ring;
+  }
+
+  /** The claimant, or when it is unreachable and the change takes it out, the next staying member. */
+  #decider(ring: Ring, target: NodeId | null): NodeId {
+    const claimant = claimantOf(ring);
+    if (claimant === this.d.self || this.d.liveness.isUp(claimant)) return claimant;
+    if (target === claimant) {
+      const next = ring.members.find((m) => !m.leaving && m.id !== claimant && this.d.liveness.isUp(m.id));
+      if (next) return next.id;
+    }
+    throw new StoreError(
+      'UNAVAILABLE',
+      `the claimant ${claimant} is unreachable: ring changes wait for it (or remove/replace ${claimant} itself)`,
+    );
+  }
+
+  async #handTo(decider: NodeId, req: ChangeRequest): Promise<Extract<Reply, { type: 'changeReply' }>> {
+    const reply = await this.d.transport.request(decider, req, this.d.timeoutMs * 3);
+    if (reply.type === 'changeReply') return reply;
+    if (reply.type === 'error') throw new StoreError(reply.code, reply.message, reply.details);
+    throw new StoreError('PROTOCOL', `${decider} answered a change with ${reply.type}`);
+  }
+
+  async #checkReachable(m: { id: NodeId; address: string }): Promise<void> {
+    this.d.learnAddress(m.id, m.address);
+    try {
+      const reply = await this.d.transport.request(m.id, { type: 'ping' }, this.d.timeoutMs);
+      if (reply.type === 'pong') return;
+    } catch {
+      // fall through
+    }
+    throw new StoreError('UNAVAILABLE', `${m.id} does not answer at ${m.address}: start it first (with --seeds) and try again`);
+  }
+}
+
+function toChange(req: ChangeRequest): Change {
+  switch (req.kind) {
+    case 'join':
+      return { kind: 'join', member: { id: req.node, address: req.address, weight: req.weight || 1 } };
+    case 'leave':
+    case 'remove':
+      return { kind: req.kind, node: req.node };
+    case 'replace':
+      if (!req.by) throw new StoreError('BAD_REQUEST', 'replace needs the id of the replacement node');
+      return { kind: 'replace', node: req.node, by: { id: req.by, address: req.address, weight: req.weight || 1 } };
+  }
+}

@@ -1,0 +1,239 @@
+// Gossip: every round a node exchanges its view with one random peer, and with one seed, so
+// the cluster cannot split into islands that never hear of each other.
+//
+// Two kinds of state travel. The ring (members, ownership, changes in progress) must
+// converge: the exchange sends digests, and whichever side is older receives the newer ring
+// (ring-merge.ts decides). Liveness (heartbeats) never enters the ring and never needs to
+// converge: each node feeds the heartbeats it hears of into its own phi-accrual detectors and
+// decides for itself whom it can reach.
+import { StoreError } from '../core/errors.ts';
+import { DEFAULT_PHI, PhiAccrual, type PhiOptions } from '../core/phi.ts';
+import { compareDigests, digestOf, validateRing, type RingDigest } from '../core/ring-merge.ts';
+import type { NodeId, Ring } from '../core/ring.ts';
+import type { Liveness } from '../liveness.ts';
+import type { GossipReply, GossipRequest, Heartbeat, Reply } from '../protocol/messages.ts';
+import { randomInt, type Clock, type Logger, type Random, type Transport } from '../runtime.ts';
+
+export interface GossipOptions {
+  readonly intervalMs: number;
+  readonly phi: PhiOptions;
+  /** heartbeats carried per message besides our own: the freshest ones, so messages stay small in large clusters */
+  readonly maxBeats: number;
+}
+
+// one exchange per second with one peer (and one seed); a silent peer is suspected in 4-6 s
+export const DEFAULT_GOSSIP: GossipOptions = { intervalMs: 1000, phi: DEFAULT_PHI, maxBeats: 64 };
+
+export interface GossipDeps {
+  readonly self: NodeId;
+  readonly cluster: string;
+  readonly generation: number;
+  readonly options: GossipOptions;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly transport: Transport;
+  readonly logger: Logger;
+  /** the node's current ring, or null before it has one (a node waiting to join) */
+  readonly ring: () => Ring | null;
+  /** a newer valid ring arrived */
+  readonly adopt: (ring: Ring) => void;
+  /** seed node ids, always among the peers */
+  readonly seeds: () => readonly NodeId[];
+  /** partitions every ring of this cluster must have, once known */
+  readonly partitions: () => number | undefined;
+  /** a peer this node could not reach answers again */
+  readonly onReturn?: (node: NodeId) => void;
+}
+
+interface PeerState {
+  beat: Heartbeat;
+  /** when we last learned a newer beat, to pick the freshest to pass on */
+  heardAt: number;
+  readonly detector: PhiAccrual;
+  /** a request to the peer failed after the last sign of life */
+  suspect: boolean;
+  /** whether the peer was up when last looked at, to notice returns */
+  wasUp: boolean;
+}
+
+export class Gossiper implements Liveness {
+  readonly #d: GossipDeps;
+  readonly #peers = new Map<NodeId, PeerState>();
+  #beat = 0;
+  #knownFor: Ring | null | undefined;
+  #knownIds: NodeId[] | undefined;
+  rounds = 0;
+
+  constructor(deps: GossipDeps) {
+    this.#d = deps;
+  }
+
+  // ---------------------------------------------------------------- liveness
+
+  isUp(node: NodeId): boolean {
+    if (node === this.#d.self) return true;
+    const p = this.#peer(node);
+    const up = !p.suspect && p.detector.isAvailable(this.#d.clock.now());
+    p.wasUp = up;
+    return up;
+  }
+
+  success(node: NodeId): void {
+    if (node === this.#d.self) return;
+    const p = this.#peer(node);
+    const was = p.wasUp && !p.suspect;
+    p.suspect = false;
+    p.detector.alive(this.#d.clock.now());
+    if (!was && this.isUp(node)) this.#d.onReturn?.(node);
+  }
+
+  failure(node: NodeId): void {
+    if (node === this.#d.self) return;
+    const p = this.#peer(node);
+    p.suspect = true;
+    p.wasUp = false;
+  }
+
+  down(): NodeId[] {
+    return this.#known().filter((id) => !this.isUp(id));
+  }
+
+  /** Suspicion per peer, for status reports. */
+  phi(node: NodeId): number {
+    return this.#peer(node).detector.phi(this.#d.clock.now());
+  }
+
+  // ---------------------------------------------------------------- rounds
+
+  /** One round: bump our heartbeat, exchange with a random peer and a random seed. */
+  async tick(): Promise<void> {
+    this.#beat++;
+    this.rounds++;
+    const others = this.#known();
+    if (others.length === 0) return;
+    const peer = others[randomInt(this.#d.random, others.length)]!;
+    const seeds = this.#d.seeds().filter((s) => s !== this.#d.self && s !== peer);
+    const targets = [peer];
+    if (seeds.length > 0) targets.push(seeds[randomInt(this.#d.random, seeds.length)]!);
+    await Promise.all(targets.map((t) => this.exchange(t)));
+  }
+
+  /** A push-pull exchange with one peer. */
+  async exchange(peer: NodeId): Promise<void> {
+    const ring = this.#d.ring();
+    const request: GossipRequest = {
+      type: 'gossip',
+      cluster: this.#d.cluster,
+      from: this.#d.self,
+      digest: ring ? digestOf(ring) : NO_RING,
+      beats: this.#beats(),
+    };
+    let reply: Reply;
+    try {
+      reply = await this.#d.transport.request(peer, request, Math.max(200, this.#d.options.intervalMs / 2));
+    } catch {
+      this.failure(peer);
+      return;
+    }
+    if (reply.type !== 'gossipReply') {
+      if (reply.type === 'error') this.#d.logger.warn('gossip refused', { peer, code: reply.code, error: reply.message });
+      return;
+    }
+    this.success(peer);
+    this.#learn(reply.beats);
+    if (reply.ring) {
+      try {
+        this.#offer(reply.ring, peer);
+      } catch {
+        return; // logged in #offer
+      }
+    }
+    const mine = this.#d.ring();
+    if (reply.wantRing && mine) {
+      await this.#d.transport.request(peer, { type: 'ringPush', cluster: this.#d.cluster, ring: mine }, this.#d.options.intervalMs).catch(() => undefined);
+    }
+  }
+
+  /** Answers a peer's exchange; refuses gossip from another cluster. */
+  handleGossip(request: GossipRequest): GossipReply {
+    if (request.cluster !== this.#d.cluster) {
+      throw new StoreError('BAD_CLUSTER', `gossip from cluster '${request.cluster}' reached cluster '${this.#d.cluster}'`);
+    }
+    this.success(request.from);
+    this.#learn(request.beats);
+    const ring = this.#d.ring();
+    const mine = ring ? digestOf(ring) : NO_RING;
+    const order = compareDigests(mine, request.digest);
+    return { type: 'gossipReply', digest: mine, beats: this.#beats(), ring: order > 0 ? ring : null, wantRing: order < 0 };
+  }
+
+  handleRingPush(cluster: string, ring: Ring, from: NodeId | null): void {
+    if (cluster !== this.#d.cluster) throw new StoreError('BAD_CLUSTER', `ring from cluster '${cluster}' reached cluster '${this.#d.cluster}'`);
+    this.#offer(ring, from ?? 'a client');
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** Adopts a ring that is valid and newer than ours; says why when it is refused. */
+  #offer(ring: Ring, from: NodeId): void {
+    try {
+      validateRing(ring, this.#d.partitions());
+    } catch (e) {
+      this.#d.logger.warn('refused a malformed ring', { from, error: (e as Error).message });
+      throw new StoreError('BAD_REQUEST', `malformed ring: ${(e as Error).message}`);
+    }
+    const mine = this.#d.ring();
+    if (!mine || compareDigests(digestOf(ring), digestOf(mine)) > 0) this.#d.adopt(ring);
+  }
+
+  #learn(beats: readonly Heartbeat[]): void {
+    const now = this.#d.clock.now();
+    for (const b of beats) {
+      if (b.node === this.#d.self) continue;
+      const p = this.#peer(b.node);
+      if (b.generation > p.beat.generation || (b.generation === p.beat.generation && b.beat > p.beat.beat)) {
+        const was = p.wasUp && !p.suspect && p.detector.isAvailable(now);
+        p.beat = b;
+        p.heardAt = now;
+        p.suspect = false;
+        p.detector.heartbeat(now);
+        if (!was && this.isUp(b.node)) this.#d.onReturn?.(b.node);
+      }
+    }
+  }
+
+  #beats(): Heartbeat[] {
+    const own: Heartbeat = { node: this.#d.self, generation: this.#d.generation, beat: this.#beat };
+    const heard = [...this.#peers.values()].filter((p) => p.beat.beat > 0);
+    if (heard.length > this.#d.options.maxBeats) {
+      heard.sort((a, b) => b.heardAt - a.heardAt || (a.beat.node < b.beat.node ? -1 : 1));
+      heard.length = this.#d.options.maxBeats;
+    }
+    return [own, ...heard.map((p) => p.beat)];
+  }
+
+  /** Every node we gossip with: ring members and seeds, but not ourselves (computed once per ring). */
+  #known(): NodeId[] {
+    const ring = this.#d.ring();
+    if (this.#knownFor !== ring || !this.#knownIds) {
+      const ids = new Set<NodeId>([...(ring?.members.map((m) => m.id) ?? []), ...this.#d.seeds()]);
+      ids.delete(this.#d.self);
+      this.#knownIds = [...ids].sort();
+      this.#knownFor = ring;
+    }
+    return this.#knownIds;
+  }
+
+  #peer(node: NodeId): PeerState {
+    let p = this.#peers.get(node);
+    if (!p) {
+      p = { beat: { node, generation: 0, beat: 0 }, heardAt: 0, detector: new PhiAccrual(this.#d.options.phi), suspect: false, wasUp: true };
+      // silence counts from the moment we first know of a peer
+      p.detector.alive(this.#d.clock.now());
+      this.#peers.set(node, p);
+    }
+    return p;
+  }
+}
+
+const NO_RING: RingDigest = { version: 0, hash: '' };

@@ -1,0 +1,417 @@
+// A storage node: its replica, its coordinator, and its part in membership (gossip, ring
+// changes, key-range transfers, hinted handoff), over whatever transport, clock and engine it
+// is given. storage/main.ts runs one as a process; the simulator runs many in one process.
+import { StoreError } from './core/errors.ts';
+import { MAX_MGET_KEYS } from './core/limits.ts';
+import { RingView } from './core/preference.ts';
+import { claimantOf } from './core/ring-change.ts';
+import { partitionCounts, type Member, type NodeId, type Ring } from './core/ring.ts';
+import type { Engine } from './engine/engine.ts';
+import { Coordinator, type CoordinatorConfig } from './coordinator.ts';
+import { Identity } from './identity.ts';
+import { ChangeHandler } from './membership/changes.ts';
+import { DEFAULT_GOSSIP, Gossiper, type GossipOptions } from './membership/gossip.ts';
+import { DEFAULT_TRANSFER, Transfers, type TransferOptions } from './membership/transfers.ts';
+import { replayHints } from './repair/handoff.ts';
+import { RepairService } from './repair/service.ts';
+import { Reader, Writer, readRing, writeRing } from './protocol/codec.ts';
+import type { ErrorReply, HintsRequest, MgetItem, Reply, Request } from './protocol/messages.ts';
+import { Replica, type HintLimits } from './replica.ts';
+import type { Clock, Logger, Random, Timer, Transport } from './runtime.ts';
+
+export interface NodeConfig extends CoordinatorConfig {
+  readonly id: NodeId;
+  readonly cluster: string;
+  readonly hints: HintLimits;
+  /** nodes always gossiped with (id and address), besides the ring's members */
+  readonly seeds: readonly Member[];
+  readonly gossip?: GossipOptions;
+  readonly transfer?: TransferOptions;
+  /**
+   * Without a repair queue (no Redis), the node delivers its own hints this often; 0 leaves
+   * hinted handoff to the repair workers.
+   */
+  readonly localHandoffEveryMs?: number;
+  /** one key range's Merkle tree is checked against the data this often */
+  readonly treeVerifyEveryMs?: number;
+  /** start under a new epoch (after restoring the data directory from a backup) */
+  readonly newEpoch?: boolean;
+}
+
+export interface NodeDeps {
+  readonly config: NodeConfig;
+  /** the ring to start a new cluster with; ignored when the data directory holds one */
+  readonly bootstrap: Ring | null;
+  readonly engine: Engine;
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly logger: Logger;
+}
+
+const RING_KEY = ['ring'];
+const TRANSFER_EVERY_MS = 250;
+
+export class StorageNode {
+  readonly config: NodeConfig;
+  readonly identity: Identity;
+  readonly replica: Replica;
+  readonly gossip: Gossiper;
+  readonly coordinator: Coordinator;
+  readonly transfers: Transfers;
+  readonly repair: RepairService;
+  readonly changes: ChangeHandler;
+  readonly #deps: NodeDeps;
+  readonly #addresses = new Map<NodeId, string>();
+  #view: RingView | null = null;
+  #accepting = true;
+  readonly #inflight = new Set<Promise<unknown>>();
+  readonly #timers: Timer[] = [];
+  #ringListeners: ((ring: Ring) => void)[] = [];
+  #returnListeners: ((node: NodeId) => void)[] = [];
+
+  private constructor(deps: NodeDeps, identity: Identity, ring: Ring | null) {
+    this.#deps = deps;
+    this.config = deps.config;
+    this.identity = identity;
+    for (const s of deps.config.seeds) this.#addresses.set(s.id, s.address);
+    if (ring) this.#view = new RingView(ring);
+    const view = () => this.#view;
+    this.gossip = new Gossiper({
+      self: deps.config.id,
+      cluster: deps.config.cluster,
+      generation: identity.generation,
+      options: deps.config.gossip ?? DEFAULT_GOSSIP,
+      clock: deps.clock,
+      random: deps.random,
+      transport: deps.transport,
+      logger: deps.logger,
+      ring: () => this.#view?.ring ?? null,
+      adopt: (r) => this.adoptRing(r),
+      seeds: () => deps.config.seeds.map((s) => s.id),
+      partitions: () => this.#view?.ring.partitions,
+      onReturn: (node) => {
+        for (const l of this.#returnListeners) l(node);
+      },
+    });
+    this.replica = new Replica(deps.engine, (key) => this.#requireView().place(key), deps.config.hints);
+    this.coordinator = new Coordinator({
+      self: deps.config.id,
+      config: deps.config,
+      view: () => this.#requireView(),
+      replica: this.replica,
+      identity,
+      transport: deps.transport,
+      clock: deps.clock,
+      liveness: this.gossip,
+      logger: deps.logger,
+      track: (work) => this.#track(work),
+    });
+    this.changes = new ChangeHandler({
+      self: deps.config.id,
+      ring: () => this.#view?.ring ?? null,
+      adopt: (r) => this.adoptRing(r),
+      liveness: this.gossip,
+      transport: deps.transport,
+      logger: deps.logger,
+      learnAddress: (id, address) => this.#addresses.set(id, address),
+      timeoutMs: deps.config.requestTimeoutMs,
+    });
+    this.transfers = new Transfers({
+      self: deps.config.id,
+      options: deps.config.transfer ?? DEFAULT_TRANSFER,
+      clock: deps.clock,
+      transport: deps.transport,
+      replica: this.replica,
+      liveness: this.gossip,
+      logger: deps.logger,
+      view,
+      confirm: (partition) => this.changes.transferDone(partition, deps.config.id),
+      renewEpoch: () => this.identity.renewEpoch(),
+    });
+    this.repair = new RepairService({
+      self: deps.config.id,
+      replica: this.replica,
+      identity,
+      clock: deps.clock,
+      logger: deps.logger,
+      view: () => this.#requireView(),
+    });
+  }
+
+  static async open(deps: NodeDeps): Promise<StorageNode> {
+    const identity = await Identity.open(deps.engine.meta, deps.config.id, deps.config.cluster, deps.random, deps.config.newEpoch);
+    const stored = deps.engine.meta.get(RING_KEY);
+    const ring = stored ? readRing(new Reader(Buffer.from(stored))) : deps.bootstrap;
+    if (stored && deps.bootstrap) deps.logger.info('using the ring stored in the data directory; the node list only bootstraps new clusters');
+    deps.logger.info('node open', { node: deps.config.id, actor: identity.actor, counter: identity.counter, generation: identity.generation, ringVersion: ring?.version ?? null });
+    const node = new StorageNode(deps, identity, ring);
+    if (ring && !stored) await node.#persistRing(ring);
+    return node;
+  }
+
+  get id(): NodeId {
+    return this.config.id;
+  }
+
+  /** The current ring view; throws UNAVAILABLE before the node has one (waiting to join). */
+  get view(): RingView {
+    return this.#requireView();
+  }
+
+  get ring(): Ring | null {
+    return this.#view?.ring ?? null;
+  }
+
+  /** Where a node listens: from the ring, the seeds, or a join in progress. */
+  addressOf(id: NodeId): string | undefined {
+    return this.#view?.ring.members.find((m) => m.id === id)?.address ?? this.#addresses.get(id);
+  }
+
+  onRing(listener: (ring: Ring) => void): void {
+    this.#ringListeners.push(listener);
+  }
+
+  /** Called when a peer this node could not reach answers again (to schedule its hints' replay). */
+  onPeerReturn(listener: (node: NodeId) => void): void {
+    this.#returnListeners.push(listener);
+  }
+
+  /** Owners this node holds hints for. */
+  hintOwners(): NodeId[] {
+    const owners = new Set<NodeId>();
+    let last: NodeId | undefined;
+    for (const h of this.replica.hints()) {
+      if (h.owner !== last) owners.add((last = h.owner));
+    }
+    return [...owners];
+  }
+
+  /** A transport that reaches this node directly and every other through the network. */
+  get loopback(): Transport {
+    return { request: (to, message, timeoutMs) => (to === this.id ? this.handle(this.id, message) : this.#deps.transport.request(to, message, timeoutMs)) };
+  }
+
+  /** Takes a newer ring (from gossip or a decided change), keeps it on disk and acts on it. */
+  adoptRing(ring: Ring): void {
+    const before = this.#view?.ring;
+    if (before && ring.version < before.version) return;
+    if (before && ring.n !== before.n) {
+      this.#deps.logger.error('refused a ring with another N', { mine: before.n, theirs: ring.n });
+      return;
+    }
+    this.#view = new RingView(ring);
+    this.#track(this.#persistRing(ring));
+    if (!before || before.version !== ring.version) {
+      this.#deps.logger.info('ring', { version: ring.version, members: ring.members.length, changing: ring.next !== null, transfersLeft: ring.transfers.filter((t) => !t.done).length });
+    }
+    this.transfers.tick();
+    for (const l of this.#ringListeners) l(ring);
+  }
+
+  /** Starts the background loops: gossip rounds, transfers, hint delivery. */
+  start(): void {
+    const every = (ms: number, work: () => Promise<unknown> | void) => {
+      const loop = () => {
+        const t = this.#deps.clock.after(ms, () => {
+          void Promise.resolve(work()).catch((e: unknown) => this.#deps.logger.warn('background work failed', { error: String(e) })).finally(() => {
+            if (this.#accepting) loop();
+          });
+        });
+        this.#timers.push(t);
+      };
+      loop();
+    };
+    every((this.config.gossip ?? DEFAULT_GOSSIP).intervalMs, () => this.gossip.tick());
+    every(TRANSFER_EVERY_MS, () => this.transfers.tick());
+    every(this.config.treeVerifyEveryMs ?? 60_000, () => {
+      if (this.#view) this.repair.verifyNextTree();
+    });
+    if (this.config.localHandoffEveryMs) every(this.config.localHandoffEveryMs, () => this.#replayOwnHints());
+  }
+
+  /** Serves one request. Never rejects: failures become error replies. */
+  handle = async (from: NodeId | null, request: Request): Promise<Reply> => {
+    if (from !== null) this.gossip.success(from);
+    if (!this.#accepting) return errorReply(new StoreError('SHUTTING_DOWN', `node ${this.id} is shutting down`));
+    const work = this.#serve(from, request).catch((e: unknown) => this.#failure(e, request));
+    this.#track(work);
+    return work;
+  };
+
+  async #serve(from: NodeId | null, request: Request): Promise<Reply> {
+    switch (request.type) {
+      case 'ping':
+        return { type: 'pong' };
+      case 'get':
+        return this.coordinator.get(request.key, request.r, request.pr);
+      case 'mget':
+        return { type: 'mgetReply', items: await this.#mget(request.keys, request.r, request.pr) };
+      case 'put':
+        return this.coordinator.put(request);
+      case 'ring': {
+        const ring = this.#requireView().ring;
+        return { type: 'ringReply', n: ring.n, r: this.config.r, w: this.config.w, ring };
+      }
+      case 'replicaRead':
+        return { type: 'replicaReadReply', set: this.replica.read(request.key) };
+      case 'replicaReadMany':
+        return { type: 'replicaReadManyReply', sets: request.keys.map((k) => this.replica.read(k)) };
+      case 'replicaWrite':
+        return this.#replicaWrite(request.key, request.hintFor, request.set);
+      case 'hints':
+        return this.#hints(request);
+      case 'status':
+        return { type: 'statusReply', json: JSON.stringify(this.status()) };
+      case 'gossip':
+        return this.gossip.handleGossip(request);
+      case 'ringPush':
+        this.gossip.handleRingPush(request.cluster, request.ring, from);
+        return { type: 'ack' };
+      case 'change':
+        return this.changes.change(request);
+      case 'transferRead':
+        return this.transfers.serve(request);
+      case 'transferDone':
+        await this.changes.transferDone(request.partition, request.to);
+        return { type: 'ack' };
+      case 'merkleRoots':
+      case 'merkleSegments':
+      case 'segmentKeys':
+      case 'keysRead':
+      case 'keysMerge':
+      case 'hintsRead':
+      case 'hintsAck':
+      case 'hintsExpired':
+      case 'hintsDrop':
+      case 'reclaim':
+      case 'hintsFor':
+      case 'tombstones':
+        return this.repair.handle(request);
+    }
+  }
+
+  async #replicaWrite(key: string, hintFor: NodeId | null, set: Parameters<Replica['mergeIn']>[1]): Promise<Reply> {
+    const view = this.#requireView();
+    if (hintFor !== null && hintFor !== this.id) {
+      await this.replica.storeHint(hintFor, key, set, this.#deps.clock.now());
+      return { type: 'ack' };
+    }
+    const p = view.partitionOf(key);
+    if (!view.replicates(this.id, p)) {
+      throw new StoreError('STALE_RING', `node ${this.id} does not replicate key '${key}' at ring version ${view.ring.version}`);
+    }
+    await this.replica.mergeIn(key, set);
+    return { type: 'ack' };
+  }
+
+  async #mget(keys: readonly string[], r: number, pr: number): Promise<MgetItem[]> {
+    if (keys.length > MAX_MGET_KEYS) throw new StoreError('BAD_REQUEST', `at most ${MAX_MGET_KEYS} keys per multi-get, got ${keys.length}`);
+    let reads: Promise<MgetItem>[];
+    try {
+      reads = this.coordinator.getMany(keys, r, pr);
+    } catch {
+      // a bad key or quorum: answer each key on its own, so the others still get their values
+      reads = keys.map((key) => this.coordinator.get(key, r, pr));
+    }
+    return Promise.all(reads.map((p, i) => p.catch((e: unknown) => this.#failure(e, { type: 'get', key: keys[i]!, r, pr }))));
+  }
+
+  #hints(request: HintsRequest): Reply {
+    const hints = [];
+    let total = 0;
+    for (const h of this.replica.hints(request.owner ?? undefined)) {
+      if (hints.length < request.limit) hints.push({ owner: h.owner, key: h.key, storedAt: h.storedAt, siblings: h.set.length });
+      total++;
+    }
+    return { type: 'hintsReply', total, hints };
+  }
+
+  /** Without repair workers: delivers this node's hints whose owners it can reach. */
+  async #replayOwnHints(): Promise<void> {
+    const view = this.#view;
+    if (!view) return;
+    for (const owner of this.hintOwners()) {
+      if (!this.gossip.isUp(owner) && view.ring.members.some((m) => m.id === owner)) continue;
+      await replayHints({ transport: this.loopback, view, holder: this.id, owner, batch: 500, timeoutMs: this.config.requestTimeoutMs });
+    }
+  }
+
+  status(): Record<string, unknown> {
+    const ring = this.#view?.ring;
+    const counts = ring ? partitionCounts(ring) : new Map<NodeId, number>();
+    const now = this.#deps.clock.now();
+    const transfers = this.transfers.progress().map((p) => {
+      const seconds = Math.max(0.001, ((p.finishedAt ?? now) - p.startedAt) / 1000);
+      const rate = p.keys / seconds;
+      return { ...p, keysPerSecond: Math.round(rate), bytesPerSecond: Math.round(p.bytes / seconds), etaSeconds: p.state === 'running' && rate > 0 && p.total > p.keys ? Math.round((p.total - p.keys) / rate) : 0 };
+    });
+    return {
+      id: this.id,
+      cluster: this.config.cluster,
+      actor: this.identity.actor,
+      counter: this.identity.counter,
+      ringVersion: ring?.version ?? null,
+      claimant: ring ? claimantOf(ring) : null,
+      changing: ring ? ring.next !== null : false,
+      transfersLeft: ring ? ring.transfers.filter((t) => !t.done).length : 0,
+      transfersTotal: ring?.transfers.length ?? 0,
+      members: (ring?.members ?? []).map((m) => ({
+        id: m.id,
+        address: m.address,
+        weight: m.weight,
+        leaving: m.leaving ?? null,
+        partitions: counts.get(m.id) ?? 0,
+        reachable: this.gossip.isUp(m.id),
+        phi: m.id === this.id ? 0 : Math.round(this.gossip.phi(m.id) * 100) / 100,
+      })),
+      unreachable: this.gossip.down(),
+      partitionsOwned: counts.get(this.id) ?? 0,
+      transfers,
+      copiesPlaced: this.transfers.copiesPlaced,
+      entriesReceived: this.transfers.entriesReceived,
+      keysDropped: this.transfers.keysDropped,
+      hintBytes: this.replica.hintBytes,
+      hints: this.replica.hintCount,
+      repair: this.repair.counters,
+      gossipRounds: this.gossip.rounds,
+      accepting: this.#accepting,
+      inflight: this.#inflight.size,
+    };
+  }
+
+  /** Stops taking requests, stops the loops, lets work in flight finish, and flushes. */
+  async drain(): Promise<void> {
+    this.#accepting = false;
+    for (const t of this.#timers) t.cancel();
+    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+    await this.#deps.engine.flushed();
+    await this.identity.markClean();
+  }
+
+  #requireView(): RingView {
+    if (!this.#view) throw new StoreError('UNAVAILABLE', `node ${this.id} has not joined a ring yet`);
+    return this.#view;
+  }
+
+  async #persistRing(ring: Ring): Promise<void> {
+    const w = new Writer(4096);
+    writeRing(w, ring);
+    await this.#deps.engine.meta.put(RING_KEY, w.result());
+  }
+
+  #track(work: Promise<unknown>): void {
+    this.#inflight.add(work);
+    void work.finally(() => this.#inflight.delete(work)).catch(() => undefined);
+  }
+
+  #failure(e: unknown, request: Request): ErrorReply {
+    if (e instanceof StoreError) return errorReply(e);
+    this.#deps.logger.error('request failed', { type: request.type, error: e instanceof Error ? e.stack : String(e) });
+    return { type: 'error', code: 'INTERNAL', message: 'internal error', details: {} };
+  }
+}
+
+export function errorReply(e: StoreError): ErrorReply {
+  return { type: 'error', code: e.code, message: e.message, details: e.details };
+}

@@ -1,0 +1,156 @@
+// The node's side of repair: it answers the tree, key and hint requests that hinted handoff,
+// anti-entropy and tombstone reclamation send it, and counts what it did for metrics.
+import { StoreError } from '../core/errors.ts';
+import { leafHash } from '../core/merkle.ts';
+import type { RingView } from '../core/preference.ts';
+import type { NodeId } from '../core/ring.ts';
+import type { Identity } from '../identity.ts';
+import type { HintEntry, HintRef, Reply, Request } from '../protocol/messages.ts';
+import type { Replica } from '../replica.ts';
+import type { Clock, Logger } from '../runtime.ts';
+
+type RepairRequest = Extract<
+  Request,
+  {
+    type:
+      | 'merkleRoots'
+      | 'merkleSegments'
+      | 'segmentKeys'
+      | 'keysRead'
+      | 'keysMerge'
+      | 'hintsRead'
+      | 'hintsAck'
+      | 'hintsExpired'
+      | 'hintsDrop'
+      | 'reclaim'
+      | 'hintsFor'
+      | 'tombstones';
+  }
+>;
+
+export interface RepairCounters {
+  /** hints deleted after their delivery was acknowledged */
+  hintsReplayed: number;
+  /** hints dropped past their age cap */
+  hintsDropped: number;
+  /** sibling sets merged in by anti-entropy */
+  keysRepaired: number;
+  tombstonesReclaimed: number;
+  treeVerifications: number;
+  /** verifications that found the incremental tree wrong (and replaced it) */
+  treeMismatches: number;
+}
+
+export interface RepairServiceDeps {
+  readonly self: NodeId;
+  readonly replica: Replica;
+  readonly identity: Identity;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly view: () => RingView;
+}
+
+export class RepairService {
+  readonly counters: RepairCounters = { hintsReplayed: 0, hintsDropped: 0, keysRepaired: 0, tombstonesReclaimed: 0, treeVerifications: 0, treeMismatches: 0 };
+  #verifyNext = 0;
+
+  constructor(private readonly d: RepairServiceDeps) {}
+
+  async handle(req: RepairRequest): Promise<Reply> {
+    const { replica } = this.d;
+    switch (req.type) {
+      case 'merkleRoots': {
+        const t = replica.tree(req.partition);
+        return { type: 'merkleRootsReply', root: t.root(), groups: t.groups(), keys: t.size };
+      }
+      case 'merkleSegments': {
+        const t = replica.tree(req.partition);
+        return { type: 'merkleSegmentsReply', segments: req.groups.map((g) => t.segmentsOf(g)) };
+      }
+      case 'segmentKeys':
+        return { type: 'segmentKeysReply', keys: replica.segmentKeys(req.partition, req.segments) };
+      case 'keysRead':
+        return { type: 'keysReadReply', entries: req.keys.map((key) => ({ key, set: replica.readOwn(key) })).filter((e) => e.set.length > 0) };
+      case 'keysMerge': {
+        const view = this.d.view();
+        for (const e of req.entries) {
+          if (!view.replicates(this.d.self, view.partitionOf(e.key))) throw new StoreError('STALE_RING', `node ${this.d.self} does not replicate '${e.key}'`);
+        }
+        const before = req.entries.map((e) => replica.readOwn(e.key));
+        const after = await Promise.all(req.entries.map((e) => replica.mergeIn(e.key, e.set)));
+        this.counters.keysRepaired += after.filter((a, i) => a !== before[i]).length;
+        return { type: 'ack' };
+      }
+      case 'hintsRead': {
+        const hints: HintEntry[] = [];
+        let done = true;
+        for (const h of replica.hints(req.owner || undefined, req.after ?? undefined)) {
+          if (hints.length >= Math.max(1, Math.min(req.limit, 10_000))) {
+            done = false;
+            break;
+          }
+          hints.push(h);
+        }
+        return { type: 'hintsBatch', hints, done };
+      }
+      case 'hintsAck': {
+        const n = await this.#deleteHints(req.hints);
+        this.counters.hintsReplayed += n;
+        return { type: 'countReply', count: n };
+      }
+      case 'hintsExpired': {
+        const hints: HintEntry[] = [];
+        let total = 0;
+        for (const h of replica.expiredHints(this.d.clock.now())) {
+          if (hints.length < req.limit) hints.push(h);
+          total++;
+        }
+        return { type: 'hintsExpiredReply', total, hints };
+      }
+      case 'hintsDrop': {
+        const n = await this.#deleteHints(req.hints);
+        this.counters.hintsDropped += n;
+        if (n > 0) this.d.logger.warn('dropped hints past their age cap; anti-entropy covers their key ranges', { dropped: n });
+        return { type: 'countReply', count: n };
+      }
+      case 'reclaim': {
+        const results = await Promise.all(req.keys.map((k) => replica.removeIf(k.key, k.dots)));
+        const n = results.filter(Boolean).length;
+        this.counters.tombstonesReclaimed += n;
+        return { type: 'countReply', count: n };
+      }
+      case 'hintsFor':
+        return { type: 'hintsForReply', keys: req.keys.filter((k) => replica.hintOwners(k).length > 0) };
+      case 'tombstones': {
+        const keys = [];
+        for (const e of replica.keysOf(req.partition)) {
+          if (keys.length >= req.limit) break;
+          const set = replica.readOwn(e.key);
+          if (set.length > 0 && set.every((v) => v.deleted)) keys.push({ key: e.key, leaf: leafHash(e.key, e.bytes), dots: set.map((v) => v.dot) });
+        }
+        return { type: 'tombstonesReply', keys };
+      }
+    }
+  }
+
+  /** Rebuilds one key range's tree from the data and compares (a slow, round-robin schedule calls this). */
+  verifyNextTree(): void {
+    const view = this.d.view();
+    const mine = view.partitionsReplicatedBy(this.d.self);
+    if (mine.length === 0) return;
+    const p = mine[this.#verifyNext++ % mine.length]!;
+    this.counters.treeVerifications++;
+    if (!this.d.replica.verify(p)) {
+      this.counters.treeMismatches++;
+      this.d.logger.error('a Merkle tree disagreed with the data and was rebuilt', { partition: p });
+    }
+  }
+
+  /** Hint deletion makes this node forget dots its fallback actor made: move that actor on first. */
+  async #deleteHints(refs: readonly HintRef[]): Promise<number> {
+    if (refs.length === 0) return 0;
+    this.d.identity.nextHintGeneration();
+    const results = await Promise.all(refs.map((h) => this.d.replica.deleteHintIf(h.owner, h.key, h.dots)));
+    return results.filter(Boolean).length;
+  }
+}

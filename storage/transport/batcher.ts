@@ -1,0 +1,32 @@
+// Frames written in one turn of the event loop go out as one WebSocket message: under load
+// that turns many small sends into a few large ones, and costs nothing when idle.
+import { Writer, writeFrame } from '../protocol/codec.ts';
+import type { Message } from '../protocol/messages.ts';
+
+export class FrameBatcher {
+  #writer: Writer | null = null;
+
+  constructor(private readonly sink: (bytes: Buffer) => void) {}
+
+  /** Encodes now (so encoding errors reach the caller) and sends at the end of the turn. */
+  push(id: number, message: Message): void {
+    const first = this.#writer === null;
+    const w = (this.#writer ??= new Writer(1024));
+    const mark = w.length;
+    try {
+      writeFrame(w, id, message);
+    } catch (e) {
+      if (first) this.#writer = null;
+      else w.truncate(mark);
+      throw e;
+    }
+    if (first) setImmediate(() => this.flush());
+  }
+
+  flush(): void {
+    const w = this.#writer;
+    if (!w) return;
+    this.#writer = null;
+    this.sink(w.result());
+  }
+}

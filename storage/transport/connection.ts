@@ -1,0 +1,165 @@
+// One persistent client connection to a node (the `ws` library), multiplexing requests by id.
+//
+// It connects on first use and again after a loss; while a connection attempt has just
+// failed, requests fail fast with UNAVAILABLE instead of queueing behind a dead peer.
+// Requests still waiting when the connection drops fail with UNAVAILABLE (details.sent says
+// whether the request may have reached the node, so callers know what is safe to retry); those that outlive
+// their timeout fail with TIMEOUT (checked by one sweep timer, not a timer per request).
+import WebSocket from 'ws';
+import { StoreError } from '../core/errors.ts';
+import { MAX_FRAME_BYTES } from '../core/limits.ts';
+import { decodeFrames, isBadFrame } from '../protocol/codec.ts';
+import { PROTOCOL_VERSION, type Reply, type Request } from '../protocol/messages.ts';
+import { FrameBatcher } from './batcher.ts';
+import { WS_PATH } from './server.ts';
+
+export interface ConnectionOptions {
+  readonly address: string;
+  readonly cluster: string;
+  readonly secret: string;
+  /** our node id when we are a peer; absent for clients */
+  readonly self?: string;
+  /** after a failed attempt, fail fast for this long before trying again */
+  readonly retryAfterMs?: number;
+}
+
+interface Pending {
+  readonly resolve: (r: Reply) => void;
+  readonly reject: (e: Error) => void;
+  readonly deadline: number;
+  readonly what: string;
+}
+
+const SWEEP_MS = 20;
+
+export class Connection {
+  #ws: WebSocket | null = null;
+  #open: Promise<WebSocket> | null = null;
+  #failedAt = -Infinity;
+  #lastError = '';
+  #nextId = 1;
+  readonly #pending = new Map<number, Pending>();
+  #sweeper: NodeJS.Timeout | null = null;
+  #batcher: FrameBatcher | null = null;
+  #closed = false;
+
+  constructor(readonly options: ConnectionOptions) {}
+
+  get connected(): boolean {
+    return this.#ws?.readyState === WebSocket.OPEN;
+  }
+
+  async request(message: Request, timeoutMs: number): Promise<Reply> {
+    await this.#connect();
+    return new Promise<Reply>((resolve, reject) => {
+      const id = this.#nextId;
+      this.#nextId = this.#nextId >= 0xffffffff ? 1 : this.#nextId + 1;
+      this.#pending.set(id, { resolve, reject, deadline: performance.now() + timeoutMs, what: message.type });
+      try {
+        this.#batcher!.push(id, message);
+      } catch (e) {
+        this.#pending.delete(id);
+        reject(e);
+        return;
+      }
+      this.#sweeper ??= setInterval(() => this.#sweep(), SWEEP_MS);
+    });
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#ws?.close(1000);
+    this.#fail(new StoreError('UNAVAILABLE', `connection to ${this.options.address} closed`));
+  }
+
+  #connect(): Promise<WebSocket> {
+    if (this.#closed) return Promise.reject(new StoreError('UNAVAILABLE', `connection to ${this.options.address} is closed`));
+    if (this.#ws?.readyState === WebSocket.OPEN) return Promise.resolve(this.#ws);
+    if (this.#open) return this.#open;
+    if (performance.now() - this.#failedAt < (this.options.retryAfterMs ?? 250)) {
+      return Promise.reject(new StoreError('UNAVAILABLE', `${this.options.address} is unreachable: ${this.#lastError}`, { sent: false }));
+    }
+    this.#open = new Promise<WebSocket>((resolve, reject) => {
+      const headers: Record<string, string> = {
+        authorization: `Bearer ${this.options.secret}`,
+        'x-dynamo-cluster': this.options.cluster,
+        'x-dynamo-protocol': String(PROTOCOL_VERSION),
+      };
+      if (this.options.self) headers['x-dynamo-node'] = this.options.self;
+      const ws = new WebSocket(`ws://${this.options.address}${WS_PATH}`, { headers, perMessageDeflate: false, maxPayload: MAX_FRAME_BYTES });
+      ws.binaryType = 'nodebuffer';
+      let settled = false;
+      const failed = (err: StoreError) => {
+        if (settled) return;
+        settled = true;
+        this.#open = null;
+        this.#failedAt = performance.now();
+        this.#lastError = err.message;
+        reject(err);
+      };
+      ws.on('unexpected-response', (req, res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString('utf8')));
+        res.on('end', () => {
+          const code = res.statusCode === 401 ? 'UNAUTHORIZED' : res.statusCode === 403 ? 'BAD_CLUSTER' : 'UNAVAILABLE';
+          failed(new StoreError(code, `${this.options.address} refused the connection: ${body || res.statusCode}`, { sent: false }));
+          req.destroy();
+        });
+      });
+      ws.on('error', (e) => {
+        if (ws.readyState !== WebSocket.OPEN) failed(new StoreError('UNAVAILABLE', `${this.options.address} is unreachable: ${e.message}`, { sent: false }));
+      });
+      ws.on('open', () => {
+        settled = true;
+        this.#ws = ws;
+        this.#open = null;
+        this.#batcher = new FrameBatcher((bytes) => {
+          if (ws.readyState === WebSocket.OPEN) ws.send(bytes, { binary: true });
+        });
+        resolve(ws);
+      });
+      ws.on('message', (data: Buffer) => this.#receive(data));
+      ws.on('close', () => {
+        if (this.#ws === ws) {
+          this.#ws = null;
+          this.#batcher = null;
+          this.#fail(new StoreError('UNAVAILABLE', `connection to ${this.options.address} was lost with the request in flight`, { sent: true }));
+        }
+      });
+    });
+    return this.#open;
+  }
+
+  #receive(data: Buffer): void {
+    for (const frame of decodeFrames(data)) {
+      if (isBadFrame(frame)) {
+        // a peer that sends garbage cannot be trusted for the rest of this connection
+        this.#ws?.terminate();
+        return;
+      }
+      const p = this.#pending.get(frame.id);
+      if (!p) continue;
+      this.#pending.delete(frame.id);
+      p.resolve(frame.message as Reply);
+    }
+  }
+
+  #sweep(): void {
+    const now = performance.now();
+    for (const [id, p] of this.#pending) {
+      if (p.deadline <= now) {
+        this.#pending.delete(id);
+        p.reject(new StoreError('TIMEOUT', `${this.options.address} did not answer ${p.what} in time`));
+      }
+    }
+    if (this.#pending.size === 0 && this.#sweeper) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = null;
+    }
+  }
+
+  #fail(error: StoreError): void {
+    for (const p of this.#pending.values()) p.reject(error);
+    this.#pending.clear();
+  }
+}

@@ -1,0 +1,42 @@
+// The Transport between real nodes: one persistent connection per peer, addressed through
+// the ring's member list (kept current by whoever owns the ring).
+import { StoreError } from '../core/errors.ts';
+import type { NodeId } from '../core/ring.ts';
+import type { Reply, Request } from '../protocol/messages.ts';
+import type { Transport } from '../runtime.ts';
+import { Connection } from './connection.ts';
+
+export interface WsTransportOptions {
+  readonly self?: string;
+  readonly cluster: string;
+  readonly secret: string;
+  /** where a node listens, from the current ring */
+  readonly addressOf: (node: NodeId) => string | undefined;
+}
+
+export class WsTransport implements Transport {
+  readonly #connections = new Map<string, Connection>();
+
+  constructor(private readonly options: WsTransportOptions) {}
+
+  request(to: NodeId, message: Request, timeoutMs: number): Promise<Reply> {
+    const address = this.options.addressOf(to);
+    if (!address) return Promise.reject(new StoreError('UNAVAILABLE', `no address known for node ${to}`));
+    return this.connection(address).request(message, timeoutMs);
+  }
+
+  /** The connection to an address, opened on first use. */
+  connection(address: string): Connection {
+    let c = this.#connections.get(address);
+    if (!c) {
+      c = new Connection({ address, cluster: this.options.cluster, secret: this.options.secret, self: this.options.self });
+      this.#connections.set(address, c);
+    }
+    return c;
+  }
+
+  close(): void {
+    for (const c of this.#connections.values()) c.close();
+    this.#connections.clear();
+  }
+}

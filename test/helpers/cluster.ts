@@ -1,0 +1,34 @@
+// Real node processes for integration tests: a fresh data directory per test, a client, and
+// cleanup that always runs.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DynamoClient } from '../../storage/client.ts';
+import { LocalCluster, type LocalClusterOptions } from '../../storage/launcher.ts';
+
+export const TEST_SECRET = 'integration-test-secret-0123456789';
+
+export interface TestCluster {
+  readonly cluster: LocalCluster;
+  readonly client: DynamoClient;
+  readonly dataDir: string;
+}
+
+export async function withCluster(
+  options: Partial<LocalClusterOptions> & { nodes: number; basePort: number },
+  body: (t: TestCluster) => Promise<void>,
+): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'dynamo-test-'));
+  const cluster = new LocalCluster({ secret: TEST_SECRET, dataDir, ...(options.nodes < 3 ? { n: options.nodes, r: 1, w: 1 } : {}), ...options, output: process.env.NODE_OUTPUT === '1' ? 'inherit' : 'ignore' });
+  let client: DynamoClient | undefined;
+  try {
+    await cluster.start();
+    client = await DynamoClient.connect({ seeds: cluster.seeds, cluster: cluster.cluster, secret: TEST_SECRET, timeoutMs: 5000 });
+    await body({ cluster, client, dataDir });
+  } finally {
+    client?.close();
+    await cluster.stop().catch(() => undefined);
+    for (const n of cluster.nodes) if (n.process?.exitCode === null) n.process.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}

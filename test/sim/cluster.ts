@@ -1,0 +1,175 @@
+// A whole cluster in one process: real StorageNodes over the simulated network, memory
+// engines whose writes become durable after a simulated delay, one seeded generator.
+import { createRing, type Member, type Ring } from '../../storage/core/ring.ts';
+import { DEFAULT_GOSSIP } from '../../storage/membership/gossip.ts';
+import { DEFAULT_TRANSFER } from '../../storage/membership/transfers.ts';
+import { RepairTicker } from '../../storage/repair/ticker.ts';
+import { memoryCandidates } from '../../storage/repair/reclaim.ts';
+import { MemoryEngine } from '../../storage/engine/memory.ts';
+import { StorageNode, type NodeConfig } from '../../storage/node.ts';
+import { silentLogger, type Transport } from '../../storage/runtime.ts';
+import { DEFAULT_MAX_CONTEXT_ENTRIES, DEFAULT_MAX_SIBLINGS } from '../../storage/core/limits.ts';
+import { SimNetwork, type Faults, CALM } from './network.ts';
+import { SeededRandom } from './random.ts';
+import { Scheduler } from './scheduler.ts';
+
+export interface SimOptions {
+  readonly seed: number;
+  readonly nodes: number;
+  /** how many of the first nodes are seeds (default: all) */
+  readonly seeds?: number;
+  /** gossip rounds in simulated ms */
+  readonly gossipIntervalMs?: number;
+  readonly partitions?: number;
+  readonly n?: number;
+  readonly r?: number;
+  readonly w?: number;
+  readonly faults?: Faults;
+  readonly requestTimeoutMs?: number;
+  /** hint store cap per node (0 keeps no hints) */
+  readonly hintMaxBytes?: number;
+  /** nodes deliver their own hints this often (0: only the repair ticker does) */
+  readonly localHandoffEveryMs?: number;
+}
+
+interface Slot {
+  node: StorageNode | null;
+  starting?: boolean;
+  engine: MemoryEngine;
+}
+
+export class SimCluster {
+  readonly scheduler = new Scheduler();
+  readonly random: SeededRandom;
+  readonly network: SimNetwork;
+  readonly ring: Ring;
+  readonly ids: string[];
+  readonly #slots = new Map<string, Slot>();
+  readonly #config: (id: string) => NodeConfig;
+  readonly #members: Member[];
+
+  private constructor(readonly options: SimOptions) {
+    this.random = new SeededRandom(options.seed);
+    this.network = new SimNetwork(this.scheduler, this.random.fork(1));
+    this.network.faults = options.faults ?? CALM;
+    const members: Member[] = Array.from({ length: options.nodes }, (_, i) => ({
+      id: `n${i + 1}`,
+      address: `sim:${i + 1}`,
+      weight: 1,
+    }));
+    const n = options.n ?? 3;
+    this.ring = createRing(members, options.partitions ?? 64, n);
+    this.ids = members.map((m) => m.id);
+    this.#members = members;
+    const seeds = members.slice(0, options.seeds ?? members.length);
+    this.#config = (id) => ({
+      id,
+      cluster: 'sim',
+      r: options.r ?? 2,
+      w: options.w ?? 2,
+      maxSiblings: DEFAULT_MAX_SIBLINGS,
+      maxContextEntries: DEFAULT_MAX_CONTEXT_ENTRIES,
+      requestTimeoutMs: options.requestTimeoutMs ?? 200,
+      hints: { maxBytes: options.hintMaxBytes ?? 64 * 1024 * 1024, maxAgeMs: 24 * 3600_000 },
+      seeds: seeds.filter((m) => m.id !== id),
+      gossip: { ...DEFAULT_GOSSIP, intervalMs: options.gossipIntervalMs ?? 1000 },
+      transfer: { ...DEFAULT_TRANSFER, dropGraceMs: 2000 },
+      localHandoffEveryMs: options.localHandoffEveryMs ?? 2000,
+    });
+  }
+
+  static async create(options: SimOptions): Promise<SimCluster> {
+    const c = new SimCluster(options);
+    for (const id of c.ids) {
+      c.#slots.set(id, { node: null, engine: c.#engine(id) });
+      await c.scheduler.drive(c.start(id));
+    }
+    return c;
+  }
+
+  #skew(id: string): number {
+    return this.random.fork(5000 + this.ids.indexOf(id)).float();
+  }
+
+  #engine(id: string): MemoryEngine {
+    const r = this.random.fork(1000 + this.#slots.size + this.ids.indexOf(id));
+    return new MemoryEngine(undefined, (durable) => this.scheduler.at(r.float() * 0.5, durable, id));
+  }
+
+  node(id: string): StorageNode {
+    const n = this.#slots.get(id)?.node;
+    if (!n) throw new Error(`node ${id} is not running`);
+    return n;
+  }
+
+  isRunning(id: string): boolean {
+    return this.#slots.get(id)?.node != null;
+  }
+
+  running(): StorageNode[] {
+    return [...this.#slots.values()].flatMap((s) => (s.node ? [s.node] : []));
+  }
+
+  /** Starts (or restarts) a node; the simulation must be running for this to complete. */
+  async start(id: string): Promise<void> {
+    const slot = this.#slots.get(id)!;
+    if (slot.node || slot.starting) return;
+    slot.starting = true;
+    const node = await StorageNode.open({
+      config: this.#config(id),
+      bootstrap: this.#members.some((m) => m.id === id) ? this.ring : null,
+      engine: slot.engine,
+      transport: this.network.transport(id),
+      // wall clocks up to five minutes apart, monotonic clocks from unrelated origins
+      clock: this.scheduler.clock(id, (this.#skew(id) - 0.5) * 600_000, this.#skew(id) * 1e9),
+      random: this.random.fork(2000 + this.ids.indexOf(id) + this.scheduler.steps),
+      logger: silentLogger,
+    });
+    slot.starting = false;
+    slot.node = node;
+    this.network.attach(id, node.handle);
+    node.start();
+  }
+
+  /** A new node process that knows only the seeds (it waits to be joined). */
+  async add(id: string): Promise<void> {
+    if (this.#slots.has(id)) throw new Error(`node ${id} exists`);
+    this.ids.push(id);
+    this.#slots.set(id, { node: null, engine: this.#engine(id) });
+    await this.start(id);
+  }
+
+  /** The process dies: timers and pending requests vanish, writes not yet durable are lost. */
+  crash(id: string): void {
+    const slot = this.#slots.get(id)!;
+    if (!slot.node) return;
+    this.network.detach(id);
+    this.scheduler.cancelOwned(id);
+    slot.engine = slot.engine.crash();
+    slot.node = null;
+  }
+
+  /** The node's disk is lost too: it comes back empty, under a new epoch. */
+  wipe(id: string): void {
+    this.crash(id);
+    this.#slots.get(id)!.engine = this.#engine(id);
+  }
+
+  /** A client endpoint on the network. */
+  client(name: string): Transport {
+    return this.network.transport(name);
+  }
+
+  /** Repair (handoff, anti-entropy, reclamation) driven by tick, from an endpoint of its own, as the workers would. */
+  repairer(reclaimGraceMs = 60_000): RepairTicker {
+    const transport = this.client('repair-worker');
+    return new RepairTicker({
+      transport,
+      view: () => this.running()[0]!.view,
+      timeoutMs: 2000,
+      candidates: memoryCandidates(),
+      now: () => this.scheduler.now,
+      reclaimGraceMs,
+    });
+  }
+}

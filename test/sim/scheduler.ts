@@ -1,0 +1,119 @@
+// Simulated time. Events run one at a time in (time, sequence) order; after each, every
+// promise continuation it caused runs before the next event, so a run depends only on the
+// seed. Nothing here waits on real time.
+import type { Clock, Timer } from '../../storage/runtime.ts';
+
+interface Event {
+  readonly at: number;
+  readonly seq: number;
+  readonly run: () => void;
+  readonly owner: string | null;
+  cancelled: boolean;
+}
+
+export class Scheduler {
+  #now = 0;
+  #seq = 0;
+  #queue: Event[] = [];
+  #steps = 0;
+
+  get now(): number {
+    return this.#now;
+  }
+
+  get steps(): number {
+    return this.#steps;
+  }
+
+  /** Runs `fn` after `ms` of simulated time. `owner` tags it so a crash can cancel a node's timers. */
+  at(ms: number, fn: () => void, owner: string | null = null): Timer {
+    const e: Event = { at: this.#now + Math.max(0, ms), seq: this.#seq++, run: fn, owner, cancelled: false };
+    this.#push(e);
+    return { cancel: () => void (e.cancelled = true) };
+  }
+
+  cancelOwned(owner: string): void {
+    for (const e of this.#queue) if (e.owner === owner) e.cancelled = true;
+  }
+
+  /** Runs events until the queue is empty or simulated time passes `until`. */
+  async run(until = Infinity): Promise<void> {
+    for (;;) {
+      const e = this.#pop();
+      if (!e) return;
+      if (e.at > until) {
+        this.#push(e);
+        this.#now = until;
+        return;
+      }
+      this.#now = e.at;
+      this.#steps++;
+      e.run();
+      await settle();
+    }
+  }
+
+  /** Runs until `done()` holds, or fails after `limitMs` of simulated time. */
+  async runUntil(done: () => boolean, limitMs: number, what = 'condition'): Promise<void> {
+    const deadline = this.#now + limitMs;
+    while (!done()) {
+      const e = this.#pop();
+      if (!e || e.at > deadline) throw new Error(`${what} not reached within ${limitMs} ms of simulated time`);
+      this.#now = e.at;
+      this.#steps++;
+      e.run();
+      await settle();
+    }
+  }
+
+  /** Runs the simulation until the promise settles, and returns its outcome. */
+  async drive<T>(p: Promise<T>, limitMs = 600_000): Promise<T> {
+    let state: { ok: true; value: T } | { ok: false; error: unknown } | null = null;
+    p.then(
+      (value) => void (state = { ok: true, value }),
+      (error: unknown) => void (state = { ok: false, error }),
+    );
+    await settle();
+    await this.runUntil(() => state !== null, limitMs, 'a driven promise');
+    const s = state as unknown as { ok: true; value: T } | { ok: false; error: unknown };
+    if (!s.ok) throw s.error;
+    return s.value;
+  }
+
+  /**
+   * A per-node clock: timers tagged with the node; its monotonic clock starts at its own
+   * offset (no two nodes' monotonic times are comparable) and its wall clock is skewed.
+   */
+  clock(owner: string, skewMs = 0, offsetMs = 0): Clock {
+    return {
+      now: () => this.#now + offsetMs,
+      wallNow: () => 1_700_000_000_000 + this.#now + skewMs,
+      after: (ms, fn) => this.at(ms, fn, owner),
+    };
+  }
+
+  #push(e: Event): void {
+    // binary insertion keeps the queue sorted by (at, seq)
+    let lo = 0;
+    let hi = this.#queue.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const m = this.#queue[mid]!;
+      if (m.at < e.at || (m.at === e.at && m.seq < e.seq)) lo = mid + 1;
+      else hi = mid;
+    }
+    this.#queue.splice(lo, 0, e);
+  }
+
+  #pop(): Event | undefined {
+    for (;;) {
+      const e = this.#queue.shift();
+      if (!e || !e.cancelled) return e;
+    }
+  }
+}
+
+/** Lets every pending promise continuation run (setImmediate comes after the microtask queue). */
+export function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
