@@ -3,51 +3,14 @@
 import { StoreError } from '../storage/core/errors.ts';
 import type { DynamoClient } from '../storage/client.ts';
 import type { ChangeKind, Reply } from '../storage/protocol/messages.ts';
-
-interface MemberStatus {
-  id: string;
-  address: string;
-  weight: number;
-  leaving: string | null;
-  partitions: number;
-  reachable: boolean;
-  phi: number;
-}
-
-interface TransferStatus {
-  partition: number;
-  state: string;
-  keys: number;
-  bytes: number;
-  total: number;
-  keysPerSecond: number;
-  etaSeconds: number;
-}
-
-export interface NodeStatus {
-  id: string;
-  ringVersion: number | null;
-  claimant: string | null;
-  changing: boolean;
-  transfersLeft: number;
-  transfersTotal: number;
-  members: MemberStatus[];
-  transfers: TransferStatus[];
-  hintBytes: number;
-}
-
-export async function nodeStatus(client: DynamoClient, id: string): Promise<NodeStatus> {
-  const reply = await client.request(id, { type: 'status' });
-  if (reply.type !== 'statusReply') throw new StoreError('PROTOCOL', `${id} answered ${reply.type}`);
-  return JSON.parse(reply.json) as NodeStatus;
-}
+import type { NodeStatus } from '../storage/status.ts';
 
 /** The status as one node sees it (the first that answers when none is named). */
 export async function showStatus(client: DynamoClient, node: string | undefined, json: boolean): Promise<void> {
   const ids = node ? [node] : client.ring.members.map((m) => m.id);
   let s: NodeStatus | undefined;
   for (const id of ids) {
-    s = await nodeStatus(client, id).catch(() => undefined);
+    s = await client.status(id).catch(() => undefined);
     if (s) break;
   }
   if (!s) throw new StoreError('UNAVAILABLE', 'no node answered');
@@ -109,7 +72,7 @@ async function waitForCommit(client: DynamoClient, planned: number): Promise<voi
     }
     const total = ring.transfers.length || 1;
     const done = ring.transfers.filter((t) => t.done).length;
-    const statuses = await Promise.all(ring.members.map((m) => nodeStatus(client, m.id).catch(() => null)));
+    const statuses = await Promise.all(ring.members.map((m) => client.status(m.id).catch(() => null)));
     const moving = statuses.flatMap((s) => s?.transfers ?? []);
     const keys = moving.reduce((n, t) => n + t.keys, 0);
     const bytes = moving.reduce((n, t) => n + t.bytes, 0);

@@ -1,8 +1,6 @@
 // The gateway's configuration: flags over environment over defaults, validated at start.
-import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { ConfigError } from '../storage/config.ts';
+import { invalidConfig, parseFlags, readSecret } from '../storage/config.ts';
 
 const schema = z
   .object({
@@ -57,39 +55,26 @@ export const USAGE = `gateway: the GraphQL front door of the cluster
   --log-level LEVEL        (GATEWAY_LOG_LEVEL, default info)`;
 
 export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): GatewayConfig {
-  let flags: Record<string, string | boolean | undefined>;
-  try {
-    flags = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        host: { type: 'string' },
-        port: { type: 'string' },
-        seeds: { type: 'string' },
-        cluster: { type: 'string' },
-        'secret-file': { type: 'string' },
-        'node-timeout-ms': { type: 'string' },
-        'request-timeout-ms': { type: 'string' },
-        'max-body-bytes': { type: 'string' },
-        'persisted-operations': { type: 'string' },
-        'only-persisted': { type: 'boolean' },
-        'no-graphiql': { type: 'boolean' },
-        'log-level': { type: 'string' },
-        help: { type: 'boolean' },
-      },
-    }).values;
-  } catch (e) {
-    throw new ConfigError(`${(e as Error).message}\n\n${USAGE}`);
-  }
-  if (flags.help) throw new ConfigError(USAGE);
-  let secret = env.DYNAMO_SECRET;
-  if (typeof flags['secret-file'] === 'string') {
-    try {
-      secret = readFileSync(flags['secret-file'], 'utf8').trim();
-    } catch (e) {
-      throw new ConfigError(`cannot read the secret file: ${(e as Error).message}`);
-    }
-  }
+  const flags = parseFlags(
+    argv,
+    {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      seeds: { type: 'string' },
+      cluster: { type: 'string' },
+      'secret-file': { type: 'string' },
+      'node-timeout-ms': { type: 'string' },
+      'request-timeout-ms': { type: 'string' },
+      'max-body-bytes': { type: 'string' },
+      'persisted-operations': { type: 'string' },
+      'only-persisted': { type: 'boolean' },
+      'no-graphiql': { type: 'boolean' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean' },
+    },
+    USAGE,
+  );
+  const secret = readSecret(flags['secret-file'], env);
   const raw = {
     host: flags.host ?? env.GATEWAY_HOST ?? '127.0.0.1',
     port: flags.port ?? env.GATEWAY_PORT ?? 4000,
@@ -110,7 +95,7 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
-    throw new ConfigError(`invalid gateway configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.') || 'config'}: ${i.message}`).join('\n')}`);
+    throw invalidConfig('gateway configuration', parsed.error);
   }
   return parsed.data;
 }

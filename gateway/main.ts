@@ -1,9 +1,9 @@
 // The gateway process: configuration, a client that finds the cluster (retrying until it
 // answers), Yoga, the HTTP server, and a graceful shutdown on SIGTERM or SIGINT.
-import { ConfigError } from '../storage/config.ts';
+import { configOrExit } from '../storage/config.ts';
 import { DynamoClient } from '../storage/client.ts';
 import { jsonLogger } from '../storage/real-runtime.ts';
-import { loadGatewayConfig, type GatewayConfig } from './config.ts';
+import { loadGatewayConfig } from './config.ts';
 import { ContextSigner } from './context-token.ts';
 import { GatewayHttpServer } from './http.ts';
 import { createGateway } from './yoga.ts';
@@ -13,16 +13,7 @@ import { RepairStats } from '../jobs/stats.ts';
 import { evictionProblem, redisConnection } from '../jobs/redis.ts';
 
 async function main(): Promise<void> {
-  let config: GatewayConfig;
-  try {
-    config = loadGatewayConfig(process.argv.slice(2), process.env);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`${e.message}\n`);
-      process.exit(2);
-    }
-    throw e;
-  }
+  const config = configOrExit(() => loadGatewayConfig(process.argv.slice(2), process.env));
   const logger = jsonLogger('gateway', config.logLevel);
   if (!config.adminToken) logger.warn('ADMIN_TOKEN is not set: admin fields and the repair dashboard are disabled');
   let client: DynamoClient | null = null;

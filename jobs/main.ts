@@ -1,10 +1,9 @@
 // The repair worker process: BullMQ workers for hinted handoff and anti-entropy, the standing
 // schedules, and /health and /metrics for operators. Any number may run; BullMQ spreads the
 // jobs. It refuses to start on a Redis that may evict keys.
-import { parseArgs } from 'node:util';
 import HyperExpress from 'hyper-express';
 import { z } from 'zod';
-import { ConfigError } from '../storage/config.ts';
+import { configOrExit, invalidConfig, parseFlags } from '../storage/config.ts';
 import { DynamoClient } from '../storage/client.ts';
 import { jsonLogger } from '../storage/real-runtime.ts';
 import { RepairMetrics } from './metrics.ts';
@@ -54,32 +53,26 @@ const USAGE = `jobs: repair workers (hinted handoff, anti-entropy) on BullMQ
   --no-schedule               only work jobs; leave the schedules to another worker`;
 
 function load(argv: string[], env: NodeJS.ProcessEnv) {
-  let f: Record<string, string | boolean | undefined>;
-  try {
-    f = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        seeds: { type: 'string' },
-        cluster: { type: 'string' },
-        host: { type: 'string' },
-        port: { type: 'string' },
-        concurrency: { type: 'string' },
-        'sync-keys-per-second': { type: 'string' },
-        'replay-hints-per-second': { type: 'string' },
-        'lock-ms': { type: 'string' },
-        'sweep-every-ms': { type: 'string' },
-        'handoff-scan-every-ms': { type: 'string' },
-        'hint-expiry-every-ms': { type: 'string' },
-        'reclaim-grace-ms': { type: 'string' },
-        'no-schedule': { type: 'boolean' },
-        help: { type: 'boolean' },
-      },
-    }).values;
-  } catch (e) {
-    throw new ConfigError(`${(e as Error).message}\n\n${USAGE}`);
-  }
-  if (f.help) throw new ConfigError(USAGE);
+  const f = parseFlags(
+    argv,
+    {
+      seeds: { type: 'string' },
+      cluster: { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      concurrency: { type: 'string' },
+      'sync-keys-per-second': { type: 'string' },
+      'replay-hints-per-second': { type: 'string' },
+      'lock-ms': { type: 'string' },
+      'sweep-every-ms': { type: 'string' },
+      'handoff-scan-every-ms': { type: 'string' },
+      'hint-expiry-every-ms': { type: 'string' },
+      'reclaim-grace-ms': { type: 'string' },
+      'no-schedule': { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+    USAGE,
+  );
   const parsed = schema.safeParse({
     redisUrl: env.REDIS_URL ?? DEFAULT_REDIS_URL,
     prefix: env.REPAIR_QUEUE_PREFIX ?? 'dynamo',
@@ -101,21 +94,12 @@ function load(argv: string[], env: NodeJS.ProcessEnv) {
     schedule: !f['no-schedule'],
     logLevel: env.JOBS_LOG_LEVEL ?? 'info',
   });
-  if (!parsed.success) throw new ConfigError(`invalid jobs configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
+  if (!parsed.success) throw invalidConfig('jobs configuration', parsed.error);
   return parsed.data;
 }
 
 async function main(): Promise<void> {
-  let c: ReturnType<typeof load>;
-  try {
-    c = load(process.argv.slice(2), process.env);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`${e.message}\n`);
-      process.exit(2);
-    }
-    throw e;
-  }
+  const c = configOrExit(() => load(process.argv.slice(2), process.env));
   const logger = jsonLogger('jobs', c.logLevel);
   const redis = redisConnection(c.redisUrl);
   redis.on('error', (e) => logger.warn('redis connection error', { error: e.message }));

@@ -84,7 +84,7 @@ async function runHandoff(o: WorkerOptions, job: Job<HandoffJob>): Promise<unkno
     case 'scan': {
       let queued = 0;
       for (const m of o.client.ring.members) {
-        const status = await nodeStatus(o, m.id).catch(() => null);
+        const status = await o.client.status(m.id).catch(() => null);
         if (!status || status.hints === 0) continue;
         const reply = await o.client.request(m.id, { type: 'hints', owner: null, limit: 100_000 });
         if (reply.type !== 'hintsReply') continue;
@@ -189,8 +189,3 @@ function pacer(perSecond: number): (keys: number) => Promise<void> {
   };
 }
 
-async function nodeStatus(o: WorkerOptions, id: string): Promise<{ hints: number; unreachable: string[] }> {
-  const reply = await o.client.request(id, { type: 'status' });
-  if (reply.type !== 'statusReply') throw new Error(`${id} answered ${reply.type}`);
-  return JSON.parse(reply.json) as { hints: number; unreachable: string[] };
-}

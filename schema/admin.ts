@@ -3,6 +3,7 @@
 import { StoreError } from '../storage/core/errors.ts';
 import { builder } from './builder.ts';
 import type { GatewayContext } from './context.ts';
+import type { NodeStatus } from '../storage/status.ts';
 
 export function requireAdmin(ctx: GatewayContext): void {
   if (!ctx.isAdmin) throw new StoreError('UNAUTHORIZED', 'admin fields need the header Authorization: Bearer <ADMIN_TOKEN>');
@@ -11,7 +12,7 @@ export function requireAdmin(ctx: GatewayContext): void {
 interface NodeStatusShape {
   readonly id: string;
   readonly reachable: boolean;
-  readonly detail: Record<string, unknown> | null;
+  readonly detail: NodeStatus | null;
 }
 
 interface HintShape {
@@ -70,8 +71,7 @@ export const Admin = builder.objectRef<AdminShape>('Admin').implement({
         Promise.all(
           ctx.client.ring.members.map(async (m) => {
             try {
-              const reply = await ctx.client.request(m.id, { type: 'status' });
-              return { id: m.id, reachable: reply.type === 'statusReply', detail: reply.type === 'statusReply' ? (JSON.parse(reply.json) as Record<string, unknown>) : null };
+              return { id: m.id, reachable: true, detail: await ctx.client.status(m.id) };
             } catch {
               return { id: m.id, reachable: false, detail: null };
             }

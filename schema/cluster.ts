@@ -52,17 +52,16 @@ export async function clusterState(ctx: GatewayContext): Promise<ClusterShape> {
   const answers = await Promise.all(
     ring.members.map(async (m) => {
       try {
-        const reply = await Promise.race([
-          client.request(m.id, { type: 'status' }),
+        return await Promise.race([
+          client.status(m.id),
           new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), STATUS_TIMEOUT_MS).unref()),
         ]);
-        return reply.type === 'statusReply' ? (JSON.parse(reply.json) as { unreachable?: string[] }) : null;
       } catch {
         return null;
       }
     }),
   );
-  const seenDown = (id: string) => answers.every((a) => a === null || (a.unreachable ?? []).includes(id));
+  const seenDown = (id: string) => answers.every((a) => a === null || a.unreachable.includes(id));
   const counts = partitionCounts(ring);
   return {
     ...client.defaults,

@@ -2,31 +2,14 @@
 // remove, replace). All of it needs the admin token.
 import { StoreError } from '../storage/core/errors.ts';
 import type { ChangeKind } from '../storage/protocol/messages.ts';
+import type { MemberStatus, NodeStatus } from '../storage/status.ts';
 import { Admin, requireAdmin } from './admin.ts';
 import { builder } from './builder.ts';
 import type { GatewayContext } from './context.ts';
 
-interface MemberShape {
-  id: string;
-  address: string;
-  weight: number;
-  leaving: string | null;
-  partitions: number;
-  reachable: boolean;
-  phi: number;
-}
+type RingShape = NodeStatus & { readonly ringVersion: number; readonly claimant: string; readonly seenBy: string };
 
-interface RingShape {
-  seenBy: string;
-  ringVersion: number;
-  claimant: string;
-  changing: boolean;
-  transfersLeft: number;
-  transfersTotal: number;
-  members: MemberShape[];
-}
-
-const RingMember = builder.objectRef<MemberShape>('RingMember').implement({
+const RingMember = builder.objectRef<MemberStatus>('RingMember').implement({
   fields: (t) => ({
     id: t.exposeString('id'),
     address: t.exposeString('address'),
@@ -66,8 +49,8 @@ builder.objectField(Admin, 'ring', (t) =>
       const ids = args.node ? [args.node] : ctx.client.ring.members.map((m) => m.id);
       for (const id of ids) {
         try {
-          const reply = await ctx.client.request(id, { type: 'status' });
-          if (reply.type === 'statusReply') return { ...(JSON.parse(reply.json) as RingShape), seenBy: id };
+          const s = await ctx.client.status(id);
+          if (s.ringVersion !== null && s.claimant !== null) return { ...s, ringVersion: s.ringVersion, claimant: s.claimant, seenBy: id };
         } catch {
           // try the next node
         }

@@ -71,9 +71,7 @@ const RepairStatus = builder.objectRef<{ ctx: GatewayContext }>('RepairStatus').
         Promise.all(
           ctx.client.ring.members.map(async (m): Promise<NodeHints> => {
             try {
-              const reply = await ctx.client.request(m.id, { type: 'status' });
-              const s = reply.type === 'statusReply' ? (JSON.parse(reply.json) as { hints: number; hintBytes: number; repair: { hintsReplayed: number; hintsDropped: number; keysRepaired: number } }) : null;
-              if (!s) throw new Error();
+              const s = await ctx.client.status(m.id);
               return { node: m.id, hints: s.hints, hintBytes: s.hintBytes, hintsReplayed: s.repair.hintsReplayed, hintsDropped: s.repair.hintsDropped, keysRepaired: s.repair.keysRepaired };
             } catch {
               return { node: m.id, hints: null, hintBytes: null, hintsReplayed: null, hintsDropped: null, keysRepaired: null };

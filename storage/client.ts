@@ -13,6 +13,7 @@ import type { SiblingSet } from './core/siblings.ts';
 import type { Dot, VersionVector } from './core/version-vector.ts';
 import { Reader, Writer, readVV, writeVV } from './protocol/codec.ts';
 import type { MgetItem, Reply, Request } from './protocol/messages.ts';
+import type { NodeStatus } from './status.ts';
 import { WsTransport } from './transport/ws-transport.ts';
 import type { Transport } from './runtime.ts';
 
@@ -192,6 +193,13 @@ export class DynamoClient {
 
   async request(node: NodeId, request: Request): Promise<Reply> {
     return this.#sendTo([node], request);
+  }
+
+  /** A node's report of itself (storage/status.ts). */
+  async status(node: NodeId): Promise<NodeStatus> {
+    const reply = await this.request(node, { type: 'status' });
+    if (reply.type !== 'statusReply') throw new StoreError('PROTOCOL', `${node} answered ${reply.type} to status`);
+    return JSON.parse(reply.json) as NodeStatus;
   }
 
   close(): void {

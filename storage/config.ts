@@ -23,6 +23,47 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
+type FlagOptions = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
+export type Flags = Record<string, string | boolean | undefined>;
+
+/** Parses flags strictly: an unknown or malformed flag, and --help, answer with the usage. */
+export function parseFlags(argv: string[], options: FlagOptions, usage: string): Flags {
+  let flags: Flags;
+  try {
+    flags = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Flags;
+  } catch (e) {
+    throw new ConfigError(`${(e as Error).message}\n\n${usage}`);
+  }
+  if (flags.help) throw new ConfigError(usage);
+  return flags;
+}
+
+/** The cluster secret: the file's content when one is named, else DYNAMO_SECRET. */
+export function readSecret(file: unknown, env: NodeJS.ProcessEnv): string | undefined {
+  if (typeof file !== 'string') return env.DYNAMO_SECRET;
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (e) {
+    throw new ConfigError(`cannot read the secret file: ${(e as Error).message}`);
+  }
+}
+
+/** Loads a process's configuration, or prints what is wrong with it and exits with status 2. */
+export function configOrExit<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`${e.message}\n`);
+    process.exit(2);
+  }
+}
+
+/** One message naming every invalid setting. */
+export function invalidConfig(what: string, error: z.ZodError): ConfigError {
+  return new ConfigError(`invalid ${what}:\n${error.issues.map((i) => `  ${i.path.join('.') || 'config'}: ${i.message}`).join('\n')}`);
+}
+
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const schema = z
@@ -172,23 +213,9 @@ export const USAGE = `storage node: one Dynamo replica process
   --log-level LEVEL       debug|info|warn|error|silent (default info)`;
 
 export function loadStorageConfig(argv: string[], env: NodeJS.ProcessEnv): StorageConfig {
-  let flags: Record<string, string | boolean | undefined>;
-  try {
-    flags = parseArgs({ args: argv, options: FLAGS, strict: true, allowPositionals: false }).values;
-  } catch (e) {
-    throw new ConfigError(`${(e as Error).message}\n\n${USAGE}`);
-  }
-  if (flags.help) throw new ConfigError(USAGE);
+  const flags = parseFlags(argv, FLAGS, USAGE);
   const pick = (key: string, flag: string): unknown => flags[flag] ?? (ENV[key] ? env[ENV[key]!] : undefined);
-  const secretFile = flags['secret-file'] as string | undefined;
-  let secret = env.DYNAMO_SECRET;
-  if (secretFile) {
-    try {
-      secret = readFileSync(secretFile, 'utf8').trim();
-    } catch (e) {
-      throw new ConfigError(`cannot read the secret file: ${(e as Error).message}`);
-    }
-  }
+  const secret = readSecret(flags['secret-file'], env);
   const id = pick('id', 'id');
   const raw = {
     ...DEFAULTS,
@@ -222,7 +249,7 @@ export function loadStorageConfig(argv: string[], env: NodeJS.ProcessEnv): Stora
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
-    throw new ConfigError(`invalid configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.') || 'config'}: ${i.message}`).join('\n')}`);
+    throw invalidConfig('configuration', parsed.error);
   }
   const c = parsed.data;
   if (!c.nodes && !c.seeds) throw new ConfigError('a node needs --nodes (to start a new cluster) or --seeds (to join one)');

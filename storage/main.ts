@@ -6,7 +6,7 @@ import { DEFAULT_MAX_CONTEXT_ENTRIES } from './core/limits.ts';
 import { DEFAULT_PHI } from './core/phi.ts';
 import { DEFAULT_GOSSIP } from './membership/gossip.ts';
 import { DEFAULT_TRANSFER } from './membership/transfers.ts';
-import { ConfigError, loadStorageConfig, type StorageConfig } from './config.ts';
+import { configOrExit, loadStorageConfig, type StorageConfig } from './config.ts';
 import { LmdbEngine } from './engine/lmdb.ts';
 import { StorageNode } from './node.ts';
 import { cryptoRandom, jsonLogger, realClock } from './real-runtime.ts';
@@ -123,16 +123,7 @@ function nodeMetrics(node: StorageNode): Registry {
 }
 
 async function main(): Promise<void> {
-  let config: StorageConfig;
-  try {
-    config = loadStorageConfig(process.argv.slice(2), process.env);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`${e.message}\n`);
-      process.exit(2);
-    }
-    throw e;
-  }
+  const config = configOrExit(() => loadStorageConfig(process.argv.slice(2), process.env));
   const { stop } = await startStorageNode(config);
   const shutdown = () => {
     void stop().then(

@@ -18,6 +18,7 @@ import { Reader, Writer, readRing, writeRing } from './protocol/codec.ts';
 import type { ErrorReply, HintsRequest, MgetItem, Reply, Request } from './protocol/messages.ts';
 import { Replica, type HintLimits } from './replica.ts';
 import type { Clock, Logger, Random, Timer, Transport } from './runtime.ts';
+import type { NodeStatus } from './status.ts';
 
 export interface NodeConfig extends CoordinatorConfig {
   readonly id: NodeId;
@@ -337,7 +338,7 @@ export class StorageNode {
     }
   }
 
-  status(): Record<string, unknown> {
+  status(): NodeStatus {
     const ring = this.#view?.ring;
     const counts = ring ? partitionCounts(ring) : new Map<NodeId, number>();
     const now = this.#deps.clock.now();

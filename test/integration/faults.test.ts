@@ -126,10 +126,7 @@ test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write 
 
     // ---- heal: hints replayed, one anti-entropy sweep, replicas converged
     await waitFor('every hint replayed', async () => {
-      const held = await Promise.all(client!.ring.members.map(async (m) => {
-        const r = await client!.request(m.id, { type: 'status' });
-        return r.type === 'statusReply' ? (JSON.parse(r.json) as { hints: number }).hints : -1;
-      }));
+      const held = await Promise.all(client!.ring.members.map(async (m) => (await client!.status(m.id)).hints));
       return held.every((h) => h === 0);
     }, 60_000, 250);
     const sweepStarted = new Date().toISOString();

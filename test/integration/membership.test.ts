@@ -9,26 +9,11 @@ import type { LocalCluster } from '../../storage/launcher.ts';
 import { withCluster } from '../helpers/cluster.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-interface Status {
-  id: string;
-  ringVersion: number;
-  hintBytes: number;
-  members: { id: string; reachable: boolean }[];
-  copiesPlaced: number;
-  entriesReceived: number;
-}
-
-async function status(client: DynamoClient, id: string): Promise<Status> {
-  const reply = await client.request(id, { type: 'status' });
-  assert.equal(reply.type, 'statusReply');
-  return JSON.parse(reply.type === 'statusReply' ? reply.json : '{}') as Status;
-}
-
 /** Every other running member's view of `target`. */
 async function seenBy(client: DynamoClient, cluster: LocalCluster, target: string): Promise<boolean[]> {
   const running = (id: string) => cluster.nodes.some((n) => n.id === id && n.process?.exitCode === null && n.process.signalCode === null);
   const others = client.ring.members.filter((m) => m.id !== target && running(m.id));
-  return Promise.all(others.map(async (m) => (await status(client, m.id)).members.find((x) => x.id === target)?.reachable ?? false));
+  return Promise.all(others.map(async (m) => (await client.status(m.id)).members.find((x) => x.id === target)?.reachable ?? false));
 }
 
 test('a peer stopped with SIGKILL or SIGSTOP is unreachable for every other node within 10 s, and reachable within 10 s of returning', async () => {
@@ -120,7 +105,7 @@ test('join, leave and replace of a killed node while writing: every acknowledged
     process.stdout.write(`# ${report.join('\n# ')}\n# ${acked.size} writes acknowledged during the changes\n`);
     // a write acknowledged by a replica and a fallback (sloppy quorum) is complete once the hint is delivered
     await waitFor('every hint delivered', async () => {
-      const held = await Promise.all(client.ring.members.map(async (m) => (await status(client, m.id)).hintBytes));
+      const held = await Promise.all(client.ring.members.map(async (m) => (await client.status(m.id)).hintBytes));
       return held.every((b) => b === 0);
     }, 30_000, 250);
     await cluster.signal('n2', 'SIGTERM');
@@ -161,7 +146,7 @@ async function totalPlaced(client: DynamoClient, cluster: LocalCluster): Promise
   for (const m of client.ring.members) {
     const n = cluster.nodes.find((x) => x.id === m.id);
     if (n?.process?.exitCode !== null || n.process?.signalCode) continue;
-    total += (await status(client, m.id).catch(() => ({ copiesPlaced: 0 }) as Status)).copiesPlaced;
+    total += ((await client.status(m.id).catch(() => null))?.copiesPlaced ?? 0);
   }
   return total;
 }

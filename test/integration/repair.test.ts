@@ -36,10 +36,6 @@ function startJobs(cluster: LocalCluster, p: string, port: number, args: string[
   });
 }
 
-async function status(client: DynamoClient, id: string): Promise<{ hints: number; unreachable: string[] }> {
-  const reply = await client.request(id, { type: 'status' });
-  return reply.type === 'statusReply' ? JSON.parse(reply.json) : { hints: -1, unreachable: [] };
-}
 
 /** The keys of `keys` that `node` holds in its own data. */
 async function held(client: DynamoClient, node: string, keys: string[]): Promise<Map<string, number>> {
@@ -57,14 +53,14 @@ test('hinted handoff: a node stopped while 1,000 keys are written gets every hin
     const jobs = await startJobs(cluster, p, 4501, ['--handoff-scan-every-ms', '2000']);
     try {
       await cluster.signal('n3', 'SIGKILL');
-      await waitFor('n3 seen down', async () => (await status(client, 'n1')).unreachable.includes('n3'), 10_000);
+      await waitFor('n3 seen down', async () => (await client.status('n1')).unreachable.includes('n3'), 10_000);
       const keys = Array.from({ length: 1000 }, (_, i) => `hk${i}`);
       for (let i = 0; i < keys.length; i += 100) await Promise.all(keys.slice(i, i + 100).map((k) => client.put(k, Buffer.from(k), { w: 2 })));
-      const hinted = (await Promise.all(['n1', 'n2', 'n4', 'n5'].map((n) => status(client, n)))).reduce((s, x) => s + x.hints, 0);
+      const hinted = (await Promise.all(['n1', 'n2', 'n4', 'n5'].map((n) => client.status(n)))).reduce((s, x) => s + x.hints, 0);
       assert.ok(hinted > 300, `only ${hinted} hints were stored`);
       const t = performance.now();
       await cluster.startNode('n3');
-      await waitFor('every hint replayed', async () => (await Promise.all(client.ring.members.map((m) => status(client, m.id)))).every((s) => s.hints === 0), 60_000, 250);
+      await waitFor('every hint replayed', async () => (await Promise.all(client.ring.members.map((m) => client.status(m.id)))).every((s) => s.hints === 0), 60_000, 250);
       const ms = Math.round(performance.now() - t);
       const owned = keys.filter((k) => client.view.primaries(client.view.partitionOf(k)).includes('n3'));
       const has = await held(client, 'n3', owned);
@@ -125,7 +121,7 @@ test('a worker killed in the middle of a replay job: the retried job finishes, n
   const p = prefix('kill');
   await withCluster({ nodes: 5, basePort: 7521, flags: ['--repair-redis-url', REDIS], env: { REPAIR_QUEUE_PREFIX: p } }, async ({ cluster, client }) => {
     await cluster.signal('n2', 'SIGKILL');
-    await waitFor('n2 seen down', async () => (await status(client, 'n1')).unreachable.includes('n2'), 10_000);
+    await waitFor('n2 seen down', async () => (await client.status('n1')).unreachable.includes('n2'), 10_000);
     const keys = Array.from({ length: 2500 }, (_, i) => `kk${i}`);
     for (let i = 0; i < keys.length; i += 250) await Promise.all(keys.slice(i, i + 250).map((k) => client.put(k, Buffer.from(k), { w: 2 })));
     const owned = keys.filter((k) => client.view.primaries(client.view.partitionOf(k)).includes('n2'));
@@ -144,10 +140,10 @@ test('a worker killed in the middle of a replay job: the retried job finishes, n
       }, 20_000, 50);
       jobs.kill('SIGKILL');
       await new Promise((r) => jobs!.once('exit', r));
-      const left = (await Promise.all(client.ring.members.map((m) => status(client, m.id)))).reduce((s, x) => s + x.hints, 0);
+      const left = (await Promise.all(client.ring.members.map((m) => client.status(m.id)))).reduce((s, x) => s + x.hints, 0);
       assert.ok(left > 0, 'the worker died with hints still to deliver');
       jobs = await startJobs(cluster, p, 4522, ['--no-schedule', '--lock-ms', '2000']);
-      await waitFor('every hint replayed by the retried job', async () => (await Promise.all(client.ring.members.map((m) => status(client, m.id)))).every((s) => s.hints === 0), 60_000, 250);
+      await waitFor('every hint replayed by the retried job', async () => (await Promise.all(client.ring.members.map((m) => client.status(m.id)))).every((s) => s.hints === 0), 60_000, 250);
       const has = await held(client, 'n2', owned);
       assert.equal(has.size, owned.length, 'nothing lost');
       assert.ok([...has.values()].every((siblings) => siblings === 1), 'nothing doubled: every key holds its one version');

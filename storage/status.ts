@@ -1,0 +1,50 @@
+// What a node reports of itself to `status` (the CLI's status, the gateway's admin fields):
+// the ring as it sees it, the transfers into it, hints and repair counters. Travels as JSON in
+// a statusReply.
+import type { NodeId } from './core/ring.ts';
+import type { TransferProgress } from './membership/transfers.ts';
+import type { RepairCounters } from './repair/service.ts';
+
+export interface MemberStatus {
+  readonly id: NodeId;
+  readonly address: string;
+  readonly weight: number;
+  /** "leave" or "remove" while the member's key ranges move away */
+  readonly leaving: string | null;
+  readonly partitions: number;
+  /** as the reporting node sees it */
+  readonly reachable: boolean;
+  readonly phi: number;
+}
+
+export interface TransferStatus extends TransferProgress {
+  readonly keysPerSecond: number;
+  readonly bytesPerSecond: number;
+  readonly etaSeconds: number;
+}
+
+export interface NodeStatus {
+  readonly id: NodeId;
+  readonly cluster: string;
+  readonly actor: string;
+  readonly counter: number;
+  /** null until the node holds a ring */
+  readonly ringVersion: number | null;
+  readonly claimant: NodeId | null;
+  readonly changing: boolean;
+  readonly transfersLeft: number;
+  readonly transfersTotal: number;
+  readonly members: readonly MemberStatus[];
+  readonly unreachable: readonly NodeId[];
+  readonly partitionsOwned: number;
+  readonly transfers: readonly TransferStatus[];
+  readonly copiesPlaced: number;
+  readonly entriesReceived: number;
+  readonly keysDropped: number;
+  readonly hintBytes: number;
+  readonly hints: number;
+  readonly repair: RepairCounters;
+  readonly gossipRounds: number;
+  readonly accepting: boolean;
+  readonly inflight: number;
+}
