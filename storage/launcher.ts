@@ -158,11 +158,13 @@ export interface ServiceOptions {
   readonly health: string;
   readonly output?: 'inherit' | 'ignore';
   readonly timeoutMs?: number;
+  /** extra node runtime flags (e.g. --cpu-prof) */
+  readonly nodeArgs?: readonly string[];
 }
 
 /** Starts one more process of this repository (the gateway, the repair workers) and waits until it is healthy. */
 export async function startService(o: ServiceOptions): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...TS_NODE_ARGS, join(ROOT, o.entry), ...o.args], {
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), ...TS_NODE_ARGS, join(ROOT, o.entry), ...o.args], {
     cwd: ROOT,
     env: { ...process.env, ...o.env },
     stdio: ['ignore', o.output ?? 'ignore', o.output ?? 'ignore'],

@@ -60,8 +60,9 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 async function main(): Promise<void> {
   const started = performance.now();
   const dataDir = mkdtempSync(join(tmpdir(), 'dynamo-bench-'));
-  // --cpu-prof: every node writes a V8 CPU profile to test/bench/profiles/ when it stops
-  const cluster = new LocalCluster({ nodes: 4, basePort: BASE, dataDir, secret: SECRET, n: 3, r: 2, w: 2, nodeArgs: o['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'test/bench/profiles')}`] : [] });
+  // --cpu-prof: every node and the gateway write a V8 CPU profile to test/bench/profiles/ when they stop
+  const profile = o['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'test/bench/profiles')}`] : [];
+  const cluster = new LocalCluster({ nodes: 4, basePort: BASE, dataDir, secret: SECRET, n: 3, r: 2, w: 2, nodeArgs: profile });
   const services: ChildProcess[] = [];
   const redis = spawn('redis-server', ['--port', String(REDIS_PORT), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
   try {
@@ -69,6 +70,7 @@ async function main(): Promise<void> {
     await cluster.start();
     const gateway = await startService({
       entry: 'gateway/main.ts',
+      nodeArgs: profile,
       args: ['--port', String(GATEWAY), '--seeds', cluster.seeds.join(','), '--no-graphiql'],
       env: { DYNAMO_SECRET: SECRET, GATEWAY_CONTEXT_KEYS: 'benchmark-context-key-0123456789abcdef', GATEWAY_LOG_LEVEL: 'error' },
       health: `127.0.0.1:${GATEWAY}`,
