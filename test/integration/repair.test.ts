@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { chromium } from 'playwright-core';
+import { chromium, type Browser } from 'playwright-core';
 import type { DynamoClient } from '../../storage/client.ts';
 import { startService, stopProcess, type LocalCluster } from '../../storage/launcher.ts';
 import { RepairQueues } from '../../jobs/queues.ts';
@@ -169,11 +169,12 @@ test('the repair dashboard renders in headless Chromium, behind the admin token,
     });
     const redis = new Redis(REDIS);
     const queues = new RepairQueues(redis, p);
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    let browser: Browser | undefined;
     try {
+      browser = await chromium.launch({
+        executablePath: '/usr/bin/chromium',
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      });
       await queues.sweep('dashboard test', [0]);
       assert.equal((await fetch('http://127.0.0.1:4531/admin/queues')).status, 401);
       const page = await browser.newPage();
@@ -183,7 +184,7 @@ test('the repair dashboard renders in headless Chromium, behind the admin token,
       const shot = await page.screenshot();
       assert.ok(shot.byteLength > 1000);
     } finally {
-      await browser.close();
+      await browser?.close();
       await queues.close();
       redis.disconnect();
       await stopProcess(gateway);
