@@ -1,9 +1,11 @@
 // Who this node is on disk, and the counter its dots are drawn from.
 //
 // The meta store records the node id, the cluster it belongs to and the node's epoch. A new
-// data directory gets a new epoch, so does a start after a crash (no clean-shutdown mark), so a node whose disk was wiped comes back as a new actor
-// and can never hand out a dot it handed out before. A directory restored from a backup is
-// the same danger; start the node with `newEpoch` after a restore (docs/operations.md).
+// data directory gets a new epoch, and so does a start after a crash (no clean-shutdown mark),
+// so a node whose disk was wiped comes back as a new actor and can never hand out a dot it
+// handed out before. A directory restored from a backup is the same danger: the node finds
+// out at start, when a peer has heard a generation of it at least as high as the directory's
+// from another run (restoredFrom), and `newEpoch` forces a new actor by hand.
 //
 // Counters are leased: the lease is written before any dot under it is used, and writes
 // become durable in issue order, so after a crash the node resumes above every dot that was
@@ -40,7 +42,9 @@ export class Identity {
   #id: NodeIdentity;
   readonly #random: Random;
   /** how many times this data directory has been opened: heartbeats carry it, so a restart is never mistaken for an old beat */
-  readonly generation: number;
+  #generation: number;
+  /** random per open: tells this run's heartbeats from another run's */
+  readonly life: string;
   #counter: number;
   #leased: number;
   #hintGeneration: number;
@@ -49,7 +53,8 @@ export class Identity {
     this.#meta = meta;
     this.#id = id;
     this.#random = random;
-    this.generation = generation;
+    this.#generation = generation;
+    this.life = randomId(random, 8);
     this.#counter = counter;
     this.#leased = counter;
     this.#hintGeneration = hintGeneration;
@@ -96,6 +101,23 @@ export class Identity {
   async renewEpoch(): Promise<void> {
     this.#id = { ...this.#id, epoch: randomId(this.#random, 8) };
     await this.#meta.put(NODE_KEY, Buffer.from(JSON.stringify(this.#id)));
+  }
+
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /**
+   * The directory is older than the node (a restored backup): peers heard `heard` from an
+   * earlier run. Goes on as a new actor, so no dot of the lost runs is handed out again, with
+   * a generation above the one heard, so peers take this run's heartbeats as the newest.
+   * False when this run is already past `heard`.
+   */
+  async restoredFrom(heard: number): Promise<boolean> {
+    if (heard < this.#generation) return false;
+    this.#generation = heard + 1;
+    await Promise.all([this.renewEpoch(), this.#meta.put(GENERATION_KEY, writeNumber(this.#generation))]);
+    return true;
   }
 
   get nodeId(): string {

@@ -52,6 +52,11 @@ export interface NodeDeps {
 
 const RING_KEY = ['ring'];
 const TRANSFER_EVERY_MS = 250;
+/** how long a starting node waits for its peers' word on its last run before it coordinates writes */
+const RESTORE_CHECK_TIMEOUT_MS = 2000;
+const RESTORE_CHECK_RETRY_MS = 100;
+/** meta keys [HEARD, node]: the newest generation and life heard of each peer */
+const HEARD = 'heard';
 
 export class StorageNode {
   readonly config: NodeConfig;
@@ -68,6 +73,8 @@ export class StorageNode {
   #accepting = true;
   readonly #inflight = new Set<Promise<unknown>>();
   readonly #timers: Timer[] = [];
+  /** until it settles, this node coordinates no write (see #checkRestored) */
+  #restoreCheck: Promise<void> | null = null;
   #ringListeners: ((ring: Ring) => void)[] = [];
   #returnListeners: ((node: NodeId) => void)[] = [];
 
@@ -81,7 +88,8 @@ export class StorageNode {
     this.gossip = new Gossiper({
       self: deps.config.id,
       cluster: deps.config.cluster,
-      generation: identity.generation,
+      generation: () => identity.generation,
+      life: identity.life,
       options: deps.config.gossip ?? DEFAULT_GOSSIP,
       clock: deps.clock,
       random: deps.random,
@@ -94,6 +102,19 @@ export class StorageNode {
       onReturn: (node) => {
         for (const l of this.#returnListeners) l(node);
       },
+      remembered: [...deps.engine.meta.range({ start: [HEARD], end: [`${HEARD}\u0000`] })].flatMap((e) => {
+        const r = new Reader(Buffer.from(e.value));
+        return [{ node: String(e.key[1]), generation: r.u64(), beat: 0, life: r.str8() }];
+      }),
+      remember: (b) => {
+        const w = new Writer(32);
+        w.u64(b.generation);
+        w.str8(b.life);
+        const saved = deps.engine.meta.put([HEARD, b.node], w.result());
+        this.#track(saved);
+        return saved;
+      },
+      onOlderSelf: (generation) => void this.#restored(generation),
     });
     this.replica = new Replica(deps.engine, (key) => this.#requireView().place(key), deps.config.hints);
     this.coordinator = new Coordinator({
@@ -212,6 +233,7 @@ export class StorageNode {
 
   /** Starts the background loops: gossip rounds, transfers, hint delivery. */
   start(): void {
+    this.#restoreCheck = this.#checkRestored().finally(() => (this.#restoreCheck = null));
     const every = (ms: number, work: () => Promise<unknown> | void) => {
       const loop = () => {
         const t = this.#deps.clock.after(ms, () => {
@@ -229,6 +251,52 @@ export class StorageNode {
       if (this.#view) this.repair.verifyNextTree();
     });
     if (this.config.localHandoffEveryMs) every(this.config.localHandoffEveryMs, () => this.#replayOwnHints());
+  }
+
+  /**
+   * A node started on a copy of an older data directory (a restored backup) would hand out
+   * again the dots its later runs handed out, and replicas holding those would take new writes
+   * for ones they have seen. Peers remember the newest heartbeat of this node's last run: when
+   * one heard a generation at least this run's from another run, the node goes on as a new
+   * actor before it coordinates any write. Peers that do not answer in time know nothing
+   * newer than what the others say.
+   */
+  async #checkRestored(): Promise<void> {
+    const { identity } = this;
+    const peers = this.gossip.peers();
+    const { clock } = this.#deps;
+    const until = clock.now() + RESTORE_CHECK_TIMEOUT_MS;
+    // what a peer heard of another run (0: nothing), or null when it did not answer in time;
+    // a peer starting at the same moment is asked again until it listens
+    const ask = async (peer: NodeId): Promise<number | null> => {
+      for (;;) {
+        try {
+          const r = await this.#deps.transport.request(peer, { type: 'lastBeat', cluster: this.config.cluster, beat: this.gossip.beat }, Math.max(1, until - clock.now()));
+          if (r.type !== 'lastBeatReply') return null;
+          this.gossip.success(peer);
+          return r.beat && r.beat.life !== identity.life ? r.beat.generation : 0;
+        } catch {
+          if (clock.now() + RESTORE_CHECK_RETRY_MS >= until) return null;
+          await new Promise<void>((resolve) => clock.after(RESTORE_CHECK_RETRY_MS, resolve));
+        }
+      }
+    };
+    const heard = await Promise.all(peers.map(ask));
+    const newest = Math.max(0, ...heard.map((g) => g ?? 0));
+    if (newest >= identity.generation) return this.#restored(newest);
+    const silent = peers.filter((_, i) => heard[i] === null);
+    if (silent.length > 0) {
+      // a peer that did not answer may be the one that heard a later run: take no chances
+      const before = identity.actor;
+      await identity.renewEpoch();
+      this.#deps.logger.info('not every peer answered at start: going on as a new actor', { silent, before, actor: identity.actor });
+    }
+  }
+
+  async #restored(heardGeneration: number): Promise<void> {
+    const before = this.identity.actor;
+    if (!(await this.identity.restoredFrom(heardGeneration))) return;
+    this.#deps.logger.warn('the data directory is older than this node (restored from a backup?): going on as a new actor', { heardGeneration, before, actor: this.identity.actor, generation: this.identity.generation });
   }
 
   /** Serves one request. Never rejects: failures become error replies. */
@@ -249,6 +317,7 @@ export class StorageNode {
       case 'mget':
         return { type: 'mgetReply', items: await this.#mget(request.keys, request.r, request.pr) };
       case 'put':
+        if (this.#restoreCheck) await this.#restoreCheck;
         return this.coordinator.put(request);
       case 'ring': {
         const ring = this.#requireView().ring;
@@ -266,6 +335,8 @@ export class StorageNode {
         return { type: 'statusReply', json: JSON.stringify(this.status()) };
       case 'gossip':
         return this.gossip.handleGossip(request);
+      case 'lastBeat':
+        return { type: 'lastBeatReply', beat: await this.gossip.handleLastBeat(request.cluster, request.beat) };
       case 'ringPush':
         this.gossip.handleRingPush(request.cluster, request.ring, from);
         return { type: 'ack' };

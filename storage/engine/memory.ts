@@ -28,6 +28,13 @@ export class MemoryDisk {
   readonly data = new MemoryTable();
   readonly hints = new MemoryTable();
   readonly meta = new MemoryTable();
+
+  /** A copy of the disk as it is now, as a backup would take it (entries are never mutated). */
+  copy(): MemoryDisk {
+    const c = new MemoryDisk();
+    for (const t of ['data', 'hints', 'meta'] as const) for (const [k, e] of this[t].map) c[t].map.set(k, e);
+    return c;
+  }
 }
 
 class MemoryStore implements Store {

@@ -27,7 +27,9 @@ export const DEFAULT_GOSSIP: GossipOptions = { intervalMs: 1000, phi: DEFAULT_PH
 export interface GossipDeps {
   readonly self: NodeId;
   readonly cluster: string;
-  readonly generation: number;
+  /** this run's generation and life (identity.ts): carried in our heartbeat */
+  readonly generation: () => number;
+  readonly life: string;
   readonly options: GossipOptions;
   readonly clock: Clock;
   readonly random: Random;
@@ -43,6 +45,11 @@ export interface GossipDeps {
   readonly partitions: () => number | undefined;
   /** a peer this node could not reach answers again */
   readonly onReturn?: (node: NodeId) => void;
+  /** the newest run heard of each peer, kept on disk across restarts (see handleLastBeat) */
+  readonly remembered?: readonly Heartbeat[];
+  readonly remember?: (beat: Heartbeat) => Promise<void>;
+  /** a beat of this node from another run, at or above this run's generation: the data directory is older than the node */
+  readonly onOlderSelf?: (generation: number) => void;
 }
 
 interface PeerState {
@@ -66,6 +73,7 @@ export class Gossiper implements Liveness {
 
   constructor(deps: GossipDeps) {
     this.#d = deps;
+    for (const b of deps.remembered ?? []) this.#peer(b.node).beat = { ...b, beat: 0 };
   }
 
   // ---------------------------------------------------------------- liveness
@@ -167,6 +175,30 @@ export class Gossiper implements Liveness {
     return { type: 'gossipReply', digest: mine, beats: this.#beats(), ring: order > 0 ? ring : null, wantRing: order < 0 };
   }
 
+  /**
+   * A node starting up asks what this one last heard from it, and tells its new run: the
+   * answer is the newest heartbeat heard before, and the new run is on disk before the answer
+   * goes out, so every peer that answered knows this run before it makes a dot. Each peer's
+   * newest generation and life are kept on disk, so a restart does not forget them.
+   */
+  async handleLastBeat(cluster: string, beat: Heartbeat): Promise<Heartbeat | null> {
+    if (cluster !== this.#d.cluster) throw new StoreError('BAD_CLUSTER', `a question from cluster '${cluster}' reached cluster '${this.#d.cluster}'`);
+    const p = this.#peers.get(beat.node);
+    const before = p && p.beat.generation > 0 ? p.beat : null;
+    await Promise.all(this.#learn([beat]));
+    return before;
+  }
+
+  /** This run's heartbeat. */
+  get beat(): Heartbeat {
+    return { node: this.#d.self, generation: this.#d.generation(), beat: this.#beat, life: this.#d.life };
+  }
+
+  /** Every node this one gossips with. */
+  peers(): readonly NodeId[] {
+    return this.#known();
+  }
+
   handleRingPush(cluster: string, ring: Ring, from: NodeId | null): void {
     if (cluster !== this.#d.cluster) throw new StoreError('BAD_CLUSTER', `ring from cluster '${cluster}' reached cluster '${this.#d.cluster}'`);
     this.#offer(ring, from ?? 'a client');
@@ -186,13 +218,19 @@ export class Gossiper implements Liveness {
     if (!mine || compareDigests(digestOf(ring), digestOf(mine)) > 0) this.#d.adopt(ring);
   }
 
-  #learn(beats: readonly Heartbeat[]): void {
+  /** Takes in heartbeats; returns the disk writes of the new runs among them. */
+  #learn(beats: readonly Heartbeat[]): Promise<void>[] {
     const now = this.#d.clock.now();
+    const saved: Promise<void>[] = [];
     for (const b of beats) {
-      if (b.node === this.#d.self) continue;
+      if (b.node === this.#d.self) {
+        if (b.life !== this.#d.life && b.generation >= this.#d.generation()) this.#d.onOlderSelf?.(b.generation);
+        continue;
+      }
       const p = this.#peer(b.node);
       if (b.generation > p.beat.generation || (b.generation === p.beat.generation && b.beat > p.beat.beat)) {
         const was = p.wasUp && !p.suspect && p.detector.isAvailable(now);
+        if ((b.generation !== p.beat.generation || b.life !== p.beat.life) && this.#d.remember) saved.push(this.#d.remember(b));
         p.beat = b;
         p.heardAt = now;
         p.suspect = false;
@@ -200,10 +238,11 @@ export class Gossiper implements Liveness {
         if (!was && this.isUp(b.node)) this.#d.onReturn?.(b.node);
       }
     }
+    return saved;
   }
 
   #beats(): Heartbeat[] {
-    const own: Heartbeat = { node: this.#d.self, generation: this.#d.generation, beat: this.#beat };
+    const own = this.beat;
     const heard = [...this.#peers.values()].filter((p) => p.beat.beat > 0);
     if (heard.length > this.#d.options.maxBeats) {
       heard.sort((a, b) => b.heardAt - a.heardAt || (a.beat.node < b.beat.node ? -1 : 1));
@@ -227,7 +266,7 @@ export class Gossiper implements Liveness {
   #peer(node: NodeId): PeerState {
     let p = this.#peers.get(node);
     if (!p) {
-      p = { beat: { node, generation: 0, beat: 0 }, heardAt: 0, detector: new PhiAccrual(this.#d.options.phi), suspect: false, wasUp: true };
+      p = { beat: { node, generation: 0, beat: 0, life: '' }, heardAt: 0, detector: new PhiAccrual(this.#d.options.phi), suspect: false, wasUp: true };
       // silence counts from the moment we first know of a peer
       p.detector.alive(this.#d.clock.now());
       this.#peers.set(node, p);

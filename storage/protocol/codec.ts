@@ -416,14 +416,15 @@ function writeBeats(w: Writer, beats: readonly Heartbeat[]): void {
     w.str8(b.node);
     w.u64(b.generation);
     w.u64(b.beat);
+    w.str8(b.life);
   }
 }
 
 function readBeats(r: Reader): Heartbeat[] {
   const count = r.u32();
-  if (count > r.left / 17) throw new ProtocolError('heartbeat count exceeds the frame');
+  if (count > r.left / 18) throw new ProtocolError('heartbeat count exceeds the frame');
   const beats: Heartbeat[] = [];
-  for (let i = 0; i < count; i++) beats.push({ node: r.str8(), generation: r.u64(), beat: r.u64() });
+  for (let i = 0; i < count; i++) beats.push({ node: r.str8(), generation: r.u64(), beat: r.u64(), life: r.str8() });
   return beats;
 }
 
@@ -653,6 +654,13 @@ function writePayload(w: Writer, m: Message): void {
     case 'statusReply':
       w.str32(m.json);
       return;
+    case 'lastBeat':
+      w.str8(m.cluster);
+      writeBeats(w, [m.beat]);
+      return;
+    case 'lastBeatReply':
+      writeBeats(w, m.beat ? [m.beat] : []);
+      return;
     case 'gossip':
       w.str8(m.cluster);
       w.str8(m.from);
@@ -863,6 +871,17 @@ function readPayload(type: MessageType, r: Reader): Message {
     }
     case 'statusReply':
       return { type, json: r.str32() };
+    case 'lastBeat': {
+      const cluster = r.str8();
+      const [beat, ...more] = readBeats(r);
+      if (!beat || more.length > 0) throw new ProtocolError('a lastBeat carries exactly one heartbeat');
+      return { type, cluster, beat };
+    }
+    case 'lastBeatReply': {
+      const beats = readBeats(r);
+      if (beats.length > 1) throw new ProtocolError('more than one heartbeat in a lastBeatReply');
+      return { type, beat: beats[0] ?? null };
+    }
     case 'gossip':
       return { type, cluster: r.str8(), from: r.str8(), digest: readDigest(r), beats: readBeats(r) };
     case 'gossipReply': {

@@ -60,6 +60,8 @@ export const MESSAGE_TYPES = {
   tombstonesReply: 73,
   replicaReadMany: 74,
   replicaReadManyReply: 75,
+  lastBeat: 76,
+  lastBeatReply: 77,
 } as const;
 
 export type MessageType = keyof typeof MESSAGE_TYPES;
@@ -119,6 +121,8 @@ export interface Heartbeat {
   readonly generation: number;
   /** bumped every gossip round */
   readonly beat: number;
+  /** random per process start: tells this run's beats from another run's with the same generation */
+  readonly life: string;
 }
 
 export interface RingDigestWire {
@@ -236,7 +240,9 @@ export type Request =
   | { readonly type: 'replicaReadMany'; readonly keys: readonly string[] }
   | ReplicaWriteRequest
   | HintsRequest
-  | { readonly type: 'status' };
+  | { readonly type: 'status' }
+  /** a starting node asks for the newest heartbeat the receiver heard from it before, and tells its own */
+  | { readonly type: 'lastBeat'; readonly cluster: string; readonly beat: Heartbeat };
 
 export interface ErrorReply {
   readonly type: 'error';
@@ -290,6 +296,7 @@ export type Reply =
   | { readonly type: 'ack' }
   | { readonly type: 'hintsReply'; readonly total: number; readonly hints: readonly HintSummary[] }
   | { readonly type: 'statusReply'; readonly json: string }
+  | { readonly type: 'lastBeatReply'; readonly beat: Heartbeat | null }
   | GossipReply
   | { readonly type: 'changeReply'; readonly version: number; readonly transfers: number; readonly claimant: string }
   | TransferBatchReply
@@ -343,4 +350,5 @@ const REQUEST_TYPES = new Set<string>([
   'reclaim',
   'hintsFor',
   'tombstones',
+  'lastBeat',
 ]);

@@ -19,6 +19,8 @@ const version: fc.Arbitrary<Version> = fc.record({
   value: fc.uint8Array({ maxLength: 64 }),
 });
 const set = fc.array(version, { maxLength: 4 });
+const node = fc.stringMatching(/^n[0-9]{1,3}$/);
+const beat = fc.record({ node, generation: fc.nat(), beat: fc.nat(), life: fc.stringMatching(/^[a-z0-9]{8}$/) });
 const q = fc.integer({ min: 0, max: 5 });
 const errorReply = fc.record({
   type: fc.constant('error' as const),
@@ -42,6 +44,9 @@ const message: fc.Arbitrary<Message> = fc.oneof(
   fc.record({ type: fc.constant('hints' as const), owner: fc.option(fc.stringMatching(/^n[0-9]{1,3}$/), { nil: null }), limit: fc.nat() }),
   fc.record({ type: fc.constant('statusReply' as const), json: fc.json() }),
   fc.constant<Message>({ type: 'ringReply', n: 3, r: 2, w: 2, ring: createRing([{ id: 'a', address: '127.0.0.1:1', weight: 1 }, { id: 'b', address: '127.0.0.1:2', weight: 2 }], 8, 2) }),
+  fc.record({ type: fc.constant('gossip' as const), cluster: node, from: node, digest: fc.record({ version: fc.nat(), hash: fc.stringMatching(/^[0-9a-f]{0,32}$/) }), beats: fc.array(beat, { maxLength: 4 }) }),
+  fc.record({ type: fc.constant('lastBeat' as const), cluster: node, beat }),
+  fc.record({ type: fc.constant('lastBeatReply' as const), beat: fc.option(beat, { nil: null }) }),
 );
 
 /** Values come back as Buffers and vectors as Maps: compare contents, not classes. */

@@ -2,11 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { cpSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { StoreError } from '../../storage/core/errors.ts';
 import { contextOf } from '../../storage/core/siblings.ts';
 import { DynamoClient } from '../../storage/client.ts';
+import type { VersionVector } from '../../storage/core/version-vector.ts';
 import { encodeFrame, decodeFrames, isBadFrame } from '../../storage/protocol/codec.ts';
 import { ROOT, TS_NODE_ARGS } from '../../storage/launcher.ts';
 import { TEST_SECRET, withCluster } from '../helpers/cluster.ts';
@@ -79,6 +81,32 @@ test('a stale replica is repaired after a read', async () => {
       const after = await client.request(stale, { type: 'replicaRead', key });
       return after.type === 'replicaReadReply' && after.set.length === 1 && text(after.set[0]!.value) === 'fresh';
     });
+  });
+});
+
+test('a node started on a backup of its data directory goes on as a new actor: no write acknowledged before or after the restore is lost', async () => {
+  await withCluster({ nodes: 3, basePort: 7291 }, async ({ cluster, client }) => {
+    const dir = cluster.dataDirOf('n2');
+    await cluster.signal('n2', 'SIGTERM');
+    cpSync(dir, `${dir}.backup`, { recursive: true });
+    await cluster.startNode('n2');
+    const keys = Array.from({ length: 50 }, (_, i) => `restored-${i}`);
+    // n2 coordinates (it is a replica of every key with N=3 of 3), handing out dots the backup never saw
+    const put = async (key: string, value: string, context: VersionVector | null) => {
+      const reply = await client.request('n2', { type: 'put', key, value: Buffer.from(value), deleted: false, context, w: 3, pw: 0 });
+      assert.equal(reply.type, 'putReply', reply.type === 'error' ? reply.message : '');
+      return reply.type === 'putReply' ? reply.context : new Map();
+    };
+    const firsts = await Promise.all(keys.map((k) => put(k, 'before the restore', null)));
+    const ranBefore = (await client.status('n2')).actor;
+    await cluster.signal('n2', 'SIGTERM');
+    rmSync(dir, { recursive: true });
+    renameSync(`${dir}.backup`, dir);
+    await cluster.startNode('n2');
+    // each key overwritten through the restored node, with the context of the first write
+    await Promise.all(keys.map((k, i) => put(k, 'after the restore', firsts[i]!)));
+    assert.notEqual((await client.status('n2')).actor, ranBefore, 'the restored node must not hand out its old actor\'s dots again');
+    for (const key of keys) assert.deepEqual((await client.get(key, { r: 3 })).siblings.map((s) => text(s.value)), ['after the restore'], key);
   });
 });
 

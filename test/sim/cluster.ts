@@ -5,7 +5,7 @@ import { DEFAULT_GOSSIP } from '../../storage/membership/gossip.ts';
 import { DEFAULT_TRANSFER } from '../../storage/membership/transfers.ts';
 import { RepairTicker } from '../../storage/repair/ticker.ts';
 import { memoryCandidates } from '../../storage/repair/reclaim.ts';
-import { MemoryEngine } from '../../storage/engine/memory.ts';
+import { MemoryDisk, MemoryEngine } from '../../storage/engine/memory.ts';
 import { StorageNode, type NodeConfig } from '../../storage/node.ts';
 import { silentLogger, type Transport } from '../../storage/runtime.ts';
 import { DEFAULT_MAX_CONTEXT_ENTRIES, DEFAULT_MAX_SIBLINGS } from '../../storage/core/limits.ts';
@@ -91,9 +91,9 @@ export class SimCluster {
     return this.random.fork(5000 + this.ids.indexOf(id)).float();
   }
 
-  #engine(id: string): MemoryEngine {
+  #engine(id: string, disk?: MemoryDisk): MemoryEngine {
     const r = this.random.fork(1000 + this.#slots.size + this.ids.indexOf(id));
-    return new MemoryEngine(undefined, (durable) => this.scheduler.at(r.float() * 0.5, durable, id));
+    return new MemoryEngine(disk, (durable) => this.scheduler.at(r.float() * 0.5, durable, id));
   }
 
   node(id: string): StorageNode {
@@ -147,6 +147,29 @@ export class SimCluster {
     this.scheduler.cancelOwned(id);
     slot.engine = slot.engine.crash();
     slot.node = null;
+  }
+
+  /** A clean shutdown: requests in flight finish, writes are flushed, the clean mark is written. */
+  async stop(id: string): Promise<void> {
+    const slot = this.#slots.get(id)!;
+    const node = slot.node;
+    if (!node) return;
+    await node.drain();
+    if (slot.node !== node) return; // crashed meanwhile
+    this.network.detach(id);
+    this.scheduler.cancelOwned(id);
+    slot.node = null;
+  }
+
+  /** A copy of a node's disk as it is now (take it while the node is stopped, as an operator would). */
+  backup(id: string): MemoryDisk {
+    return this.#slots.get(id)!.engine.disk.copy();
+  }
+
+  /** The node dies and its disk is replaced by a copy of an earlier backup. */
+  restore(id: string, backup: MemoryDisk): void {
+    this.crash(id);
+    this.#slots.get(id)!.engine = this.#engine(id, backup.copy());
   }
 
   /** The node's disk is lost too: it comes back empty, under a new epoch. */

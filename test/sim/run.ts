@@ -42,6 +42,7 @@ for (const seed of seeds) {
       `seed ${seed}: ${bad ? 'FAILED' : 'ok'}  attempted ${r.attempted}, acknowledged ${r.verdict.acknowledged}, lost ${r.verdict.lost}, repair rounds ${r.repairRounds}, ${r.messages} messages, trace ${r.trace.slice(0, 12)}\n`,
     );
     for (const v of r.verdict.violations.slice(0, 20)) process.stdout.write(`    ${v}\n`);
+    if (o.seed) process.stdout.write(`  faults:\n${r.faults.map((f) => `    ${f}\n`).join('')}`);
     if (bad) process.stdout.write(`    replay: npm run sim -- --profile ${o.profile} --seed ${seed}\n`);
   }
 }

@@ -22,11 +22,11 @@ export const PROFILES = {
     workload: { clients: 4, opsPerClient: 40, keys: 6, nemesisEveryMs: 150, maxFaulty: 2 },
     converge: false,
   },
-  /** everything: also wiped disks, split clusters, a network that changes, repair during and after */
+  /** everything: also wiped disks, a node started on a backup of its disk, split clusters, a network that changes, repair during and after */
   faults: {
     nodes: 5,
     faults: { drop: 0.02, duplicate: 0.02, minDelayMs: 1, maxDelayMs: 15 },
-    workload: { clients: 5, opsPerClient: 40, keys: 8, nemesisEveryMs: 120, maxFaulty: 2, wipes: 1, splits: true, repairEveryMs: 2000 },
+    workload: { clients: 5, opsPerClient: 40, keys: 8, nemesisEveryMs: 120, maxFaulty: 2, diskLosses: 1, restores: true, splits: true, repairEveryMs: 2000 },
     converge: true,
   },
 } satisfies Record<string, Profile>;
@@ -41,12 +41,14 @@ export interface SimResult {
   readonly messages: number;
   /** digest of the run's observable history: equal for equal seeds */
   readonly trace: string;
+  /** what the nemesis did, in order */
+  readonly faults: readonly string[];
 }
 
 export async function simulate(seed: number, profile: Profile): Promise<SimResult> {
   const cluster = await SimCluster.create({ seed, nodes: profile.nodes, faults: profile.faults, localHandoffEveryMs: profile.workload.repairEveryMs ? 0 : 2000 });
   const history = new History();
-  await runWorkload(cluster, history, profile.workload);
+  const faults = await runWorkload(cluster, history, profile.workload);
   const simulatedMs = cluster.scheduler.now;
   await healAndQuiesce(cluster);
   const repaired = profile.converge ? await converge(cluster) : { rounds: 0 };
@@ -65,5 +67,6 @@ export async function simulate(seed: number, profile: Profile): Promise<SimResul
     simulatedMs,
     messages: cluster.network.delivered,
     trace: trace.digest('hex'),
+    faults,
   };
 }

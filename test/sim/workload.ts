@@ -1,11 +1,13 @@
 // Simulated clients and a nemesis. Clients read-then-write with the context they were given,
 // write blind, and delete with and without a context, each through a random node (the node
-// forwards puts to a coordinator). The nemesis crashes and restarts nodes, wipes a disk, cuts
-// nodes off or splits the cluster in two, and makes the network lossy, doubling and slow.
+// forwards puts to a coordinator). The nemesis crashes and restarts nodes, wipes a disk, starts
+// a node on an older copy of its disk (a restored backup), cuts nodes off or splits the cluster
+// in two, and makes the network lossy, doubling and slow.
 import { StoreError } from '../../storage/core/errors.ts';
 import { contextOf, merge, type SiblingSet } from '../../storage/core/siblings.ts';
 import { equalDots, type VersionVector } from '../../storage/core/version-vector.ts';
 import type { Reply, Request } from '../../storage/protocol/messages.ts';
+import type { MemoryDisk } from '../../storage/engine/memory.ts';
 import type { Transport } from '../../storage/runtime.ts';
 import type { History } from './checker.ts';
 import type { SimCluster } from './cluster.ts';
@@ -19,22 +21,28 @@ export interface WorkloadOptions {
   readonly nemesisEveryMs: number;
   /** at most this many nodes down or cut off at once */
   readonly maxFaulty: number;
-  /** disks the nemesis may wipe (at most one at a time; writes then use W >= 2) */
-  readonly wipes?: number;
+  /**
+   * disks the nemesis may lose, by wiping one or by starting a node on an older copy of its disk
+   * (a restored backup); writes then use W >= 2, so each acknowledged write outlives one loss
+   */
+  readonly diskLosses?: number;
   /** the nemesis may split the cluster in two and change the network's loss, doubling and delay */
   readonly splits?: boolean;
+  /** the nemesis may stop a node cleanly, copy its disk, and later start it on that copy (one of the disk losses) */
+  readonly restores?: boolean;
   /** the repair ticker replays hints this often during the run (0: never) */
   readonly repairEveryMs?: number;
 }
 
 const CLIENT_TIMEOUT_MS = 2000;
 
-export async function runWorkload(cluster: SimCluster, history: History, options: WorkloadOptions): Promise<void> {
+/** Runs the clients and the nemesis until every client is done; returns what the nemesis did, with the simulated time of each act. */
+export async function runWorkload(cluster: SimCluster, history: History, options: WorkloadOptions): Promise<string[]> {
   const random = cluster.random.fork(77);
   let finished = 0;
   for (let c = 0; c < options.clients; c++) {
     const client = new SimClient(`client${c}`, cluster.client(`client${c}`), cluster, history, random.fork(c));
-    client.wipes = (options.wipes ?? 0) > 0;
+    client.wipes = (options.diskLosses ?? 0) > 0;
     void client.run(options).finally(() => finished++);
   }
   const nemesis = options.nemesisEveryMs > 0 ? new Nemesis(cluster, random.fork(999), options) : null;
@@ -53,6 +61,7 @@ export async function runWorkload(cluster: SimCluster, history: History, options
     cluster.scheduler.at(options.repairEveryMs, replay);
   }
   await cluster.scheduler.runUntil(() => finished === options.clients, 3_600_000, 'workload completion');
+  return nemesis?.log ?? [];
 }
 
 /**
@@ -179,7 +188,11 @@ class Nemesis {
   readonly #down = new Set<string>();
   readonly #cutOff = new Set<string>();
   #split = false;
-  #wipesLeft: number;
+  #lossesLeft: number;
+  readonly #wiped: string[] = [];
+  /** a node being stopped cleanly for its backup */
+  #stopping: string | null = null;
+  #backup: { readonly id: string; readonly disk: MemoryDisk } | null = null;
   readonly log: string[] = [];
 
   constructor(
@@ -187,7 +200,11 @@ class Nemesis {
     readonly random: SeededRandom,
     readonly options: WorkloadOptions,
   ) {
-    this.#wipesLeft = options.wipes ?? 0;
+    this.#lossesLeft = options.diskLosses ?? 0;
+  }
+
+  #note(what: string): void {
+    this.log.push(`${this.cluster.scheduler.now.toFixed(0).padStart(6)} ms  ${what}`);
   }
 
   act(): void {
@@ -199,24 +216,41 @@ class Nemesis {
       const id = this.random.pick(healthy);
       c.crash(id);
       this.#down.add(id);
-      this.log.push(`crash ${id}`);
-    } else if (roll < 0.32 && faulty < this.options.maxFaulty && this.#wipesLeft > 0 && !this.log.some((l) => l.startsWith('wipe') && this.#down.has(l.slice(5)))) {
+      this.#note(`crash ${id}`);
+    } else if (roll < 0.32 && faulty < this.options.maxFaulty && this.#lossesLeft > 0 && !this.#wiped.some((id) => this.#down.has(id))) {
       const id = this.random.pick(healthy);
       c.wipe(id);
+      this.#wiped.push(id);
       this.#down.add(id);
-      this.#wipesLeft--;
-      this.log.push(`wipe ${id}`);
+      this.#lossesLeft--;
+      this.#note(`wipe ${id}`);
+    } else if (roll < 0.36 && faulty < this.options.maxFaulty && this.options.restores && this.#lossesLeft > 0 && !this.#backup && !this.#stopping) {
+      const id = this.random.pick(healthy);
+      this.#down.add(id);
+      this.#stopping = id;
+      this.#note(`stop ${id} cleanly and copy its disk`);
+      void c.stop(id).then(() => {
+        this.#backup = { id, disk: c.backup(id) };
+        this.#stopping = null;
+      });
+    } else if (roll < 0.36 && faulty < this.options.maxFaulty && this.#lossesLeft > 0 && this.#backup && healthy.includes(this.#backup.id)) {
+      const { id, disk } = this.#backup;
+      c.restore(id, disk);
+      this.#down.add(id);
+      this.#backup = null;
+      this.#lossesLeft--;
+      this.#note(`restore ${id} from its backup`);
     } else if (roll < 0.42 && faulty < this.options.maxFaulty) {
       const id = this.random.pick(healthy);
       c.network.partition([id], c.ids.filter((i) => i !== id));
       this.#cutOff.add(id);
-      this.log.push(`isolate ${id}`);
+      this.#note(`isolate ${id}`);
     } else if (roll < 0.5 && this.options.splits && !this.#split && this.#cutOff.size === 0) {
       const shuffled = [...c.ids].sort(() => this.random.float() - 0.5);
       const cut = 1 + this.random.int(Math.floor(c.ids.length / 2));
       c.network.partition(shuffled.slice(0, cut), shuffled.slice(cut));
       this.#split = true;
-      this.log.push(`split ${shuffled.slice(0, cut).join(',')} | ${shuffled.slice(cut).join(',')}`);
+      this.#note(`split ${shuffled.slice(0, cut).join(',')} | ${shuffled.slice(cut).join(',')}`);
     } else if (roll < 0.58 && this.options.splits) {
       c.network.faults = {
         drop: this.random.float() * 0.05,
@@ -224,17 +258,17 @@ class Nemesis {
         minDelayMs: 1,
         maxDelayMs: 2 + this.random.float() * 40,
       };
-      this.log.push(`network ${JSON.stringify(c.network.faults)}`);
-    } else if (roll < 0.8 && this.#down.size > 0) {
-      const id = this.random.pick([...this.#down]);
+      this.#note(`network ${JSON.stringify(c.network.faults)}`);
+    } else if (roll < 0.8 && [...this.#down].some((i) => i !== this.#stopping)) {
+      const id = this.random.pick([...this.#down].filter((i) => i !== this.#stopping));
       this.#down.delete(id);
       void c.start(id);
-      this.log.push(`restart ${id}`);
+      this.#note(`restart ${id}`);
     } else if (this.#cutOff.size > 0 || this.#split) {
       c.network.healAll();
       this.#cutOff.clear();
       this.#split = false;
-      this.log.push('heal');
+      this.#note('heal');
     }
   }
 }
