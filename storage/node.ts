@@ -52,9 +52,12 @@ export interface NodeDeps {
 
 const RING_KEY = ['ring'];
 const TRANSFER_EVERY_MS = 250;
-/** how long a starting node waits for its peers' word on its last run before it coordinates writes */
-const RESTORE_CHECK_TIMEOUT_MS = 2000;
-const RESTORE_CHECK_RETRY_MS = 100;
+/**
+ * How long a starting node waits for its peers' word on its last run before it coordinates
+ * writes: well inside a request's timeout, so a put that arrives at once still succeeds.
+ */
+const RESTORE_CHECK_TIMEOUT_MS = 500;
+const RESTORE_CHECK_RETRY_MS = 50;
 /** meta keys [HEARD, node]: the newest generation and life heard of each peer */
 const HEARD = 'heard';
 
@@ -258,8 +261,9 @@ export class StorageNode {
    * again the dots its later runs handed out, and replicas holding those would take new writes
    * for ones they have seen. Peers remember the newest heartbeat of this node's last run: when
    * one heard a generation at least this run's from another run, the node goes on as a new
-   * actor before it coordinates any write. Peers that do not answer in time know nothing
-   * newer than what the others say.
+   * actor before it coordinates any write. When a peer does not answer in time the node goes
+   * on as a new actor all the same (always safe, it costs a vector entry); should that peer
+   * have heard a later run, its gossip says so later (onOlderSelf) and the generation follows.
    */
   async #checkRestored(): Promise<void> {
     const { identity } = this;

@@ -134,7 +134,7 @@ export class Gossiper implements Liveness {
       cluster: this.#d.cluster,
       from: this.#d.self,
       digest: ring ? digestOf(ring) : NO_RING,
-      beats: this.#beats(),
+      beats: this.#beats(peer),
     };
     let reply: Reply;
     try {
@@ -172,7 +172,7 @@ export class Gossiper implements Liveness {
     const ring = this.#d.ring();
     const mine = ring ? digestOf(ring) : NO_RING;
     const order = compareDigests(mine, request.digest);
-    return { type: 'gossipReply', digest: mine, beats: this.#beats(), ring: order > 0 ? ring : null, wantRing: order < 0 };
+    return { type: 'gossipReply', digest: mine, beats: this.#beats(request.from), ring: order > 0 ? ring : null, wantRing: order < 0 };
   }
 
   /**
@@ -241,13 +241,21 @@ export class Gossiper implements Liveness {
     return saved;
   }
 
-  #beats(): Heartbeat[] {
+  /**
+   * The beats to send `to`: our own, the freshest heard, and always the one we hold of `to`
+   * itself, even one only remembered from disk: a node running on an older data directory
+   * learns that way that a later run of it was heard (onOlderSelf), and takes a generation
+   * above it, without which its beats would look older than that run's and never count.
+   */
+  #beats(to: NodeId): Heartbeat[] {
     const own = this.beat;
     const heard = [...this.#peers.values()].filter((p) => p.beat.beat > 0);
     if (heard.length > this.#d.options.maxBeats) {
       heard.sort((a, b) => b.heardAt - a.heardAt || (a.beat.node < b.beat.node ? -1 : 1));
       heard.length = this.#d.options.maxBeats;
     }
+    const theirs = this.#peers.get(to);
+    if (theirs && theirs.beat.generation > 0 && !heard.includes(theirs)) heard.push(theirs);
     return [own, ...heard.map((p) => p.beat)];
   }
 

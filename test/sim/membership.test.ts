@@ -46,6 +46,30 @@ test('a silent node is suspected by every other node, and trusted again when it 
   process.stdout.write(`# failure detection: suspected by all in ${Math.round(detectMs)} ms, trusted again in ${Math.round(c.scheduler.now - back)} ms\n`);
 });
 
+test('a node started on a backup while the one peer that heard its later runs is down: when that peer returns, the node takes a newer generation and every node trusts it', async () => {
+  const c = await SimCluster.create({ seed: 4, nodes: 5 });
+  const settle = (ms = 3000) => c.scheduler.run(c.scheduler.now + ms);
+  await settle();
+  await c.scheduler.drive(c.stop('n3'));
+  const backup = c.backup('n3');
+  // two later runs of n3 that only n4 hears
+  for (const id of ['n1', 'n2', 'n5']) await c.scheduler.drive(c.stop(id));
+  for (let run = 0; run < 2; run++) {
+    await c.scheduler.drive(c.start('n3'));
+    await settle();
+    await c.scheduler.drive(c.stop('n3'));
+  }
+  await c.scheduler.drive(c.stop('n4'));
+  for (const id of ['n1', 'n2', 'n5']) await c.scheduler.drive(c.start(id));
+  c.restore('n3', backup);
+  await c.scheduler.drive(c.start('n3'));
+  const restored = c.node('n3').identity;
+  const heardLater = restored.generation + 1; // the second of the two later runs
+  await settle();
+  await c.scheduler.drive(c.start('n4'));
+  await c.scheduler.runUntil(() => restored.generation > heardLater && c.running().every((n) => n.id === 'n3' || n.gossip.isUp('n3')), 20_000, 'every node trusting the restored n3');
+});
+
 const CHANGE_SEEDS = (process.env.CHANGE_SEEDS ?? '11').split(',').map(Number);
 
 for (const seed of CHANGE_SEEDS) test(`join, leave and replace while a writer writes, seed ${seed}: every acknowledged write is readable after the change commits`, async () => {
