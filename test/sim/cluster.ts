@@ -35,6 +35,8 @@ export interface SimOptions {
 interface Slot {
   node: StorageNode | null;
   starting?: boolean;
+  /** a clean shutdown under way: a start waits for it, as a process manager would */
+  stopping?: Promise<void>;
   engine: MemoryEngine;
 }
 
@@ -113,6 +115,7 @@ export class SimCluster {
   /** Starts (or restarts) a node; the simulation must be running for this to complete. */
   async start(id: string): Promise<void> {
     const slot = this.#slots.get(id)!;
+    if (slot.stopping) await slot.stopping;
     if (slot.node || slot.starting) return;
     slot.starting = true;
     const node = await StorageNode.open({
@@ -147,6 +150,7 @@ export class SimCluster {
     this.scheduler.cancelOwned(id);
     slot.engine = slot.engine.crash();
     slot.node = null;
+    slot.stopping = undefined; // a shutdown cut short: nothing to wait for
   }
 
   /** A clean shutdown: requests in flight finish, writes are flushed, the clean mark is written. */
@@ -154,11 +158,15 @@ export class SimCluster {
     const slot = this.#slots.get(id)!;
     const node = slot.node;
     if (!node) return;
-    await node.drain();
-    if (slot.node !== node) return; // crashed meanwhile
-    this.network.detach(id);
-    this.scheduler.cancelOwned(id);
-    slot.node = null;
+    if (slot.stopping) return slot.stopping;
+    slot.stopping = (async () => {
+      await node.drain();
+      if (slot.node !== node) return; // crashed meanwhile
+      this.network.detach(id);
+      this.scheduler.cancelOwned(id);
+      slot.node = null;
+    })().finally(() => (slot.stopping = undefined));
+    return slot.stopping;
   }
 
   /** A copy of a node's disk as it is now (take it while the node is stopped, as an operator would). */

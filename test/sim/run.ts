@@ -32,7 +32,15 @@ let failures = 0;
 let acknowledged = 0;
 let lost = 0;
 for (const seed of seeds) {
-  const r = await simulate(seed, profile);
+  let r: Awaited<ReturnType<typeof simulate>>;
+  try {
+    r = await simulate(seed, profile);
+  } catch (e) {
+    // a run that cannot finish is a failure of that seed, not the end of the others
+    failures++;
+    process.stdout.write(`seed ${seed}: FAILED  ${(e as Error).stack ?? String(e)}\n    replay: npm run sim -- --profile ${o.profile} --seed ${seed}\n`);
+    continue;
+  }
   acknowledged += r.verdict.acknowledged;
   lost += r.verdict.lost;
   const bad = r.verdict.violations.length > 0;
