@@ -66,6 +66,11 @@ export class Connection {
     });
   }
 
+  /** The peer is known to be listening again: the next request connects without waiting out the retry pause. */
+  reachable(): void {
+    this.#failedAt = -Infinity;
+  }
+
   close(): void {
     this.#closed = true;
     this.#ws?.close(1000);

@@ -25,6 +25,11 @@ export class WsTransport implements Transport {
     return this.connection(address).request(message, timeoutMs);
   }
 
+  heardFrom(node: NodeId): void {
+    const address = this.options.addressOf(node);
+    if (address) this.#connections.get(address)?.reachable();
+  }
+
   /** The connection to an address, opened on first use. */
   connection(address: string): Connection {
     let c = this.#connections.get(address);

@@ -34,6 +34,17 @@ test('quorum put and get; R, W, PR and PW are checked per request', async () => 
   });
 });
 
+test('right after a cold start every replica answers: a node that could not reach a peer still starting tries again as soon as it hears from it', async () => {
+  let failed = 0;
+  for (let start = 0; start < 3; start++) {
+    await withCluster({ nodes: 4, basePort: 7206 }, async ({ client }) => {
+      const reads = await Promise.allSettled(Array.from({ length: 40 }, (_, k) => client.get(`key-${k}`, { r: 3 })));
+      failed += reads.filter((r) => r.status === 'rejected').length;
+    });
+  }
+  assert.equal(failed, 0, `${failed} of 120 reads at R=3 failed right after a cold start`);
+});
+
 test('two puts over one context give two siblings; a put over the merged context gives one', async () => {
   await withCluster({ nodes: 3, basePort: 7211 }, async ({ client }) => {
     await client.put('cart', Buffer.from('base'));
