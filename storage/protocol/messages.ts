@@ -7,7 +7,7 @@ import type { Ring } from '../core/ring.ts';
 import type { SiblingSet } from '../core/siblings.ts';
 import type { Dot, VersionVector } from '../core/version-vector.ts';
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export const MESSAGE_TYPES = {
   error: 1,
