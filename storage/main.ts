@@ -49,6 +49,7 @@ async function startStorageNode(config: StorageConfig): Promise<{ stop: () => Pr
     cluster: config.cluster,
     secret: config.secret,
     handler: node.handle,
+    onPeer: (peer) => transport.heardFrom(peer),
     logger,
     routes: (app) => {
       app.get('/health', (_req, res) => void res.json({ status: 'ok', node: config.id }));

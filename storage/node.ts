@@ -305,10 +305,7 @@ export class StorageNode {
 
   /** Serves one request. Never rejects: failures become error replies. */
   handle = async (from: NodeId | null, request: Request): Promise<Reply> => {
-    if (from !== null) {
-      this.gossip.success(from);
-      this.#deps.transport.heardFrom?.(from);
-    }
+    if (from !== null) this.gossip.success(from);
     if (!this.#accepting) return errorReply(new StoreError('SHUTTING_DOWN', `node ${this.id} is shutting down`));
     const work = this.#serve(from, request).catch((e: unknown) => this.#failure(e, request));
     this.#track(work);

@@ -41,11 +41,6 @@ export interface Transport {
    * not answer within `timeoutMs`.
    */
   request(to: NodeId, message: Request, timeoutMs: number): Promise<Reply>;
-  /**
-   * A request just arrived from this peer, so it is listening: a transport that holds back
-   * new connection attempts after a failed one may try again at once.
-   */
-  heardFrom?(node: NodeId): void;
 }
 
 /** Serves requests arriving at a node; `from` is the peer's node id, or null for a client. */

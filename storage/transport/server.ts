@@ -22,6 +22,8 @@ export interface ServerOptions {
   readonly secret: string;
   readonly handler: RequestHandler;
   readonly logger: Logger;
+  /** a peer node opened a connection: it is listening again */
+  readonly onPeer?: (peer: string) => void;
   /** extra HTTP routes (health, metrics) */
   readonly routes?: (app: HyperExpress.Server) => void;
 }
@@ -94,6 +96,7 @@ export class NodeServer {
   #serve(ws: HyperExpress.Websocket<ConnectionContext>): void {
     this.#sockets.add(ws);
     const peer = ws.context.peer || null;
+    if (peer) this.options.onPeer?.(peer);
     const out = new FrameBatcher((bytes) => {
       if (ws.closed) return;
       // uWS returns 2 when a message is dropped over the backpressure limit: never lose a reply silently

@@ -25,6 +25,7 @@ export class WsTransport implements Transport {
     return this.connection(address).request(message, timeoutMs);
   }
 
+  /** The peer opened a connection to us, so it is listening: ours to it may try again at once. */
   heardFrom(node: NodeId): void {
     const address = this.options.addressOf(node);
     if (address) this.#connections.get(address)?.reachable();
