@@ -14,7 +14,10 @@ interface Event {
 export class Scheduler {
   #now = 0;
   #seq = 0;
-  #queue: Event[] = [];
+  /** a binary min-heap by (at, seq) */
+  #heap: Event[] = [];
+  /** cancelled events still in the heap: dropped all at once when they are half of it */
+  #cancelled = 0;
   #steps = 0;
 
   get now(): number {
@@ -29,11 +32,23 @@ export class Scheduler {
   at(ms: number, fn: () => void, owner: string | null = null): Timer {
     const e: Event = { at: this.#now + Math.max(0, ms), seq: this.#seq++, run: fn, owner, cancelled: false };
     this.#push(e);
-    return { cancel: () => void (e.cancelled = true) };
+    return { cancel: () => this.#cancel(e) };
   }
 
   cancelOwned(owner: string): void {
-    for (const e of this.#queue) if (e.owner === owner) e.cancelled = true;
+    for (const e of this.#heap) if (e.owner === owner) this.#cancel(e);
+  }
+
+  /** Events waiting, cancelled ones excluded. */
+  get pending(): number {
+    return this.#heap.length - this.#cancelled;
+  }
+
+  #cancel(e: Event): void {
+    if (e.cancelled) return;
+    e.cancelled = true;
+    this.#cancelled++;
+    if (this.#cancelled > 1024 && this.#cancelled * 2 > this.#heap.length) this.#compact();
   }
 
   /** Runs events until the queue is empty or simulated time passes `until`. */
@@ -93,24 +108,57 @@ export class Scheduler {
   }
 
   #push(e: Event): void {
-    // binary insertion keeps the queue sorted by (at, seq)
-    let lo = 0;
-    let hi = this.#queue.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      const m = this.#queue[mid]!;
-      if (m.at < e.at || (m.at === e.at && m.seq < e.seq)) lo = mid + 1;
-      else hi = mid;
+    const h = this.#heap;
+    h.push(e);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(e, h[parent]!)) break;
+      h[i] = h[parent]!;
+      i = parent;
     }
-    this.#queue.splice(lo, 0, e);
+    h[i] = e;
   }
 
+  /** The earliest event still wanted, removed from the heap. */
   #pop(): Event | undefined {
     for (;;) {
-      const e = this.#queue.shift();
+      const e = this.#take();
       if (!e || !e.cancelled) return e;
+      this.#cancelled--;
     }
   }
+
+  #take(): Event | undefined {
+    const h = this.#heap;
+    const top = h[0];
+    const last = h.pop();
+    if (top === undefined || last === undefined || h.length === 0) return top;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= h.length) break;
+      const r = l + 1;
+      const c = r < h.length && before(h[r]!, h[l]!) ? r : l;
+      if (!before(h[c]!, last)) break;
+      h[i] = h[c]!;
+      i = c;
+    }
+    h[i] = last;
+    return top;
+  }
+
+  /** Rebuilds the heap without its cancelled events (the order of the others is kept by (at, seq)). */
+  #compact(): void {
+    const live = this.#heap.filter((e) => !e.cancelled);
+    this.#heap = [];
+    this.#cancelled = 0;
+    for (const e of live) this.#push(e);
+  }
+}
+
+function before(a: Event, b: Event): boolean {
+  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
 }
 
 /** Lets every pending promise continuation run (setImmediate comes after the microtask queue). */
