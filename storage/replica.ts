@@ -2,17 +2,23 @@
 // hints it keeps for unreachable owners, over one engine.
 //
 // Every change to a key is a read-compute-write done in one synchronous step against the
-// latest state, including writes still on their way to disk (`#pending`), so changes to one
-// key are serialized without locks and each is computed from the one before. The promise a
-// change returns resolves once that change is durable. The key range's tree is updated in the
-// same step. Trees live in memory: each is built from the data the first time it is needed
-// (so after a crash it is rebuilt, never trusted from a file), and verify() rebuilds one to
-// check the incremental one against the data.
+// latest state, including writes still on their way to disk, so changes to one key are
+// serialized without locks and each is computed from the one before. Engines show a write to
+// readers only once it commits, so the replica reads through an overlay of its own pending
+// writes (engine/overlay.ts). The promise a change returns resolves once that change is
+// durable; when the engine fails it, the key goes back to what the disk holds, and so does its
+// Merkle leaf, so memory, tree and disk agree after any engine error.
+//
+// Trees live in memory: each is built from the data the first time it is needed (so after a
+// crash it is rebuilt, never trusted from a file), and verify() rebuilds one to check the
+// incremental one against the data.
 //
 // Data is stored under [partition, segment, key], so a key range and a tree segment are each
 // one range of the store. Hints are kept apart from the node's own data (Dynamo: "a separate
-// local database"), one entry per (intended owner, key) holding the merged sibling set, with an
-// index by key so a read at a fallback sees what it holds for others.
+// local database"), one entry per (intended owner, key) holding the merged sibling set. Which
+// owners a key has hints for is kept in memory, built from the hint store at start and
+// changed in the same synchronous step as the hints themselves, so it can never disagree with
+// what reads see.
 import { StoreError } from './core/errors.ts';
 import type { Place } from './core/hash.ts';
 import { MerkleTree, leafHash } from './core/merkle.ts';
@@ -20,12 +26,13 @@ import { merge, EMPTY_SET, sameSet, type SiblingSet } from './core/siblings.ts';
 import type { NodeId } from './core/ring.ts';
 import type { Dot } from './core/version-vector.ts';
 import { decodeSet, encodeSet, Reader, Writer, readSet, writeSet } from './protocol/codec.ts';
-import type { Engine } from './engine/engine.ts';
+import type { Engine, StoreKey } from './engine/engine.ts';
+import { OverlayStore } from './engine/overlay.ts';
 
 export interface HintLimits {
   /** total encoded bytes of hints this node will hold; beyond it, new hints are refused */
   readonly maxBytes: number;
-  /** hints older than this are dropped, once anti-entropy has been asked to cover their key ranges */
+  /** hints older than this are handed to the key's reachable primaries (repair/expiry.ts) */
   readonly maxAgeMs: number;
 }
 
@@ -49,22 +56,26 @@ interface Stored {
 }
 
 export class Replica {
-  readonly #engine: Engine;
   readonly #place: (key: string) => Place;
-  readonly #pending = new Map<string, Stored | null>();
-  readonly #pendingHints = new Map<string, { storedAt: number; set: SiblingSet }>();
+  readonly #data: OverlayStore;
+  readonly #hints: OverlayStore;
   readonly #trees = new Map<number, MerkleTree>();
   readonly #limits: HintLimits;
+  /** for each (partition, key) holding hints: the owners, and each hint's encoded size */
+  readonly #hintIndex = new Map<string, Map<NodeId, number>>();
   #hintBytes = 0;
   #hintCount = 0;
+  /** writes the engine failed */
+  diskErrors = 0;
 
   constructor(engine: Engine, place: (key: string) => Place, limits: HintLimits) {
-    this.#engine = engine;
     this.#place = place;
     this.#limits = limits;
+    this.#data = new OverlayStore(engine.data, (key, failed, now) => this.#dataReverted(key, failed, now));
+    this.#hints = new OverlayStore(engine.hints, (key, _failed, now) => this.#hintReverted(key, now));
     for (const e of engine.hints.range({ start: ['h'], end: ['i'] })) {
-      this.#hintBytes += e.value.byteLength;
-      this.#hintCount++;
+      const [, owner, p, key] = e.key as [string, string, number, string];
+      this.#indexHint(owner, p, key, e.value.byteLength);
     }
   }
 
@@ -78,6 +89,11 @@ export class Replica {
 
   get limits(): HintLimits {
     return this.#limits;
+  }
+
+  /** Writes issued to the engine and not yet settled. */
+  get pendingWrites(): number {
+    return this.#data.pendingCount + this.#hints.pendingCount;
   }
 
   /** Everything this node holds for the key: its own data merged with any hints. */
@@ -94,9 +110,7 @@ export class Replica {
   }
 
   #stored(place: Place, key: string): Stored | null {
-    const id = dataId(place.partition, key);
-    if (this.#pending.has(id)) return this.#pending.get(id)!;
-    const raw = this.#engine.data.get([place.partition, place.segment, key]);
+    const raw = this.#data.get([place.partition, place.segment, key]);
     return raw ? { set: decodeSet(asBuffer(raw)), bytes: raw } : null;
   }
 
@@ -126,42 +140,39 @@ export class Replica {
     return this.update(key, (current) => merge(current, set));
   }
 
-  /** Deletes the key's own data if it still holds exactly these versions (tombstone reclamation). */
+  /** Deletes the key's own data if it still holds exactly these versions, all tombstones (reclamation). */
   async removeIf(key: string, dots: readonly Dot[]): Promise<boolean> {
     const place = this.#place(key);
     const before = this.#stored(place, key);
-    if (!before || !sameDots(before.set, dots)) return false;
+    if (!before || !sameDots(before.set, dots) || !before.set.every((v) => v.deleted)) return false;
     await this.#write(place, key, before, null);
     return true;
   }
 
-  async #write(place: Place, key: string, before: Stored | null, after: Stored | null): Promise<void> {
-    const id = dataId(place.partition, key);
+  #write(place: Place, key: string, before: Stored | null, after: Stored | null): Promise<void> {
     this.#trees.get(place.partition)?.update(place.segment, before && leafHash(key, before.bytes), after && leafHash(key, after.bytes));
-    this.#pending.set(id, after);
     const storeKey = [place.partition, place.segment, key];
-    try {
-      await (after ? this.#engine.data.put(storeKey, after.bytes) : this.#engine.data.remove(storeKey));
-    } finally {
-      if (this.#pending.get(id) === after) this.#pending.delete(id);
-    }
+    return after ? this.#data.put(storeKey, after.bytes) : this.#data.remove(storeKey);
+  }
+
+  /** A failed write was the key's latest: its tree leaf goes back to what the disk holds. */
+  #dataReverted(storeKey: StoreKey, failed: Uint8Array | null, now: Uint8Array | null): void {
+    this.diskErrors++;
+    const [partition, segment, key] = storeKey as [number, number, string];
+    this.#trees.get(partition)?.update(segment, failed && leafHash(key, failed), now && leafHash(key, now));
   }
 
   // ------------------------------------------------------------ key ranges and trees
 
   /** Whether the node holds any data of a key range. */
   holds(partition: number): boolean {
-    return [...this.#engine.data.range({ start: [partition], end: [partition + 1], limit: 1 })].length > 0;
+    return [...this.#data.range({ start: [partition], end: [partition + 1], limit: 1 })].length > 0;
   }
 
-  /** The keys of a key range in store order, after `after` (exclusive), up to `limit`. */
+  /** The keys of a key range in store order, after `after` (exclusive), with their stored bytes. */
   *keysOf(partition: number, after = ''): Iterable<{ key: string; bytes: Uint8Array }> {
-    const start = after === '' ? [partition] : this.#storeKeyAfter(partition, after);
-    for (const e of this.#engine.data.range({ start, end: [partition + 1] })) yield { key: String(e.key[2]), bytes: e.value };
-  }
-
-  #storeKeyAfter(partition: number, key: string): (string | number)[] {
-    return [partition, this.#place(key).segment, key + '\u0000'];
+    const start = after === '' ? [partition] : [partition, this.#place(after).segment, after + '\u0000'];
+    for (const e of this.#data.range({ start, end: [partition + 1] })) yield { key: String(e.key[2]), bytes: e.value };
   }
 
   /** The key range's tree, built from the data on first use. */
@@ -184,46 +195,31 @@ export class Replica {
 
   #build(partition: number): MerkleTree {
     const t = new MerkleTree();
-    const seen = new Set<string>();
-    for (const e of this.#engine.data.range({ start: [partition], end: [partition + 1] })) {
-      const key = String(e.key[2]);
-      const id = dataId(partition, key);
-      seen.add(id);
-      const pending = this.#pending.has(id) ? this.#pending.get(id)! : undefined;
-      const bytes = pending === undefined ? e.value : pending?.bytes;
-      if (bytes) t.update(Number(e.key[1]), null, leafHash(key, bytes));
-    }
-    // keys whose first write is still on its way to disk
-    for (const [id, stored] of this.#pending) {
-      if (!stored || seen.has(id)) continue;
-      const [p, key] = splitDataId(id);
-      if (p === partition) t.update(this.#place(key).segment, null, leafHash(key, stored.bytes));
-    }
+    for (const e of this.#data.range({ start: [partition], end: [partition + 1] })) t.update(Number(e.key[1]), null, leafHash(String(e.key[2]), e.value));
     return t;
   }
 
   /** (key, leaf hash) of every key in the given segments of a key range. */
   segmentKeys(partition: number, segments: readonly number[]): { key: string; leaf: Buffer }[] {
-    const out = new Map<string, Buffer>();
+    const out: { key: string; leaf: Buffer }[] = [];
     for (const s of segments) {
-      for (const e of this.#engine.data.range({ start: [partition, s], end: [partition, s + 1] })) {
+      for (const e of this.#data.range({ start: [partition, s], end: [partition, s + 1] })) {
         const key = String(e.key[2]);
-        out.set(key, leafHash(key, e.value));
+        out.push({ key, leaf: leafHash(key, e.value) });
       }
     }
-    for (const [id, stored] of this.#pending) {
-      const [p, key] = splitDataId(id);
-      if (p !== partition || !segments.includes(this.#place(key).segment)) continue;
-      if (stored) out.set(key, leafHash(key, stored.bytes));
-      else out.delete(key);
-    }
-    return [...out].map(([key, leaf]) => ({ key, leaf }));
+    return out;
   }
 
-  /** Forgets a key range this node no longer replicates. Returns the keys removed. */
+  /**
+   * Forgets a key range this node no longer replicates, once every write to it already issued
+   * has settled. Returns the keys removed.
+   */
   async drop(partition: number): Promise<number> {
-    const keys = [...this.#engine.data.range({ start: [partition], end: [partition + 1] })].map((e) => e.key);
-    await Promise.all(keys.map((k) => this.#engine.data.remove(k)));
+    const range = { start: [partition], end: [partition + 1] };
+    await this.#data.settle(range);
+    const keys = [...this.#data.range(range)].map((e) => e.key);
+    await Promise.all(keys.map((k) => this.#data.remove(k)));
     this.#trees.delete(partition);
     return keys.length;
   }
@@ -235,47 +231,31 @@ export class Replica {
   }
 
   #hintOwners(p: number, key: string): NodeId[] {
-    // most reads happen on nodes that hold no hints at all
-    if (this.#hintCount === 0 && this.#pendingHints.size === 0) return [];
-    const owners = new Set<NodeId>();
-    for (const e of this.#engine.hints.range({ start: ['k', p, key], end: ['k', p, key, '\uffff'] })) owners.add(String(e.key[3]));
-    for (const id of this.#pendingHints.keys()) {
-      const [owner, hp, hk] = JSON.parse(id) as [string, number, string];
-      if (hp === p && hk === key) owners.add(owner);
-    }
-    return [...owners];
+    const owners = this.#hintIndex.get(dataId(p, key));
+    return owners ? [...owners.keys()] : [];
   }
 
   readHint(owner: NodeId, key: string): Hint | undefined {
     const p = this.#place(key).partition;
-    const pending = this.#pendingHints.get(hintId(owner, p, key));
-    if (pending) return { owner, partition: p, key, ...pending };
-    const raw = this.#engine.hints.get(['h', owner, p, key]);
+    const raw = this.#hints.get(['h', owner, p, key]);
     return raw ? { owner, partition: p, key, ...decodeHint(raw) } : undefined;
   }
 
   /** Like stage(), for the hint this node holds for `owner`. Refuses new hints beyond the size cap. */
   stageHint(owner: NodeId, key: string, now: number, compute: (current: SiblingSet) => SiblingSet): Staged {
     const p = this.#place(key).partition;
-    const id = hintId(owner, p, key);
     const before = this.readHint(owner, key);
     const current = before?.set ?? EMPTY_SET;
     const next = compute(current);
     if (before && sameSet(next, current)) return { set: current, durable: Promise.resolve() };
-    const storedAt = before?.storedAt ?? now;
-    const encoded = encodeHint(storedAt, next);
-    const oldBytes = before ? encodeHint(before.storedAt, before.set).byteLength : 0;
+    const encoded = encodeHint(before?.storedAt ?? now, next);
+    const oldBytes = this.#hintIndex.get(dataId(p, key))?.get(owner) ?? 0;
     if (this.#hintBytes - oldBytes + encoded.byteLength > this.#limits.maxBytes) {
       throw new StoreError('OVERLOADED', `hint store is full (${this.#hintBytes} of ${this.#limits.maxBytes} bytes)`);
     }
-    this.#hintBytes += encoded.byteLength - oldBytes;
-    if (!before) this.#hintCount++;
-    this.#pendingHints.set(id, { storedAt, set: next });
-    if (!before) void this.#engine.hints.put(['k', p, key, owner], new Uint8Array(0));
-    const durable = this.#engine.hints.put(['h', owner, p, key], encoded).finally(() => {
-      if (this.#pendingHints.get(id)?.set === next) this.#pendingHints.delete(id);
-    });
-    return { set: next, durable };
+    this.#unindexHint(owner, p, key);
+    this.#indexHint(owner, p, key, encoded.byteLength);
+    return { set: next, durable: this.#hints.put(['h', owner, p, key], encoded) };
   }
 
   async storeHint(owner: NodeId, key: string, set: SiblingSet, now: number): Promise<SiblingSet> {
@@ -286,24 +266,51 @@ export class Replica {
 
   /**
    * Deletes the hint for (owner, key) only if it still holds exactly the versions `dots` names:
-   * a hint that gained versions since it was read stays, to be delivered again.
+   * a hint that gained versions since it was read stays, to be delivered again. The check and
+   * the deletion are one synchronous step, so a hinted write arriving while the deletion is on
+   * its way to disk finds no hint and starts a new one.
    */
   async deleteHintIf(owner: NodeId, key: string, dots: readonly Dot[]): Promise<boolean> {
     const current = this.readHint(owner, key);
     if (!current || !sameDots(current.set, dots)) return false;
-    const p = this.#place(key).partition;
-    if (this.#pendingHints.has(hintId(owner, p, key))) return false;
-    this.#hintBytes -= encodeHint(current.storedAt, current.set).byteLength;
-    this.#hintCount--;
-    await Promise.all([this.#engine.hints.remove(['h', owner, p, key]), this.#engine.hints.remove(['k', p, key, owner])]);
+    this.#unindexHint(owner, current.partition, key);
+    await this.#hints.remove(['h', owner, current.partition, key]);
     return true;
+  }
+
+  #indexHint(owner: NodeId, p: number, key: string, bytes: number): void {
+    const id = dataId(p, key);
+    let owners = this.#hintIndex.get(id);
+    if (!owners) this.#hintIndex.set(id, (owners = new Map()));
+    owners.set(owner, bytes);
+    this.#hintBytes += bytes;
+    this.#hintCount++;
+  }
+
+  #unindexHint(owner: NodeId, p: number, key: string): void {
+    const id = dataId(p, key);
+    const owners = this.#hintIndex.get(id);
+    const bytes = owners?.get(owner);
+    if (owners === undefined || bytes === undefined) return;
+    owners.delete(owner);
+    if (owners.size === 0) this.#hintIndex.delete(id);
+    this.#hintBytes -= bytes;
+    this.#hintCount--;
+  }
+
+  /** A failed hint write or deletion was the latest: the index follows what the disk holds. */
+  #hintReverted(storeKey: StoreKey, now: Uint8Array | null): void {
+    this.diskErrors++;
+    const [, owner, p, key] = storeKey as [string, string, number, string];
+    this.#unindexHint(owner, p, key);
+    if (now) this.#indexHint(owner, p, key, now.byteLength);
   }
 
   /** Hints in (owner, partition, key) order, optionally for one owner, after a cursor. */
   *hints(owner?: NodeId, after?: { owner: NodeId; partition: number; key: string }): Iterable<Hint> {
     const start = after ? ['h', after.owner, after.partition, after.key + '\u0000'] : owner === undefined ? ['h'] : ['h', owner];
     const end = owner === undefined ? ['i'] : ['h', owner, '\uffff'];
-    for (const e of this.#engine.hints.range({ start, end })) {
+    for (const e of this.#hints.range({ start, end })) {
       const [, o, p, k] = e.key as [string, string, number, string];
       yield { owner: o, partition: p, key: k, ...decodeHint(e.value) };
     }
@@ -315,25 +322,12 @@ export class Replica {
   }
 }
 
-export function dotsOf(set: SiblingSet): Dot[] {
-  return set.map((v) => v.dot);
-}
-
 function sameDots(set: SiblingSet, dots: readonly Dot[]): boolean {
   return set.length === dots.length && set.every((v, i) => v.dot.actor === dots[i]!.actor && v.dot.counter === dots[i]!.counter);
 }
 
 function dataId(p: number, key: string): string {
   return `${p}\u0000${key}`;
-}
-
-function splitDataId(id: string): [number, string] {
-  const at = id.indexOf('\u0000');
-  return [Number(id.slice(0, at)), id.slice(at + 1)];
-}
-
-function hintId(owner: NodeId, p: number, key: string): string {
-  return JSON.stringify([owner, p, key]);
 }
 
 function encodeHint(storedAt: number, set: SiblingSet): Buffer {

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { compareKeys, type Engine, type StoreKey } from '../../storage/engine/engine.ts';
+import { OverlayStore } from '../../storage/engine/overlay.ts';
 
 export interface EngineFactory {
   readonly name: string;
@@ -55,6 +56,45 @@ export function runEngineConformance(f: EngineFactory): void {
     assert.equal([...e.data.range()].length, 500);
     assert.equal(Buffer.from(e.meta.get(['lease'])!).toString(), '9');
     await e.flushed();
+    await e.close();
+  });
+
+  test(`${f.name}: a write shows to readers once its promise resolves; before that a read sees the old or the new value`, async () => {
+    const e = await f.open();
+    await e.data.put(['v'], Buffer.from('old'));
+    const write = e.data.put(['v'], Buffer.from('new'));
+    const during = Buffer.from(e.data.get(['v'])!).toString();
+    assert.ok(during === 'old' || during === 'new', during);
+    await write;
+    assert.equal(Buffer.from(e.data.get(['v'])!).toString(), 'new');
+    const removal = e.data.remove(['v']);
+    await removal;
+    assert.equal(e.data.get(['v']), undefined);
+    await e.close();
+  });
+
+  test(`${f.name}: writes settle in the order they were issued`, async () => {
+    const e = await f.open();
+    const order: number[] = [];
+    await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 3 === 0 ? e.meta : e.data).put([i], Buffer.from([i])).then(() => order.push(i))));
+    assert.deepEqual(order, [...order].sort((a, b) => a - b));
+    await e.close();
+  });
+
+  test(`${f.name}: through the replica's overlay, a write or a delete is seen at once by gets and ranges, and still after it settles`, async () => {
+    const e = await f.open();
+    const o = new OverlayStore(e.data);
+    await o.put([1, 'a'], Buffer.from('a1'));
+    await o.put([1, 'c'], Buffer.from('c1'));
+    const writes = [o.put([1, 'b'], Buffer.from('b1')), o.remove([1, 'a']), o.put([1, 'c'], Buffer.from('c2'))];
+    const seen = () => [...o.range({ start: [1], end: [2] })].map((x) => `${String(x.key[1])}=${Buffer.from(x.value).toString()}`);
+    assert.equal(o.get([1, 'a']), undefined);
+    assert.equal(Buffer.from(o.get([1, 'b'])!).toString(), 'b1');
+    assert.deepEqual(seen(), ['b=b1', 'c=c2']);
+    assert.deepEqual([...o.range({ start: [1], end: [2], limit: 1 })].length, 1);
+    await Promise.all(writes);
+    assert.equal(o.pendingCount, 0);
+    assert.deepEqual(seen(), ['b=b1', 'c=c2']);
     await e.close();
   });
 }

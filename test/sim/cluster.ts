@@ -95,7 +95,12 @@ export class SimCluster {
 
   #engine(id: string, disk?: MemoryDisk): MemoryEngine {
     const r = this.random.fork(1000 + this.#slots.size + this.ids.indexOf(id));
-    return new MemoryEngine(disk, (durable) => this.scheduler.at(r.float() * 0.5, durable, id));
+    return new MemoryEngine(disk, {
+      schedule: (ms, fn) => void this.scheduler.at(ms, fn, id),
+      now: () => this.scheduler.now,
+      commitDelay: () => r.float() * 0.2,
+      syncDelay: () => r.float() * 0.5,
+    });
   }
 
   node(id: string): StorageNode {
