@@ -47,6 +47,15 @@ export interface CoordinatorDeps {
   readonly logger: Logger;
   /** background work (late acks, read repair) that shutdown waits for */
   readonly track: (work: Promise<unknown>) => void;
+  /** told of every version this node makes, with what it held for the key then (the simulator's ground truth) */
+  readonly onMint?: (mint: Mint) => void;
+}
+
+export interface Mint {
+  readonly key: string;
+  readonly request: PutRequest;
+  readonly version: Version;
+  readonly held: SiblingSet;
 }
 
 export class Coordinator {
@@ -222,6 +231,7 @@ export class Coordinator {
           { siblings: next.length, limit: config.maxSiblings },
         );
       }
+      this.d.onMint?.({ key: req.key, request: req, version, held: current });
       return next;
     };
 

@@ -7,7 +7,7 @@ import { RingView } from './core/preference.ts';
 import { claimantOf } from './core/ring-change.ts';
 import { partitionCounts, type Member, type NodeId, type Ring } from './core/ring.ts';
 import type { Engine } from './engine/engine.ts';
-import { Coordinator, type CoordinatorConfig } from './coordinator.ts';
+import { Coordinator, type CoordinatorConfig, type Mint } from './coordinator.ts';
 import { Identity } from './identity.ts';
 import { ChangeHandler } from './membership/changes.ts';
 import { DEFAULT_GOSSIP, Gossiper, type GossipOptions } from './membership/gossip.ts';
@@ -17,6 +17,7 @@ import { RepairService } from './repair/service.ts';
 import { Reader, Writer, readRing, writeRing } from './protocol/codec.ts';
 import type { ErrorReply, HintsRequest, MgetItem, Reply, Request } from './protocol/messages.ts';
 import { Replica, type HintLimits } from './replica.ts';
+import type { SiblingSet } from './core/siblings.ts';
 import type { Clock, Logger, Random, Timer, Transport } from './runtime.ts';
 import type { NodeStatus } from './status.ts';
 
@@ -48,6 +49,10 @@ export interface NodeDeps {
   readonly clock: Clock;
   readonly random: Random;
   readonly logger: Logger;
+  /** told of every version this node makes (the simulator records them as ground truth) */
+  readonly onMint?: (mint: Mint) => void;
+  /** told of every key this node forgets by reclaiming it, with what it held */
+  readonly onReclaim?: (key: string, set: SiblingSet) => void;
 }
 
 const RING_KEY = ['ring'];
@@ -131,6 +136,7 @@ export class StorageNode {
       liveness: this.gossip,
       logger: deps.logger,
       track: (work) => this.#track(work),
+      onMint: deps.onMint,
     });
     this.changes = new ChangeHandler({
       self: deps.config.id,
@@ -161,6 +167,7 @@ export class StorageNode {
       clock: deps.clock,
       logger: deps.logger,
       view: () => this.#requireView(),
+      onReclaim: deps.onReclaim,
     });
   }
 

@@ -8,6 +8,7 @@ import type { Identity } from '../identity.ts';
 import type { HintEntry, HintRef, Reply, Request } from '../protocol/messages.ts';
 import type { Replica } from '../replica.ts';
 import type { Clock, Logger } from '../runtime.ts';
+import type { SiblingSet } from '../core/siblings.ts';
 
 type RepairRequest = Extract<
   Request,
@@ -48,6 +49,8 @@ export interface RepairServiceDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly view: () => RingView;
+  /** told of every key reclaimed, with what it held */
+  readonly onReclaim?: (key: string, set: SiblingSet) => void;
 }
 
 export class RepairService {
@@ -114,7 +117,9 @@ export class RepairService {
         return { type: 'countReply', count: n };
       }
       case 'reclaim': {
+        const held = req.keys.map((k) => replica.readOwn(k.key));
         const results = await Promise.all(req.keys.map((k) => replica.removeIf(k.key, k.dots)));
+        results.forEach((removed, i) => removed && this.d.onReclaim?.(req.keys[i]!.key, held[i]!));
         const n = results.filter(Boolean).length;
         this.counters.tombstonesReclaimed += n;
         return { type: 'countReply', count: n };

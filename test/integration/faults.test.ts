@@ -70,7 +70,7 @@ test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write 
     };
     const write = async (key: string, context: string | null, deleted: boolean) => {
       const id = `w${seq++}`;
-      const record = history.attempt(id, key, deleted, null);
+      const record = history.attempt(id, key, deleted, null, null);
       const r = deleted
         ? await gql('mutation($k: String!, $c: String) { delete(key: $k, context: $c) { dot } }', { k: key, c: context }).catch(() => null)
         : await gql('mutation($k: String!, $v: JSON!, $c: String) { put(key: $k, value: $v, context: $c) { dot } }', { k: key, v: { id }, c: context }).catch(() => null);
@@ -148,7 +148,7 @@ test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write 
       finals.set(key, all);
       replicas.set(key, perNode);
     }
-    const verdict = check(history, finals, replicas, true);
+    const verdict = check(history, { reads: finals, primaries: replicas }, true);
     const attempted = history.writes.size;
     process.stdout.write(
       `# faults: ${log.join(', ')}\n# ${attempted} writes attempted, ${verdict.acknowledged} acknowledged, ${verdict.found} found as siblings, the rest superseded by later writes over their context, ${verdict.lost} lost; ${proxies.swallowed} bytes swallowed by the stalled link\n`,

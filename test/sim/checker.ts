@@ -1,42 +1,86 @@
-// Records what clients attempted and what the cluster acknowledged, and checks the final
-// state against it. The properties are those of the storage core and the fault issue:
-//   1. every acknowledged write is a sibling, or covered by the context of a later write;
-//   2. every sibling is a write someone attempted, with its value and its delete flag;
-//   3. all replicas of a key hold the same sibling set (checked when asked);
-//   4. nothing covered by an acknowledged write's context comes back (no resurrection);
-//   5. no sibling set holds a version that supersedes another;
-//   6. a read's context claims only writes that read saw (the dotted-vector invariant).
-import { contextOf, supersedes, type SiblingSet } from '../../storage/core/siblings.ts';
-import { coversDot, equalDots, formatDot, type Dot, type VersionVector } from '../../storage/core/version-vector.ts';
+// The checker: judges a run from what clients were told and from ground truth the simulator
+// observed (which request each dot was minted for, and what a coordinator held when it made a
+// blind delete), never from the system's own causal metadata. A version's `past` is what the
+// system claims; the checker tests those claims, it does not rely on them.
+//
+// What each write could have seen, from the client history alone:
+//   - a write made with a context saw the versions the read it took the context from returned;
+//   - a blind delete saw what its coordinator held at that moment (recorded from the
+//     coordinator's state when the dot was minted: ground truth, not version metadata);
+//   - a blind write saw nothing;
+//   and, transitively, whatever those versions' writes saw.
+//
+// Properties:
+//   lost       an acknowledged write is in the final state (read as clients read, R=N), or some
+//              acknowledged or final write saw it, or it is a delete whose tombstone was
+//              reclaimed (recorded when a node forgot the key);
+//   returned   nothing an acknowledged or final write saw is in the final state;
+//   phantom    every version anywhere is a write someone attempted, with its value and delete flag;
+//   minted     every dot is minted once, each write gets at most one dot, and an acknowledgment
+//              names the dot the coordinator minted;
+//   claims     a context (a read's, or one a coordinator built for a write) claims only writes
+//              its holder saw: the dotted-version-vector invariant;
+//   maximal    no set holds a version that supersedes another;
+//   converged  every primary holds the same versions, and no hint is left (checked when asked);
+//   writable   a read-modify-write over a full read ends with exactly one version (checked by the
+//              caller, reported here).
+import { contextOf, supersedes, type SiblingSet, type Version } from '../../storage/core/siblings.ts';
+import { coversDot, formatDot, type Dot, type VersionVector } from '../../storage/core/version-vector.ts';
 
 export interface WriteRecord {
   readonly id: string;
   readonly key: string;
   readonly deleted: boolean;
+  /** the read whose context the write carried, or null for a blind write or delete */
+  readonly readId: string | null;
   readonly context: VersionVector | null;
   outcome: 'pending' | 'ok' | 'failed';
+  /** the dot the acknowledgment named */
   dot?: Dot;
-  /** the context the version was written over, when known */
-  past?: VersionVector;
 }
 
-interface ReadRecord {
+export interface ReadRecord {
+  readonly id: string;
   readonly key: string;
   readonly set: SiblingSet;
 }
 
+/** Ground truth from the simulator: a dot minted by a coordinator for a write. */
+export interface MintRecord {
+  readonly writeId: string;
+  readonly key: string;
+  readonly node: string;
+  readonly version: Version;
+  /** the versions the coordinator held for the key at that moment */
+  readonly held: readonly Dot[];
+}
+
 export class History {
   readonly writes = new Map<string, WriteRecord>();
-  readonly reads: ReadRecord[] = [];
+  readonly reads = new Map<string, ReadRecord>();
+  readonly mints: MintRecord[] = [];
+  /** dots of versions a node forgot by reclaiming their key (ground truth) */
+  readonly reclaims = new Set<string>();
+  #reads = 0;
 
-  attempt(id: string, key: string, deleted: boolean, context: VersionVector | null): WriteRecord {
-    const w: WriteRecord = { id, key, deleted, context, outcome: 'pending' };
+  attempt(id: string, key: string, deleted: boolean, readId: string | null, context: VersionVector | null): WriteRecord {
+    const w: WriteRecord = { id, key, deleted, readId, context, outcome: 'pending' };
     this.writes.set(id, w);
     return w;
   }
 
-  read(key: string, set: SiblingSet): void {
-    this.reads.push({ key, set });
+  read(key: string, set: SiblingSet): ReadRecord {
+    const r = { id: `r${this.#reads++}`, key, set };
+    this.reads.set(r.id, r);
+    return r;
+  }
+
+  minted(m: MintRecord): void {
+    this.mints.push(m);
+  }
+
+  reclaimed(_key: string, dots: readonly Dot[]): void {
+    for (const dot of dots) this.reclaims.add(formatDot(dot));
   }
 
   acknowledged(): WriteRecord[] {
@@ -44,93 +88,191 @@ export class History {
   }
 }
 
-/** The id a workload writes into every value (deletes carry none; their id comes from the attempt). */
-export function valueId(value: Uint8Array): string {
-  return (JSON.parse(Buffer.from(value).toString('utf8')) as { id: string }).id;
+/** The id a workload writes into every value, deletes included (a coordinator keeps no value for a delete). */
+export function valueId(value: Uint8Array): string | null {
+  try {
+    return (JSON.parse(Buffer.from(value).toString('utf8')) as { id?: string }).id ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export interface FinalState {
+  /** each key as a client reads it after repair: R=N through a coordinator */
+  readonly reads: ReadonlyMap<string, SiblingSet>;
+  /** each key's own set on each of its primaries */
+  readonly primaries?: ReadonlyMap<string, ReadonlyMap<string, SiblingSet>>;
+  /** hints still held anywhere */
+  readonly hintsLeft?: number;
+  /** keys a final read-modify-write could not bring to one version, with why */
+  readonly unwritable?: readonly string[];
 }
 
 export interface Verdict {
   readonly violations: string[];
   readonly acknowledged: number;
+  /** acknowledged writes present in the final state */
   readonly found: number;
   readonly lost: number;
+  /** acknowledged deletes whose tombstones were reclaimed */
+  readonly reclaimed: number;
+  readonly returned: number;
+  /** the most siblings and the most actors (dot and past entries) seen in any set of one key */
+  readonly maxSiblings: number;
+  readonly maxActors: number;
 }
 
-/**
- * `finals` maps each key to the merged state of all its replicas; `replicaStates`, when
- * given, to each replica's own set (for properties 3 and 5).
- */
-export function check(
-  history: History,
-  finals: ReadonlyMap<string, SiblingSet>,
-  replicaStates?: ReadonlyMap<string, ReadonlyMap<string, SiblingSet>>,
-  requireConvergence = false,
-): Verdict {
+const d = formatDot;
+
+export function actorsOf(set: SiblingSet): number {
+  const actors = new Set<string>();
+  for (const v of set) {
+    actors.add(v.dot.actor);
+    for (const a of v.past.keys()) actors.add(a);
+  }
+  return actors.size;
+}
+
+export function check(history: History, final: FinalState, requireConvergence = false): Verdict {
   const violations: string[] = [];
-  const byDot = new Map<string, WriteRecord>();
-  for (const w of history.writes.values()) if (w.dot) byDot.set(formatDot(w.dot), w);
+  const writes = history.writes;
+
+  // ---- ground truth: which write each dot was minted for
+  const writeOf = new Map<string, string>();
+  const mintOf = new Map<string, MintRecord>();
+  for (const m of history.mints) {
+    const key = d(m.version.dot);
+    const other = writeOf.get(key);
+    if (other !== undefined) violations.push(`dot ${key} was minted twice: for ${other} and for ${m.writeId}`);
+    writeOf.set(key, m.writeId);
+    const earlier = mintOf.get(m.writeId);
+    if (earlier) violations.push(`write ${m.writeId} was applied twice: as ${d(earlier.version.dot)} and as ${key}`);
+    else mintOf.set(m.writeId, m);
+  }
+  for (const w of history.acknowledged()) {
+    const m = mintOf.get(w.id);
+    if (!m) violations.push(`write ${w.id} was acknowledged as ${w.dot ? d(w.dot) : '?'} but no coordinator minted a dot for it`);
+    else if (!w.dot || d(w.dot) !== d(m.version.dot)) violations.push(`write ${w.id} was acknowledged as ${w.dot ? d(w.dot) : '?'} but minted as ${d(m.version.dot)}`);
+  }
+
+  // ---- every version anywhere is an attempted write, with its value and delete flag
+  const phantom = new Set<string>();
+  const identify = (where: string, key: string, v: Version): string | null => {
+    const id = writeOf.get(d(v.dot));
+    const w = id === undefined ? undefined : writes.get(id);
+    if (!w) {
+      if (!phantom.has(d(v.dot))) violations.push(`${where}: '${key}' holds ${d(v.dot)}, which no coordinator minted for an attempted write`);
+      phantom.add(d(v.dot));
+      return null;
+    }
+    if (w.key !== key || w.deleted !== v.deleted || (!v.deleted && valueId(v.value) !== w.id)) {
+      violations.push(`${where}: '${key}' holds ${d(v.dot)}, which does not match attempted write ${w.id}`);
+    }
+    return w.id;
+  };
+  const setWrites = (where: string, key: string, set: SiblingSet) => set.flatMap((v) => identify(where, key, v) ?? []);
+
+  // ---- what each write saw, directly and transitively
+  const direct = new Map<string, string[]>();
+  for (const w of writes.values()) {
+    const r = w.readId === null ? undefined : history.reads.get(w.readId);
+    if (r) direct.set(w.id, setWrites(`read ${r.id}`, r.key, r.set));
+    else if (w.deleted) direct.set(w.id, (mintOf.get(w.id)?.held ?? []).flatMap((dot) => writeOf.get(d(dot)) ?? []));
+    else direct.set(w.id, []);
+  }
+  const closures = new Map<string, Set<string>>();
+  const closure = (id: string): Set<string> => {
+    let c = closures.get(id);
+    if (c) return c;
+    c = new Set();
+    closures.set(id, c); // a cycle (impossible for a correct history) ends here
+    for (const u of direct.get(id) ?? []) {
+      c.add(u);
+      for (const x of closure(u)) c.add(x);
+    }
+    return c;
+  };
+  const closureOfSet = (ids: readonly string[]) => {
+    const c = new Set<string>(ids);
+    for (const id of ids) for (const x of closure(id)) c.add(x);
+    return c;
+  };
+
+  // ---- claims: a context covers only what its holder saw
+  const mintsByKey = new Map<string, MintRecord[]>();
+  for (const m of history.mints) mintsByKey.set(m.key, [...(mintsByKey.get(m.key) ?? []), m]);
+  const checkClaims = (what: string, key: string, vv: VersionVector, saw: Set<string>) => {
+    for (const m of mintsByKey.get(key) ?? []) {
+      if (coversDot(vv, m.version.dot) && !saw.has(m.writeId)) {
+        violations.push(`${what} claims ${d(m.version.dot)} (${m.writeId}) on '${key}' without having seen it`);
+      }
+    }
+  };
+  for (const r of history.reads.values()) checkClaims(`read ${r.id}`, r.key, contextOf(r.set), closureOfSet(setWrites(`read ${r.id}`, r.key, r.set)));
+  for (const m of history.mints) {
+    const w = writes.get(m.writeId);
+    if (!w) {
+      violations.push(`${d(m.version.dot)} was minted for ${m.writeId}, which no client attempted`);
+      continue;
+    }
+    // the version's past, as the coordinator made it, may claim only what the writer saw
+    checkClaims(`${d(m.version.dot)} (${w.id}, made by ${m.node})`, m.key, m.version.past, closure(w.id));
+  }
+
+  // ---- lost and returned, against the final state
   let found = 0;
   let lost = 0;
-
+  let reclaimed = 0;
+  let returned = 0;
+  const finalWrites = new Map<string, Set<string>>();
+  for (const [key, set] of final.reads) finalWrites.set(key, new Set(setWrites('final read', key, set)));
+  const excused = new Map<string, Set<string>>();
+  for (const w of writes.values()) {
+    const present = finalWrites.get(w.key)?.has(w.id) ?? false;
+    if (w.outcome !== 'ok' && !present) continue;
+    const e = excused.get(w.key) ?? new Set<string>();
+    for (const x of closure(w.id)) e.add(x);
+    excused.set(w.key, e);
+    for (const u of closure(w.id)) {
+      if (u !== w.id && finalWrites.get(w.key)?.has(u)) {
+        returned++;
+        violations.push(`'${w.key}': ${u} is in the final state although ${w.id} (${w.outcome === 'ok' ? 'acknowledged' : 'present'}) saw it`);
+      }
+    }
+  }
   for (const w of history.acknowledged()) {
-    const final = finals.get(w.key) ?? [];
-    const dot = w.dot!;
-    const present = final.some((s) => equalDots(s.dot, dot));
-    const covered = final.some((s) => coversDot(s.past, dot));
+    const present = finalWrites.get(w.key)?.has(w.id) ?? false;
     if (present) found++;
-    if (!present && !covered) {
+    else if (w.deleted && w.dot && history.reclaims.has(d(w.dot))) reclaimed++;
+    else if (!excused.get(w.key)?.has(w.id)) {
       lost++;
-      violations.push(`acknowledged write ${w.id} (${formatDot(dot)}) on '${w.key}' is neither a sibling nor covered by one`);
-    }
-    if (w.past) {
-      for (const s of final) {
-        if (!equalDots(s.dot, dot) && coversDot(w.past, s.dot)) {
-          violations.push(`'${w.key}': ${formatDot(s.dot)} came back although acknowledged write ${w.id} was made over it`);
-        }
-      }
+      violations.push(`acknowledged write ${w.id} (${w.dot ? d(w.dot) : '?'}) on '${w.key}' is not in the final state and no later write saw it`);
     }
   }
 
-  const attemptedIds = new Map([...history.writes.values()].map((w) => [w.id, w]));
-  for (const [key, final] of finals) {
-    for (const s of final) {
-      const w = byDot.get(formatDot(s.dot)) ?? (s.deleted ? undefined : attemptedIds.get(valueId(s.value)));
-      if (!w) {
-        if (!s.deleted) violations.push(`'${key}': sibling ${formatDot(s.dot)} is no write anyone attempted`);
-        continue;
-      }
-      if (w.key !== key || w.deleted !== s.deleted) {
-        violations.push(`'${key}': sibling ${formatDot(s.dot)} does not match attempted write ${w.id}`);
-      }
+  // ---- maximal sets, bounds, convergence
+  let maxSiblings = 0;
+  let maxActors = 0;
+  const look = (where: string, key: string, set: SiblingSet) => {
+    maxSiblings = Math.max(maxSiblings, set.length);
+    maxActors = Math.max(maxActors, actorsOf(set));
+    for (const a of set) for (const b of set) if (supersedes(a, b)) violations.push(`${where}: '${key}' holds ${d(a.dot)}, which supersedes its sibling ${d(b.dot)}`);
+  };
+  for (const r of history.reads.values()) look(`read ${r.id}`, r.key, r.set);
+  for (const [key, set] of final.reads) look('final read', key, set);
+  for (const [key, replicas] of final.primaries ?? []) {
+    for (const [node, set] of replicas) {
+      look(`${node}`, key, set);
+      setWrites(`${node}`, key, set);
+    }
+    if (!requireConvergence) continue;
+    const sigs = [...replicas].map(([node, set]) => [node, set.map((v) => d(v.dot)).join(',')] as const);
+    for (const [node, sig] of sigs.slice(1)) {
+      if (sig !== sigs[0]![1]) violations.push(`'${key}': ${node} holds [${sig}] but ${sigs[0]![0]} holds [${sigs[0]![1]}]`);
     }
   }
+  if (requireConvergence && (final.hintsLeft ?? 0) > 0) violations.push(`${final.hintsLeft} hints were never delivered`);
+  for (const u of final.unwritable ?? []) violations.push(`a read-modify-write over a full read did not end with one version: ${u}`);
 
-  for (const r of history.reads) {
-    const ctx = contextOf(r.set);
-    for (const w of history.acknowledged()) {
-      if (w.key !== r.key || !coversDot(ctx, w.dot!)) continue;
-      const seen = r.set.some((s) => equalDots(s.dot, w.dot!) || coversDot(s.past, w.dot!));
-      if (!seen) violations.push(`a read of '${r.key}' returned a context covering ${w.id} (${formatDot(w.dot!)}) without seeing it`);
-    }
-  }
-
-  if (replicaStates) {
-    for (const [key, replicas] of replicaStates) {
-      const sets = [...replicas.entries()];
-      for (const [node, set] of sets) {
-        for (const a of set) for (const b of set) {
-          if (supersedes(a, b)) violations.push(`'${key}' on ${node}: ${formatDot(a.dot)} supersedes sibling ${formatDot(b.dot)}`);
-        }
-      }
-      if (requireConvergence && sets.length > 1) {
-        const sig = (set: SiblingSet) => set.map((v) => formatDot(v.dot)).join(',');
-        const first = sig(sets[0]![1]);
-        for (const [node, set] of sets.slice(1)) {
-          if (sig(set) !== first) violations.push(`'${key}': ${node} holds [${sig(set)}] but ${sets[0]![0]} holds [${first}]`);
-        }
-      }
-    }
-  }
-
-  return { violations, acknowledged: history.acknowledged().length, found, lost };
+  return { violations, acknowledged: history.acknowledged().length, found, lost, reclaimed, returned, maxSiblings, maxActors };
 }

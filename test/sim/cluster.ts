@@ -5,7 +5,9 @@ import { DEFAULT_GOSSIP } from '../../storage/membership/gossip.ts';
 import { DEFAULT_TRANSFER } from '../../storage/membership/transfers.ts';
 import { RepairTicker } from '../../storage/repair/ticker.ts';
 import { memoryCandidates } from '../../storage/repair/reclaim.ts';
-import { MemoryDisk, MemoryEngine } from '../../storage/engine/memory.ts';
+import { MemoryDisk, MemoryEngine, type WriteFault } from '../../storage/engine/memory.ts';
+import type { Mint } from '../../storage/coordinator.ts';
+import type { SiblingSet } from '../../storage/core/siblings.ts';
 import { StorageNode, type NodeConfig } from '../../storage/node.ts';
 import { silentLogger, type Transport } from '../../storage/runtime.ts';
 import { DEFAULT_MAX_CONTEXT_ENTRIES, DEFAULT_MAX_SIBLINGS } from '../../storage/core/limits.ts';
@@ -30,6 +32,17 @@ export interface SimOptions {
   readonly hintMaxBytes?: number;
   /** nodes deliver their own hints this often (0: only the repair ticker does) */
   readonly localHandoffEveryMs?: number;
+  /** hints older than this are handed to the key's primaries by the expiry pass */
+  readonly hintMaxAgeMs?: number;
+  /** wall clocks up to this far apart (default five minutes) */
+  readonly clockSkewMs?: number;
+  /** the disks: longest delay before a transaction commits and before it is synced, in ms */
+  readonly disk?: { readonly commitMaxMs: number; readonly syncMaxMs: number };
+}
+
+/** Disk write failures, changed as the run goes: the probability that one transaction fails. */
+export interface DiskFaults {
+  rate: number;
 }
 
 interface Slot {
@@ -44,11 +57,19 @@ export class SimCluster {
   readonly scheduler = new Scheduler();
   readonly random: SeededRandom;
   readonly network: SimNetwork;
-  readonly ring: Ring;
+  /** the ring the cluster was created with */
+  readonly initialRing: Ring;
   readonly ids: string[];
   readonly #slots = new Map<string, Slot>();
   readonly #config: (id: string) => NodeConfig;
   readonly #members: Member[];
+  readonly diskFaults: DiskFaults = { rate: 0 };
+  /** transactions failed on engines no longer in use (crashed or replaced) */
+  #failedBefore = 0;
+  /** told of every version any node makes */
+  onMint: ((node: string, mint: Mint) => void) | null = null;
+  /** told of every key a node forgets by reclaiming it, with what it held */
+  onReclaim: ((node: string, key: string, set: SiblingSet) => void) | null = null;
 
   private constructor(readonly options: SimOptions) {
     this.random = new SeededRandom(options.seed);
@@ -60,7 +81,7 @@ export class SimCluster {
       weight: 1,
     }));
     const n = options.n ?? 3;
-    this.ring = createRing(members, options.partitions ?? 64, n);
+    this.initialRing = createRing(members, options.partitions ?? 64, n);
     this.ids = members.map((m) => m.id);
     this.#members = members;
     const seeds = members.slice(0, options.seeds ?? members.length);
@@ -72,7 +93,7 @@ export class SimCluster {
       maxSiblings: DEFAULT_MAX_SIBLINGS,
       maxContextEntries: DEFAULT_MAX_CONTEXT_ENTRIES,
       requestTimeoutMs: options.requestTimeoutMs ?? 200,
-      hints: { maxBytes: options.hintMaxBytes ?? 64 * 1024 * 1024, maxAgeMs: 24 * 3600_000 },
+      hints: { maxBytes: options.hintMaxBytes ?? 64 * 1024 * 1024, maxAgeMs: options.hintMaxAgeMs ?? 24 * 3600_000 },
       seeds: seeds.filter((m) => m.id !== id),
       gossip: { ...DEFAULT_GOSSIP, intervalMs: options.gossipIntervalMs ?? 1000 },
       transfer: { ...DEFAULT_TRANSFER, dropGraceMs: 2000 },
@@ -95,12 +116,26 @@ export class SimCluster {
 
   #engine(id: string, disk?: MemoryDisk): MemoryEngine {
     const r = this.random.fork(1000 + this.#slots.size + this.ids.indexOf(id));
+    const timing = this.options.disk ?? { commitMaxMs: 0.2, syncMaxMs: 0.5 };
     return new MemoryEngine(disk, {
       schedule: (ms, fn) => void this.scheduler.at(ms, fn, id),
       now: () => this.scheduler.now,
-      commitDelay: () => r.float() * 0.2,
-      syncDelay: () => r.float() * 0.5,
+      commitDelay: () => r.float() * timing.commitMaxMs,
+      syncDelay: () => r.float() * timing.syncMaxMs,
+      fault: (): WriteFault => (this.diskFaults.rate > 0 && r.chance(this.diskFaults.rate) ? (r.chance(0.5) ? 'commit' : 'sync') : 'none'),
     });
+  }
+
+  /** Transactions the engines failed so far. */
+  get diskErrors(): number {
+    let n = this.#failedBefore;
+    for (const s of this.#slots.values()) n += s.engine.failures.commit + s.engine.failures.sync;
+    return n;
+  }
+
+  #replaceEngine(slot: Slot, engine: MemoryEngine): void {
+    this.#failedBefore += slot.engine.failures.commit + slot.engine.failures.sync;
+    slot.engine = engine;
   }
 
   node(id: string): StorageNode {
@@ -125,13 +160,15 @@ export class SimCluster {
     slot.starting = true;
     const node = await StorageNode.open({
       config: this.#config(id),
-      bootstrap: this.#members.some((m) => m.id === id) ? this.ring : null,
+      bootstrap: this.#members.some((m) => m.id === id) ? this.initialRing : null,
       engine: slot.engine,
       transport: this.network.transport(id),
       // wall clocks up to five minutes apart, monotonic clocks from unrelated origins
-      clock: this.scheduler.clock(id, (this.#skew(id) - 0.5) * 600_000, this.#skew(id) * 1e9),
+      clock: this.scheduler.clock(id, (this.#skew(id) - 0.5) * (this.options.clockSkewMs ?? 600_000), this.#skew(id) * 1e9),
       random: this.random.fork(2000 + this.ids.indexOf(id) + this.scheduler.steps),
       logger: silentLogger,
+      onMint: (mint) => this.onMint?.(id, mint),
+      onReclaim: (key, set) => this.onReclaim?.(id, key, set),
     });
     slot.starting = false;
     slot.node = node;
@@ -153,7 +190,7 @@ export class SimCluster {
     if (!slot.node) return;
     this.network.detach(id);
     this.scheduler.cancelOwned(id);
-    slot.engine = slot.engine.crash();
+    this.#replaceEngine(slot, slot.engine.crash());
     slot.node = null;
     slot.stopping = undefined; // a shutdown cut short: nothing to wait for
   }
@@ -176,19 +213,28 @@ export class SimCluster {
 
   /** A copy of a node's disk as it is now (take it while the node is stopped, as an operator would). */
   backup(id: string): MemoryDisk {
-    return this.#slots.get(id)!.engine.disk.copy();
+    return this.#slots.get(id)!.engine.durableCopy();
   }
 
   /** The node dies and its disk is replaced by a copy of an earlier backup. */
   restore(id: string, backup: MemoryDisk): void {
     this.crash(id);
-    this.#slots.get(id)!.engine = this.#engine(id, backup.copy());
+    const slot = this.#slots.get(id)!;
+    this.#replaceEngine(slot, this.#engine(id, backup.copy()));
   }
 
   /** The node's disk is lost too: it comes back empty, under a new epoch. */
   wipe(id: string): void {
     this.crash(id);
-    this.#slots.get(id)!.engine = this.#engine(id);
+    const slot = this.#slots.get(id)!;
+    this.#replaceEngine(slot, this.#engine(id));
+  }
+
+  /** The newest ring any running node holds. */
+  ring(): Ring {
+    let best: Ring | null = null;
+    for (const n of this.running()) if (n.ring && (!best || n.ring.version > best.version)) best = n.ring;
+    return best ?? this.initialRing;
   }
 
   /** A client endpoint on the network. */

@@ -1,6 +1,6 @@
 // The simulated network: an in-memory Transport between simulated nodes. Every message is
 // encoded and decoded with the real codec (so nodes never share objects), delayed by a
-// seeded latency, and may be dropped, duplicated or reordered; links can be cut in either
+// seeded latency, and may be dropped, duplicated (all but puts) or reordered; links can be cut in either
 // direction. A request to a node that is down fails fast, as a refused connection does; a
 // request over a cut link or a dropped message times out.
 import { StoreError } from '../../storage/core/errors.ts';
@@ -105,7 +105,9 @@ export class SimNetwork {
   #deliver(from: string, to: string, message: Message, receive: (m: Message) => void): void {
     if (this.#cut.has(`${from}>${to}`) || this.random.chance(this.faults.drop) || this.dropIf?.(from, to, message)) return;
     const bytes = encodeFrame(0, message);
-    const copies = this.random.chance(this.faults.duplicate) ? 2 : 1;
+    // a client's put is never doubled by the network (TCP does not duplicate): one that arrives
+    // twice was sent twice, which the checker reports
+    const copies = this.random.chance(this.faults.duplicate) && message.type !== 'put' ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       this.scheduler.at(this.#delay(), () => {
         if (this.#cut.has(`${from}>${to}`)) return;

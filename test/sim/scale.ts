@@ -24,7 +24,7 @@ export async function scaleRow(nodes: number, seeds = 3, seed = 7): Promise<Scal
   const partitions = nodes <= 100 ? 1024 : 4096;
   const c = await SimCluster.create({ seed, nodes, partitions, seeds });
   await c.scheduler.run(c.scheduler.now + 3000);
-  const counts = [...partitionCounts(c.ring).values()];
+  const counts = [...partitionCounts(c.initialRing).values()];
 
   // a ring change, counted in gossip rounds until every node holds it
   const t0 = c.scheduler.now;

@@ -1,72 +1,90 @@
-// One simulated run: a cluster, clients and a nemesis for a seed, then healing, repair until
-// convergence, and the checker. The same seed gives the same run, event for event.
+// One simulated run: a cluster, clients, a nemesis and repair for a seed's parameters, then
+// healing, repair until nothing moves, the checker, and a read-modify-write of every key. The
+// same seed gives the same run, event for event.
 import { createHash } from 'node:crypto';
 import { SimCluster } from './cluster.ts';
-import { History, check, type Verdict } from './checker.ts';
-import { converge, finalStates, healAndQuiesce, runWorkload, type WorkloadOptions } from './workload.ts';
-import type { Faults } from './network.ts';
-
-export interface Profile {
-  readonly nodes: number;
-  readonly faults: Faults;
-  readonly workload: WorkloadOptions;
-  /** require every replica of every key to hold the same set after repair */
-  readonly converge: boolean;
-}
-
-export const PROFILES = {
-  /** the storage core's oracle: crashes, restarts, isolation, a lossy network */
-  oracle: {
-    nodes: 5,
-    faults: { drop: 0.01, duplicate: 0.01, minDelayMs: 1, maxDelayMs: 8 },
-    workload: { clients: 4, opsPerClient: 40, keys: 6, nemesisEveryMs: 150, maxFaulty: 2 },
-    converge: false,
-  },
-  /** everything: also wiped disks, a node started on a backup of its disk, split clusters, a network that changes, repair during and after */
-  faults: {
-    nodes: 5,
-    faults: { drop: 0.02, duplicate: 0.02, minDelayMs: 1, maxDelayMs: 15 },
-    workload: { clients: 5, opsPerClient: 40, keys: 8, nemesisEveryMs: 120, maxFaulty: 2, diskLosses: 1, restores: true, splits: true, repairEveryMs: 2000 },
-    converge: true,
-  },
-} satisfies Record<string, Profile>;
+import { History, check, type FinalState, type Verdict } from './checker.ts';
+import { draw, type Parameters } from './swarm.ts';
+import { finalState, newExercised, readModifyWriteAll, recordGroundTruth, runWorkload, sample, settle, type Exercised } from './workload.ts';
 
 export interface SimResult {
   readonly seed: number;
+  readonly parameters: Parameters;
   readonly verdict: Verdict;
   readonly attempted: number;
   readonly failed: number;
   readonly repairRounds: number;
   readonly simulatedMs: number;
   readonly messages: number;
+  readonly diskErrors: number;
+  readonly exercised: Exercised;
   /** digest of the run's observable history: equal for equal seeds */
   readonly trace: string;
   /** what the nemesis did, in order */
   readonly faults: readonly string[];
 }
 
-export async function simulate(seed: number, profile: Profile): Promise<SimResult> {
-  const cluster = await SimCluster.create({ seed, nodes: profile.nodes, faults: profile.faults, localHandoffEveryMs: profile.workload.repairEveryMs ? 0 : 2000 });
+export async function simulate(seed: number, parameters: Parameters = draw(seed)): Promise<SimResult> {
+  const p = parameters;
+  const cluster = await SimCluster.create({
+    seed,
+    nodes: p.nodes,
+    partitions: p.partitions,
+    faults: { drop: p.faults.network.drop, duplicate: p.faults.network.duplicate, minDelayMs: 1, maxDelayMs: p.faults.network.maxDelayMs },
+    localHandoffEveryMs: p.faults.repairEveryMs ? 0 : 2000,
+    hintMaxAgeMs: p.faults.hintMaxAgeMs,
+    disk: p.faults.disk,
+    clockSkewMs: p.faults.clockSkewMs,
+  });
   const history = new History();
-  const faults = await runWorkload(cluster, history, profile.workload);
+  const exercised = newExercised();
+  recordGroundTruth(cluster, history);
+  const nemesis = await runWorkload(cluster, history, p, exercised);
   const simulatedMs = cluster.scheduler.now;
-  await healAndQuiesce(cluster);
-  const repaired = profile.converge ? await converge(cluster) : { rounds: 0 };
-  const keys = new Set([...history.writes.values()].map((w) => w.key));
-  const { finals, replicas } = finalStates(cluster, keys);
-  const verdict = check(history, finals, replicas, profile.converge);
+  const keys = Array.from({ length: p.workload.keys }, (_, i) => `k${i}`);
+  let verdict: Verdict;
+  let rounds = 0;
+  let final: FinalState = { reads: new Map() };
+  try {
+    rounds = await settle(cluster, nemesis, p.faults.reclaimGraceMs, exercised);
+    sample(cluster, keys, exercised);
+    final = await finalState(cluster, keys);
+    cluster.onMint = null;
+    const unwritable = await readModifyWriteAll(cluster, keys);
+    verdict = check(history, { ...final, unwritable }, p.converge);
+  } catch (e) {
+    // a cluster that does not settle is a failure of the run, reported with what the nemesis did
+    const v = check(history, { reads: new Map() });
+    verdict = { ...v, violations: [`the cluster did not settle: ${(e as Error).message}`, ...describeCluster(cluster)] };
+  }
+  exercised.maxActors = Math.max(exercised.maxActors, verdict.maxActors);
+  exercised.maxSiblings = Math.max(exercised.maxSiblings, verdict.maxSiblings);
   const trace = createHash('md5');
   for (const w of history.writes.values()) trace.update(`${w.id}:${w.outcome}:${w.dot ? `${w.dot.actor}:${w.dot.counter}` : ''};`);
-  for (const [k, set] of finals) trace.update(`${k}=${set.map((v) => `${v.dot.actor}:${v.dot.counter}`).join(',')};`);
+  for (const [k, set] of final.reads) trace.update(`${k}=${set.map((v) => `${v.dot.actor}:${v.dot.counter}`).join(',')};`);
   return {
     seed,
+    parameters: p,
     verdict,
     attempted: history.writes.size,
     failed: [...history.writes.values()].filter((w) => w.outcome !== 'ok').length,
-    repairRounds: repaired.rounds,
+    repairRounds: rounds,
     simulatedMs,
     messages: cluster.network.delivered,
+    diskErrors: cluster.diskErrors,
+    exercised,
     trace: trace.digest('hex'),
-    faults,
+    faults: nemesis.log,
   };
+}
+
+/** Each node's view of the ring, for a run that did not settle. */
+function describeCluster(cluster: SimCluster): string[] {
+  return cluster.ids.map((id) => {
+    if (!cluster.isRunning(id)) return `${id}: down`;
+    const ring = cluster.node(id).ring;
+    if (!ring) return `${id}: no ring`;
+    const left = ring.transfers.filter((t) => !t.done);
+    return `${id}: ring version ${ring.version}, members ${ring.members.map((m) => m.id + (m.leaving ? `(${m.leaving})` : '')).join(',')}${ring.next ? `, changing, ${left.length} transfers left: ${left.slice(0, 4).map((t) => `p${t.partition}→${t.to} from ${t.from || 'all'}`).join(' ')}` : ''}`;
+  });
 }

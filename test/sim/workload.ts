@@ -1,117 +1,215 @@
-// Simulated clients and a nemesis. Clients read-then-write with the context they were given,
-// write blind, and delete with and without a context, each through a random node (the node
-// forwards puts to a coordinator). The nemesis crashes and restarts nodes, wipes a disk, starts
-// a node on an older copy of its disk (a restored backup), cuts nodes off or splits the cluster
-// in two, and makes the network lossy, doubling and slow.
+// Simulated clients, repair during the run, and the end of a run: healing, repair until nothing
+// moves, the final state read the way a client reads it, and a read-modify-write of every key.
+//
+// Clients read-then-write with the context they were given, write blind, and delete with and
+// without a context, each through a random node (the node forwards puts to a coordinator).
+// Every value, deletes included, carries the id of its write, so the checker can tell which
+// write a version is; the coordinator keeps no value for a delete, so a tombstone is known by
+// the dot its coordinator minted for it (the ground truth the cluster records).
 import { StoreError } from '../../storage/core/errors.ts';
-import { contextOf, merge, type SiblingSet } from '../../storage/core/siblings.ts';
-import { equalDots, type VersionVector } from '../../storage/core/version-vector.ts';
+import { contextOf, type SiblingSet } from '../../storage/core/siblings.ts';
+import type { VersionVector } from '../../storage/core/version-vector.ts';
 import type { Reply, Request } from '../../storage/protocol/messages.ts';
-import type { MemoryDisk } from '../../storage/engine/memory.ts';
 import type { Transport } from '../../storage/runtime.ts';
-import type { History } from './checker.ts';
+import type { SweepReport } from '../../storage/repair/ticker.ts';
+import { actorsOf, valueId, type FinalState, type History } from './checker.ts';
 import type { SimCluster } from './cluster.ts';
+import { Nemesis } from './nemesis.ts';
 import type { SeededRandom } from './random.ts';
-
-export interface WorkloadOptions {
-  readonly clients: number;
-  readonly opsPerClient: number;
-  readonly keys: number;
-  /** the nemesis acts every this many ms; 0 turns it off */
-  readonly nemesisEveryMs: number;
-  /** at most this many nodes down or cut off at once */
-  readonly maxFaulty: number;
-  /**
-   * disks the nemesis may lose, by wiping one or by starting a node on an older copy of its disk
-   * (a restored backup); writes then use W >= 2, so each acknowledged write outlives one loss
-   */
-  readonly diskLosses?: number;
-  /** the nemesis may split the cluster in two and change the network's loss, doubling and delay */
-  readonly splits?: boolean;
-  /** the nemesis may stop a node cleanly, copy its disk, and later start it on that copy (one of the disk losses) */
-  readonly restores?: boolean;
-  /** the repair ticker replays hints this often during the run (0: never) */
-  readonly repairEveryMs?: number;
-}
+import type { FaultParameters, WorkloadParameters } from './swarm.ts';
 
 const CLIENT_TIMEOUT_MS = 2000;
 
-/** Runs the clients and the nemesis until every client is done; returns what the nemesis did, with the simulated time of each act. */
-export async function runWorkload(cluster: SimCluster, history: History, options: WorkloadOptions): Promise<string[]> {
-  const random = cluster.random.fork(77);
-  let finished = 0;
-  for (let c = 0; c < options.clients; c++) {
-    const client = new SimClient(`client${c}`, cluster.client(`client${c}`), cluster, history, random.fork(c));
-    client.wipes = (options.diskLosses ?? 0) > 0;
-    void client.run(options).finally(() => finished++);
-  }
-  const nemesis = options.nemesisEveryMs > 0 ? new Nemesis(cluster, random.fork(999), options) : null;
-  const act = () => {
-    if (finished === options.clients) return;
-    nemesis?.act();
-    cluster.scheduler.at(options.nemesisEveryMs, act);
+/** What a run exercised, for the summary. */
+export interface Exercised {
+  ringChanges: number;
+  reclaimed: number;
+  hintsExpired: number;
+  maxActors: number;
+  maxSiblings: number;
+}
+
+export function newExercised(): Exercised {
+  return { ringChanges: 0, reclaimed: 0, hintsExpired: 0, maxActors: 0, maxSiblings: 0 };
+}
+
+/** Records every version the cluster's nodes mint, and every key a node reclaims, into the history (ground truth for the checker). */
+export function recordGroundTruth(cluster: SimCluster, history: History): void {
+  cluster.onMint = (node, m) => {
+    history.minted({ writeId: valueId(m.request.value) ?? '', key: m.key, node, version: m.version, held: m.held.map((v) => v.dot) });
   };
-  if (nemesis) cluster.scheduler.at(options.nemesisEveryMs, act);
-  if (options.repairEveryMs) {
-    const repair = cluster.repairer();
-    const replay = () => {
-      if (finished === options.clients) return;
-      void repair.replayAll().finally(() => cluster.scheduler.at(options.repairEveryMs!, replay));
-    };
-    cluster.scheduler.at(options.repairEveryMs, replay);
+  cluster.onReclaim = (_node, key, set) => history.reclaimed(key, set.map((v) => v.dot));
+}
+
+/** Counts ring changes that committed: the rings, by version, that ended a change. */
+export function countCommits(cluster: SimCluster, exercised: Exercised): () => void {
+  const seen = new Set<number>();
+  let last = cluster.initialRing.version;
+  return () => {
+    const ring = cluster.ring();
+    if (ring.version !== last && ring.next === null && ring.version > last && !seen.has(ring.version)) {
+      seen.add(ring.version);
+      exercised.ringChanges++;
+    }
+    last = Math.max(last, ring.version);
+  };
+}
+
+/** Samples every running node's stored sets for the keys: the largest history and sibling count. */
+export function sample(cluster: SimCluster, keys: Iterable<string>, exercised: Exercised): void {
+  for (const node of cluster.running()) {
+    if (!node.ring) continue;
+    for (const key of keys) {
+      const set = node.replica.read(key);
+      exercised.maxActors = Math.max(exercised.maxActors, actorsOf(set));
+      exercised.maxSiblings = Math.max(exercised.maxSiblings, set.length);
+    }
   }
-  await cluster.scheduler.runUntil(() => finished === options.clients, 3_600_000, 'workload completion');
-  return nemesis?.log ?? [];
+}
+
+export interface RunOptions {
+  readonly workload: WorkloadParameters;
+  readonly faults: FaultParameters;
+}
+
+/** Runs the clients, the nemesis and repair until every client is done; returns the nemesis. */
+export async function runWorkload(cluster: SimCluster, history: History, o: RunOptions, exercised: Exercised): Promise<Nemesis> {
+  const random = cluster.random.fork(77);
+  const keys = Array.from({ length: o.workload.keys }, (_, i) => `k${i}`);
+  let finished = 0;
+  for (let c = 0; c < o.workload.clients; c++) {
+    const client = new SimClient(`client${c}`, cluster.client(`client${c}`), cluster, history, random.fork(c), o.workload);
+    void client.run(keys).finally(() => finished++);
+  }
+  const done = () => finished === o.workload.clients;
+  const nemesis = new Nemesis(cluster, random.fork(999), o.faults);
+  const commits = countCommits(cluster, exercised);
+  if (o.faults.everyMs > 0) {
+    const act = () => {
+      if (done()) return;
+      nemesis.act();
+      commits();
+      sample(cluster, keys, exercised);
+      cluster.scheduler.at(o.faults.everyMs, act);
+    };
+    cluster.scheduler.at(o.faults.everyMs, act);
+  }
+  if (o.faults.repairEveryMs > 0) {
+    const repair = cluster.repairer(o.faults.reclaimGraceMs);
+    const round = () => {
+      if (done()) return;
+      void repairRound(cluster, repair, exercised, false)
+        .catch(() => undefined)
+        .finally(() => cluster.scheduler.at(o.faults.repairEveryMs, round));
+    };
+    cluster.scheduler.at(o.faults.repairEveryMs, round);
+  }
+  await cluster.scheduler.runUntil(done, 3_600_000, 'workload completion');
+  commits();
+  return nemesis;
+}
+
+/** One round of repair as the workers would run it: hint replay, expiry, and a sweep (anti-entropy, then reclamation). */
+async function repairRound(cluster: SimCluster, repair: ReturnType<SimCluster['repairer']>, exercised: Exercised, all: boolean): Promise<SweepReport> {
+  await repair.replayAll();
+  const members = cluster.ring().members.map((m) => m.id).filter((id) => cluster.isRunning(id));
+  exercised.hintsExpired += await repair.expire(members).catch(() => 0);
+  const view = cluster.running().find((n) => n.ring)?.view;
+  const partitions = all || !view ? undefined : [cluster.random.fork(cluster.scheduler.steps).int(view.ring.partitions)];
+  const sweep = await repair.sweep(partitions);
+  exercised.reclaimed += sweep.reclaimed;
+  return sweep;
 }
 
 /**
- * After healing: hints replayed and anti-entropy swept until nothing moves (bounded), as the
- * repair workers would do on their schedules.
+ * After the run: heals the network, restarts every node that should run, lets ring changes
+ * finish, then repairs (hint replay, expiry, anti-entropy, reclamation) until nothing moves.
+ * Returns how many repair rounds it took, or throws when the cluster does not settle.
  */
-export async function converge(cluster: SimCluster, rounds = 6): Promise<{ rounds: number; keysSent: number }> {
-  const repair = cluster.repairer();
-  let keysSent = 0;
-  for (let i = 1; i <= rounds; i++) {
-    await cluster.scheduler.drive(repair.replayAll());
-    const sweep = await cluster.scheduler.drive(repair.sweep());
-    keysSent += sweep.keysSent;
-    if (sweep.keysSent === 0 && cluster.running().every((n) => n.replica.hintCount === 0)) return { rounds: i, keysSent };
-  }
-  return { rounds, keysSent };
-}
-
-/** Heals everything, restarts every node and lets in-flight work finish. */
-export async function healAndQuiesce(cluster: SimCluster, settleMs = 5000): Promise<void> {
+export async function settle(cluster: SimCluster, nemesis: Nemesis | null, reclaimGraceMs: number, exercised: Exercised): Promise<number> {
   cluster.network.healAll();
   cluster.network.faults = { drop: 0, duplicate: 0, minDelayMs: 1, maxDelayMs: 3 };
-  for (const id of cluster.ids) await cluster.scheduler.drive(cluster.start(id));
-  await cluster.scheduler.run(cluster.scheduler.now + settleMs);
+  cluster.diskFaults.rate = 0;
+  for (const id of cluster.ids) if (!nemesis?.gone.has(id)) await cluster.scheduler.drive(cluster.start(id));
+  const commits = countCommits(cluster, exercised);
+  await cluster.scheduler.runUntil(
+    () => {
+      const ring = cluster.ring();
+      return ring.next === null && ring.members.every((m) => cluster.isRunning(m.id) && cluster.node(m.id).ring?.version === ring.version);
+    },
+    300_000,
+    'ring changes to finish and every member to hold the ring',
+  );
+  commits();
+  await cluster.scheduler.run(cluster.scheduler.now + 5000);
+  const repair = cluster.repairer(reclaimGraceMs);
+  let rounds = 0;
+  const quiet = async () => {
+    while (rounds < 8) {
+      rounds++;
+      const sweep = await cluster.scheduler.drive(repairRound(cluster, repair, exercised, true));
+      if (sweep.keysSent === 0 && cluster.running().every((n) => n.replica.hintCount === 0)) return;
+    }
+  };
+  await quiet();
+  // a short grace is waited out, so reclamation runs on what the run left
+  if (reclaimGraceMs <= 10_000) {
+    await cluster.scheduler.run(cluster.scheduler.now + reclaimGraceMs + 100);
+    await quiet();
+  }
+  return rounds;
 }
 
-/** Each key's state merged across every node (own data and hints), and each replica's own. */
-export function finalStates(cluster: SimCluster, keys: Iterable<string>): {
-  finals: Map<string, SiblingSet>;
-  replicas: Map<string, Map<string, SiblingSet>>;
-} {
-  const finals = new Map<string, SiblingSet>();
-  const replicas = new Map<string, Map<string, SiblingSet>>();
+/** Each key read as a client reads it (R=N through a member), each primary's own set, and the hints left. */
+export async function finalState(cluster: SimCluster, keys: Iterable<string>): Promise<FinalState> {
+  const ring = cluster.ring();
+  const client = cluster.client('final-reader');
+  const reads = new Map<string, SiblingSet>();
+  const primaries = new Map<string, Map<string, SiblingSet>>();
+  let i = 0;
   for (const key of keys) {
-    let all: SiblingSet = [];
-    const perNode = new Map<string, SiblingSet>();
-    for (const node of cluster.running()) {
-      const set = node.replica.read(key);
-      all = merge(all, set);
-      if (node.view.isPrimary(node.id, node.view.partitionOf(key))) perNode.set(node.id, node.replica.readOwn(key));
-    }
-    finals.set(key, all);
-    replicas.set(key, perNode);
+    const via = ring.members[i++ % ring.members.length]!.id;
+    const reply = await cluster.scheduler.drive(client.request(via, { type: 'get', key, r: ring.n, pr: 0 }, 5000));
+    if (reply.type !== 'getReply') throw new Error(`the final read of '${key}' through ${via} failed: ${JSON.stringify(reply)}`);
+    reads.set(key, reply.set);
+    const view = cluster.node(via).view;
+    primaries.set(key, new Map(view.primaries(view.partitionOf(key)).map((n) => [n, cluster.node(n).replica.readOwn(key)])));
   }
-  return { finals, replicas };
+  const hintsLeft = cluster.running().reduce((n, node) => n + node.replica.hintCount, 0);
+  return { reads, primaries, hintsLeft };
+}
+
+/**
+ * A client reads every key in full (R=N), writes back one value with the context (W=N), and
+ * reads again: exactly one version must remain, whatever the key went through. Returns the
+ * keys for which that failed, with why.
+ */
+export async function readModifyWriteAll(cluster: SimCluster, keys: Iterable<string>): Promise<string[]> {
+  const ring = cluster.ring();
+  const client = cluster.client('final-writer');
+  const failed: string[] = [];
+  let i = 0;
+  for (const key of keys) {
+    const via = ring.members[i++ % ring.members.length]!.id;
+    const ask = (m: Request) => cluster.scheduler.drive(client.request(via, m, 5000));
+    const read = await ask({ type: 'get', key, r: ring.n, pr: 0 });
+    if (read.type !== 'getReply') {
+      failed.push(`'${key}': the read failed (${JSON.stringify(read)})`);
+      continue;
+    }
+    const put = await ask({ type: 'put', key, value: Buffer.from('{"id":"merged"}'), deleted: false, context: contextOf(read.set), w: ring.n, pw: 0 });
+    if (put.type !== 'putReply') {
+      failed.push(`'${key}': the write over ${read.set.length} siblings failed (${put.type === 'error' ? `${put.code}: ${put.message}` : put.type})`);
+      continue;
+    }
+    const after = await ask({ type: 'get', key, r: ring.n, pr: 0 });
+    if (after.type !== 'getReply' || after.set.length !== 1) failed.push(`'${key}': ${after.type === 'getReply' ? after.set.length : 'no'} versions after writing over ${read.set.length}`);
+  }
+  return failed;
 }
 
 class SimClient {
   #seq = 0;
-  wipes = false;
 
   constructor(
     readonly name: string,
@@ -119,156 +217,54 @@ class SimClient {
     readonly cluster: SimCluster,
     readonly history: History,
     readonly random: SeededRandom,
+    readonly o: WorkloadParameters,
   ) {}
 
-  async run(options: WorkloadOptions): Promise<void> {
-    for (let i = 0; i < options.opsPerClient; i++) {
-      const key = `k${this.random.int(options.keys)}`;
-      const roll = this.random.float();
-      if (roll < 0.55) await this.readThenWrite(key, false);
-      else if (roll < 0.7) await this.write(key, null, false);
-      else if (roll < 0.8) await this.readThenWrite(key, true);
-      else if (roll < 0.85) await this.write(key, null, true);
+  async run(keys: readonly string[]): Promise<void> {
+    const { mix } = this.o;
+    for (let i = 0; i < this.o.opsPerClient; i++) {
+      const key = this.random.pick(keys);
+      let roll = this.random.float();
+      if ((roll -= mix.rmw) < 0) await this.readThenWrite(key, false);
+      else if ((roll -= mix.blind) < 0) await this.write(key, null, null, false);
+      else if ((roll -= mix.rmwDelete) < 0) await this.readThenWrite(key, true);
+      else if ((roll -= mix.blindDelete) < 0) await this.write(key, null, null, true);
       else await this.read(key);
-      // think time between operations
-      await new Promise<void>((resolve) => this.cluster.scheduler.at(this.random.float() * 20, resolve));
+      await new Promise<void>((resolve) => this.cluster.scheduler.at(this.random.float() * this.o.thinkMs, resolve));
     }
   }
 
-  async read(key: string): Promise<SiblingSet | null> {
-    const reply = await this.#send({ type: 'get', key, r: this.random.pick([0, 0, 1]), pr: 0 });
+  async read(key: string): Promise<{ id: string; set: SiblingSet } | null> {
+    const reply = await this.#send({ type: 'get', key, r: this.random.pick(this.o.r), pr: 0 });
     if (reply?.type !== 'getReply') return null;
-    this.history.read(key, reply.set);
-    return reply.set;
+    return this.history.read(key, reply.set);
   }
 
   async readThenWrite(key: string, deleted: boolean): Promise<void> {
-    const set = await this.read(key);
-    if (set) await this.write(key, contextOf(set), deleted);
+    const read = await this.read(key);
+    if (read) await this.write(key, read.id, contextOf(read.set), deleted);
   }
 
-  async write(key: string, context: VersionVector | null, deleted: boolean): Promise<void> {
+  async write(key: string, readId: string | null, context: VersionVector | null, deleted: boolean): Promise<void> {
     const id = `${this.name}-${this.#seq++}`;
-    const record = this.history.attempt(id, key, deleted, context);
-    const value = deleted ? new Uint8Array(0) : Buffer.from(JSON.stringify({ id }));
-    // with disks that may be wiped, a write acknowledged by one replica could be lost with it
-    const w = this.random.pick(this.wipes ? [0, 0, 3] : [0, 0, 1, 3]);
-    const reply = await this.#send({ type: 'put', key, value, deleted, context, w, pw: 0 });
+    const record = this.history.attempt(id, key, deleted, readId, context);
+    const value = Buffer.from(JSON.stringify({ id }));
+    const reply = await this.#send({ type: 'put', key, value, deleted, context, w: this.random.pick(this.o.w), pw: 0 });
     if (reply?.type === 'putReply') {
       record.outcome = 'ok';
       record.dot = reply.dot;
-      record.past = this.#pastOf(key, reply.dot) ?? context ?? undefined;
     } else {
       record.outcome = 'failed';
     }
   }
 
-  /** Looks up, with the simulator's omniscience, the context the new version was written over. */
-  #pastOf(key: string, dot: { actor: string; counter: number }): VersionVector | undefined {
-    for (const node of this.cluster.running()) {
-      const v = node.replica.read(key).find((s) => equalDots(s.dot, dot));
-      if (v) return v.past;
-    }
-    return undefined;
-  }
-
   async #send(request: Request): Promise<Reply | null> {
-    const candidates = this.cluster.ids;
-    const to = this.random.pick(candidates);
+    const to = this.random.pick(this.cluster.ids);
     try {
       return await this.transport.request(to, request, CLIENT_TIMEOUT_MS);
     } catch (e) {
       if (e instanceof StoreError) return null;
       throw e;
-    }
-  }
-}
-
-class Nemesis {
-  readonly #down = new Set<string>();
-  readonly #cutOff = new Set<string>();
-  #split = false;
-  #lossesLeft: number;
-  readonly #wiped: string[] = [];
-  /** a node being stopped cleanly for its backup */
-  #stopping: string | null = null;
-  #backup: { readonly id: string; readonly disk: MemoryDisk } | null = null;
-  readonly log: string[] = [];
-
-  constructor(
-    readonly cluster: SimCluster,
-    readonly random: SeededRandom,
-    readonly options: WorkloadOptions,
-  ) {
-    this.#lossesLeft = options.diskLosses ?? 0;
-  }
-
-  #note(what: string): void {
-    this.log.push(`${this.cluster.scheduler.now.toFixed(0).padStart(6)} ms  ${what}`);
-  }
-
-  act(): void {
-    const faulty = this.#down.size + this.#cutOff.size;
-    const healthy = this.cluster.ids.filter((i) => !this.#down.has(i) && !this.#cutOff.has(i));
-    const roll = this.random.float();
-    const c = this.cluster;
-    if (roll < 0.25 && faulty < this.options.maxFaulty) {
-      const id = this.random.pick(healthy);
-      c.crash(id);
-      this.#down.add(id);
-      this.#note(`crash ${id}`);
-    } else if (roll < 0.32 && faulty < this.options.maxFaulty && this.#lossesLeft > 0 && !this.#wiped.some((id) => this.#down.has(id))) {
-      const id = this.random.pick(healthy);
-      c.wipe(id);
-      this.#wiped.push(id);
-      this.#down.add(id);
-      this.#lossesLeft--;
-      this.#note(`wipe ${id}`);
-    } else if (roll < 0.36 && faulty < this.options.maxFaulty && this.options.restores && this.#lossesLeft > 0 && !this.#backup && !this.#stopping) {
-      const id = this.random.pick(healthy);
-      this.#down.add(id);
-      this.#stopping = id;
-      this.#note(`stop ${id} cleanly and copy its disk`);
-      void c.stop(id).then(() => {
-        this.#backup = { id, disk: c.backup(id) };
-        this.#stopping = null;
-      });
-    } else if (roll < 0.36 && faulty < this.options.maxFaulty && this.#lossesLeft > 0 && this.#backup && healthy.includes(this.#backup.id)) {
-      const { id, disk } = this.#backup;
-      c.restore(id, disk);
-      this.#down.add(id);
-      this.#backup = null;
-      this.#lossesLeft--;
-      this.#note(`restore ${id} from its backup`);
-    } else if (roll < 0.42 && faulty < this.options.maxFaulty) {
-      const id = this.random.pick(healthy);
-      c.network.partition([id], c.ids.filter((i) => i !== id));
-      this.#cutOff.add(id);
-      this.#note(`isolate ${id}`);
-    } else if (roll < 0.5 && this.options.splits && !this.#split && this.#cutOff.size === 0) {
-      const shuffled = [...c.ids].sort(() => this.random.float() - 0.5);
-      const cut = 1 + this.random.int(Math.floor(c.ids.length / 2));
-      c.network.partition(shuffled.slice(0, cut), shuffled.slice(cut));
-      this.#split = true;
-      this.#note(`split ${shuffled.slice(0, cut).join(',')} | ${shuffled.slice(cut).join(',')}`);
-    } else if (roll < 0.58 && this.options.splits) {
-      c.network.faults = {
-        drop: this.random.float() * 0.05,
-        duplicate: this.random.float() * 0.03,
-        minDelayMs: 1,
-        maxDelayMs: 2 + this.random.float() * 40,
-      };
-      this.#note(`network ${JSON.stringify(c.network.faults)}`);
-    } else if (roll < 0.8 && [...this.#down].some((i) => i !== this.#stopping)) {
-      const id = this.random.pick([...this.#down].filter((i) => i !== this.#stopping));
-      this.#down.delete(id);
-      void c.start(id);
-      this.#note(`restart ${id}`);
-    } else if (this.#cutOff.size > 0 || this.#split) {
-      c.network.healAll();
-      this.#cutOff.clear();
-      this.#split = false;
-      this.#note('heal');
     }
   }
 }

@@ -1,0 +1,208 @@
+// The nemesis: faults drawn from the seed's parameters (swarm.ts), one act at a time. It crashes
+// and restarts nodes, isolates one or splits the cluster, makes the network lossy, doubling and
+// slow, loses at most one disk (wiped, rolled back to a backup, or its node removed or
+// replaced), makes disk transactions fail for a while, and changes the ring: joins, leaves,
+// removes and replaces, also while the claimant is cut off (and then asks the claimant for a
+// change of its own, as an operator on its side of the cut would).
+import { claimantOf } from '../../storage/core/ring-change.ts';
+import type { ChangeKind, Reply } from '../../storage/protocol/messages.ts';
+import type { MemoryDisk } from '../../storage/engine/memory.ts';
+import type { SimCluster } from './cluster.ts';
+import type { SeededRandom } from './random.ts';
+import type { FaultParameters } from './swarm.ts';
+
+export interface NemesisCounts {
+  ringChangesAsked: number;
+  /** changes that planned (the claimant took them) */
+  ringChangesPlanned: number;
+}
+
+export class Nemesis {
+  readonly #down = new Set<string>();
+  readonly #cutOff = new Set<string>();
+  #split = false;
+  #diskLost = false;
+  /** a node being stopped cleanly for its backup */
+  #stopping: string | null = null;
+  #backup: { readonly id: string; readonly disk: MemoryDisk } | null = null;
+  /** nodes removed from the ring or replaced: never restarted */
+  readonly #gone = new Set<string>();
+  #changing = false;
+  #nextId: number;
+  readonly log: string[] = [];
+  readonly counts: NemesisCounts = { ringChangesAsked: 0, ringChangesPlanned: 0 };
+
+  constructor(
+    readonly cluster: SimCluster,
+    readonly random: SeededRandom,
+    readonly f: FaultParameters,
+  ) {
+    this.#nextId = cluster.ids.length + 1;
+  }
+
+  #note(what: string): void {
+    this.log.push(`${this.cluster.scheduler.now.toFixed(0).padStart(6)} ms  ${what}`);
+  }
+
+  /** Members of the current ring that are running and not cut off. */
+  #healthy(): string[] {
+    const ring = this.cluster.ring();
+    return ring.members.map((m) => m.id).filter((id) => this.cluster.isRunning(id) && !this.#down.has(id) && !this.#cutOff.has(id) && id !== this.#stopping);
+  }
+
+  get #faulty(): number {
+    return this.#down.size + this.#cutOff.size;
+  }
+
+  act(): void {
+    const c = this.cluster;
+    const f = this.f;
+    const healthy = this.#healthy();
+    const canFault = this.#faulty < f.maxFaulty && healthy.length > 0;
+    const roll = this.random.float();
+    if (roll < 0.2 && f.crashes && canFault) {
+      const id = this.random.pick(healthy);
+      c.crash(id);
+      this.#down.add(id);
+      this.#note(`crash ${id}`);
+    } else if (roll < 0.26 && canFault && !this.#diskLost && (f.diskLoss === 'wipe' || f.diskLoss === 'any')) {
+      const id = this.random.pick(healthy);
+      c.wipe(id);
+      this.#down.add(id);
+      this.#diskLost = true;
+      this.#note(`wipe ${id}`);
+    } else if (roll < 0.3 && canFault && !this.#diskLost && (f.diskLoss === 'restore' || f.diskLoss === 'any') && !this.#backup && !this.#stopping) {
+      const id = this.random.pick(healthy);
+      this.#down.add(id);
+      this.#stopping = id;
+      this.#note(`stop ${id} cleanly and copy its disk`);
+      void c.stop(id).then(() => {
+        this.#backup = { id, disk: c.backup(id) };
+        this.#stopping = null;
+      });
+    } else if (roll < 0.3 && canFault && !this.#diskLost && this.#backup && healthy.includes(this.#backup.id)) {
+      const { id, disk } = this.#backup;
+      c.restore(id, disk);
+      this.#down.add(id);
+      this.#backup = null;
+      this.#diskLost = true;
+      this.#note(`restore ${id} from its backup`);
+    } else if (roll < 0.36 && f.isolation && canFault) {
+      const id = this.random.pick(healthy);
+      c.network.partition([id], c.ids.filter((i) => i !== id));
+      this.#cutOff.add(id);
+      this.#note(`isolate ${id}`);
+    } else if (roll < 0.41 && f.splits && !this.#split && this.#cutOff.size === 0) {
+      const shuffled = [...c.ids].sort(() => this.random.float() - 0.5);
+      const cut = 1 + this.random.int(Math.floor(c.ids.length / 2));
+      c.network.partition(shuffled.slice(0, cut), shuffled.slice(cut));
+      this.#split = true;
+      this.#note(`split ${shuffled.slice(0, cut).join(',')} | ${shuffled.slice(cut).join(',')}`);
+    } else if (roll < 0.47 && f.networkChanges) {
+      c.network.faults = { drop: this.random.float() * 0.05, duplicate: this.random.float() * 0.03, minDelayMs: 1, maxDelayMs: 2 + this.random.float() * 40 };
+      this.#note(`network ${JSON.stringify(c.network.faults)}`);
+    } else if (roll < 0.53 && f.diskErrorRate > 0) {
+      c.diskFaults.rate = c.diskFaults.rate > 0 ? 0 : f.diskErrorRate;
+      this.#note(c.diskFaults.rate > 0 ? `disk writes fail (${(f.diskErrorRate * 100).toFixed(1)}% of transactions)` : 'disk writes succeed again');
+    } else if (roll < 0.61 && f.ringChanges && !this.#changing) {
+      this.#ringChange();
+    } else if (roll < 0.82 && this.#restartable().length > 0) {
+      const id = this.random.pick(this.#restartable());
+      this.#down.delete(id);
+      void c.start(id);
+      this.#note(`restart ${id}`);
+    } else if (this.#cutOff.size > 0 || this.#split) {
+      c.network.healAll();
+      this.#cutOff.clear();
+      this.#split = false;
+      this.#note('heal');
+    }
+  }
+
+  #restartable(): string[] {
+    return [...this.#down].filter((id) => id !== this.#stopping && !this.#gone.has(id));
+  }
+
+  /** Nodes removed or replaced: they stay down. */
+  get gone(): ReadonlySet<string> {
+    return this.#gone;
+  }
+
+  #ringChange(): void {
+    const c = this.cluster;
+    const ring = c.ring();
+    if (ring.next) return;
+    const staying = ring.members.filter((m) => !m.leaving).map((m) => m.id);
+    const healthy = this.#healthy();
+    const claimant = claimantOf(ring);
+    const kinds: ChangeKind[] = ['join'];
+    if (staying.length > 4) kinds.push('leave');
+    if (!this.#diskLost && staying.length > 4) kinds.push('remove');
+    if (!this.#diskLost) kinds.push('replace');
+    const kind = this.random.pick(kinds);
+    const newId = () => {
+      let id: string;
+      do id = `n${this.#nextId++}`;
+      while (c.ids.includes(id));
+      return id;
+    };
+    // sometimes the claimant is cut off first: the next member decides a remove or replace of it,
+    // and the claimant, asked by an operator on its side, decides a join of its own
+    const isolateClaimant = (kind === 'remove' || kind === 'replace') && this.random.chance(0.3) && this.#cutOff.size === 0 && !this.#split;
+    const target = kind === 'join' ? newId() : isolateClaimant ? claimant : this.random.pick(staying);
+    const vias = healthy.filter((h) => h !== target);
+    if (vias.length === 0) return;
+    const via = this.random.pick(vias);
+    if (kind === 'remove' || kind === 'replace') {
+      this.#diskLost = true;
+      this.#gone.add(target);
+    }
+    const by = kind === 'replace' ? newId() : '';
+    this.#changing = true;
+    const ask = async (at: string, k: ChangeKind, node: string, replacement = ''): Promise<Reply | null> => {
+      this.counts.ringChangesAsked++;
+      const reply = await c
+        .client('operator')
+        .request(at, { type: 'change', kind: k, node, address: `sim:${(replacement || node).slice(1)}`, weight: 1, by: replacement, expectedVersion: 0 }, 5000)
+        .catch(() => null);
+      if (reply?.type === 'changeReply') this.counts.ringChangesPlanned++;
+      this.#note(`${k} ${node}${replacement ? ` by ${replacement}` : ''} via ${at}: ${reply?.type === 'changeReply' ? `planned at ring version ${reply.version}` : reply?.type === 'error' ? reply.message : 'no answer'}`);
+      return reply;
+    };
+    void (async () => {
+      try {
+        if (isolateClaimant) {
+          c.network.partition([claimant], c.ids.filter((i) => i !== claimant));
+          this.#cutOff.add(claimant);
+          this.#note(`isolate the claimant ${claimant}`);
+          await new Promise<void>((r) => c.scheduler.at(6000, r)); // long enough for the others to suspect it
+        }
+        if (kind === 'join') await c.add(target);
+        if (kind === 'replace') {
+          if (!isolateClaimant && c.isRunning(target)) {
+            c.crash(target);
+            this.#down.add(target);
+            this.#note(`crash ${target} (to be replaced)`);
+          }
+          await c.add(by);
+        }
+        if (kind === 'remove' && !isolateClaimant && this.random.chance(0.5) && c.isRunning(target)) {
+          c.crash(target);
+          this.#down.add(target);
+          this.#note(`crash ${target} (to be removed)`);
+        }
+        const asked = ask(via, kind, target, by);
+        if (isolateClaimant) {
+          // an operator on the claimant's side of the cut asks it for a change of its own
+          const joiner = newId();
+          await c.add(joiner);
+          await Promise.all([asked, ask(claimant, 'join', joiner)]);
+        } else {
+          await asked;
+        }
+      } finally {
+        this.#changing = false;
+      }
+    })();
+  }
+}
