@@ -4,10 +4,10 @@
 //
 // put: only a replica of the key makes a dot. A primary coordinates; a node that is not one
 // forwards to the first reachable primary; when no primary is reachable, the first reachable
-// fallback coordinates under its fallback actor (identity.ts). The coordinator writes the
-// new version durably first, then sends its whole resulting sibling set to the other
-// targets, answers after W acks, and keeps sending to spare fallbacks, as hints, for
-// replicas that fail.
+// fallback coordinates, keeping the new version as a hint. Either writes as its actor for the
+// key's range (identity.ts). The coordinator writes the new version to its own disk first,
+// then sends its whole resulting sibling set to the other targets, answers after W acks, and
+// keeps sending to spare fallbacks, as hints, for replicas that fail.
 //
 // get: any node may coordinate. It asks the key's N targets, answers once R have answered
 // with every causally-maximal version, keeps listening, and repairs the replicas that
@@ -18,8 +18,8 @@ import { PutCore } from './core/put-core.ts';
 import { checkKey, checkQuorum, checkValue } from './core/limits.ts';
 import type { RingView, Target } from './core/preference.ts';
 import type { NodeId } from './core/ring.ts';
-import { applyWrite, contextOf, history, type SiblingSet, type Version } from './core/siblings.ts';
-import { trim, EMPTY_VV, type VersionVector } from './core/version-vector.ts';
+import { applyWrite, bound, contextOf, history, type SiblingSet, type Version } from './core/siblings.ts';
+import { formatDot, EMPTY_VV, type VersionVector } from './core/version-vector.ts';
 import type { GetReply, PutReply, PutRequest, Reply } from './protocol/messages.ts';
 import type { Identity } from './identity.ts';
 import type { Liveness } from './liveness.ts';
@@ -30,7 +30,8 @@ export interface CoordinatorConfig {
   readonly r: number;
   readonly w: number;
   readonly maxSiblings: number;
-  readonly maxContextEntries: number;
+  /** actors a key's history names at most (core/siblings.ts bound) */
+  readonly maxActors: number;
   /** how long a coordinator waits for replicas */
   readonly requestTimeoutMs: number;
 }
@@ -50,6 +51,15 @@ export interface CoordinatorDeps {
   /** told of every version this node makes, with what it held for the key then (the simulator's ground truth) */
   readonly onMint?: (mint: Mint) => void;
 }
+
+/** Whether this node may make dots yet (the restore check in node.ts), and a way to wait until it may. */
+export interface Readiness {
+  isConfirmed(): boolean;
+  /** resolves once the node may make dots (it may go on as a new actor to get there) */
+  confirm(): Promise<void>;
+}
+
+const ALWAYS_READY: Readiness = { isConfirmed: () => true, confirm: async () => undefined };
 
 export interface Mint {
   readonly key: string;
@@ -82,7 +92,7 @@ export class Coordinator {
       checkKey(key);
       // replicas a key range is still moving to may not hold it yet: reads go to the current ones
       const targets = view.targets(view.partitionOf(key), isUp).filter((t) => !t.pending);
-      return { key, targets, core: new GetCore(targets, rr, pr) };
+      return { key, targets, core: new GetCore(targets, rr, pr, this.d.config.maxActors) };
     });
     const byNode = new Map<NodeId, number[]>();
     reads.forEach((read, i) => {
@@ -161,7 +171,12 @@ export class Coordinator {
 
   // ------------------------------------------------------------------ put
 
-  async put(req: PutRequest): Promise<PutReply> {
+  /**
+   * Coordinates a put here, or hands it to the key's coordinator. `ready` is the node's check
+   * that it may make dots (node.ts, the restore check): until it passes, a put is handed to
+   * another replica when one takes it, and otherwise waits for the check.
+   */
+  async put(req: PutRequest, ready: Readiness = ALWAYS_READY): Promise<PutReply> {
     checkKey(req.key);
     checkValue(req.value);
     const view = this.d.view();
@@ -182,10 +197,24 @@ export class Coordinator {
       }
       return this.#forward(req, targets);
     }
-    return this.#coordinate(req, w, mine, targets, view.walk(partition).slice(view.n));
+    if (!ready.isConfirmed()) {
+      if (!req.forwarded) {
+        const handed = await this.#forward(req, targets).catch((e: unknown) => {
+          if (e instanceof StoreError && e.code === 'UNAVAILABLE' && e.details.sent === false) return null;
+          throw e;
+        });
+        if (handed) return handed;
+      }
+      await ready.confirm();
+    }
+    return this.#coordinate(req, w, partition, mine, targets, view.walk(partition).slice(view.n));
   }
 
-  /** Hands the put to the first target that takes it, primaries first; one that cannot be reached is skipped. */
+  /**
+   * Hands the put to the first target that takes it, primaries first. A target that cannot be
+   * reached is skipped only when the put never left: one that may have reached a coordinator is
+   * never sent to a second, or it could be applied twice.
+   */
   async #forward(req: PutRequest, targets: readonly Target[]): Promise<PutReply> {
     const order = [...targets.filter((t) => t.primary), ...targets.filter((t) => !t.primary && !t.pending)];
     for (const t of order) {
@@ -194,36 +223,41 @@ export class Coordinator {
       try {
         reply = await this.#ask(t.node, { ...req, forwarded: true }, this.d.config.requestTimeoutMs * 2);
       } catch (e) {
-        if (e instanceof StoreError && e.code === 'UNAVAILABLE') continue;
+        if (e instanceof StoreError && e.code === 'UNAVAILABLE' && e.details.sent === false) continue;
         throw e;
       }
       if (reply.type === 'putReply') return reply;
+      if (reply.type === 'error' && reply.code === 'SHUTTING_DOWN') continue; // refused before it was applied
       if (reply.type === 'error') throw new StoreError(reply.code, reply.message, reply.details);
       throw unexpected(t.node, reply);
     }
-    throw new StoreError('UNAVAILABLE', `no replica of key '${req.key}' is reachable to coordinate the write`);
+    throw new StoreError('UNAVAILABLE', `no replica of key '${req.key}' is reachable to coordinate the write`, { sent: false });
   }
 
-  async #coordinate(req: PutRequest, w: number, mine: Target, targets: readonly Target[], fallbacks: readonly NodeId[]): Promise<PutReply> {
+  async #coordinate(req: PutRequest, w: number, partition: number, mine: Target, targets: readonly Target[], fallbacks: readonly NodeId[]): Promise<PutReply> {
     const { identity, replica, clock, config } = this.d;
-    const actor = mine.primary ? identity.actor : identity.fallbackActor;
-    const claimed = Math.max(req.context?.get(identity.actor) ?? 0, req.context?.get(identity.fallbackActor) ?? 0);
-    if (claimed > identity.counter) {
+    const started = clock.now();
+    const actor = identity.actorFor(partition);
+    if ((req.context?.get(actor) ?? 0) > identity.counter) {
       throw new StoreError('BAD_CONTEXT', 'context claims writes this coordinator never made');
     }
+    await identity.leased();
 
+    // The new version is computed over everything this node holds for the key (its own data and
+    // any hints: as a fallback, its earlier dots may sit in another owner's hint), so the actor
+    // never makes a dot without holding its earlier ones.
     let version: Version | undefined;
-    const compute = (current: SiblingSet): SiblingSet => {
+    const compute = (): SiblingSet => {
+      const current = replica.read(req.key);
       const context: VersionVector = req.context ?? (req.deleted ? contextOf(current) : EMPTY_VV);
-      const past = trim(context, config.maxContextEntries - 1, new Set(current.map((v) => v.dot.actor)));
       version = {
         dot: { actor, counter: identity.next() },
-        past,
+        past: context,
         deleted: req.deleted,
         writtenAt: clock.wallNow(),
         value: req.deleted ? new Uint8Array(0) : req.value,
       };
-      const next = applyWrite(current, version);
+      const next = bound(applyWrite(current, version), config.maxActors, current.map((v) => v.dot.actor));
       if (next.length > config.maxSiblings && next.length > current.length) {
         throw new StoreError(
           'TOO_MANY_SIBLINGS',
@@ -234,20 +268,26 @@ export class Coordinator {
       this.d.onMint?.({ key: req.key, request: req, version, held: current });
       return next;
     };
-
-    // The new set is visible at once; the coordinator's own disk write and the replicas' run in
-    // parallel, and its own ack counts once it is durable. (Should it crash before, it restarts
-    // as a new actor (identity.ts), so no later dot of its can claim this one was seen.)
-    // A fallback computes over everything it holds for the key (hints for any owner): its
-    // fallback actor's earlier dots for the key may sit in another owner's hint.
-    const staged = mine.hintFor
-      ? replica.stageHint(mine.hintFor, req.key, clock.now(), () => compute(replica.read(req.key)))
-      : replica.stage(req.key, compute);
+    const staged = mine.hintFor ? replica.stageHint(mine.hintFor, req.key, clock.now(), compute) : replica.stage(req.key, compute);
     const set = staged.set;
     const written = version!;
 
+    // The new set goes to the other replicas only once it is on this node's disk (Riak's
+    // coordinator does its local write first). Should this node crash or its disk fail before,
+    // no replica has the new dot, so no later dot of this actor can claim a version the actor
+    // does not hold, and the actor needs no change after a crash.
+    try {
+      await staged.durable;
+    } catch (e) {
+      this.d.logger.error('the coordinator could not write a new version to its disk', { key: req.key, dot: formatDot(written.dot), error: String(e) });
+      throw new StoreError('DISK_ERROR', `node ${this.d.self} could not write key '${req.key}' to its disk; the write was not sent to other replicas, but a later write to the key through this node may still carry it`, {
+        maybeApplied: true,
+      });
+    }
+
     const spares = fallbacks.filter((node) => node !== this.d.self && this.d.liveness.isUp(node));
     const core = new PutCore(targets, spares, w, req.pw);
+    core.addAck(this.d.self);
 
     // The timer bounds the client's wait; the replicas' own request timeouts bound the rest,
     // so writes to spare fallbacks for failed replicas go on after the answer.
@@ -265,7 +305,7 @@ export class Coordinator {
         }
         if (answered || core.complete) timer.cancel();
       };
-      const timer = clock.after(config.requestTimeoutMs, () => {
+      const timer = clock.after(Math.max(1, config.requestTimeoutMs - (clock.now() - started)), () => {
         if (answered) return;
         answered = true;
         reject(quorumError('write', core.shortfall(), true));
@@ -284,20 +324,6 @@ export class Coordinator {
         );
         this.d.track(work);
       };
-      this.d.track(
-        staged.durable.then(
-          () => {
-            core.addAck(this.d.self);
-            settle();
-          },
-          (e: unknown) => {
-            this.d.logger.error('local write failed', { key: req.key, error: String(e) });
-            const replacement = core.addFailure(this.d.self);
-            if (replacement) send(replacement);
-            settle();
-          },
-        ),
-      );
       for (const t of targets) if (t.node !== this.d.self) send(t);
       settle();
     });

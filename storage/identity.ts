@@ -1,20 +1,22 @@
-// Who this node is on disk, and the counter its dots are drawn from.
+// Who this node is on disk, the actors it writes as, and the counter its dots are drawn from.
 //
-// The meta store records the node id, the cluster it belongs to and the node's epoch. A new
-// data directory gets a new epoch, and so does a start after a crash (no clean-shutdown mark),
-// so a node whose disk was wiped comes back as a new actor and can never hand out a dot it
-// handed out before. A directory restored from a backup is the same danger: the node finds
-// out at start, when a peer has heard a generation of it at least as high as the directory's
-// from another run (restoredFrom), and `newEpoch` forces a new actor by hand.
+// Actors are per key range, as Riak's are per vnode: the node writes the keys of partition p
+// as `<node>@<epoch>` and, once it has had to forget data of that range, as
+// `<node>@<epoch>.<incarnation>`. A node makes a dot for a key only while it holds every dot it
+// made before for that key (or what superseded them); whatever breaks that moves an actor on:
+//   - the epoch, for the whole node, when the data directory is new, when it turns out to be a
+//     restored backup (peers heard a later run of it), or by hand (`--new-epoch`);
+//   - the incarnation of one key range, when the node forgets data of that range: it drops the
+//     range after a ring change moved it, it hands back hints holding dots it made as a
+//     fallback and does not hold itself, or it finds a corrupt record there.
+// Nothing else does: a crash does not, because a coordinator sends a new version on only
+// after it is on its own disk (coordinator.ts), so no dot of a crashed node exists anywhere
+// its disk does not have it; a failed disk write does not, for the same reason.
 //
-// Counters are leased: the lease is written before any dot under it is used, and writes
-// become durable in issue order, so after a crash the node resumes above every dot that was
-// ever durable, and nothing leaves the node before it is durable.
-//
-// Fallback actor: a node coordinating a key as a fallback (all primaries unreachable) signs
-// with `<actor>.h<generation>`. Its dots live in its hint store, which forgets them once the
-// hints are handed back; the generation moves on whenever hints are deleted, so an actor
-// never coordinates a key without holding every dot it made for that key.
+// Counters are per node, never per key, and leased: a lease is on disk before any counter
+// under it is handed out, so after a crash the node resumes above every dot it ever made. A
+// lease write that fails is tried again; counters past the last durable lease are refused.
+import { StoreError } from './core/errors.ts';
 import { Reader, Writer } from './protocol/codec.ts';
 import type { Store } from './engine/engine.ts';
 import { randomId, type Random } from './runtime.ts';
@@ -23,9 +25,9 @@ import type { ActorId } from './core/version-vector.ts';
 const LEASE_BLOCK = 100_000;
 const NODE_KEY = ['node'];
 const LEASE_KEY = ['lease'];
-const HINT_GENERATION_KEY = ['hint-generation'];
 const GENERATION_KEY = ['generation'];
-const CLEAN_KEY = ['clean-shutdown'];
+/** meta keys [INCARNATION, partition]: how many times the node forgot data of that key range */
+const INCARNATION = 'incarnation';
 
 export interface NodeIdentity {
   readonly nodeId: string;
@@ -46,25 +48,27 @@ export class Identity {
   /** random per open: tells this run's heartbeats from another run's */
   readonly life: string;
   #counter: number;
-  #leased: number;
-  #hintGeneration: number;
+  /** the highest counter a durable lease covers */
+  #durableLease: number;
+  /** the lease write on its way, if any */
+  #extending: Promise<void> | null = null;
+  readonly #incarnations = new Map<number, number>();
 
-  private constructor(meta: Store, id: NodeIdentity, counter: number, hintGeneration: number, generation: number, random: Random) {
+  private constructor(meta: Store, id: NodeIdentity, counter: number, generation: number, random: Random) {
     this.#meta = meta;
     this.#id = id;
     this.#random = random;
     this.#generation = generation;
     this.life = randomId(random, 8);
     this.#counter = counter;
-    this.#leased = counter;
-    this.#hintGeneration = hintGeneration;
-    this.#extend();
+    this.#durableLease = counter;
+    for (const e of meta.range({ start: [INCARNATION], end: [`${INCARNATION}\u0000`] })) this.#incarnations.set(Number(e.key[1]), readNumber(e.value));
   }
 
   /** Reads (or, for a new directory, creates) the identity; refuses another node's or cluster's directory. */
   static async open(meta: Store, nodeId: string, cluster: string, random: Random, newEpoch = false): Promise<Identity> {
     const stored = meta.get(NODE_KEY);
-    let id: NodeIdentity;
+    let id: NodeIdentity | undefined;
     if (stored) {
       id = JSON.parse(Buffer.from(stored).toString('utf8')) as NodeIdentity;
       if (id.nodeId !== nodeId || id.cluster !== cluster) {
@@ -73,34 +77,36 @@ export class Identity {
         );
       }
     }
-    // after a crash, writes this node sent on may never have reached its own disk: it goes on
-    // as a new actor rather than make dots that would claim to follow them
-    const unclean = stored !== undefined && meta.get(CLEAN_KEY) === undefined;
-    if (!stored || newEpoch || unclean) {
+    if (!id || newEpoch) {
       id = { nodeId, cluster, epoch: randomId(random, 8) };
       await meta.put(NODE_KEY, Buffer.from(JSON.stringify(id)));
     }
     const counter = readNumber(meta.get(LEASE_KEY));
-    const hintGeneration = readNumber(meta.get(HINT_GENERATION_KEY));
     const generation = readNumber(meta.get(GENERATION_KEY)) + 1;
     await meta.put(GENERATION_KEY, writeNumber(generation));
-    await meta.remove(CLEAN_KEY);
-    return new Identity(meta, id!, counter, hintGeneration, generation, random);
-  }
-
-  /** Records a clean shutdown (everything flushed): the next start keeps this actor. */
-  async markClean(): Promise<void> {
-    await this.#meta.put(CLEAN_KEY, Buffer.from([1]));
+    const identity = new Identity(meta, id, counter, generation, random);
+    await identity.#extend();
+    return identity;
   }
 
   /**
-   * Becomes a new actor. Called before the node forgets data it replicated (a key range it
-   * handed off), so that should it ever coordinate those keys again it does so as an actor
-   * that never made a dot for them.
+   * Becomes a new actor for every key range: the data directory is older than the node, or a
+   * start could not rule that out. Peers that hold dots of the old actors keep them.
    */
   async renewEpoch(): Promise<void> {
     this.#id = { ...this.#id, epoch: randomId(this.#random, 8) };
     await this.#meta.put(NODE_KEY, Buffer.from(JSON.stringify(this.#id)));
+  }
+
+  /**
+   * Moves the actor of one key range on: called, and waited for, before the node forgets data
+   * of that range, so that it never again makes a dot there under an actor whose earlier dots
+   * it may no longer hold.
+   */
+  async newIncarnation(partition: number): Promise<void> {
+    const n = (this.#incarnations.get(partition) ?? 0) + 1;
+    this.#incarnations.set(partition, n);
+    await this.#meta.put([INCARNATION, partition], writeNumber(n));
   }
 
   get generation(): number {
@@ -128,12 +134,15 @@ export class Identity {
     return this.#id.epoch;
   }
 
-  get actor(): ActorId {
-    return `${this.#id.nodeId}@${this.#id.epoch}`;
+  /** The actor this node writes the keys of a key range as. */
+  actorFor(partition: number): ActorId {
+    const n = this.#incarnations.get(partition) ?? 0;
+    return n === 0 ? `${this.#id.nodeId}@${this.#id.epoch}` : `${this.#id.nodeId}@${this.#id.epoch}.${n}`;
   }
 
-  get fallbackActor(): ActorId {
-    return `${this.actor}.h${this.#hintGeneration}`;
+  /** The node's actor for key ranges it never had to forget (for status reports). */
+  get actor(): ActorId {
+    return `${this.#id.nodeId}@${this.#id.epoch}`;
   }
 
   /** The highest counter handed out so far. */
@@ -141,22 +150,44 @@ export class Identity {
     return this.#counter;
   }
 
-  /** The next dot counter. Its lease write is issued before the caller's own writes. */
+  /**
+   * The next dot counter. Half-way through a lease the next one is written; a counter a durable
+   * lease does not cover is refused (only possible while lease writes keep failing).
+   */
   next(): number {
+    if (this.#counter + 1 > this.#durableLease) {
+      void this.#extend();
+      throw new StoreError('DISK_ERROR', 'this node cannot lease dot counters: its disk writes are failing');
+    }
     this.#counter++;
-    if (this.#counter > this.#leased - LEASE_BLOCK / 2) this.#extend();
+    if (this.#counter > this.#durableLease - LEASE_BLOCK / 2) void this.#extend();
     return this.#counter;
   }
 
-  /** Called in the same turn as any hint deletion (see the header). */
-  nextHintGeneration(): void {
-    this.#hintGeneration++;
-    void this.#meta.put(HINT_GENERATION_KEY, writeNumber(this.#hintGeneration));
+  /**
+   * Resolves once a durable lease covers the next counter, writing one when needed; rejects
+   * when the disk refuses it. A coordinator waits for this before it makes a dot.
+   */
+  async leased(): Promise<void> {
+    if (this.#counter < this.#durableLease) return;
+    await this.#extend();
+    if (this.#counter >= this.#durableLease) throw new StoreError('DISK_ERROR', 'this node cannot lease dot counters: its disk writes are failing');
   }
 
-  #extend(): void {
-    this.#leased = this.#counter + LEASE_BLOCK;
-    void this.#meta.put(LEASE_KEY, writeNumber(this.#leased));
+  /** Writes the next lease; a failed write leaves the durable lease where it was, to be tried again. */
+  #extend(): Promise<void> {
+    this.#extending ??= (async () => {
+      const lease = this.#counter + LEASE_BLOCK;
+      try {
+        await this.#meta.put(LEASE_KEY, writeNumber(lease));
+        this.#durableLease = Math.max(this.#durableLease, lease);
+      } catch {
+        // the next counter that needs it asks again
+      } finally {
+        this.#extending = null;
+      }
+    })();
+    return this.#extending;
   }
 }
 

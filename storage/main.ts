@@ -2,7 +2,7 @@
 // graceful shutdown on SIGTERM or SIGINT (stop taking requests, finish those in flight,
 // flush, exit).
 import { createRing } from './core/ring.ts';
-import { DEFAULT_MAX_CONTEXT_ENTRIES } from './core/limits.ts';
+import { MAX_ACTORS_PER_KEY } from './core/limits.ts';
 import { DEFAULT_PHI } from './core/phi.ts';
 import { DEFAULT_GOSSIP } from './membership/gossip.ts';
 import { DEFAULT_TRANSFER } from './membership/transfers.ts';
@@ -29,7 +29,7 @@ async function startStorageNode(config: StorageConfig): Promise<{ stop: () => Pr
   const node: StorageNode = await StorageNode.open({
     config: {
       ...config,
-      maxContextEntries: DEFAULT_MAX_CONTEXT_ENTRIES,
+      maxActors: MAX_ACTORS_PER_KEY,
       hints: { maxBytes: config.hintMaxBytes, maxAgeMs: config.hintMaxAgeMs },
       gossip: { ...DEFAULT_GOSSIP, intervalMs: config.gossipIntervalMs, phi: { ...DEFAULT_PHI, threshold: config.phiThreshold } },
       transfer: { ...DEFAULT_TRANSFER, maxBytesPerSecond: config.transferBytesPerSecond, dropGraceMs: config.dropGraceMs },
@@ -114,7 +114,7 @@ function nodeMetrics(node: StorageNode): Registry {
   gauge('dynamo_hints_stored', 'Hints this node holds for unreachable replicas', () => node.replica.hintCount);
   gauge('dynamo_hint_bytes', 'Bytes of hints this node holds', () => node.replica.hintBytes);
   counter('dynamo_hints_replayed_total', 'Hints delivered and deleted', () => node.repair.counters.hintsReplayed);
-  counter('dynamo_hints_dropped_total', 'Hints dropped past their age cap', () => node.repair.counters.hintsDropped);
+  counter('dynamo_hints_expired_total', 'Hints past their age cap handed to their keys\' primaries and deleted', () => node.repair.counters.hintsExpired);
   counter('dynamo_keys_repaired_total', 'Sibling sets merged in by anti-entropy', () => node.repair.counters.keysRepaired);
   counter('dynamo_tombstones_reclaimed_total', 'Tombstones reclaimed', () => node.repair.counters.tombstonesReclaimed);
   counter('dynamo_merkle_mismatches_total', 'Merkle trees found to disagree with the data', () => node.repair.counters.treeMismatches);

@@ -7,7 +7,7 @@ import { RingView } from './core/preference.ts';
 import { claimantOf } from './core/ring-change.ts';
 import { partitionCounts, type Member, type NodeId, type Ring } from './core/ring.ts';
 import type { Engine } from './engine/engine.ts';
-import { Coordinator, type CoordinatorConfig, type Mint } from './coordinator.ts';
+import { Coordinator, type CoordinatorConfig, type Mint, type Readiness } from './coordinator.ts';
 import { Identity } from './identity.ts';
 import { ChangeHandler } from './membership/changes.ts';
 import { DEFAULT_GOSSIP, Gossiper, type GossipOptions } from './membership/gossip.ts';
@@ -56,13 +56,12 @@ export interface NodeDeps {
 }
 
 const RING_KEY = ['ring'];
+/** a node that left the ring delivers or passes on the hints it still holds this often */
+const DEPARTED_HANDOFF_EVERY_MS = 2000;
 const TRANSFER_EVERY_MS = 250;
-/**
- * How long a starting node waits for its peers' word on its last run before it coordinates
- * writes: well inside a request's timeout, so a put that arrives at once still succeeds.
- */
+/** How long a starting node waits for a member's word on its last run before asking again (see #checkRestored). */
 const RESTORE_CHECK_TIMEOUT_MS = 500;
-const RESTORE_CHECK_RETRY_MS = 50;
+const RESTORE_CHECK_RETRY_MS = 250;
 /** meta keys [HEARD, node]: the newest generation and life heard of each peer */
 const HEARD = 'heard';
 
@@ -81,13 +80,16 @@ export class StorageNode {
   #accepting = true;
   readonly #inflight = new Set<Promise<unknown>>();
   readonly #timers: Timer[] = [];
-  /** until it settles, this node coordinates no write (see #checkRestored) */
-  #restoreCheck: Promise<void> | null = null;
+  /** every member has answered the restore check, or the node went on as a new actor (see #checkRestored) */
+  #confirmed = false;
+  readonly #confirmWaiters: (() => void)[] = [];
+  readonly #readiness: Readiness;
   #ringListeners: ((ring: Ring) => void)[] = [];
   #returnListeners: ((node: NodeId) => void)[] = [];
 
   private constructor(deps: NodeDeps, identity: Identity, ring: Ring | null) {
     this.#deps = deps;
+    this.#readiness = this.#makeReadiness();
     this.config = deps.config;
     this.identity = identity;
     for (const s of deps.config.seeds) this.#addresses.set(s.id, s.address);
@@ -122,9 +124,9 @@ export class StorageNode {
         this.#track(saved);
         return saved;
       },
-      onOlderSelf: (generation) => void this.#restored(generation),
+      onOlderSelf: (generation) => void this.#restored(generation).catch((e: unknown) => deps.logger.error('could not record a new epoch', { error: String(e) })),
     });
-    this.replica = new Replica(deps.engine, (key) => this.#requireView().place(key), deps.config.hints);
+    this.replica = new Replica(deps.engine, (key) => this.#requireView().place(key), deps.config.hints, deps.config.maxActors);
     this.coordinator = new Coordinator({
       self: deps.config.id,
       config: deps.config,
@@ -158,7 +160,8 @@ export class StorageNode {
       logger: deps.logger,
       view,
       confirm: (partition) => this.changes.transferDone(partition, deps.config.id),
-      renewEpoch: () => this.identity.renewEpoch(),
+      newIncarnation: (p) => this.identity.newIncarnation(p),
+      loopback: this.loopback,
     });
     this.repair = new RepairService({
       self: deps.config.id,
@@ -224,26 +227,31 @@ export class StorageNode {
     return { request: (to, message, timeoutMs) => (to === this.id ? this.handle(this.id, message) : this.#deps.transport.request(to, message, timeoutMs)) };
   }
 
-  /** Takes a newer ring (from gossip or a decided change), keeps it on disk and acts on it. */
-  adoptRing(ring: Ring): void {
+  /**
+   * Takes a newer ring (from gossip or a decided change), keeps it on disk and acts on it.
+   * Resolves once it is on disk (a claimant answers for a change only then).
+   */
+  adoptRing(ring: Ring): Promise<void> {
     const before = this.#view?.ring;
-    if (before && ring.version < before.version) return;
+    if (before && ring.version < before.version) return Promise.resolve();
     if (before && ring.n !== before.n) {
       this.#deps.logger.error('refused a ring with another N', { mine: before.n, theirs: ring.n });
-      return;
+      return Promise.resolve();
     }
     this.#view = new RingView(ring);
-    this.#track(this.#persistRing(ring));
+    const persisted = this.#persistRing(ring);
+    this.#track(persisted);
     if (!before || before.version !== ring.version) {
       this.#deps.logger.info('ring', { version: ring.version, members: ring.members.length, changing: ring.next !== null, transfersLeft: ring.transfers.filter((t) => !t.done).length });
     }
     this.transfers.tick();
     for (const l of this.#ringListeners) l(ring);
+    return persisted;
   }
 
   /** Starts the background loops: gossip rounds, transfers, hint delivery. */
   start(): void {
-    this.#restoreCheck = this.#checkRestored().finally(() => (this.#restoreCheck = null));
+    void this.#checkRestored();
     const every = (ms: number, work: () => Promise<unknown> | void) => {
       const loop = () => {
         const t = this.#deps.clock.after(ms, () => {
@@ -260,48 +268,82 @@ export class StorageNode {
     every(this.config.treeVerifyEveryMs ?? 60_000, () => {
       if (this.#view) this.repair.verifyNextTree();
     });
-    if (this.config.localHandoffEveryMs) every(this.config.localHandoffEveryMs, () => this.#replayOwnHints());
+    every(this.config.localHandoffEveryMs || DEPARTED_HANDOFF_EVERY_MS, () => this.#replayOwnHints());
   }
 
   /**
    * A node started on a copy of an older data directory (a restored backup) would hand out
-   * again the dots its later runs handed out, and replicas holding those would take new writes
-   * for ones they have seen. Peers remember the newest heartbeat of this node's last run: when
-   * one heard a generation at least this run's from another run, the node goes on as a new
-   * actor before it coordinates any write. When a peer does not answer in time the node goes
-   * on as a new actor all the same (always safe, it costs a vector entry); should that peer
-   * have heard a later run, its gossip says so later (onOlderSelf) and the generation follows.
+   * again the dots its later runs handed out, and claim to hold what those runs wrote. Peers
+   * remember the newest heartbeat of every run they heard: the node asks every member of the
+   * ring, and tells them its new run, before it makes a dot. When one heard a run with a
+   * generation at least this run's, the node goes on as a new actor. Until every member has
+   * answered, puts are handed to another replica; one that must be coordinated here (handed
+   * here, or no other replica takes it) waits a moment and then, if a member is still silent,
+   * goes on as a new actor (see readiness). Answers are asked again until all are in.
    */
   async #checkRestored(): Promise<void> {
     const { identity } = this;
-    const peers = this.gossip.peers();
     const { clock } = this.#deps;
-    const until = clock.now() + RESTORE_CHECK_TIMEOUT_MS;
-    // what a peer heard of another run (0: nothing), or null when it did not answer in time;
-    // a peer starting at the same moment is asked again until it listens
-    const ask = async (peer: NodeId): Promise<number | null> => {
-      for (;;) {
-        try {
-          const r = await this.#deps.transport.request(peer, { type: 'lastBeat', cluster: this.config.cluster, beat: this.gossip.beat }, Math.max(1, until - clock.now()));
-          if (r.type !== 'lastBeatReply') return null;
-          this.gossip.success(peer);
-          return r.beat && r.beat.life !== identity.life ? r.beat.generation : 0;
-        } catch {
-          if (clock.now() + RESTORE_CHECK_RETRY_MS >= until) return null;
-          await new Promise<void>((resolve) => clock.after(RESTORE_CHECK_RETRY_MS, resolve));
-        }
+    const answered = new Set<NodeId>();
+    while (this.#accepting && !this.#confirmed) {
+      const members = this.#view ? this.#view.ring.members.map((m) => m.id) : this.gossip.peers();
+      const waiting = members.filter((m) => m !== this.id && !answered.has(m));
+      if (waiting.length === 0) break;
+      const heard = await Promise.all(
+        waiting.map(async (peer) => {
+          try {
+            const r = await this.#deps.transport.request(peer, { type: 'lastBeat', cluster: this.config.cluster, beat: this.gossip.beat }, RESTORE_CHECK_TIMEOUT_MS);
+            if (r.type !== 'lastBeatReply') return null;
+            this.gossip.success(peer);
+            answered.add(peer);
+            return r.beat && r.beat.life !== identity.life ? r.beat.generation : 0;
+          } catch {
+            return null;
+          }
+        }),
+      );
+      const newest = Math.max(0, ...heard.map((g) => g ?? 0));
+      if (newest >= identity.generation) {
+        // a disk that refuses the new epoch leaves the node unconfirmed, and the check is asked again
+        if (await this.#restored(newest).then(() => true, (e: unknown) => this.#deps.logger.error('could not record a new epoch', { error: String(e) }))) break;
+        answered.clear();
       }
-    };
-    const heard = await Promise.all(peers.map(ask));
-    const newest = Math.max(0, ...heard.map((g) => g ?? 0));
-    if (newest >= identity.generation) return this.#restored(newest);
-    const silent = peers.filter((_, i) => heard[i] === null);
-    if (silent.length > 0) {
-      // a peer that did not answer may be the one that heard a later run: take no chances
-      const before = identity.actor;
-      await identity.renewEpoch();
-      this.#deps.logger.info('not every peer answered at start: going on as a new actor', { silent, before, actor: identity.actor });
+      if (heard.some((g) => g === null)) await new Promise<void>((resolve) => clock.after(RESTORE_CHECK_RETRY_MS, resolve));
     }
+    this.#confirm();
+  }
+
+  #confirm(): void {
+    if (this.#confirmed) return;
+    this.#confirmed = true;
+    for (const w of this.#confirmWaiters.splice(0)) w();
+  }
+
+  /** What the coordinator asks before it makes a dot: see #checkRestored. */
+  #makeReadiness(): Readiness {
+    let forcing: Promise<void> | null = null;
+    const force = async () => {
+      // a member is still silent and the put must be coordinated here: a new actor never made
+      // a dot, so it cannot repeat one of a lost run's, whatever that member heard
+      const before = this.identity.actor;
+      await this.identity.renewEpoch();
+      this.#confirm();
+      this.#deps.logger.info('not every member answered at start and a write had to be coordinated here: going on as a new actor', { before, actor: this.identity.actor });
+    };
+    return {
+      isConfirmed: () => this.#confirmed,
+      confirm: async () => {
+        if (this.#confirmed) return;
+        // half a request's time: the put still finishes inside its timeout
+        await new Promise<void>((resolve) => {
+          this.#confirmWaiters.push(resolve);
+          this.#deps.clock.after(this.config.requestTimeoutMs / 2, resolve);
+        });
+        if (this.#confirmed) return;
+        forcing ??= force().finally(() => (forcing = null));
+        await forcing;
+      },
+    };
   }
 
   async #restored(heardGeneration: number): Promise<void> {
@@ -328,8 +370,7 @@ export class StorageNode {
       case 'mget':
         return { type: 'mgetReply', items: await this.#mget(request.keys, request.r, request.pr) };
       case 'put':
-        if (this.#restoreCheck) await this.#restoreCheck;
-        return this.coordinator.put(request);
+        return this.coordinator.put(request, this.#readiness);
       case 'ring': {
         const ring = this.#requireView().ring;
         return { type: 'ringReply', n: ring.n, r: this.config.r, w: this.config.w, ring };
@@ -377,6 +418,8 @@ export class StorageNode {
   async #replicaWrite(key: string, hintFor: NodeId | null, set: Parameters<Replica['mergeIn']>[1]): Promise<Reply> {
     const view = this.#requireView();
     if (hintFor !== null && hintFor !== this.id) {
+      // a node that left the ring keeps no new hints: nobody would deliver them
+      if (!view.ring.members.some((m) => m.id === this.id)) throw new StoreError('STALE_RING', `node ${this.id} is not a member at ring version ${view.ring.version}`);
       await this.replica.storeHint(hintFor, key, set, this.#deps.clock.now());
       return { type: 'ack' };
     }
@@ -410,10 +453,16 @@ export class StorageNode {
     return { type: 'hintsReply', total, hints };
   }
 
-  /** Without repair workers: delivers this node's hints whose owners it can reach. */
+  /**
+   * Without repair workers, and always once this node has left the ring (the workers replay
+   * the hints of members only): delivers this node's hints whose owners it can reach, and a
+   * node that left passes on what it cannot deliver.
+   */
   async #replayOwnHints(): Promise<void> {
     const view = this.#view;
     if (!view) return;
+    const member = view.ring.members.some((m) => m.id === this.id);
+    if (member && !this.config.localHandoffEveryMs) return;
     for (const owner of this.hintOwners()) {
       if (!this.gossip.isUp(owner) && view.ring.members.some((m) => m.id === owner)) continue;
       await replayHints({ transport: this.loopback, view, holder: this.id, owner, batch: 500, timeoutMs: this.config.requestTimeoutMs });
@@ -458,6 +507,9 @@ export class StorageNode {
       hints: this.replica.hintCount,
       repair: this.repair.counters,
       gossipRounds: this.gossip.rounds,
+      ringForks: this.gossip.ringForks,
+      diskErrors: this.replica.diskErrors,
+      identityConfirmed: this.#confirmed,
       accepting: this.#accepting,
       inflight: this.#inflight.size,
     };
@@ -469,7 +521,6 @@ export class StorageNode {
     for (const t of this.#timers) t.cancel();
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
     await this.#deps.engine.flushed();
-    await this.identity.markClean();
   }
 
   #requireView(): RingView {

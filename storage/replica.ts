@@ -20,6 +20,7 @@
 // changed in the same synchronous step as the hints themselves, so it can never disagree with
 // what reads see.
 import { StoreError } from './core/errors.ts';
+import { MAX_ACTORS_PER_KEY } from './core/limits.ts';
 import type { Place } from './core/hash.ts';
 import { MerkleTree, leafHash } from './core/merkle.ts';
 import { merge, EMPTY_SET, sameSet, type SiblingSet } from './core/siblings.ts';
@@ -61,6 +62,7 @@ export class Replica {
   readonly #hints: OverlayStore;
   readonly #trees = new Map<number, MerkleTree>();
   readonly #limits: HintLimits;
+  readonly #maxActors: number;
   /** for each (partition, key) holding hints: the owners, and each hint's encoded size */
   readonly #hintIndex = new Map<string, Map<NodeId, number>>();
   #hintBytes = 0;
@@ -68,9 +70,10 @@ export class Replica {
   /** writes the engine failed */
   diskErrors = 0;
 
-  constructor(engine: Engine, place: (key: string) => Place, limits: HintLimits) {
+  constructor(engine: Engine, place: (key: string) => Place, limits: HintLimits, maxActors = MAX_ACTORS_PER_KEY) {
     this.#place = place;
     this.#limits = limits;
+    this.#maxActors = maxActors;
     this.#data = new OverlayStore(engine.data, (key, failed, now) => this.#dataReverted(key, failed, now));
     this.#hints = new OverlayStore(engine.hints, (key, _failed, now) => this.#hintReverted(key, now));
     for (const e of engine.hints.range({ start: ['h'], end: ['i'] })) {
@@ -100,7 +103,7 @@ export class Replica {
   read(key: string): SiblingSet {
     const place = this.#place(key);
     let set = this.#stored(place, key)?.set ?? EMPTY_SET;
-    for (const owner of this.#hintOwners(place.partition, key)) set = merge(set, this.readHint(owner, key)?.set ?? EMPTY_SET);
+    for (const owner of this.#hintOwners(place.partition, key)) set = merge(set, this.readHint(owner, key)?.set ?? EMPTY_SET, this.#maxActors);
     return set;
   }
 
@@ -137,7 +140,7 @@ export class Replica {
 
   /** Merges a sibling set received from another replica into the key's own data. */
   mergeIn(key: string, set: SiblingSet): Promise<SiblingSet> {
-    return this.update(key, (current) => merge(current, set));
+    return this.update(key, (current) => merge(current, set, this.#maxActors));
   }
 
   /** Deletes the key's own data if it still holds exactly these versions, all tombstones (reclamation). */
@@ -259,7 +262,7 @@ export class Replica {
   }
 
   async storeHint(owner: NodeId, key: string, set: SiblingSet, now: number): Promise<SiblingSet> {
-    const staged = this.stageHint(owner, key, now, (current) => merge(current, set));
+    const staged = this.stageHint(owner, key, now, (current) => merge(current, set, this.#maxActors));
     await staged.durable;
     return staged.set;
   }

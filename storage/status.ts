@@ -45,6 +45,12 @@ export interface NodeStatus {
   readonly hints: number;
   readonly repair: RepairCounters;
   readonly gossipRounds: number;
+  /** ring versions this node saw decided twice, differently (see membership/gossip.ts) */
+  readonly ringForks: number;
+  /** writes the disk refused (each one failed, and memory, Merkle tree and disk agree again) */
+  readonly diskErrors: number;
+  /** every member answered the start-up check, or the node went on as a new actor (node.ts) */
+  readonly identityConfirmed: boolean;
   readonly accepting: boolean;
   readonly inflight: number;
 }

@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   OVERLOADED: 14,
   STALE_RING: 15,
   BAD_CLUSTER: 16,
+  DISK_ERROR: 17,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -5,6 +5,7 @@ import { merge, missesFrom, EMPTY_SET, type SiblingSet } from './siblings.ts';
 import type { NodeId } from './ring.ts';
 import type { Target } from './preference.ts';
 import type { QuorumShortfall } from './errors.ts';
+import { MAX_ACTORS_PER_KEY } from './limits.ts';
 
 export type GetState = 'pending' | 'ok' | 'failed';
 
@@ -18,15 +19,17 @@ export class GetCore {
   readonly #targets: readonly Target[];
   readonly #r: number;
   readonly #pr: number;
+  readonly #maxActors: number;
   readonly #answers = new Map<NodeId, SiblingSet>();
   readonly #failed = new Set<NodeId>();
   #merged: SiblingSet = EMPTY_SET;
   #decided: GetState = 'pending';
 
-  constructor(targets: readonly Target[], r: number, pr: number) {
+  constructor(targets: readonly Target[], r: number, pr: number, maxActors = MAX_ACTORS_PER_KEY) {
     this.#targets = targets;
     this.#r = r;
     this.#pr = pr;
+    this.#maxActors = maxActors;
     this.#decide();
   }
 
@@ -38,7 +41,7 @@ export class GetCore {
   addAnswer(node: NodeId, set: SiblingSet): void {
     if (this.#answered(node)) return;
     this.#answers.set(node, set);
-    this.#merged = merge(this.#merged, set);
+    this.#merged = merge(this.#merged, set, this.#maxActors);
     this.#decide();
   }
 
@@ -75,7 +78,7 @@ export class GetCore {
   finalAction(): RepairPlan {
     const repair = this.#targets.filter((t) => {
       const answer = this.#answers.get(t.node);
-      return answer !== undefined && missesFrom(answer, this.#merged);
+      return answer !== undefined && missesFrom(answer, this.#merged, this.#maxActors);
     });
     return { merged: this.#merged, repair };
   }

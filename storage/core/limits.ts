@@ -9,8 +9,8 @@ export const DEFAULT_MAX_SIBLINGS = 100;
 export const MAX_FRAME_BYTES = 128 * 1024 * 1024;
 /** Keys in one multi-get frame. */
 export const MAX_MGET_KEYS = 1000;
-/** Entries kept in a context a write is made over (see version-vector.ts trim). */
-export const DEFAULT_MAX_CONTEXT_ENTRIES = 64;
+/** Actors a key's history names at most (see siblings.ts bound), unless more actors made siblings. */
+export const MAX_ACTORS_PER_KEY = 64;
 
 /** Throws a StoreError unless `key` is a well-formed string of 1..1024 UTF-8 bytes. */
 export function checkKey(key: unknown): asserts key is string {

@@ -11,7 +11,16 @@
 //   applyWrite: a new version replaces exactly the siblings its context covers;
 //   merge:      the union of two replicas' sets, minus what either side has superseded.
 // Tombstones are versions with `deleted`: a delete is a write and follows the same rules.
-import { coversDot, equalDots, compareDots, join, leq, withDot, EMPTY_VV, type Dot, type VersionVector } from './version-vector.ts';
+//
+// A key's history is bounded (bound()): past the limit, the entries of actors that made none
+// of the siblings are dropped from every version's past at once, in one deterministic order, so
+// a read-modify-write still covers whole histories and converges. Dropping entries only ever
+// makes a version cover less, so it can never lose a write; the cost is that an overwritten
+// version whose actor was dropped can come back as a sibling, which the next read-modify-write
+// removes. With stable actors (docs/design.md) a key's history stays far below the limit, and
+// reclamation compacts quiet keys, so this is a last resort.
+import { coversDot, equalDots, equalVV, compareDots, join, leq, meet, withDot, EMPTY_VV, type ActorId, type Dot, type VersionVector } from './version-vector.ts';
+import { MAX_ACTORS_PER_KEY } from './limits.ts';
 
 export interface Version {
   readonly dot: Dot;
@@ -59,13 +68,59 @@ export function applyWrite(set: SiblingSet, version: Version): SiblingSet {
   return kept.sort(byDot);
 }
 
-/** The maximal versions of both sets: what a replica holds after receiving another's state. */
-export function merge(a: SiblingSet, b: SiblingSet): SiblingSet {
+/**
+ * The maximal versions of both sets: what a replica holds after receiving another's state.
+ * Two copies of one version (one dot) keep the past both agree on: a version's past only ever
+ * loses entries (bound(), compaction), so the smaller one is the newer.
+ */
+export function merge(a: SiblingSet, b: SiblingSet, maxActors = MAX_ACTORS_PER_KEY): SiblingSet {
   if (b.length === 0) return a;
   if (a.length === 0) return b;
   const all: Version[] = [...a];
-  for (const v of b) if (!all.some((x) => equalDots(x.dot, v.dot))) all.push(v);
-  return all.filter((v) => !all.some((x) => supersedes(x, v))).sort(byDot);
+  for (const v of b) {
+    const i = all.findIndex((x) => equalDots(x.dot, v.dot));
+    if (i < 0) all.push(v);
+    else if (!equalVV(all[i]!.past, v.past)) all[i] = { ...all[i]!, past: meet(all[i]!.past, v.past) };
+  }
+  return bound(maximal(all).sort(byDot), maxActors);
+}
+
+/**
+ * Keeps a set's history to at most `maxActors` actors (more only when that many made
+ * siblings): the actors that made siblings stay, then `prefer` (a coordinator names the
+ * actors of the versions its write replaced, so the write still covers them), then those with
+ * the highest counters; the others are dropped from every version's past. A version whose past
+ * loses entries may now be superseded by a sibling whose writer had seen it, as it always
+ * could be by what it covered.
+ */
+export function bound(set: SiblingSet, maxActors: number, prefer: Iterable<ActorId> = []): SiblingSet {
+  const counters = actorCounters(set);
+  if (counters.size <= maxActors) return set;
+  const kept = new Set<ActorId>(set.map((v) => v.dot.actor));
+  for (const a of prefer) if (kept.size < maxActors && counters.has(a)) kept.add(a);
+  const others = [...counters].filter(([a]) => !kept.has(a)).sort(([a, an], [b, bn]) => bn - an || (a < b ? -1 : a > b ? 1 : 0));
+  for (const [a] of others) {
+    if (kept.size >= maxActors) break;
+    kept.add(a);
+  }
+  const pruned = maximal(set.map((v) => ([...v.past.keys()].every((a) => kept.has(a)) ? v : { ...v, past: new Map([...v.past].filter(([a]) => kept.has(a))) })));
+  // a version superseded after the pruning took its dot's actor out of the siblings: bound again
+  return pruned.length < set.length ? bound(pruned, maxActors, prefer) : pruned;
+}
+
+/** Every actor a set names (its dots and pasts), with the highest counter named for it. */
+export function actorCounters(set: SiblingSet): Map<ActorId, number> {
+  const out = new Map<ActorId, number>();
+  const see = (a: ActorId, n: number) => out.set(a, Math.max(out.get(a) ?? 0, n));
+  for (const v of set) {
+    see(v.dot.actor, v.dot.counter);
+    for (const [a, n] of v.past) see(a, n);
+  }
+  return out;
+}
+
+function maximal(set: readonly Version[]): Version[] {
+  return set.filter((v) => !set.some((x) => supersedes(x, v)));
 }
 
 /** The context a reader receives: every dot any sibling has seen. */
@@ -79,14 +134,14 @@ export function isLive(set: SiblingSet): boolean {
   return set.some((v) => !v.deleted);
 }
 
-/** Same versions (by dot) on both sides. */
+/** Same versions on both sides: the same dots, with the same pasts. */
 export function sameSet(a: SiblingSet, b: SiblingSet): boolean {
-  return a.length === b.length && a.every((v, i) => equalDots(v.dot, b[i]!.dot));
+  return a.length === b.length && a.every((v, i) => equalDots(v.dot, b[i]!.dot) && equalVV(v.past, b[i]!.past));
 }
 
 /** True when `b` holds something `a` lacks: sending b to a's holder would change it. */
-export function missesFrom(a: SiblingSet, b: SiblingSet): boolean {
-  return !sameSet(merge(a, b), a);
+export function missesFrom(a: SiblingSet, b: SiblingSet, maxActors = MAX_ACTORS_PER_KEY): boolean {
+  return !sameSet(merge(a, b, maxActors), a);
 }
 
 function byDot(a: Version, b: Version): number {

@@ -69,19 +69,20 @@ export function entries(vv: VersionVector): [ActorId, number][] {
   return [...vv].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
 
-/**
- * Bounds a context before a write is made over it. Keeps at most `max` entries: first those
- * whose actors made the siblings being written over (`preferred`), then the highest counters.
- *
- * A smaller context only ever covers less, and a sibling is removed by a write only when the
- * write's context covers its whole history (see siblings.ts), so trimming can leave an extra
- * sibling but never discards a write, and the stored histories it cannot shrink keep every
- * overwritten version from coming back.
- */
-export function trim(vv: VersionVector, max: number, preferred: ReadonlySet<ActorId> = new Set()): VersionVector {
-  if (vv.size <= max) return vv;
-  const ranked = [...vv].sort(
-    ([a, an], [b, bn]) => Number(preferred.has(b)) - Number(preferred.has(a)) || bn - an || (a < b ? -1 : a > b ? 1 : 0),
-  );
-  return new Map(ranked.slice(0, max));
+/** Same entries on both sides. */
+export function equalVV(a: VersionVector, b: VersionVector): boolean {
+  if (a.size !== b.size) return false;
+  for (const [actor, n] of a) if (b.get(actor) !== n) return false;
+  return true;
+}
+
+/** Pointwise minimum over the actors both name: the dots both vectors cover. */
+export function meet(a: VersionVector, b: VersionVector): VersionVector {
+  if (a === b) return a;
+  const out = new Map<ActorId, number>();
+  for (const [actor, n] of a) {
+    const m = b.get(actor);
+    if (m !== undefined) out.set(actor, Math.min(n, m));
+  }
+  return out;
 }

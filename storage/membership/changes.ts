@@ -13,7 +13,8 @@ import type { Logger, Transport } from '../runtime.ts';
 export interface ChangeDeps {
   readonly self: NodeId;
   readonly ring: () => Ring | null;
-  readonly adopt: (ring: Ring) => void;
+  /** takes the ring as this node's; resolves once it is on disk */
+  readonly adopt: (ring: Ring) => Promise<void>;
   readonly liveness: Liveness;
   readonly transport: Transport;
   readonly logger: Logger;
@@ -23,14 +24,21 @@ export interface ChangeDeps {
 }
 
 export class ChangeHandler {
+  /** decisions are made one at a time, each over the ring the one before left */
+  #decisions: Promise<unknown> = Promise.resolve();
+
   constructor(private readonly d: ChangeDeps) {}
 
-  async change(req: ChangeRequest): Promise<Extract<Reply, { type: 'changeReply' }>> {
-    const ring = this.#ring();
-    const decider = this.#decider(ring, req.kind === 'remove' || req.kind === 'replace' ? req.node : null);
+  change(req: ChangeRequest): Promise<Extract<Reply, { type: 'changeReply' }>> {
+    const decider = this.#decider(this.#ring(), req.kind === 'remove' || req.kind === 'replace' ? req.node : null);
     if (decider !== this.d.self) return this.#handTo(decider, req);
+    return this.#exclusively(() => this.#decide(req));
+  }
+
+  async #decide(req: ChangeRequest): Promise<Extract<Reply, { type: 'changeReply' }>> {
     const change = toChange(req);
     if (change.kind === 'join' || change.kind === 'replace') await this.#checkReachable(change.kind === 'join' ? change.member : change.by);
+    const ring = this.#ring();
     let planned: Ring;
     try {
       planned = planChange(ring, change, ring.n, req.expectedVersion || undefined);
@@ -38,26 +46,34 @@ export class ChangeHandler {
       if (e instanceof RingError) throw new StoreError(/at version/.test(e.message) ? 'STALE_RING' : 'BAD_REQUEST', e.message);
       throw e;
     }
-    this.d.adopt(planned);
+    await this.d.adopt(planned);
     this.d.logger.info('ring change planned', { kind: req.kind, node: req.node, version: planned.version, transfers: planned.transfers.length });
     return { type: 'changeReply', version: planned.version, transfers: planned.transfers.length, claimant: this.d.self };
   }
 
   /** A new replica holds all of a key range: record it (committing the change after the last one). */
   async transferDone(partition: number, to: NodeId): Promise<void> {
-    const ring = this.#ring();
-    const decider = this.#decider(ring, null);
+    const decider = this.#decider(this.#ring(), null);
     if (decider !== this.d.self) {
       const reply = await this.d.transport.request(decider, { type: 'transferDone', partition, to }, this.d.timeoutMs);
       if (reply.type === 'error') throw new StoreError(reply.code, reply.message, reply.details);
       return;
     }
-    const t = ring.transfers.find((x) => x.partition === partition && x.to === to);
-    // already recorded, or the change it belonged to has committed: nothing to do
-    if (!t || t.done) return;
-    const next = completeTransfer(ring, partition, to);
-    this.d.adopt(next);
-    if (!next.next) this.d.logger.info('ring change committed', { version: next.version });
+    await this.#exclusively(async () => {
+      const ring = this.#ring();
+      const t = ring.transfers.find((x) => x.partition === partition && x.to === to);
+      // already recorded, or the change it belonged to has committed: nothing to do
+      if (!t || t.done) return;
+      const next = completeTransfer(ring, partition, to);
+      await this.d.adopt(next);
+      if (!next.next) this.d.logger.info('ring change committed', { version: next.version });
+    });
+  }
+
+  #exclusively<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#decisions.then(work, work);
+    this.#decisions = run.catch(() => undefined);
+    return run;
   }
 
   #ring(): Ring {

@@ -38,7 +38,7 @@ export interface GossipDeps {
   /** the node's current ring, or null before it has one (a node waiting to join) */
   readonly ring: () => Ring | null;
   /** a newer valid ring arrived */
-  readonly adopt: (ring: Ring) => void;
+  readonly adopt: (ring: Ring) => unknown;
   /** seed node ids, always among the peers */
   readonly seeds: () => readonly NodeId[];
   /** partitions every ring of this cluster must have, once known */
@@ -69,7 +69,10 @@ export class Gossiper implements Liveness {
   #beat = 0;
   #knownFor: Ring | null | undefined;
   #knownIds: NodeId[] | undefined;
+  readonly #forks = new Set<number>();
   rounds = 0;
+  /** ring versions seen decided twice, differently */
+  ringForks = 0;
 
   constructor(deps: GossipDeps) {
     this.#d = deps;
@@ -148,7 +151,7 @@ export class Gossiper implements Liveness {
       return;
     }
     this.success(peer);
-    this.#learn(reply.beats);
+    void Promise.allSettled(this.#learn(reply.beats));
     if (reply.ring) {
       try {
         this.#offer(reply.ring, peer);
@@ -168,7 +171,7 @@ export class Gossiper implements Liveness {
       throw new StoreError('BAD_CLUSTER', `gossip from cluster '${request.cluster}' reached cluster '${this.#d.cluster}'`);
     }
     this.success(request.from);
-    this.#learn(request.beats);
+    void Promise.allSettled(this.#learn(request.beats));
     const ring = this.#d.ring();
     const mine = ring ? digestOf(ring) : NO_RING;
     const order = compareDigests(mine, request.digest);
@@ -215,10 +218,25 @@ export class Gossiper implements Liveness {
       throw new StoreError('BAD_REQUEST', `malformed ring: ${(e as Error).message}`);
     }
     const mine = this.#d.ring();
-    if (!mine || compareDigests(digestOf(ring), digestOf(mine)) > 0) this.#d.adopt(ring);
+    if (!mine) return void this.#d.adopt(ring);
+    const theirs = digestOf(ring);
+    const ours = digestOf(mine);
+    if (theirs.version === ours.version && theirs.hash !== ours.hash && !this.#forks.has(theirs.version)) {
+      // two nodes decided this version (a claimant cut off while another member decided without
+      // it): every node keeps the one with the larger digest, and no key range is dropped before
+      // its replicas on the ring kept hold it (membership/transfers.ts), so nothing is lost
+      this.#forks.add(theirs.version);
+      this.ringForks++;
+      this.#d.logger.warn('two different rings were decided at one version; keeping the one with the larger digest', { version: theirs.version, from });
+    }
+    if (compareDigests(theirs, ours) > 0) this.#d.adopt(ring);
   }
 
-  /** Takes in heartbeats; returns the disk writes of the new runs among them. */
+  /**
+   * Takes in heartbeats; returns the disk writes of the new runs among them. A new run of a
+   * peer is taken as its newest only once it is on disk: should the write fail, the run heard
+   * before is still what this node answers a restore check with (and the next beat tries again).
+   */
   #learn(beats: readonly Heartbeat[]): Promise<void>[] {
     const now = this.#d.clock.now();
     const saved: Promise<void>[] = [];
@@ -230,11 +248,18 @@ export class Gossiper implements Liveness {
       const p = this.#peer(b.node);
       if (b.generation > p.beat.generation || (b.generation === p.beat.generation && b.beat > p.beat.beat)) {
         const was = p.wasUp && !p.suspect && p.detector.isAvailable(now);
-        if ((b.generation !== p.beat.generation || b.life !== p.beat.life) && this.#d.remember) saved.push(this.#d.remember(b));
-        p.beat = b;
         p.heardAt = now;
         p.suspect = false;
         p.detector.heartbeat(now);
+        if ((b.generation !== p.beat.generation || b.life !== p.beat.life) && this.#d.remember) {
+          saved.push(
+            this.#d.remember(b).then(() => {
+              if (b.generation > p.beat.generation || (b.generation === p.beat.generation && b.beat >= p.beat.beat)) p.beat = b;
+            }),
+          );
+        } else {
+          p.beat = b;
+        }
         if (!was && this.isUp(b.node)) this.#d.onReturn?.(b.node);
       }
     }

@@ -5,14 +5,19 @@
 // reach it directly (coordinators send them to pending replicas too).
 //
 // After a change commits, a node drops the key ranges it no longer replicates, once a grace
-// period has let every coordinator learn the new ring. It takes a new epoch first: should it
-// ever replicate those keys again, it must not coordinate under an actor whose earlier dots
-// it no longer holds.
+// period has let every coordinator learn the new ring, and only once every current replica of
+// the range holds every version the node holds (a final one-way anti-entropy pass, Riak's
+// final fold): writes that reached only the old replicas, from coordinators that learned of
+// the change late, move on before the copy here goes. A replica that cannot be reached holds
+// the drop back. Before it forgets the range, the node moves its actor for the range on
+// (identity.ts): should it ever replicate those keys again, it must not make dots there under
+// an actor whose earlier dots it no longer holds.
 import { StoreError } from '../core/errors.ts';
 import type { RingView } from '../core/preference.ts';
 import type { NodeId, Ring } from '../core/ring.ts';
 import type { SiblingSet } from '../core/siblings.ts';
 import { encodeSet } from '../protocol/codec.ts';
+import { pushRange } from '../repair/anti-entropy.ts';
 import type { TransferBatchReply, TransferReadRequest } from '../protocol/messages.ts';
 import type { Liveness } from '../liveness.ts';
 import type { Replica } from '../replica.ts';
@@ -40,6 +45,9 @@ export const DEFAULT_TRANSFER: TransferOptions = {
   dropGraceMs: 10_000,
 };
 
+/** a confirmed copy the ring does not show as done after this long is confirmed again */
+const RECONFIRM_AFTER_MS = 5000;
+
 export interface TransferProgress {
   readonly ringVersion: number;
   readonly partition: number;
@@ -51,6 +59,7 @@ export interface TransferProgress {
   total: number;
   readonly startedAt: number;
   finishedAt?: number;
+  confirmedAt?: number;
   error?: string;
 }
 
@@ -65,8 +74,10 @@ export interface TransferDeps {
   readonly view: () => RingView | null;
   /** tells the claimant the key range is here; resolves once the claimant took note */
   readonly confirm: (partition: number) => Promise<void>;
-  /** called before the first key range is dropped after a change */
-  readonly renewEpoch: () => Promise<void>;
+  /** called, and waited for, before a key range is dropped */
+  readonly newIncarnation: (partition: number) => Promise<void>;
+  /** reaches this node too (for the final pass, which reads the range here) */
+  readonly loopback: Transport;
 }
 
 export class Transfers {
@@ -79,7 +90,6 @@ export class Transfers {
   #scanned = -1;
   /** the planned owners of the change in progress, naming it */
   #plan = '';
-  #renewedFor = -1;
   #dropping = false;
   /** key copies this node came to hold through transfers, and entries it received (more when pulling from several sources) */
   copiesPlaced = 0;
@@ -111,8 +121,13 @@ export class Transfers {
     for (const t of ring.transfers) {
       if (t.to !== this.#d.self || t.done) continue;
       const id = `p${t.partition}`;
-      // confirmed already: the ring saying so is on its way through gossip
-      if (this.#progress.get(id)?.state === 'confirmed') continue;
+      // confirmed already: the ring saying so is on its way through gossip; should it not come
+      // (the claimant failed before its ring reached its disk), confirm again
+      const done = this.#progress.get(id);
+      if (done?.state === 'confirmed') {
+        if (this.#d.clock.now() - (done.confirmedAt ?? 0) < RECONFIRM_AFTER_MS) continue;
+        done.state = 'copied';
+      }
       if (this.#running.has(id) || this.#running.size >= this.#d.options.concurrency) continue;
       this.#running.add(id);
       void this.#run(ring, t.partition, t.from).finally(() => {
@@ -175,6 +190,7 @@ export class Transfers {
       }
       await this.#d.confirm(partition);
       p.state = 'confirmed';
+      p.confirmedAt = this.#d.clock.now();
       p.error = undefined;
     } catch (e) {
       p.state = p.state === 'copied' ? 'copied' : 'retrying';
@@ -227,14 +243,22 @@ export class Transfers {
     }
     for (const [p, seen] of this.#dropSeen) {
       if (now - seen < this.#d.options.dropGraceMs) continue;
-      if (this.#renewedFor !== ring.version) {
-        await this.#d.renewEpoch();
-        this.#renewedFor = ring.version;
+      const replicas = view.primaries(p).filter((n) => n !== this.#d.self);
+      try {
+        let pushed = 0;
+        for (const to of replicas) {
+          const stats = await pushRange({ transport: this.#d.loopback, timeoutMs: 30_000, batchKeys: this.#d.options.batchKeys }, p, this.#d.self, to);
+          pushed += stats.sentToB;
+        }
+        if (this.#d.view()?.ring !== ring) return; // the ring moved on meanwhile: look again
+        await this.#d.newIncarnation(p);
+        const keys = await this.#d.replica.drop(p);
+        this.keysDropped += keys;
+        this.#dropSeen.delete(p);
+        this.#d.logger.info('dropped a key range this node no longer replicates', { partition: p, keys, pushedToReplicas: pushed, ringVersion: ring.version });
+      } catch (e) {
+        this.#d.logger.warn('a key range this node no longer replicates is kept until its replicas hold it', { partition: p, error: (e as Error).message });
       }
-      const keys = await this.#d.replica.drop(p);
-      this.keysDropped += keys;
-      this.#dropSeen.delete(p);
-      this.#d.logger.info('dropped a key range this node no longer replicates', { partition: p, keys, ringVersion: ring.version });
     }
   }
 

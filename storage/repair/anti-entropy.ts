@@ -55,7 +55,20 @@ export function remoteTree(o: SyncOptions, node: NodeId, partition: number): Tre
   };
 }
 
-export async function syncPair(o: SyncOptions, partition: number, a: NodeId, b: NodeId): Promise<SyncStats> {
+export function syncPair(o: SyncOptions, partition: number, a: NodeId, b: NodeId): Promise<SyncStats> {
+  return exchange(o, partition, a, b, true);
+}
+
+/**
+ * One way only: b ends up holding every version a holds for the key range (what a node does
+ * before it drops a range it no longer replicates: Riak's final fold). Only keys whose leaves
+ * differ cross.
+ */
+export function pushRange(o: SyncOptions, partition: number, from: NodeId, to: NodeId): Promise<SyncStats> {
+  return exchange(o, partition, from, to, false);
+}
+
+async function exchange(o: SyncOptions, partition: number, a: NodeId, b: NodeId, both: boolean): Promise<SyncStats> {
   const stats: SyncStats = { partition, a, b, segments: 0, keysCompared: 0, keysDiffering: 0, sentToA: 0, sentToB: 0, rootsEqual: false };
   const segments = await differingSegments(remoteTree(o, a, partition), remoteTree(o, b, partition));
   stats.segments = segments.length;
@@ -70,11 +83,12 @@ export async function syncPair(o: SyncOptions, partition: number, a: NodeId, b: 
   for (let i = 0; i < differing.length; i += o.batchKeys) {
     const chunk = differing.slice(i, i + o.batchKeys);
     await o.pace?.(chunk.length);
-    const [fromA, fromB] = await Promise.all([read(o, a, chunk.filter((k) => ka.has(k))), read(o, b, chunk.filter((k) => kb.has(k)))]);
+    const [fromA, fromB] = await Promise.all([read(o, a, chunk.filter((k) => ka.has(k))), both ? read(o, b, chunk.filter((k) => kb.has(k))) : []]);
     await Promise.all([merge(o, b, fromA), merge(o, a, fromB)]);
     stats.sentToB += fromA.length;
     stats.sentToA += fromB.length;
   }
+  if (!both) return stats;
   const [ra, rb] = await Promise.all([remoteTree(o, a, partition).roots(), remoteTree(o, b, partition).roots()]);
   stats.rootsEqual = ra.root.equals(rb.root);
   return stats;

@@ -1,26 +1,68 @@
-// Hints past their age cap: dropped only after anti-entropy has been asked to cover their key
-// ranges, and counted. (Hints past the size cap are never stored: the write goes to the next
-// fallback instead.)
+// Hints past their age cap. A hint may hold the only copies of an acknowledged write (the
+// acknowledgments can all have come from fallbacks), so it is never simply dropped: its
+// versions are first handed to every reachable current primary of the key, which merge them
+// into their own data, and the hint is deleted only once at least two primaries (one when N is
+// 1) hold them, so expiry never leaves fewer copies than it found. A hint no primary can take
+// yet stays, and is tried again on the next pass. (Hints past the size cap are never stored:
+// the write goes to the next fallback instead.)
 import { StoreError } from '../core/errors.ts';
+import type { RingView } from '../core/preference.ts';
 import type { NodeId } from '../core/ring.ts';
+import type { HintEntry, HintRef, Reply } from '../protocol/messages.ts';
 import type { Transport } from '../runtime.ts';
 
 export interface ExpiryOptions {
   readonly transport: Transport;
+  readonly view: RingView;
+  /** the node whose expired hints are handled */
   readonly node: NodeId;
   readonly limit: number;
   readonly timeoutMs: number;
-  /** schedules sweeps of these key ranges; resolves once they are queued */
-  readonly requestSweeps: (partitions: readonly number[]) => Promise<void>;
 }
 
-export async function expireHints(o: ExpiryOptions): Promise<{ expired: number; dropped: number; partitions: number[] }> {
+export interface ExpiryStats {
+  /** hints past the age cap */
+  expired: number;
+  /** of those, hints whose versions enough primaries now hold, deleted */
+  handedOff: number;
+  /** hints kept because too few primaries could take them */
+  kept: number;
+}
+
+export async function expireHints(o: ExpiryOptions): Promise<ExpiryStats> {
   const r = await o.transport.request(o.node, { type: 'hintsExpired', limit: o.limit }, o.timeoutMs);
-  if (r.type !== 'hintsExpiredReply') throw new StoreError('PROTOCOL', `${o.node} answered ${r.type}`);
-  if (r.hints.length === 0) return { expired: 0, dropped: 0, partitions: [] };
-  const partitions = [...new Set(r.hints.map((h) => h.partition))].sort((a, b) => a - b);
-  await o.requestSweeps(partitions);
-  const dropped = await o.transport.request(o.node, { type: 'hintsDrop', hints: r.hints.map((h) => ({ owner: h.owner, key: h.key, dots: h.set.map((v) => v.dot) })) }, o.timeoutMs);
-  if (dropped.type !== 'countReply') throw new StoreError('PROTOCOL', `${o.node} answered ${dropped.type}`);
-  return { expired: r.hints.length, dropped: dropped.count, partitions };
+  if (r.type !== 'hintsExpiredReply') throw unexpected(o.node, r);
+  const stats: ExpiryStats = { expired: r.hints.length, handedOff: 0, kept: 0 };
+  const done: HintRef[] = [];
+  await Promise.all(
+    r.hints.map(async (h) => {
+      if ((await handOff(o, h)) >= Math.min(2, o.view.n)) done.push({ owner: h.owner, key: h.key, dots: h.set.map((v) => v.dot) });
+      else stats.kept++;
+    }),
+  );
+  if (done.length > 0) {
+    const dropped = await o.transport.request(o.node, { type: 'hintsDrop', hints: done }, o.timeoutMs);
+    if (dropped.type !== 'countReply') throw unexpected(o.node, dropped);
+    stats.handedOff = dropped.count;
+  }
+  return stats;
+}
+
+/** Writes a hint's versions to every reachable primary of its key; returns how many now hold them. */
+async function handOff(o: ExpiryOptions, h: HintEntry): Promise<number> {
+  const primaries = o.view.primaries(o.view.partitionOf(h.key)).filter((n) => n !== o.node);
+  const results = await Promise.all(
+    primaries.map((p) =>
+      o.transport.request(p, { type: 'replicaWrite', key: h.key, hintFor: null, set: h.set }, o.timeoutMs).then(
+        (reply) => reply.type === 'ack',
+        () => false,
+      ),
+    ),
+  );
+  return results.filter(Boolean).length;
+}
+
+function unexpected(node: NodeId, reply: Reply): StoreError {
+  if (reply.type === 'error') return new StoreError(reply.code, `${node}: ${reply.message}`, reply.details);
+  return new StoreError('PROTOCOL', `${node} answered ${reply.type}`);
 }

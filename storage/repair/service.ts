@@ -8,7 +8,8 @@ import type { Identity } from '../identity.ts';
 import type { HintEntry, HintRef, Reply, Request } from '../protocol/messages.ts';
 import type { Replica } from '../replica.ts';
 import type { Clock, Logger } from '../runtime.ts';
-import type { SiblingSet } from '../core/siblings.ts';
+import { supersedes, type SiblingSet } from '../core/siblings.ts';
+import { equalDots } from '../core/version-vector.ts';
 
 type RepairRequest = Extract<
   Request,
@@ -32,8 +33,8 @@ type RepairRequest = Extract<
 export interface RepairCounters {
   /** hints deleted after their delivery was acknowledged */
   hintsReplayed: number;
-  /** hints dropped past their age cap */
-  hintsDropped: number;
+  /** hints past their age cap, deleted once their keys' primaries held them */
+  hintsExpired: number;
   /** sibling sets merged in by anti-entropy */
   keysRepaired: number;
   tombstonesReclaimed: number;
@@ -54,7 +55,7 @@ export interface RepairServiceDeps {
 }
 
 export class RepairService {
-  readonly counters: RepairCounters = { hintsReplayed: 0, hintsDropped: 0, keysRepaired: 0, tombstonesReclaimed: 0, treeVerifications: 0, treeMismatches: 0 };
+  readonly counters: RepairCounters = { hintsReplayed: 0, hintsExpired: 0, keysRepaired: 0, tombstonesReclaimed: 0, treeVerifications: 0, treeMismatches: 0 };
   #verifyNext = 0;
 
   constructor(private readonly d: RepairServiceDeps) {}
@@ -112,8 +113,8 @@ export class RepairService {
       }
       case 'hintsDrop': {
         const n = await this.#deleteHints(req.hints);
-        this.counters.hintsDropped += n;
-        if (n > 0) this.d.logger.warn('dropped hints past their age cap; anti-entropy covers their key ranges', { dropped: n });
+        this.counters.hintsExpired += n;
+        if (n > 0) this.d.logger.warn('deleted hints past their age cap, whose versions their keys\' primaries now hold', { deleted: n });
         return { type: 'countReply', count: n };
       }
       case 'reclaim': {
@@ -151,11 +152,24 @@ export class RepairService {
     }
   }
 
-  /** Hint deletion makes this node forget dots its fallback actor made: move that actor on first. */
+  /**
+   * Deleting a hint makes this node forget its versions. When one of them is a dot this node
+   * made as a fallback coordinator and its own data does not hold it, the node's actor for that
+   * key range moves on first (identity.ts), so it never makes a dot there claiming one it lost.
+   */
   async #deleteHints(refs: readonly HintRef[]): Promise<number> {
     if (refs.length === 0) return 0;
-    this.d.identity.nextHintGeneration();
-    const results = await Promise.all(refs.map((h) => this.d.replica.deleteHintIf(h.owner, h.key, h.dots)));
+    const { replica, identity } = this.d;
+    const forgetting = new Set<number>();
+    for (const ref of refs) {
+      const hint = replica.readHint(ref.owner, ref.key);
+      if (!hint) continue;
+      const mine = identity.actorFor(hint.partition);
+      const own = replica.readOwn(ref.key);
+      if (hint.set.some((v) => v.dot.actor === mine && !own.some((o) => equalDots(o.dot, v.dot) || supersedes(o, v)))) forgetting.add(hint.partition);
+    }
+    for (const p of forgetting) await identity.newIncarnation(p);
+    const results = await Promise.all(refs.map((h) => replica.deleteHintIf(h.owner, h.key, h.dots)));
     return results.filter(Boolean).length;
   }
 }

@@ -69,13 +69,10 @@ export class RepairTicker {
     return report;
   }
 
-  /** Drops hints past their age cap, sweeping their key ranges first. */
+  /** Hands hints past their age cap to their keys' primaries; returns how many were handed off and deleted. */
   async expire(nodes: readonly NodeId[]): Promise<number> {
-    let dropped = 0;
-    for (const node of nodes) {
-      const r = await expireHints({ transport: this.o.transport, node, limit: 10_000, timeoutMs: this.o.timeoutMs, requestSweeps: async (ps) => void (await this.sweep(ps)) });
-      dropped += r.dropped;
-    }
-    return dropped;
+    let handedOff = 0;
+    for (const node of nodes) handedOff += (await expireHints({ transport: this.o.transport, view: this.o.view(), node, limit: 10_000, timeoutMs: this.o.timeoutMs })).handedOff;
+    return handedOff;
   }
 }

@@ -74,11 +74,11 @@ export class Connection {
   close(): void {
     this.#closed = true;
     this.#ws?.close(1000);
-    this.#fail(new StoreError('UNAVAILABLE', `connection to ${this.options.address} closed`));
+    this.#fail(new StoreError('UNAVAILABLE', `connection to ${this.options.address} closed`, { sent: true }));
   }
 
   #connect(): Promise<WebSocket> {
-    if (this.#closed) return Promise.reject(new StoreError('UNAVAILABLE', `connection to ${this.options.address} is closed`));
+    if (this.#closed) return Promise.reject(new StoreError('UNAVAILABLE', `connection to ${this.options.address} is closed`, { sent: false }));
     if (this.#ws?.readyState === WebSocket.OPEN) return Promise.resolve(this.#ws);
     if (this.#open) return this.#open;
     if (performance.now() - this.#failedAt < (this.options.retryAfterMs ?? 250)) {

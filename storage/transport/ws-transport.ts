@@ -21,7 +21,7 @@ export class WsTransport implements Transport {
 
   request(to: NodeId, message: Request, timeoutMs: number): Promise<Reply> {
     const address = this.options.addressOf(to);
-    if (!address) return Promise.reject(new StoreError('UNAVAILABLE', `no address known for node ${to}`));
+    if (!address) return Promise.reject(new StoreError('UNAVAILABLE', `no address known for node ${to}`, { sent: false }));
     return this.connection(address).request(message, timeoutMs);
   }
 

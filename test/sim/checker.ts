@@ -18,8 +18,10 @@
 //   phantom    every version anywhere is a write someone attempted, with its value and delete flag;
 //   minted     every dot is minted once, each write gets at most one dot, and an acknowledgment
 //              names the dot the coordinator minted;
-//   claims     a context (a read's, or one a coordinator built for a write) claims only writes
-//              its holder saw: the dotted-version-vector invariant;
+//   claims     a context (a read's, or one a coordinator built for a write) claims only
+//              acknowledged writes its holder saw: the dotted-version-vector invariant (a claim
+//              of a write that failed may name a version that never reached any disk, which
+//              can supersede nothing);
 //   maximal    no set holds a version that supersedes another;
 //   converged  every primary holds the same versions, and no hint is left (checked when asked);
 //   writable   a read-modify-write over a full read ends with exactly one version (checked by the
@@ -102,8 +104,8 @@ export interface FinalState {
   readonly reads: ReadonlyMap<string, SiblingSet>;
   /** each key's own set on each of its primaries */
   readonly primaries?: ReadonlyMap<string, ReadonlyMap<string, SiblingSet>>;
-  /** hints still held anywhere */
-  readonly hintsLeft?: number;
+  /** hints still held anywhere, one line each */
+  readonly hintsLeft?: readonly string[];
   /** keys a final read-modify-write could not bring to one version, with why */
   readonly unwritable?: readonly string[];
 }
@@ -203,7 +205,7 @@ export function check(history: History, final: FinalState, requireConvergence = 
   for (const m of history.mints) mintsByKey.set(m.key, [...(mintsByKey.get(m.key) ?? []), m]);
   const checkClaims = (what: string, key: string, vv: VersionVector, saw: Set<string>) => {
     for (const m of mintsByKey.get(key) ?? []) {
-      if (coversDot(vv, m.version.dot) && !saw.has(m.writeId)) {
+      if (writes.get(m.writeId)?.outcome === 'ok' && coversDot(vv, m.version.dot) && !saw.has(m.writeId)) {
         violations.push(`${what} claims ${d(m.version.dot)} (${m.writeId}) on '${key}' without having seen it`);
       }
     }
@@ -227,8 +229,13 @@ export function check(history: History, final: FinalState, requireConvergence = 
   const finalWrites = new Map<string, Set<string>>();
   for (const [key, set] of final.reads) finalWrites.set(key, new Set(setWrites('final read', key, set)));
   const excused = new Map<string, Set<string>>();
+  const reclaimedWrite = (w: WriteRecord) => {
+    const m = mintOf.get(w.id);
+    return m !== undefined && m.version.deleted && history.reclaims.has(d(m.version.dot));
+  };
   for (const w of writes.values()) {
-    const present = finalWrites.get(w.key)?.has(w.id) ?? false;
+    // a write counts once it was acknowledged, is in the final state, or is a tombstone every primary held until it was reclaimed
+    const present = (finalWrites.get(w.key)?.has(w.id) ?? false) || reclaimedWrite(w);
     if (w.outcome !== 'ok' && !present) continue;
     const e = excused.get(w.key) ?? new Set<string>();
     for (const x of closure(w.id)) e.add(x);
@@ -236,14 +243,14 @@ export function check(history: History, final: FinalState, requireConvergence = 
     for (const u of closure(w.id)) {
       if (u !== w.id && finalWrites.get(w.key)?.has(u)) {
         returned++;
-        violations.push(`'${w.key}': ${u} is in the final state although ${w.id} (${w.outcome === 'ok' ? 'acknowledged' : 'present'}) saw it`);
+        violations.push(`'${w.key}': ${u} is in the final state although ${w.id} (${w.outcome === 'ok' ? 'acknowledged' : 'applied'}) saw it`);
       }
     }
   }
   for (const w of history.acknowledged()) {
     const present = finalWrites.get(w.key)?.has(w.id) ?? false;
     if (present) found++;
-    else if (w.deleted && w.dot && history.reclaims.has(d(w.dot))) reclaimed++;
+    else if (reclaimedWrite(w)) reclaimed++;
     else if (!excused.get(w.key)?.has(w.id)) {
       lost++;
       violations.push(`acknowledged write ${w.id} (${w.dot ? d(w.dot) : '?'}) on '${w.key}' is not in the final state and no later write saw it`);
@@ -271,7 +278,7 @@ export function check(history: History, final: FinalState, requireConvergence = 
       if (sig !== sigs[0]![1]) violations.push(`'${key}': ${node} holds [${sig}] but ${sigs[0]![0]} holds [${sigs[0]![1]}]`);
     }
   }
-  if (requireConvergence && (final.hintsLeft ?? 0) > 0) violations.push(`${final.hintsLeft} hints were never delivered`);
+  if (requireConvergence) for (const h of final.hintsLeft ?? []) violations.push(`a hint was never delivered: ${h}`);
   for (const u of final.unwritable ?? []) violations.push(`a read-modify-write over a full read did not end with one version: ${u}`);
 
   return { violations, acknowledged: history.acknowledged().length, found, lost, reclaimed, returned, maxSiblings, maxActors };

@@ -10,7 +10,7 @@ import type { Mint } from '../../storage/coordinator.ts';
 import type { SiblingSet } from '../../storage/core/siblings.ts';
 import { StorageNode, type NodeConfig } from '../../storage/node.ts';
 import { silentLogger, type Transport } from '../../storage/runtime.ts';
-import { DEFAULT_MAX_CONTEXT_ENTRIES, DEFAULT_MAX_SIBLINGS } from '../../storage/core/limits.ts';
+import { MAX_ACTORS_PER_KEY, DEFAULT_MAX_SIBLINGS } from '../../storage/core/limits.ts';
 import { SimNetwork, type Faults, CALM } from './network.ts';
 import { SeededRandom } from './random.ts';
 import { Scheduler } from './scheduler.ts';
@@ -91,7 +91,7 @@ export class SimCluster {
       r: options.r ?? 2,
       w: options.w ?? 2,
       maxSiblings: DEFAULT_MAX_SIBLINGS,
-      maxContextEntries: DEFAULT_MAX_CONTEXT_ENTRIES,
+      maxActors: MAX_ACTORS_PER_KEY,
       requestTimeoutMs: options.requestTimeoutMs ?? 200,
       hints: { maxBytes: options.hintMaxBytes ?? 64 * 1024 * 1024, maxAgeMs: options.hintMaxAgeMs ?? 24 * 3600_000 },
       seeds: seeds.filter((m) => m.id !== id),
@@ -158,10 +158,13 @@ export class SimCluster {
     if (slot.stopping) await slot.stopping;
     if (slot.node || slot.starting) return;
     slot.starting = true;
+    const engine = slot.engine;
+    // a start can fail (a disk write refused while the node opens): the process exits, and a
+    // later start tries again on the same disk, as a process manager would
     const node = await StorageNode.open({
       config: this.#config(id),
       bootstrap: this.#members.some((m) => m.id === id) ? this.initialRing : null,
-      engine: slot.engine,
+      engine,
       transport: this.network.transport(id),
       // wall clocks up to five minutes apart, monotonic clocks from unrelated origins
       clock: this.scheduler.clock(id, (this.#skew(id) - 0.5) * (this.options.clockSkewMs ?? 600_000), this.#skew(id) * 1e9),
@@ -169,8 +172,8 @@ export class SimCluster {
       logger: silentLogger,
       onMint: (mint) => this.onMint?.(id, mint),
       onReclaim: (key, set) => this.onReclaim?.(id, key, set),
-    });
-    slot.starting = false;
+    }).finally(() => (slot.starting = false));
+    if (slot.engine !== engine) return; // the disk was replaced while it opened
     slot.node = node;
     this.network.attach(id, node.handle);
     node.start();

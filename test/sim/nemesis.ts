@@ -15,6 +15,8 @@ export interface NemesisCounts {
   ringChangesAsked: number;
   /** changes that planned (the claimant took them) */
   ringChangesPlanned: number;
+  /** ring versions two changes were planned at (a claimant cut off and another member deciding) */
+  ringForks: number;
 }
 
 export class Nemesis {
@@ -27,10 +29,12 @@ export class Nemesis {
   #backup: { readonly id: string; readonly disk: MemoryDisk } | null = null;
   /** nodes removed from the ring or replaced: never restarted */
   readonly #gone = new Set<string>();
-  #changing = false;
+  /** the ring change under way, if any */
+  #changing: Promise<void> | null = null;
   #nextId: number;
   readonly log: string[] = [];
-  readonly counts: NemesisCounts = { ringChangesAsked: 0, ringChangesPlanned: 0 };
+  readonly counts: NemesisCounts = { ringChangesAsked: 0, ringChangesPlanned: 0, ringForks: 0 };
+  readonly #plannedAt = new Set<number>();
 
   constructor(
     readonly cluster: SimCluster,
@@ -109,14 +113,22 @@ export class Nemesis {
     } else if (roll < 0.82 && this.#restartable().length > 0) {
       const id = this.random.pick(this.#restartable());
       this.#down.delete(id);
-      void c.start(id);
       this.#note(`restart ${id}`);
+      void c.start(id).catch((e: unknown) => {
+        this.#down.add(id);
+        this.#note(`${id} failed to start: ${(e as Error).message}`);
+      });
     } else if (this.#cutOff.size > 0 || this.#split) {
       c.network.healAll();
       this.#cutOff.clear();
       this.#split = false;
       this.#note('heal');
     }
+  }
+
+  /** Resolves once the ring change the nemesis started, if any, has been asked for and answered. */
+  async finished(): Promise<void> {
+    await this.#changing;
   }
 
   #restartable(): string[] {
@@ -153,23 +165,24 @@ export class Nemesis {
     const vias = healthy.filter((h) => h !== target);
     if (vias.length === 0) return;
     const via = this.random.pick(vias);
-    if (kind === 'remove' || kind === 'replace') {
-      this.#diskLost = true;
-      this.#gone.add(target);
-    }
+    if (kind === 'remove' || kind === 'replace') this.#diskLost = true;
     const by = kind === 'replace' ? newId() : '';
-    this.#changing = true;
     const ask = async (at: string, k: ChangeKind, node: string, replacement = ''): Promise<Reply | null> => {
       this.counts.ringChangesAsked++;
+      // each operator request has its own endpoint: a new endpoint of one name ends the old one's requests
       const reply = await c
-        .client('operator')
+        .client(`operator-${this.counts.ringChangesAsked}`)
         .request(at, { type: 'change', kind: k, node, address: `sim:${(replacement || node).slice(1)}`, weight: 1, by: replacement, expectedVersion: 0 }, 5000)
         .catch(() => null);
-      if (reply?.type === 'changeReply') this.counts.ringChangesPlanned++;
+      if (reply?.type === 'changeReply') {
+        this.counts.ringChangesPlanned++;
+        if (this.#plannedAt.has(reply.version)) this.counts.ringForks++;
+        this.#plannedAt.add(reply.version);
+      }
       this.#note(`${k} ${node}${replacement ? ` by ${replacement}` : ''} via ${at}: ${reply?.type === 'changeReply' ? `planned at ring version ${reply.version}` : reply?.type === 'error' ? reply.message : 'no answer'}`);
       return reply;
     };
-    void (async () => {
+    this.#changing = (async () => {
       try {
         if (isolateClaimant) {
           c.network.partition([claimant], c.ids.filter((i) => i !== claimant));
@@ -196,13 +209,15 @@ export class Nemesis {
           // an operator on the claimant's side of the cut asks it for a change of its own
           const joiner = newId();
           await c.add(joiner);
-          await Promise.all([asked, ask(claimant, 'join', joiner)]);
-        } else {
-          await asked;
+          await ask(claimant, 'join', joiner);
         }
+        const planned = (await asked)?.type === 'changeReply';
+        // a node removed or replaced is never started again; one whose removal was refused may be
+        if (planned && (kind === 'remove' || kind === 'replace')) this.#gone.add(target);
+        if (!planned && (kind === 'remove' || kind === 'replace')) this.#diskLost = false;
       } finally {
-        this.#changing = false;
+        this.#changing = null;
       }
-    })();
+    })().catch((e: unknown) => this.#note(`${kind} of ${target} could not go on: ${(e as Error).message}`));
   }
 }

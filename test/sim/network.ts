@@ -89,7 +89,7 @@ export class SimNetwork {
         finish(() => reject(new StoreError('TIMEOUT', `${to} did not answer ${message.type} within ${timeoutMs} ms`))),
       );
       if (!this.#handlers.has(to)) {
-        this.scheduler.at(this.#delay(), () => finish(() => reject(new StoreError('UNAVAILABLE', `${to} refused the connection`))));
+        this.scheduler.at(this.#delay(), () => finish(() => reject(new StoreError('UNAVAILABLE', `${to} refused the connection`, { sent: false }))));
         return;
       }
       const onReply = (reply: Reply) => finish(() => resolve(reply));

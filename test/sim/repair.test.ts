@@ -83,3 +83,26 @@ test('tombstones are reclaimed only when every primary holds them, no hint is pe
   const values = (await read('gone')).map((v) => Buffer.from(v.value).toString()).sort();
   assert.deepEqual(values, ['after', 'stale-writer'], 'the old context did not cover the new write');
 });
+
+test('hint expiry never drops the only copies of a write: expired hints are handed to the key\'s primaries first', async () => {
+  const c = await SimCluster.create({ seed: 44, nodes: 5, localHandoffEveryMs: 0, hintMaxAgeMs: 1000 });
+  await c.scheduler.run(c.scheduler.now + 2000);
+  const key = 'expiring';
+  const view = c.node('n1').view;
+  const primaries = [...view.primaries(view.partitionOf(key))];
+  const fallbacks = c.ids.filter((id) => !primaries.includes(id));
+  // every primary is down: two fallbacks take the write as hints, and acknowledge it with W=2
+  for (const p of primaries) c.crash(p);
+  await c.scheduler.run(c.scheduler.now + 8000); // the fallbacks suspect the primaries
+  const put = await c.scheduler.drive(c.client('writer').request(fallbacks[0]!, { type: 'put', key, value: Buffer.from('{"id":"only-in-hints"}'), deleted: false, context: null, w: 2, pw: 0 }, 3000));
+  assert.equal(put.type, 'putReply', JSON.stringify(put));
+  assert.ok(fallbacks.every((f) => c.node(f).replica.hintCount > 0), 'both acknowledgments are hints');
+  // the primaries return empty-handed, and the hints pass their age cap before anyone replays them
+  for (const p of primaries) await c.scheduler.drive(c.start(p));
+  await c.scheduler.run(c.scheduler.now + 3000);
+  const expired = await c.scheduler.drive(c.repairer().expire(fallbacks));
+  assert.ok(expired > 0, 'the expiry pass ran on expired hints');
+  const read = await c.scheduler.drive(c.client('reader').request(primaries[0]!, { type: 'get', key, r: 3, pr: 0 }, 3000));
+  assert.ok(read.type === 'getReply', JSON.stringify(read));
+  assert.deepEqual(read.set.map((v) => Buffer.from(v.value).toString()), ['{"id":"only-in-hints"}'], 'the acknowledged write is still there');
+});

@@ -47,6 +47,7 @@ const summary = {
   lost: 0,
   returned: 0,
   ringChanges: 0,
+  ringForks: 0,
   reclaimed: 0,
   hintsExpired: 0,
   diskErrors: 0,
@@ -80,6 +81,7 @@ for (const seed of seeds) {
   summary.lost += v.lost;
   summary.returned += v.returned;
   summary.ringChanges += r.exercised.ringChanges;
+  summary.ringForks += r.exercised.ringForks;
   summary.reclaimed += r.exercised.reclaimed;
   summary.hintsExpired += r.exercised.hintsExpired;
   summary.diskErrors += r.diskErrors;
@@ -94,7 +96,7 @@ for (const seed of seeds) {
     const x = r.exercised;
     process.stdout.write(
       `seed ${seed}: ${bad ? 'FAILED' : 'ok'}  attempted ${r.attempted}, acknowledged ${v.acknowledged}, lost ${v.lost}, returned ${v.returned}; ` +
-        `ring changes ${x.ringChanges}, reclaimed ${x.reclaimed}, hints expired ${x.hintsExpired}, disk errors ${r.diskErrors}; ` +
+        `ring changes ${x.ringChanges} (forks ${x.ringForks}), reclaimed ${x.reclaimed}, hints expired ${x.hintsExpired}, disk errors ${r.diskErrors}; ` +
         `max actors ${x.maxActors}, max siblings ${x.maxSiblings}; repair rounds ${r.repairRounds}, ${r.messages} messages, trace ${r.trace.slice(0, 12)}\n`,
     );
     for (const line of v.violations.slice(0, 20)) process.stdout.write(`    ${line}\n`);

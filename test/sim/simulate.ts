@@ -3,6 +3,7 @@
 // same seed gives the same run, event for event.
 import { createHash } from 'node:crypto';
 import { SimCluster } from './cluster.ts';
+import { digestOf } from '../../storage/core/ring-merge.ts';
 import { History, check, type FinalState, type Verdict } from './checker.ts';
 import { draw, type Parameters } from './swarm.ts';
 import { finalState, newExercised, readModifyWriteAll, recordGroundTruth, runWorkload, sample, settle, type Exercised } from './workload.ts';
@@ -85,6 +86,6 @@ function describeCluster(cluster: SimCluster): string[] {
     const ring = cluster.node(id).ring;
     if (!ring) return `${id}: no ring`;
     const left = ring.transfers.filter((t) => !t.done);
-    return `${id}: ring version ${ring.version}, members ${ring.members.map((m) => m.id + (m.leaving ? `(${m.leaving})` : '')).join(',')}${ring.next ? `, changing, ${left.length} transfers left: ${left.slice(0, 4).map((t) => `p${t.partition}→${t.to} from ${t.from || 'all'}`).join(' ')}` : ''}`;
+    return `${id}: ring version ${ring.version} (${digestOf(ring).hash.slice(0, 6)}), members ${ring.members.map((m) => m.id + (m.leaving ? `(${m.leaving})` : '')).join(',')}${ring.next ? `, changing, ${left.length} transfers left: ${left.slice(0, 4).map((t) => `p${t.partition}→${t.to} from ${t.from || 'all'}`).join(' ')}` : ''}`;
   });
 }

@@ -8,6 +8,7 @@
 // the dot its coordinator minted for it (the ground truth the cluster records).
 import { StoreError } from '../../storage/core/errors.ts';
 import { contextOf, type SiblingSet } from '../../storage/core/siblings.ts';
+import { digestOf } from '../../storage/core/ring-merge.ts';
 import type { VersionVector } from '../../storage/core/version-vector.ts';
 import type { Reply, Request } from '../../storage/protocol/messages.ts';
 import type { Transport } from '../../storage/runtime.ts';
@@ -23,6 +24,8 @@ const CLIENT_TIMEOUT_MS = 2000;
 /** What a run exercised, for the summary. */
 export interface Exercised {
   ringChanges: number;
+  /** ring versions decided twice (a claimant cut off) */
+  ringForks: number;
   reclaimed: number;
   hintsExpired: number;
   maxActors: number;
@@ -30,7 +33,7 @@ export interface Exercised {
 }
 
 export function newExercised(): Exercised {
-  return { ringChanges: 0, reclaimed: 0, hintsExpired: 0, maxActors: 0, maxSiblings: 0 };
+  return { ringChanges: 0, ringForks: 0, reclaimed: 0, hintsExpired: 0, maxActors: 0, maxSiblings: 0 };
 }
 
 /** Records every version the cluster's nodes mint, and every key a node reclaims, into the history (ground truth for the checker). */
@@ -109,6 +112,11 @@ export async function runWorkload(cluster: SimCluster, history: History, o: RunO
   return nemesis;
 }
 
+/** What the nemesis caused, once it is done. */
+export function nemesisCounts(nemesis: Nemesis, exercised: Exercised): void {
+  exercised.ringForks += nemesis.counts.ringForks;
+}
+
 /** One round of repair as the workers would run it: hint replay, expiry, and a sweep (anti-entropy, then reclamation). */
 async function repairRound(cluster: SimCluster, repair: ReturnType<SimCluster['repairer']>, exercised: Exercised, all: boolean): Promise<SweepReport> {
   await repair.replayAll();
@@ -127,6 +135,10 @@ async function repairRound(cluster: SimCluster, repair: ReturnType<SimCluster['r
  * Returns how many repair rounds it took, or throws when the cluster does not settle.
  */
 export async function settle(cluster: SimCluster, nemesis: Nemesis | null, reclaimGraceMs: number, exercised: Exercised): Promise<number> {
+  if (nemesis) {
+    await cluster.scheduler.drive(nemesis.finished());
+    nemesisCounts(nemesis, exercised);
+  }
   cluster.network.healAll();
   cluster.network.faults = { drop: 0, duplicate: 0, minDelayMs: 1, maxDelayMs: 3 };
   cluster.diskFaults.rate = 0;
@@ -135,10 +147,11 @@ export async function settle(cluster: SimCluster, nemesis: Nemesis | null, recla
   await cluster.scheduler.runUntil(
     () => {
       const ring = cluster.ring();
-      return ring.next === null && ring.members.every((m) => cluster.isRunning(m.id) && cluster.node(m.id).ring?.version === ring.version);
+      const digest = digestOf(ring).hash;
+      return ring.next === null && ring.members.every((m) => cluster.isRunning(m.id) && cluster.node(m.id).ring !== null && digestOf(cluster.node(m.id).ring!).hash === digest);
     },
     300_000,
-    'ring changes to finish and every member to hold the ring',
+    'ring changes to finish and every member to hold the same ring',
   );
   commits();
   await cluster.scheduler.run(cluster.scheduler.now + 5000);
@@ -175,7 +188,7 @@ export async function finalState(cluster: SimCluster, keys: Iterable<string>): P
     const view = cluster.node(via).view;
     primaries.set(key, new Map(view.primaries(view.partitionOf(key)).map((n) => [n, cluster.node(n).replica.readOwn(key)])));
   }
-  const hintsLeft = cluster.running().reduce((n, node) => n + node.replica.hintCount, 0);
+  const hintsLeft = cluster.running().flatMap((node) => [...node.replica.hints()].map((h) => `${node.id}${ring.members.some((m) => m.id === node.id) ? "" : " (not a member)"} holds a hint for ${h.owner} of '${h.key}' (${h.set.length} versions${ring.members.some((m) => m.id === h.owner) ? '' : `; ${h.owner} is not a member`})`));
   return { reads, primaries, hintsLeft };
 }
 
