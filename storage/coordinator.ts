@@ -52,14 +52,16 @@ export interface CoordinatorDeps {
   readonly onMint?: (mint: Mint) => void;
 }
 
-/** Whether this node may make dots yet (the restore check in node.ts), and a way to wait until it may. */
+/** Whether this node may make dots yet (the start-up check in node.ts). */
 export interface Readiness {
   isConfirmed(): boolean;
-  /** resolves once the node may make dots (it may go on as a new actor to get there) */
-  confirm(): Promise<void>;
+  /** resolves once the node is confirmed, or after `ms` */
+  settled(ms: number): Promise<void>;
+  /** makes the node confirmed now, by going on as a new actor if it must */
+  force(): Promise<void>;
 }
 
-const ALWAYS_READY: Readiness = { isConfirmed: () => true, confirm: async () => undefined };
+const ALWAYS_READY: Readiness = { isConfirmed: () => true, settled: async () => undefined, force: async () => undefined };
 
 export interface Mint {
   readonly key: string;
@@ -173,8 +175,10 @@ export class Coordinator {
 
   /**
    * Coordinates a put here, or hands it to the key's coordinator. `ready` is the node's check
-   * that it may make dots (node.ts, the restore check): until it passes, a put is handed to
-   * another replica when one takes it, and otherwise waits for the check.
+   * that it may make dots (node.ts, the start-up check): until it passes, a put is handed to
+   * another replica, one handed here is refused unapplied after a short wait (so the node that
+   * handed it tries the next replica), and only a put no other replica takes is coordinated
+   * here, as a new actor.
    */
   async put(req: PutRequest, ready: Readiness = ALWAYS_READY): Promise<PutReply> {
     checkKey(req.key);
@@ -198,14 +202,20 @@ export class Coordinator {
       return this.#forward(req, targets);
     }
     if (!ready.isConfirmed()) {
-      if (!req.forwarded) {
+      if (req.forwarded) {
+        await ready.settled(this.d.config.requestTimeoutMs / 4);
+        if (!ready.isConfirmed()) {
+          throw new StoreError('UNAVAILABLE', `node ${this.d.self} has not heard from a majority of members since it started; another replica can take the write`, { applied: false });
+        }
+      } else {
         const handed = await this.#forward(req, targets).catch((e: unknown) => {
           if (e instanceof StoreError && e.code === 'UNAVAILABLE' && e.details.sent === false) return null;
           throw e;
         });
         if (handed) return handed;
+        await ready.settled(this.d.config.requestTimeoutMs / 4);
+        await ready.force();
       }
-      await ready.confirm();
     }
     return this.#coordinate(req, w, partition, mine, targets, view.walk(partition).slice(view.n));
   }
@@ -227,7 +237,8 @@ export class Coordinator {
         throw e;
       }
       if (reply.type === 'putReply') return reply;
-      if (reply.type === 'error' && reply.code === 'SHUTTING_DOWN') continue; // refused before it was applied
+      // refused before it was applied: the next may take it
+      if (reply.type === 'error' && (reply.code === 'SHUTTING_DOWN' || reply.details.applied === false)) continue;
       if (reply.type === 'error') throw new StoreError(reply.code, reply.message, reply.details);
       throw unexpected(t.node, reply);
     }
@@ -241,7 +252,7 @@ export class Coordinator {
     if ((req.context?.get(actor) ?? 0) > identity.counter) {
       throw new StoreError('BAD_CONTEXT', 'context claims writes this coordinator never made');
     }
-    await identity.leased();
+    await Promise.all([identity.leased(), identity.minting(partition)]);
 
     // The new version is computed over everything this node holds for the key (its own data and
     // any hints: as a fallback, its earlier dots may sit in another owner's hint), so the actor

@@ -28,6 +28,8 @@ const LEASE_KEY = ['lease'];
 const GENERATION_KEY = ['generation'];
 /** meta keys [INCARNATION, partition]: how many times the node forgot data of that key range */
 const INCARNATION = 'incarnation';
+/** meta keys [MINTED, partition]: the incarnation under which the node last made a dot in that key range */
+const MINTED = 'minted';
 
 export interface NodeIdentity {
   readonly nodeId: string;
@@ -53,6 +55,8 @@ export class Identity {
   /** the lease write on its way, if any */
   #extending: Promise<void> | null = null;
   readonly #incarnations = new Map<number, number>();
+  /** key ranges where the current actor made a dot, and the write recording it */
+  readonly #minted = new Map<number, Promise<void>>();
 
   private constructor(meta: Store, id: NodeIdentity, counter: number, generation: number, random: Random) {
     this.#meta = meta;
@@ -63,6 +67,10 @@ export class Identity {
     this.#counter = counter;
     this.#durableLease = counter;
     for (const e of meta.range({ start: [INCARNATION], end: [`${INCARNATION}\u0000`] })) this.#incarnations.set(Number(e.key[1]), readNumber(e.value));
+    for (const e of meta.range({ start: [MINTED], end: [`${MINTED}\u0000`] })) {
+      const p = Number(e.key[1]);
+      if (readNumber(e.value) === (this.#incarnations.get(p) ?? 0) && new TextDecoder().decode(e.value.subarray(8)) === id.epoch) this.#minted.set(p, Promise.resolve());
+    }
   }
 
   /** Reads (or, for a new directory, creates) the identity; refuses another node's or cluster's directory. */
@@ -95,6 +103,7 @@ export class Identity {
    */
   async renewEpoch(): Promise<void> {
     this.#id = { ...this.#id, epoch: randomId(this.#random, 8) };
+    this.#minted.clear();
     await this.#meta.put(NODE_KEY, Buffer.from(JSON.stringify(this.#id)));
   }
 
@@ -106,7 +115,33 @@ export class Identity {
   async newIncarnation(partition: number): Promise<void> {
     const n = (this.#incarnations.get(partition) ?? 0) + 1;
     this.#incarnations.set(partition, n);
+    this.#minted.delete(partition);
     await this.#meta.put([INCARNATION, partition], writeNumber(n));
+  }
+
+  /**
+   * Records, once per actor, that the actor is about to make a dot in a key range; resolves
+   * once that is on disk. Whether it ever did tells whether forgetting versions of the range
+   * (handing hints back) can leave it claiming dots it no longer holds.
+   */
+  minting(partition: number): Promise<void> {
+    let recorded = this.#minted.get(partition);
+    if (!recorded) {
+      const w = new Writer(24);
+      w.u64(this.#incarnations.get(partition) ?? 0);
+      w.bytes(Buffer.from(this.#id.epoch));
+      recorded = this.#meta.put([MINTED, partition], w.result());
+      this.#minted.set(partition, recorded);
+      recorded.catch(() => {
+        if (this.#minted.get(partition) === recorded) this.#minted.delete(partition);
+      });
+    }
+    return recorded;
+  }
+
+  /** Whether the current actor of a key range may have made a dot there. */
+  hasMinted(partition: number): boolean {
+    return this.#minted.has(partition);
   }
 
   get generation(): number {

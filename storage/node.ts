@@ -274,41 +274,45 @@ export class StorageNode {
   /**
    * A node started on a copy of an older data directory (a restored backup) would hand out
    * again the dots its later runs handed out, and claim to hold what those runs wrote. Peers
-   * remember the newest heartbeat of every run they heard: the node asks every member of the
-   * ring, and tells them its new run, before it makes a dot. When one heard a run with a
-   * generation at least this run's, the node goes on as a new actor. Until every member has
-   * answered, puts are handed to another replica; one that must be coordinated here (handed
-   * here, or no other replica takes it) waits a moment and then, if a member is still silent,
-   * goes on as a new actor (see readiness). Answers are asked again until all are in.
+   * remember the newest run they heard of every node, on disk: before it makes a dot, the node
+   * asks the members of the ring, telling them its new run, until a majority has answered. When
+   * one heard a run with a generation at least this run's, the node goes on as a new actor.
+   * Every run that made dots under an epoch registered with a majority first, and two
+   * majorities meet, so a later run under the same epoch is always heard of. Until then puts are
+   * handed to other replicas, and a put handed here is refused unapplied (see readiness); only
+   * one no other replica takes is coordinated here, as a new actor.
    */
   async #checkRestored(): Promise<void> {
     const { identity } = this;
     const { clock } = this.#deps;
     const answered = new Set<NodeId>();
     while (this.#accepting && !this.#confirmed) {
-      const members = this.#view ? this.#view.ring.members.map((m) => m.id) : this.gossip.peers();
-      const waiting = members.filter((m) => m !== this.id && !answered.has(m));
-      if (waiting.length === 0) break;
-      const heard = await Promise.all(
-        waiting.map(async (peer) => {
-          try {
-            const r = await this.#deps.transport.request(peer, { type: 'lastBeat', cluster: this.config.cluster, beat: this.gossip.beat }, RESTORE_CHECK_TIMEOUT_MS);
-            if (r.type !== 'lastBeatReply') return null;
-            this.gossip.success(peer);
-            answered.add(peer);
-            return r.beat && r.beat.life !== identity.life ? r.beat.generation : 0;
-          } catch {
-            return null;
-          }
-        }),
+      const peers = (this.#view ? this.#view.ring.members.map((m) => m.id) : this.gossip.peers()).filter((m) => m !== this.id);
+      const needed = Math.floor(peers.length / 2) + 1;
+      if (peers.length === 0 || peers.filter((p) => answered.has(p)).length >= needed) break;
+      let newest = 0;
+      await Promise.all(
+        peers
+          .filter((p) => !answered.has(p))
+          .map(async (peer) => {
+            try {
+              const r = await this.#deps.transport.request(peer, { type: 'lastBeat', cluster: this.config.cluster, beat: this.gossip.beat }, RESTORE_CHECK_TIMEOUT_MS);
+              if (r.type !== 'lastBeatReply') return;
+              this.gossip.success(peer);
+              answered.add(peer);
+              if (r.beat && r.beat.life !== identity.life) newest = Math.max(newest, r.beat.generation);
+            } catch {
+              // asked again next round
+            }
+          }),
       );
-      const newest = Math.max(0, ...heard.map((g) => g ?? 0));
       if (newest >= identity.generation) {
         // a disk that refuses the new epoch leaves the node unconfirmed, and the check is asked again
         if (await this.#restored(newest).then(() => true, (e: unknown) => this.#deps.logger.error('could not record a new epoch', { error: String(e) }))) break;
         answered.clear();
+        continue;
       }
-      if (heard.some((g) => g === null)) await new Promise<void>((resolve) => clock.after(RESTORE_CHECK_RETRY_MS, resolve));
+      if (peers.filter((p) => answered.has(p)).length < needed) await new Promise<void>((resolve) => clock.after(RESTORE_CHECK_RETRY_MS, resolve));
     }
     this.#confirm();
   }
@@ -323,22 +327,23 @@ export class StorageNode {
   #makeReadiness(): Readiness {
     let forcing: Promise<void> | null = null;
     const force = async () => {
-      // a member is still silent and the put must be coordinated here: a new actor never made
-      // a dot, so it cannot repeat one of a lost run's, whatever that member heard
+      // no majority has answered and no other replica took the put: a new actor never made a
+      // dot, so it cannot repeat one of a lost run's, whatever the silent members heard
       const before = this.identity.actor;
       await this.identity.renewEpoch();
       this.#confirm();
-      this.#deps.logger.info('not every member answered at start and a write had to be coordinated here: going on as a new actor', { before, actor: this.identity.actor });
+      this.#deps.logger.info('no majority of members has answered since start and a write had to be coordinated here: going on as a new actor', { before, actor: this.identity.actor });
     };
     return {
       isConfirmed: () => this.#confirmed,
-      confirm: async () => {
-        if (this.#confirmed) return;
-        // half a request's time: the put still finishes inside its timeout
-        await new Promise<void>((resolve) => {
-          this.#confirmWaiters.push(resolve);
-          this.#deps.clock.after(this.config.requestTimeoutMs / 2, resolve);
-        });
+      settled: (ms) =>
+        this.#confirmed
+          ? Promise.resolve()
+          : new Promise<void>((resolve) => {
+              this.#confirmWaiters.push(resolve);
+              this.#deps.clock.after(ms, resolve);
+            }),
+      force: async () => {
         if (this.#confirmed) return;
         forcing ??= force().finally(() => (forcing = null));
         await forcing;

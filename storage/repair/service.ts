@@ -8,8 +8,7 @@ import type { Identity } from '../identity.ts';
 import type { HintEntry, HintRef, Reply, Request } from '../protocol/messages.ts';
 import type { Replica } from '../replica.ts';
 import type { Clock, Logger } from '../runtime.ts';
-import { supersedes, type SiblingSet } from '../core/siblings.ts';
-import { equalDots } from '../core/version-vector.ts';
+import type { SiblingSet } from '../core/siblings.ts';
 
 type RepairRequest = Extract<
   Request,
@@ -153,22 +152,16 @@ export class RepairService {
   }
 
   /**
-   * Deleting a hint makes this node forget its versions. When one of them is a dot this node
-   * made as a fallback coordinator and its own data does not hold it, the node's actor for that
-   * key range moves on first (identity.ts), so it never makes a dot there claiming one it lost.
+   * Deleting a hint makes this node forget its versions. Among them may be dots this node made
+   * as a fallback coordinator, or versions that superseded such dots; so when its actor for the
+   * key range made a dot there, that actor moves on first (identity.ts), and the node never
+   * makes a dot claiming one it no longer holds.
    */
   async #deleteHints(refs: readonly HintRef[]): Promise<number> {
     if (refs.length === 0) return 0;
     const { replica, identity } = this.d;
-    const forgetting = new Set<number>();
-    for (const ref of refs) {
-      const hint = replica.readHint(ref.owner, ref.key);
-      if (!hint) continue;
-      const mine = identity.actorFor(hint.partition);
-      const own = replica.readOwn(ref.key);
-      if (hint.set.some((v) => v.dot.actor === mine && !own.some((o) => equalDots(o.dot, v.dot) || supersedes(o, v)))) forgetting.add(hint.partition);
-    }
-    for (const p of forgetting) await identity.newIncarnation(p);
+    const view = this.d.view();
+    for (const p of new Set(refs.map((h) => view.partitionOf(h.key)))) if (identity.hasMinted(p)) await identity.newIncarnation(p);
     const results = await Promise.all(refs.map((h) => replica.deleteHintIf(h.owner, h.key, h.dots)));
     return results.filter(Boolean).length;
   }
