@@ -38,6 +38,7 @@ test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write 
   const redis = new Redis(REDIS);
   const queues = new RepairQueues(redis, prefix);
   const stats = new RepairStats(redis, prefix);
+  let running = true;
   try {
     for (const n of cluster.nodes) await proxies.add(n.id, Number(n.address.split(':')[1]), Number(n.listen.split(':')[1]));
     await cluster.start();
@@ -57,7 +58,6 @@ test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write 
 
     // ---- clients: read-then-write with the context, blind writes, deletes, through the gateway
     const history = new History();
-    let running = true;
     let seq = 0;
     const gql = async (query: string, variables: Record<string, unknown>) => {
       const res = await fetch(`http://127.0.0.1:${GATEWAY}/graphql`, {
@@ -68,8 +68,11 @@ test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write 
       });
       return (await res.json()) as { data?: Record<string, any> | null; errors?: unknown[] };
     };
+    // writes begun and acknowledged within each step of the nemesis (below)
+    let phase = { acked: 0 };
     const write = async (key: string, context: string | null, deleted: boolean) => {
       const id = `w${seq++}`;
+      const during = phase;
       const record = history.attempt(id, key, deleted, null);
       const r = deleted
         ? await gql('mutation($k: String!, $c: String) { delete(key: $k, context: $c) { dot } }', { k: key, c: context }).catch(() => null)
@@ -78,6 +81,7 @@ test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write 
       if (dot) {
         const at = dot.lastIndexOf(':');
         record.outcome = 'ok';
+        if (during === phase) during.acked++;
         record.dot = { actor: dot.slice(0, at), counter: Number(dot.slice(at + 1)) };
       } else {
         record.outcome = 'failed';
@@ -100,27 +104,55 @@ test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write 
     };
     const clients = Array.from({ length: 4 }, (_, c) => clientLoop(c));
 
-    // ---- the nemesis
+    // ---- the nemesis: each step acts, then waits (bounded) until the cluster shows the fault or
+    // the recovery and enough writes begun during the step were acknowledged, so every fault is
+    // held under load however fast the machine is
     const log: string[] = [];
-    const step = async (what: string, act: () => Promise<void> | void, holdMs: number) => {
-      log.push(what);
-      await act();
-      await new Promise((r) => setTimeout(r, holdMs));
+    const others = (id: string) => client!.ring.members.map((m) => m.id).filter((m) => m !== id);
+    /** Throws, saying who disagrees, until every other node reports `id` as reachable or not. */
+    const seenBy = async (id: string, reachable: boolean) => {
+      const wrong: string[] = [];
+      for (const o of others(id)) if ((await client!.status(o)).unreachable.includes(id) === reachable) wrong.push(o);
+      if (wrong.length > 0) throw new Error(`${wrong.join(', ')} still see ${id} as ${reachable ? 'unreachable' : 'reachable'}`);
     };
-    await step('warm-up', () => undefined, 2000);
-    await step('SIGKILL n1', () => cluster.signal('n1', 'SIGKILL'), 3000);
-    await step('restart n1', () => cluster.startNode('n1'), 2000);
-    await step('SIGSTOP n2', () => cluster.signal('n2', 'SIGSTOP'), 3000);
-    await step('SIGCONT n2', () => cluster.signal('n2', 'SIGCONT'), 2000);
+    const down = (id: string) => () => seenBy(id, false);
+    /** the node answers this test's client itself, and every other node reaches it */
+    const back = (id: string) => async () => {
+      await client!.status(id);
+      await seenBy(id, true);
+    };
+    const step = async (what: string, act: () => Promise<void> | void, until: () => Promise<void>, writes = 100) => {
+      const current = { acked: 0 };
+      phase = current;
+      const started = performance.now();
+      await act();
+      await waitFor(`${what}: the cluster to show it and ${writes} writes acknowledged during it`, async () => {
+        if (current.acked < writes) throw new Error(`${current.acked} writes acknowledged so far`);
+        await until();
+        return true;
+      }, 120_000, 200);
+      log.push(`${what} (${current.acked} acked)`);
+      process.stdout.write(`# ${what}: ${current.acked} writes begun and acknowledged during it, over ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+    };
+    // while a node is paused or its link stalls, every request the gateway sends it waits out the
+    // gateway's node timeout, so writes are acknowledged far more slowly
+    const PAUSED_WRITES = 20;
+    await step('warm-up', () => undefined, async () => {
+      for (const m of client!.ring.members) await client!.status(m.id);
+    });
+    await step('SIGKILL n1', () => cluster.signal('n1', 'SIGKILL'), down('n1'));
+    await step('restart n1', () => cluster.startNode('n1'), back('n1'));
+    await step('SIGSTOP n2', () => cluster.signal('n2', 'SIGSTOP'), down('n2'), PAUSED_WRITES);
+    await step('SIGCONT n2', () => cluster.signal('n2', 'SIGCONT'), back('n2'));
     await step('wipe n3', async () => {
       await cluster.signal('n3', 'SIGKILL');
       rmSync(cluster.dataDirOf('n3'), { recursive: true, force: true });
       await cluster.startNode('n3');
-    }, 2000);
-    await step('cut n4 (drop)', () => proxies.cut('n4', 'drop'), 3000);
-    await step('heal', () => proxies.heal(), 2000);
-    await step('cut n5 (stall)', () => proxies.cut('n5', 'stall'), 3000);
-    await step('heal', () => proxies.heal(), 1000);
+    }, back('n3'));
+    await step('cut n4 (drop)', () => proxies.cut('n4', 'drop'), down('n4'));
+    await step('heal', () => proxies.heal(), back('n4'));
+    await step('cut n5 (stall)', () => proxies.cut('n5', 'stall'), down('n5'), PAUSED_WRITES);
+    await step('heal', () => proxies.heal(), back('n5'));
     running = false;
     await Promise.all(clients);
 
@@ -157,6 +189,9 @@ test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write 
     assert.equal(verdict.lost, 0);
     assert.ok(verdict.acknowledged > 100, `only ${verdict.acknowledged} writes were acknowledged`);
   } finally {
+    // on a failure mid-run: stop the client loops, and resume a paused node so it can be stopped
+    running = false;
+    for (const n of cluster.nodes) n.process?.kill('SIGCONT');
     client?.close();
     for (const s of services.reverse()) await stopProcess(s);
     await cluster.stop().catch(() => undefined);
