@@ -4,7 +4,7 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 export class RepairMetrics {
   readonly registry = new Registry();
   readonly hintsReplayed = new Counter({ name: 'dynamo_repair_hints_replayed_total', help: 'Hints delivered and deleted by replay jobs', registers: [this.registry] });
-  readonly hintsDropped = new Counter({ name: 'dynamo_repair_hints_dropped_total', help: 'Hints dropped past their age cap (after anti-entropy was asked to cover them)', registers: [this.registry] });
+  readonly hintsExpired = new Counter({ name: 'dynamo_repair_hints_expired_total', help: 'Hints past their age cap handed to their keys\' primaries and deleted', registers: [this.registry] });
   readonly keysCompared = new Counter({ name: 'dynamo_repair_keys_compared_total', help: 'Keys listed by anti-entropy in segments that differed', registers: [this.registry] });
   readonly keysRepaired = new Counter({ name: 'dynamo_repair_keys_repaired_total', help: 'Sibling sets sent between replicas by anti-entropy', registers: [this.registry] });
   readonly tombstonesReclaimed = new Counter({ name: 'dynamo_repair_tombstones_reclaimed_total', help: 'Tombstones reclaimed after the grace period', registers: [this.registry] });

@@ -23,7 +23,7 @@ export interface RepairTotals {
   readonly keysRepaired: number;
   readonly partitionsSwept: number;
   readonly hintsReplayed: number;
-  readonly hintsDropped: number;
+  readonly hintsExpired: number;
   readonly tombstonesReclaimed: number;
 }
 
@@ -66,7 +66,7 @@ export class RepairStats {
       keysRepaired: n('keysRepaired'),
       partitionsSwept: n('partitionsSwept'),
       hintsReplayed: n('hintsReplayed'),
-      hintsDropped: n('hintsDropped'),
+      hintsExpired: n('hintsExpired'),
       tombstonesReclaimed: n('tombstonesReclaimed'),
     };
   }

@@ -100,17 +100,11 @@ async function runHandoff(o: WorkerOptions, job: Job<HandoffJob>): Promise<unkno
     case 'expire': {
       let dropped = 0;
       for (const m of o.client.ring.members) {
-        const r = await expireHints({
-          transport: o.client.transport,
-          node: m.id,
-          limit: 10_000,
-          timeoutMs: o.timeoutMs,
-          requestSweeps: (partitions) => o.queues.sweep(`hints expired on ${m.id}`, [...partitions]),
-        }).catch(() => ({ dropped: 0 }));
-        dropped += r.dropped;
+        const r = await expireHints({ transport: o.client.transport, view: o.client.view, node: m.id, limit: 10_000, timeoutMs: o.timeoutMs }).catch(() => ({ handedOff: 0 }));
+        dropped += r.handedOff;
       }
-      o.metrics.hintsDropped.inc(dropped);
-      await o.stats.add('hintsDropped', dropped);
+      o.metrics.hintsExpired.inc(dropped);
+      await o.stats.add('hintsExpired', dropped);
       return { dropped };
     }
   }

@@ -10,7 +10,7 @@ interface NodeHints {
   hints: number | null;
   hintBytes: number | null;
   hintsReplayed: number | null;
-  hintsDropped: number | null;
+  hintsExpired: number | null;
   keysRepaired: number | null;
 }
 
@@ -20,7 +20,7 @@ const NodeRepair = builder.objectRef<NodeHints>('NodeRepair').implement({
     hintsPending: t.int({ nullable: true, description: 'Hints the node holds for unreachable replicas (null: the node did not answer).', resolve: (n) => n.hints }),
     hintBytes: t.exposeInt('hintBytes', { nullable: true }),
     hintsReplayed: t.exposeInt('hintsReplayed', { nullable: true, description: 'Since the node started.' }),
-    hintsDropped: t.exposeInt('hintsDropped', { nullable: true }),
+    hintsExpired: t.exposeInt('hintsExpired', { nullable: true }),
     keysRepaired: t.exposeInt('keysRepaired', { nullable: true, description: 'Sibling sets anti-entropy merged into this node since it started.' }),
   }),
 });
@@ -51,13 +51,13 @@ const QueueCounts = builder.objectRef<{ name: string; counts: Record<string, num
   }),
 });
 
-const RepairTotals = builder.objectRef<{ keysCompared: number; keysRepaired: number; partitionsSwept: number; hintsReplayed: number; hintsDropped: number; tombstonesReclaimed: number }>('RepairTotals').implement({
+const RepairTotals = builder.objectRef<{ keysCompared: number; keysRepaired: number; partitionsSwept: number; hintsReplayed: number; hintsExpired: number; tombstonesReclaimed: number }>('RepairTotals').implement({
   fields: (t) => ({
     keysCompared: t.exposeInt('keysCompared'),
     keysRepaired: t.exposeInt('keysRepaired'),
     partitionsSwept: t.exposeInt('partitionsSwept'),
     hintsReplayed: t.exposeInt('hintsReplayed'),
-    hintsDropped: t.exposeInt('hintsDropped'),
+    hintsExpired: t.exposeInt('hintsExpired'),
     tombstonesReclaimed: t.exposeInt('tombstonesReclaimed'),
   }),
 });
@@ -72,9 +72,9 @@ const RepairStatus = builder.objectRef<{ ctx: GatewayContext }>('RepairStatus').
           ctx.client.ring.members.map(async (m): Promise<NodeHints> => {
             try {
               const s = await ctx.client.status(m.id);
-              return { node: m.id, hints: s.hints, hintBytes: s.hintBytes, hintsReplayed: s.repair.hintsReplayed, hintsDropped: s.repair.hintsDropped, keysRepaired: s.repair.keysRepaired };
+              return { node: m.id, hints: s.hints, hintBytes: s.hintBytes, hintsReplayed: s.repair.hintsReplayed, hintsExpired: s.repair.hintsExpired, keysRepaired: s.repair.keysRepaired };
             } catch {
-              return { node: m.id, hints: null, hintBytes: null, hintsReplayed: null, hintsDropped: null, keysRepaired: null };
+              return { node: m.id, hints: null, hintBytes: null, hintsReplayed: null, hintsExpired: null, keysRepaired: null };
             }
           }),
         ),

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { DynamoClient } from '../../storage/client.ts';
-import { merge, type SiblingSet } from '../../storage/core/siblings.ts';
+import type { SiblingSet } from '../../storage/core/siblings.ts';
 import { LocalCluster, startService, stopProcess } from '../../storage/launcher.ts';
 import { RepairQueues } from '../../jobs/queues.ts';
 import { RepairStats } from '../../jobs/stats.ts';
@@ -28,6 +28,11 @@ const PROXY_OFFSET = 50;
 const GATEWAY = 4601;
 const quiet = process.env.NODE_OUTPUT === '1' ? 'inherit' : 'ignore';
 
+function parseDot(dot: string): { actor: string; counter: number } {
+  const at = dot.lastIndexOf(':');
+  return { actor: dot.slice(0, at), counter: Number(dot.slice(at + 1)) };
+}
+
 test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write is lost and replicas converge', async () => {
   const prefix = `test-faults-${process.pid}-${Date.now()}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'dynamo-faults-'));
@@ -38,6 +43,7 @@ test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write 
   const redis = new Redis(REDIS);
   const queues = new RepairQueues(redis, prefix);
   const stats = new RepairStats(redis, prefix);
+  let running = true;
   try {
     for (const n of cluster.nodes) await proxies.add(n.id, Number(n.address.split(':')[1]), Number(n.listen.split(':')[1]));
     await cluster.start();
@@ -57,7 +63,6 @@ test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write 
 
     // ---- clients: read-then-write with the context, blind writes, deletes, through the gateway
     const history = new History();
-    let running = true;
     let seq = 0;
     const gql = async (query: string, variables: Record<string, unknown>) => {
       const res = await fetch(`http://127.0.0.1:${GATEWAY}/graphql`, {
@@ -68,17 +73,21 @@ test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write 
       });
       return (await res.json()) as { data?: Record<string, any> | null; errors?: unknown[] };
     };
-    const write = async (key: string, context: string | null, deleted: boolean) => {
+    // writes begun and acknowledged within each step of the nemesis (below)
+    let phase = { acked: 0 };
+    const write = async (key: string, read: { id: string; context: string } | null, deleted: boolean) => {
       const id = `w${seq++}`;
-      const record = history.attempt(id, key, deleted, null, null);
+      const context = read?.context ?? null;
+      const during = phase;
+      const record = history.attempt(id, key, deleted, read?.id ?? null, null);
       const r = deleted
         ? await gql('mutation($k: String!, $c: String) { delete(key: $k, context: $c) { dot } }', { k: key, c: context }).catch(() => null)
         : await gql('mutation($k: String!, $v: JSON!, $c: String) { put(key: $k, value: $v, context: $c) { dot } }', { k: key, v: { id }, c: context }).catch(() => null);
       const dot = (r?.data?.put ?? r?.data?.delete)?.dot as string | undefined;
       if (dot) {
-        const at = dot.lastIndexOf(':');
         record.outcome = 'ok';
-        record.dot = { actor: dot.slice(0, at), counter: Number(dot.slice(at + 1)) };
+        if (during === phase) during.acked++;
+        record.dot = parseDot(dot);
       } else {
         record.outcome = 'failed';
       }
@@ -89,10 +98,15 @@ test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write 
         const key = `k${(c * 7 + i++ * 3) % 16}`;
         const roll = (i * 37 + c * 11) % 100;
         if (roll < 60 || roll >= 90) {
-          const r = await gql('query($k: String!) { get(key: $k) { context } }', { k: key }).catch(() => null);
-          const context = (r?.data?.get?.context as string | null | undefined) ?? null;
-          if (r?.data && roll < 60) await write(key, context, false);
-          else if (r?.data && roll >= 95) await write(key, context, true);
+          // the read's versions are recorded: the checker knows what a write over its context saw
+          const r = await gql('query($k: String!) { get(key: $k) { context siblings { dot value deleted } } }', { k: key }).catch(() => null);
+          const got = r?.data?.get as { context: string | null; siblings: { dot: string; value: unknown; deleted: boolean }[] } | undefined;
+          if (!got) continue;
+          const read = history.read(key, got.siblings.map((v) => ({ dot: parseDot(v.dot), past: new Map(), deleted: v.deleted, writtenAt: 0, value: Buffer.from(v.deleted ? '' : JSON.stringify(v.value)) })));
+          const withContext = got.context === null ? null : { id: read.id, context: got.context };
+          if (roll < 60) await write(key, withContext, false);
+          // deletes only over a read: a blind delete removes what its coordinator holds, which only the simulator can see
+          else if (roll >= 95 && withContext) await write(key, withContext, true);
         } else {
           await write(key, null, false);
         }
@@ -100,27 +114,55 @@ test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write 
     };
     const clients = Array.from({ length: 4 }, (_, c) => clientLoop(c));
 
-    // ---- the nemesis
+    // ---- the nemesis: each step acts, then waits (bounded) until the cluster shows the fault or
+    // the recovery and enough writes begun during the step were acknowledged, so every fault is
+    // held under load however fast the machine is
     const log: string[] = [];
-    const step = async (what: string, act: () => Promise<void> | void, holdMs: number) => {
-      log.push(what);
-      await act();
-      await new Promise((r) => setTimeout(r, holdMs));
+    const others = (id: string) => client!.ring.members.map((m) => m.id).filter((m) => m !== id);
+    /** Throws, saying who disagrees, until every other node reports `id` as reachable or not. */
+    const seenBy = async (id: string, reachable: boolean) => {
+      const wrong: string[] = [];
+      for (const o of others(id)) if ((await client!.status(o)).unreachable.includes(id) === reachable) wrong.push(o);
+      if (wrong.length > 0) throw new Error(`${wrong.join(', ')} still see ${id} as ${reachable ? 'unreachable' : 'reachable'}`);
     };
-    await step('warm-up', () => undefined, 2000);
-    await step('SIGKILL n1', () => cluster.signal('n1', 'SIGKILL'), 3000);
-    await step('restart n1', () => cluster.startNode('n1'), 2000);
-    await step('SIGSTOP n2', () => cluster.signal('n2', 'SIGSTOP'), 3000);
-    await step('SIGCONT n2', () => cluster.signal('n2', 'SIGCONT'), 2000);
+    const down = (id: string) => () => seenBy(id, false);
+    /** the node answers this test's client itself, and every other node reaches it */
+    const back = (id: string) => async () => {
+      await client!.status(id);
+      await seenBy(id, true);
+    };
+    const step = async (what: string, act: () => Promise<void> | void, until: () => Promise<void>, writes = 100) => {
+      const current = { acked: 0 };
+      phase = current;
+      const started = performance.now();
+      await act();
+      await waitFor(`${what}: the cluster to show it and ${writes} writes acknowledged during it`, async () => {
+        if (current.acked < writes) throw new Error(`${current.acked} writes acknowledged so far`);
+        await until();
+        return true;
+      }, 120_000, 200);
+      log.push(`${what} (${current.acked} acked)`);
+      process.stdout.write(`# ${what}: ${current.acked} writes begun and acknowledged during it, over ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+    };
+    // while a node is paused or its link stalls, every request the gateway sends it waits out the
+    // gateway's node timeout, so writes are acknowledged far more slowly
+    const PAUSED_WRITES = 20;
+    await step('warm-up', () => undefined, async () => {
+      for (const m of client!.ring.members) await client!.status(m.id);
+    });
+    await step('SIGKILL n1', () => cluster.signal('n1', 'SIGKILL'), down('n1'));
+    await step('restart n1', () => cluster.startNode('n1'), back('n1'));
+    await step('SIGSTOP n2', () => cluster.signal('n2', 'SIGSTOP'), down('n2'), PAUSED_WRITES);
+    await step('SIGCONT n2', () => cluster.signal('n2', 'SIGCONT'), back('n2'));
     await step('wipe n3', async () => {
       await cluster.signal('n3', 'SIGKILL');
       rmSync(cluster.dataDirOf('n3'), { recursive: true, force: true });
       await cluster.startNode('n3');
-    }, 2000);
-    await step('cut n4 (drop)', () => proxies.cut('n4', 'drop'), 3000);
-    await step('heal', () => proxies.heal(), 2000);
-    await step('cut n5 (stall)', () => proxies.cut('n5', 'stall'), 3000);
-    await step('heal', () => proxies.heal(), 1000);
+    }, back('n3'));
+    await step('cut n4 (drop)', () => proxies.cut('n4', 'drop'), down('n4'));
+    await step('heal', () => proxies.heal(), back('n4'));
+    await step('cut n5 (stall)', () => proxies.cut('n5', 'stall'), down('n5'), PAUSED_WRITES);
+    await step('heal', () => proxies.heal(), back('n5'));
     running = false;
     await Promise.all(clients);
 
@@ -133,19 +175,17 @@ test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write 
     await queues.sweep('fault test');
     await waitFor('a full sweep', async () => (await stats.lastSweeps()).filter((s) => s.finishedAt >= sweepStarted).length === client!.ring.partitions, 120_000, 250);
 
+    // the final state as a client reads it (R=N), and each primary's own versions
     const keys = [...new Set([...history.writes.values()].map((w) => w.key))];
     const finals = new Map<string, SiblingSet>();
     const replicas = new Map<string, Map<string, SiblingSet>>();
     for (const key of keys) {
+      finals.set(key, (await client.get(key, { r: client.view.n })).siblings);
       const perNode = new Map<string, SiblingSet>();
-      let all: SiblingSet = [];
-      for (const m of client.ring.members) {
-        const r = await client.request(m.id, { type: 'replicaRead', key });
-        if (r.type !== 'replicaReadReply') continue;
-        all = merge(all, r.set);
-        if (client.view.primaries(client.view.partitionOf(key)).includes(m.id)) perNode.set(m.id, r.set);
+      for (const node of client.view.primaries(client.view.partitionOf(key))) {
+        const r = await client.request(node, { type: 'replicaRead', key });
+        if (r.type === 'replicaReadReply') perNode.set(node, r.set);
       }
-      finals.set(key, all);
       replicas.set(key, perNode);
     }
     const verdict = check(history, { reads: finals, primaries: replicas }, true);
@@ -157,6 +197,9 @@ test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write 
     assert.equal(verdict.lost, 0);
     assert.ok(verdict.acknowledged > 100, `only ${verdict.acknowledged} writes were acknowledged`);
   } finally {
+    // on a failure mid-run: stop the client loops, and resume a paused node so it can be stopped
+    running = false;
+    for (const n of cluster.nodes) n.process?.kill('SIGCONT');
     client?.close();
     for (const s of services.reverse()) await stopProcess(s);
     await cluster.stop().catch(() => undefined);

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import { cpSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -13,8 +14,39 @@ import { encodeFrame, decodeFrames, isBadFrame } from '../../storage/protocol/co
 import { ROOT, TS_NODE_ARGS } from '../../storage/launcher.ts';
 import { TEST_SECRET, withCluster } from '../helpers/cluster.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { SeededRandom } from '../sim/random.ts';
 
 const text = (v: Uint8Array) => Buffer.from(v).toString('utf8');
+
+/** The fuzz seed: FUZZ_SEED when set, else a fresh one; printed so a failing run can be repeated. */
+function fuzzSeed(): number {
+  const given = process.env.FUZZ_SEED;
+  const seed = given ? Number(given) : randomInt(2 ** 32);
+  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) throw new Error(`FUZZ_SEED must be an integer from 0 to 2^32-1, got '${given}'`);
+  process.stdout.write(`# fuzz seed ${seed} (FUZZ_SEED=${seed} repeats it)\n`);
+  return seed;
+}
+
+/** Sends `messages` on `ws`, then waits until the reply with id `awaited` arrives or the node closes the connection. */
+function answeredOrClosed(ws: WebSocket, messages: readonly Uint8Array[], awaited: number, what: string, timeoutMs = 10_000): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const done = (error?: Error) => {
+      clearTimeout(timer);
+      ws.off('message', onMessage);
+      ws.off('close', onClose);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onMessage = (data: Buffer) => {
+      if (decodeFrames(data).some((f) => !isBadFrame(f) && f.id === awaited)) done();
+    };
+    const onClose = () => done();
+    const timer = setTimeout(() => done(new Error(`timed out after ${timeoutMs} ms waiting for a reply to ${what} or a close`)), timeoutMs);
+    ws.on('message', onMessage);
+    ws.on('close', onClose);
+    for (const m of messages) ws.send(m);
+  });
+}
 
 test('quorum put and get; R, W, PR and PW are checked per request', async () => {
   await withCluster({ nodes: 3, basePort: 7201 }, async ({ client }) => {
@@ -134,19 +166,36 @@ test('a write acknowledged by W=3 survives SIGKILL of every replica right after 
 
 test('SIGTERM drains: requests in flight finish, the node exits 0, and every acknowledged write is readable after', async () => {
   await withCluster({ nodes: 5, basePort: 7251 }, async ({ cluster, client }) => {
+    // SIGTERM goes out when a quarter of the writes are acknowledged, from the callback of the
+    // 100th ack, so the other 300 are still pending whatever the machine's speed
+    let acks = 0;
+    let settled = 0;
+    let pendingAtSignal = 0;
+    let terminated: Promise<void> | undefined;
     const writes = Array.from({ length: 400 }, (_, i) =>
       client.put(`drain-${i}`, Buffer.from(String(i)), { w: 2 }).then(
-        () => i,
-        (e: StoreError) => e,
+        () => {
+          settled++;
+          if (++acks === 100) {
+            pendingAtSignal = 400 - settled;
+            terminated = cluster.signal('n1', 'SIGTERM');
+          }
+          return i;
+        },
+        (e: StoreError) => {
+          settled++;
+          return e;
+        },
       ),
     );
-    await new Promise((r) => setTimeout(r, 20));
-    await cluster.signal('n1', 'SIGTERM');
+    await (await waitFor('100 writes acknowledged, then SIGTERM sent to n1', () => terminated && { terminated }, 30_000, 5)).terminated;
     const results = await Promise.all(writes);
-    assert.equal(cluster.node('n1').process!.exitCode, 0);
     const failures = results.filter((r): r is StoreError => r instanceof StoreError);
-    for (const e of failures) assert.notEqual(e.details.sent, true, `a request in flight was cut off: ${e.message}`);
     const acked = results.filter((r): r is number => typeof r === 'number');
+    process.stdout.write(`# SIGTERM sent after 100 acks with ${pendingAtSignal} of 400 writes still pending; ${acked.length} acknowledged in all\n`);
+    assert.ok(pendingAtSignal > 0, 'writes were in flight when the node was told to stop');
+    assert.equal(cluster.node('n1').process!.exitCode, 0);
+    for (const e of failures) assert.notEqual(e.details.sent, true, `a request in flight was cut off: ${e.message}`);
     assert.ok(acked.length > 200, `only ${acked.length} of 400 writes acknowledged: ${failures.slice(0, 2).map((e) => e.message).join('; ')}`);
     await cluster.startNode('n1');
     for (const i of acked) {
@@ -187,23 +236,28 @@ test('malformed frames get error replies or a clean close; the node keeps servin
     const closed = new Promise<number>((resolve) => ws.once('close', (code: number) => resolve(code)));
     ws.send(Buffer.from([0, 0, 0, 200, 1, 2]));
     assert.equal(await closed, 1002);
-    // bounded fuzz: random mutations of valid frames, reconnecting whenever the node hangs up
-    const deadline = performance.now() + 1500;
+    // fuzz: a fixed number of valid frames, each with three random bytes overwritten by a seeded
+    // generator. Each is followed by a ping as a message of its own, and the next frame waits
+    // for the pong or for the node hanging up, so the node sees exactly the frames the seed makes.
+    const seed = fuzzSeed();
+    const random = new SeededRandom(seed);
+    const FRAMES = 500;
+    const PING = 0x80000000;
     let sent = 0;
     let reconnects = 0;
     let fuzz = await open();
-    while (performance.now() < deadline) {
+    while (sent < FRAMES) {
       if (fuzz.readyState !== WebSocket.OPEN) {
         fuzz = await open();
         reconnects++;
       }
       const f = Buffer.from(encodeFrame(sent, { type: 'replicaWrite', key: 'steady', hintFor: null, set: [] }));
-      for (let i = 0; i < 3; i++) f[Math.floor(Math.random() * f.length)] = Math.floor(Math.random() * 256);
-      fuzz.send(f);
+      for (let i = 0; i < 3; i++) f[random.int(f.length)] = random.int(256);
+      await answeredOrClosed(fuzz, [f, encodeFrame(PING + sent, { type: 'ping' })], PING + sent, `fuzz frame ${sent} (seed ${seed})`);
       sent++;
-      await new Promise((r) => setImmediate(r));
     }
     fuzz.terminate();
+    process.stdout.write(`# fuzz: ${sent} frames, the node hung up ${reconnects} times\n`);
     assert.ok(sent > 100, `only ${sent} frames sent`);
     assert.ok(reconnects > 0, 'some mutations broke the framing');
     const r = await client.get('steady');

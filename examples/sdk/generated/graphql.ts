@@ -172,7 +172,7 @@ export type NodeRepair = {
   hintBytes?: Maybe<Scalars['Int']['output']>;
   /** Since the node started. */
   hintsReplayed?: Maybe<Scalars['Int']['output']>;
-  hintsDropped?: Maybe<Scalars['Int']['output']>;
+  hintsExpired?: Maybe<Scalars['Int']['output']>;
   /** Sibling sets anti-entropy merged into this node since it started. */
   keysRepaired?: Maybe<Scalars['Int']['output']>;
 };
@@ -208,7 +208,7 @@ export type RepairTotals = {
   keysRepaired: Scalars['Int']['output'];
   partitionsSwept: Scalars['Int']['output'];
   hintsReplayed: Scalars['Int']['output'];
-  hintsDropped: Scalars['Int']['output'];
+  hintsExpired: Scalars['Int']['output'];
   tombstonesReclaimed: Scalars['Int']['output'];
 };
 
