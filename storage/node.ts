@@ -78,7 +78,8 @@ export class StorageNode {
   readonly #addresses = new Map<NodeId, string>();
   #view: RingView | null = null;
   #accepting = true;
-  readonly #inflight = new Set<Promise<unknown>>();
+  /** work shutdown waits for, with what it is (for the log when a drain is slow) */
+  readonly #inflight = new Map<Promise<unknown>, string>();
   readonly #timers: Timer[] = [];
   /** every member has answered the restore check, or the node went on as a new actor (see #checkRestored) */
   #confirmed = false;
@@ -121,7 +122,7 @@ export class StorageNode {
         w.u64(b.generation);
         w.str8(b.life);
         const saved = deps.engine.meta.put([HEARD, b.node], w.result());
-        this.#track(saved);
+        this.#track(saved, 'remember a peer run');
         return saved;
       },
       onOlderSelf: (generation) => void this.#restored(generation).catch((e: unknown) => deps.logger.error('could not record a new epoch', { error: String(e) })),
@@ -137,7 +138,7 @@ export class StorageNode {
       clock: deps.clock,
       liveness: this.gossip,
       logger: deps.logger,
-      track: (work) => this.#track(work),
+      track: (work) => this.#track(work, 'replica write'),
       onMint: deps.onMint,
     });
     this.changes = new ChangeHandler({
@@ -240,7 +241,7 @@ export class StorageNode {
     }
     this.#view = new RingView(ring);
     const persisted = this.#persistRing(ring);
-    this.#track(persisted);
+    this.#track(persisted, 'persist the ring');
     if (!before || before.version !== ring.version) {
       this.#deps.logger.info('ring', { version: ring.version, members: ring.members.length, changing: ring.next !== null, transfersLeft: ring.transfers.filter((t) => !t.done).length });
     }
@@ -362,7 +363,7 @@ export class StorageNode {
     if (from !== null) this.gossip.success(from);
     if (!this.#accepting) return errorReply(new StoreError('SHUTTING_DOWN', `node ${this.id} is shutting down`));
     const work = this.#serve(from, request).catch((e: unknown) => this.#failure(e, request));
-    this.#track(work);
+    this.#track(work, request.type);
     return work;
   };
 
@@ -524,7 +525,24 @@ export class StorageNode {
   async drain(): Promise<void> {
     this.#accepting = false;
     for (const t of this.#timers) t.cancel();
-    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+    const { clock, logger } = this.#deps;
+    const started = clock.now();
+    while (this.#inflight.size > 0) {
+      const waiting = [...this.#inflight];
+      let slow: Timer | null = null;
+      await Promise.race([
+        Promise.allSettled(waiting.map(([p]) => p)),
+        new Promise<void>((resolve) => {
+          slow = clock.after(5000, () => {
+            const kinds = new Map<string, number>();
+            for (const [, what] of waiting) kinds.set(what, (kinds.get(what) ?? 0) + 1);
+            logger.warn('still draining', { ms: Math.round(clock.now() - started), inflight: Object.fromEntries(kinds) });
+            resolve();
+          });
+        }),
+      ]);
+      (slow as Timer | null)?.cancel();
+    }
     await this.#deps.engine.flushed();
   }
 
@@ -539,8 +557,8 @@ export class StorageNode {
     await this.#deps.engine.meta.put(RING_KEY, w.result());
   }
 
-  #track(work: Promise<unknown>): void {
-    this.#inflight.add(work);
+  #track(work: Promise<unknown>, what: string): void {
+    this.#inflight.set(work, what);
     void work.finally(() => this.#inflight.delete(work)).catch(() => undefined);
   }
 

@@ -31,6 +31,7 @@ interface Pending {
 }
 
 const SWEEP_MS = 20;
+const HANDSHAKE_TIMEOUT_MS = 5000;
 
 export class Connection {
   #ws: WebSocket | null = null;
@@ -50,11 +51,12 @@ export class Connection {
   }
 
   async request(message: Request, timeoutMs: number): Promise<Reply> {
-    await this.#connect();
+    const deadline = performance.now() + timeoutMs;
+    await this.#connectBy(deadline);
     return new Promise<Reply>((resolve, reject) => {
       const id = this.#nextId;
       this.#nextId = this.#nextId >= 0xffffffff ? 1 : this.#nextId + 1;
-      this.#pending.set(id, { resolve, reject, deadline: performance.now() + timeoutMs, what: message.type });
+      this.#pending.set(id, { resolve, reject, deadline, what: message.type });
       try {
         this.#batcher!.push(id, message);
       } catch (e) {
@@ -77,6 +79,30 @@ export class Connection {
     this.#fail(new StoreError('UNAVAILABLE', `connection to ${this.options.address} closed`, { sent: true }));
   }
 
+  /**
+   * Connects, or fails by the deadline: a peer that accepts the TCP connection but never answers
+   * the upgrade (stopped, or behind a stalled link) must not hold a request for ever.
+   */
+  #connectBy(deadline: number): Promise<WebSocket> {
+    const connecting = this.#connect();
+    return new Promise<WebSocket>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new StoreError('UNAVAILABLE', `${this.options.address} did not accept a connection in time`, { sent: false })),
+        Math.max(0, deadline - performance.now()),
+      );
+      connecting.then(
+        (ws) => {
+          clearTimeout(timer);
+          resolve(ws);
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      );
+    });
+  }
+
   #connect(): Promise<WebSocket> {
     if (this.#closed) return Promise.reject(new StoreError('UNAVAILABLE', `connection to ${this.options.address} is closed`, { sent: false }));
     if (this.#ws?.readyState === WebSocket.OPEN) return Promise.resolve(this.#ws);
@@ -91,7 +117,8 @@ export class Connection {
         'x-dynamo-protocol': String(PROTOCOL_VERSION),
       };
       if (this.options.self) headers['x-dynamo-node'] = this.options.self;
-      const ws = new WebSocket(`ws://${this.options.address}${WS_PATH}`, { headers, perMessageDeflate: false, maxPayload: MAX_FRAME_BYTES });
+      // an attempt the peer never answers is abandoned, so the next request tries afresh
+      const ws = new WebSocket(`ws://${this.options.address}${WS_PATH}`, { headers, perMessageDeflate: false, maxPayload: MAX_FRAME_BYTES, handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
       ws.binaryType = 'nodebuffer';
       let settled = false;
       const failed = (err: StoreError) => {
