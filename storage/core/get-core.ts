@@ -83,8 +83,9 @@ export class GetCore {
     return { merged: this.#merged, repair };
   }
 
+  /** True for a node that is not a target too: only the targets' replies count. */
   #answered(node: NodeId): boolean {
-    return this.#answers.has(node) || this.#failed.has(node);
+    return this.#answers.has(node) || this.#failed.has(node) || !this.#targets.some((t) => t.node === node);
   }
 
   #primaryAnswers(): number {

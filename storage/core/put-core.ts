@@ -95,8 +95,11 @@ export class PutCore {
       this.#decided = 'ok';
       return;
     }
+    // each open target yields at most one more ack, its own or, should it fail, a spare's in its
+    // place: spares keep a slot alive but add none (counting them once left a write whose every
+    // target had answered waiting for ever)
     const open = this.#targets.filter((t) => !t.pending && this.#open(t.node));
     const primaryOpen = open.filter((t) => t.primary).length;
-    if (acks + open.length + this.#spares.length < this.#w || primaryAcks + primaryOpen < this.#pw) this.#decided = 'failed';
+    if (acks + open.length < this.#w || primaryAcks + primaryOpen < this.#pw) this.#decided = 'failed';
   }
 }
