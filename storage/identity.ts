@@ -26,6 +26,9 @@ const LEASE_BLOCK = 100_000;
 const NODE_KEY = ['node'];
 const LEASE_KEY = ['lease'];
 const GENERATION_KEY = ['generation'];
+/** the lives of the runs started on this data directory, newest last */
+const RUNS_KEY = ['runs'];
+const KNOWN_RUNS = 64;
 /** meta keys [INCARNATION, partition]: how many times the node forgot data of that key range */
 const INCARNATION = 'incarnation';
 /** meta keys [MINTED, partition]: the incarnation under which the node last made a dot in that key range */
@@ -49,6 +52,7 @@ export class Identity {
   #generation: number;
   /** random per open: tells this run's heartbeats from another run's */
   readonly life: string;
+  #runs: string[];
   #counter: number;
   /** the highest counter a durable lease covers */
   #durableLease: number;
@@ -64,6 +68,8 @@ export class Identity {
     this.#random = random;
     this.#generation = generation;
     this.life = randomId(random, 8);
+    const runs = meta.get(RUNS_KEY);
+    this.#runs = [...(runs ? (JSON.parse(Buffer.from(runs).toString('utf8')) as string[]) : []), this.life].slice(-KNOWN_RUNS);
     this.#counter = counter;
     this.#durableLease = counter;
     for (const e of meta.range({ start: [INCARNATION], end: [`${INCARNATION}\u0000`] })) this.#incarnations.set(Number(e.key[1]), readNumber(e.value));
@@ -93,6 +99,7 @@ export class Identity {
     const generation = readNumber(meta.get(GENERATION_KEY)) + 1;
     await meta.put(GENERATION_KEY, writeNumber(generation));
     const identity = new Identity(meta, id, counter, generation, random);
+    await meta.put(RUNS_KEY, Buffer.from(JSON.stringify(identity.#runs)));
     await identity.#extend();
     return identity;
   }
@@ -149,16 +156,28 @@ export class Identity {
   }
 
   /**
-   * The directory is older than the node (a restored backup): peers heard `heard` from an
-   * earlier run. Goes on as a new actor, so no dot of the lost runs is handed out again, with
-   * a generation above the one heard, so peers take this run's heartbeats as the newest.
-   * False when this run is already past `heard`.
+   * A peer heard a run of this node that this data directory does not know: the directory is
+   * older than the node (a restored backup). Goes on as a new actor, so no dot of the lost runs
+   * is handed out again, with a generation above the one heard, so peers take this run's
+   * heartbeats as the newest. False when the run is known (started here, or already taken into
+   * account). Runs are told apart by their random life, not their generation: a restored copy
+   * started more often than the lost runs can be ahead of them in generation.
    */
-  async restoredFrom(heard: number): Promise<boolean> {
-    if (heard < this.#generation) return false;
-    this.#generation = heard + 1;
-    await Promise.all([this.renewEpoch(), this.#meta.put(GENERATION_KEY, writeNumber(this.#generation))]);
+  async restoredFrom(heard: { readonly generation: number; readonly life: string }): Promise<boolean> {
+    if (this.knowsRun(heard.life)) return false;
+    this.#generation = Math.max(this.#generation, heard.generation + 1);
+    this.#runs = [...this.#runs, heard.life].slice(-KNOWN_RUNS);
+    await Promise.all([this.renewEpoch(), this.#meta.put(GENERATION_KEY, writeNumber(this.#generation)), this.#meta.put(RUNS_KEY, Buffer.from(JSON.stringify(this.#runs)))]);
     return true;
+  }
+
+  /**
+   * Whether a run (by its life) was started on this data directory, or is one this node already
+   * took a new epoch for. A peer that heard a run of this node that the directory does not know
+   * heard a run started on another copy of it: a later one, when this copy is a restored backup.
+   */
+  knowsRun(life: string): boolean {
+    return life === this.life || this.#runs.includes(life);
   }
 
   get nodeId(): string {

@@ -15,7 +15,7 @@ import { DEFAULT_TRANSFER, Transfers, type TransferOptions } from './membership/
 import { replayHints } from './repair/handoff.ts';
 import { RepairService } from './repair/service.ts';
 import { Reader, Writer, readRing, writeRing } from './protocol/codec.ts';
-import type { ErrorReply, HintsRequest, MgetItem, Reply, Request } from './protocol/messages.ts';
+import type { ErrorReply, Heartbeat, HintsRequest, MgetItem, Reply, Request } from './protocol/messages.ts';
 import { Replica, type HintLimits } from './replica.ts';
 import type { SiblingSet } from './core/siblings.ts';
 import type { Clock, Logger, Random, Timer, Transport } from './runtime.ts';
@@ -125,7 +125,8 @@ export class StorageNode {
         this.#track(saved, 'remember a peer run');
         return saved;
       },
-      onOlderSelf: (generation) => void this.#restored(generation).catch((e: unknown) => deps.logger.error('could not record a new epoch', { error: String(e) })),
+      knowsRun: (life) => identity.knowsRun(life),
+      onOlderSelf: (beat) => void this.#restored(beat).catch((e: unknown) => deps.logger.error('could not record a new epoch', { error: String(e) })),
     });
     this.replica = new Replica(deps.engine, (key) => this.#requireView().place(key), deps.config.hints, deps.config.maxActors);
     this.coordinator = new Coordinator({
@@ -291,7 +292,7 @@ export class StorageNode {
       const peers = (this.#view ? this.#view.ring.members.map((m) => m.id) : this.gossip.peers()).filter((m) => m !== this.id);
       const needed = Math.floor(peers.length / 2) + 1;
       if (peers.length === 0 || peers.filter((p) => answered.has(p)).length >= needed) break;
-      let newest = 0;
+      let unknown: Heartbeat | null = null;
       await Promise.all(
         peers
           .filter((p) => !answered.has(p))
@@ -301,15 +302,15 @@ export class StorageNode {
               if (r.type !== 'lastBeatReply') return;
               this.gossip.success(peer);
               answered.add(peer);
-              if (r.beat && r.beat.life !== identity.life) newest = Math.max(newest, r.beat.generation);
+              if (r.beat && !identity.knowsRun(r.beat.life)) unknown = r.beat;
             } catch {
               // asked again next round
             }
           }),
       );
-      if (newest >= identity.generation) {
+      if (unknown) {
         // a disk that refuses the new epoch leaves the node unconfirmed, and the check is asked again
-        if (await this.#restored(newest).then(() => true, (e: unknown) => this.#deps.logger.error('could not record a new epoch', { error: String(e) }))) break;
+        if (await this.#restored(unknown).then(() => true, (e: unknown) => this.#deps.logger.error('could not record a new epoch', { error: String(e) }))) break;
         answered.clear();
         continue;
       }
@@ -352,10 +353,11 @@ export class StorageNode {
     };
   }
 
-  async #restored(heardGeneration: number): Promise<void> {
+  async #restored(heard: Heartbeat): Promise<boolean> {
     const before = this.identity.actor;
-    if (!(await this.identity.restoredFrom(heardGeneration))) return;
-    this.#deps.logger.warn('the data directory is older than this node (restored from a backup?): going on as a new actor', { heardGeneration, before, actor: this.identity.actor, generation: this.identity.generation });
+    if (!(await this.identity.restoredFrom(heard))) return false;
+    this.#deps.logger.warn('a peer heard a run of this node its data directory does not know (restored from a backup?): going on as a new actor', { heard: heard.life, heardGeneration: heard.generation, before, actor: this.identity.actor, generation: this.identity.generation });
+    return true;
   }
 
   /** Serves one request. Never rejects: failures become error replies. */

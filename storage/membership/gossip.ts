@@ -48,8 +48,10 @@ export interface GossipDeps {
   /** the newest run heard of each peer, kept on disk across restarts (see handleLastBeat) */
   readonly remembered?: readonly Heartbeat[];
   readonly remember?: (beat: Heartbeat) => Promise<void>;
-  /** a beat of this node from another run, at or above this run's generation: the data directory is older than the node */
-  readonly onOlderSelf?: (generation: number) => void;
+  /** whether a run of this node (by its life) was started on its data directory (identity.ts) */
+  readonly knowsRun?: (life: string) => boolean;
+  /** a beat of this node from a run its data directory does not know: the directory is older than the node */
+  readonly onOlderSelf?: (beat: Heartbeat) => void;
 }
 
 interface PeerState {
@@ -242,7 +244,7 @@ export class Gossiper implements Liveness {
     const saved: Promise<void>[] = [];
     for (const b of beats) {
       if (b.node === this.#d.self) {
-        if (b.life !== this.#d.life && b.generation >= this.#d.generation()) this.#d.onOlderSelf?.(b.generation);
+        if (b.life !== this.#d.life && !(this.#d.knowsRun?.(b.life) ?? false)) this.#d.onOlderSelf?.(b);
         continue;
       }
       const p = this.#peer(b.node);

@@ -9,7 +9,7 @@ import { MemoryDisk, MemoryEngine, type WriteFault } from '../../storage/engine/
 import type { Mint } from '../../storage/coordinator.ts';
 import type { SiblingSet } from '../../storage/core/siblings.ts';
 import { StorageNode, type NodeConfig } from '../../storage/node.ts';
-import { silentLogger, type Transport } from '../../storage/runtime.ts';
+import { silentLogger, type Logger, type Transport } from '../../storage/runtime.ts';
 import { MAX_ACTORS_PER_KEY, DEFAULT_MAX_SIBLINGS } from '../../storage/core/limits.ts';
 import { SimNetwork, type Faults, CALM } from './network.ts';
 import { SeededRandom } from './random.ts';
@@ -126,6 +126,15 @@ export class SimCluster {
     });
   }
 
+  /** SIM_LOG=n1,n3 (or 'all') prints those nodes' logs with the simulated time; printing schedules nothing, so a run stays the same. */
+  #logger(id: string): Logger {
+    const wanted = process.env.SIM_LOG?.split(',') ?? [];
+    if (!wanted.includes(id) && !wanted.includes('all')) return silentLogger;
+    const line = (level: string) => (msg: string, fields?: Record<string, unknown>) =>
+      process.stderr.write(`${this.scheduler.now.toFixed(1).padStart(9)} ms ${id} ${level} ${msg}${fields ? ' ' + JSON.stringify(fields) : ''}\n`);
+    return { info: line('info'), warn: line('warn'), error: line('error') };
+  }
+
   /** Transactions the engines failed so far. */
   get diskErrors(): number {
     let n = this.#failedBefore;
@@ -157,6 +166,7 @@ export class SimCluster {
     const slot = this.#slots.get(id)!;
     if (slot.stopping) await slot.stopping;
     if (slot.node || slot.starting) return;
+    this.#logger(id).info('sim: starting');
     slot.starting = true;
     const engine = slot.engine;
     // a start can fail (a disk write refused while the node opens): the process exits, and a
@@ -169,7 +179,7 @@ export class SimCluster {
       // wall clocks up to five minutes apart, monotonic clocks from unrelated origins
       clock: this.scheduler.clock(id, (this.#skew(id) - 0.5) * (this.options.clockSkewMs ?? 600_000), this.#skew(id) * 1e9),
       random: this.random.fork(2000 + this.ids.indexOf(id) + this.scheduler.steps),
-      logger: silentLogger,
+      logger: this.#logger(id),
       onMint: (mint) => this.onMint?.(id, mint),
       onReclaim: (key, set) => this.onReclaim?.(id, key, set),
     }).finally(() => (slot.starting = false));
@@ -204,12 +214,19 @@ export class SimCluster {
     const node = slot.node;
     if (!node) return;
     if (slot.stopping) return slot.stopping;
+    this.#logger(id).info('sim: stopping cleanly');
     slot.stopping = (async () => {
       await node.drain();
       if (slot.node !== node) return; // crashed meanwhile
       this.network.detach(id);
+      // the process closes its engine, flushing every write it issued, and exits; the next
+      // process opens the disk afresh
+      const engine = slot.engine;
+      await engine.close();
       this.scheduler.cancelOwned(id);
+      if (slot.engine === engine) this.#replaceEngine(slot, engine.crash());
       slot.node = null;
+      this.#logger(id).info('sim: stopped cleanly');
     })().finally(() => (slot.stopping = undefined));
     return slot.stopping;
   }

@@ -152,3 +152,23 @@ test('bad membership input gets a clear error and changes nothing', async () => 
   await c.scheduler.run(c.scheduler.now + 3000);
   for (const n of c.running()) assert.deepEqual(n.ring, before, `${n.id}'s ring changed`);
 });
+
+test('a node restored from a backup and started twice before its check finished (its generation now past the lost run\'s) still goes on as a new actor', async () => {
+  const c = await SimCluster.create({ seed: 8, nodes: 5 });
+  const settle = (ms = 3000) => c.scheduler.run(c.scheduler.now + ms);
+  await settle();
+  await c.scheduler.drive(c.stop('n3'));
+  const backup = c.backup('n3');
+  await c.scheduler.drive(c.start('n3')); // the run the backup does not know, heard by every peer
+  await settle();
+  const lost = c.node('n3').identity.actor;
+  c.restore('n3', backup);
+  // the restored copy is started and dies before it has heard from its peers: its generation moves past the lost run's
+  await c.scheduler.drive(c.start('n3'));
+  c.crash('n3');
+  await c.scheduler.drive(c.start('n3'));
+  await settle();
+  const restored = c.node('n3').identity;
+  assert.notEqual(restored.actor, lost, 'the restored node must not make dots under the actor of the run it lost');
+  assert.ok(restored.actor.startsWith('n3@'));
+});

@@ -142,11 +142,15 @@ export async function settle(cluster: SimCluster, nemesis: Nemesis | null, recla
   cluster.network.healAll();
   cluster.network.faults = { drop: 0, duplicate: 0, minDelayMs: 1, maxDelayMs: 3 };
   cluster.diskFaults.rate = 0;
-  for (const id of cluster.ids) if (!nemesis?.gone.has(id)) await cluster.scheduler.drive(cluster.start(id));
+  // a node the nemesis removed or replaced stays down, unless the ring kept it (a change decided
+  // on the losing side of a fork)
+  const members = () => new Set(cluster.ring().members.map((m) => m.id));
+  for (const id of cluster.ids) if (!nemesis?.gone.has(id) || members().has(id)) await cluster.scheduler.drive(cluster.start(id));
   const commits = countCommits(cluster, exercised);
   await cluster.scheduler.runUntil(
     () => {
       const ring = cluster.ring();
+      for (const m of ring.members) if (!cluster.isRunning(m.id)) void cluster.start(m.id);
       const digest = digestOf(ring).hash;
       return ring.next === null && ring.members.every((m) => cluster.isRunning(m.id) && cluster.node(m.id).ring !== null && digestOf(cluster.node(m.id).ring!).hash === digest);
     },
