@@ -71,6 +71,9 @@ export interface Mint {
 }
 
 export class Coordinator {
+  /** writes whose key's history reached the bound and was pruned (core/siblings.ts bound) */
+  historyPrunes = 0;
+
   constructor(private readonly d: CoordinatorDeps) {}
 
   // ------------------------------------------------------------------ get
@@ -268,7 +271,9 @@ export class Coordinator {
         writtenAt: clock.wallNow(),
         value: req.deleted ? new Uint8Array(0) : req.value,
       };
-      const next = bound(applyWrite(current, version), config.maxActors, current.map((v) => v.dot.actor));
+      const written = applyWrite(current, version);
+      const next = bound(written, config.maxActors, current.map((v) => v.dot.actor));
+      if (next !== written) this.historyPrunes++;
       if (next.length > config.maxSiblings && next.length > current.length) {
         throw new StoreError(
           'TOO_MANY_SIBLINGS',

@@ -516,6 +516,7 @@ export class StorageNode {
       repair: this.repair.counters,
       gossipRounds: this.gossip.rounds,
       ringForks: this.gossip.ringForks,
+      historyPrunes: this.coordinator.historyPrunes,
       diskErrors: this.replica.diskErrors,
       identityConfirmed: this.#confirmed,
       accepting: this.#accepting,

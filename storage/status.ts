@@ -47,6 +47,8 @@ export interface NodeStatus {
   readonly gossipRounds: number;
   /** ring versions this node saw decided twice, differently (see membership/gossip.ts) */
   readonly ringForks: number;
+  /** writes whose key's history reached the bound and was pruned (more than 64 actors: see docs/design.md) */
+  readonly historyPrunes: number;
   /** writes the disk refused (each one failed, and memory, Merkle tree and disk agree again) */
   readonly diskErrors: number;
   /** every member answered the start-up check, or the node went on as a new actor (node.ts) */

@@ -188,7 +188,7 @@ test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write 
       }
       replicas.set(key, perNode);
     }
-    const verdict = check(history, { reads: finals, primaries: replicas }, true);
+    const verdict = check(history, { reads: finals, primaries: replicas }, { converge: true });
     const attempted = history.writes.size;
     process.stdout.write(
       `# faults: ${log.join(', ')}\n# ${attempted} writes attempted, ${verdict.acknowledged} acknowledged, ${verdict.found} found as siblings, the rest superseded by later writes over their context, ${verdict.lost} lost; ${proxies.swallowed} bytes swallowed by the stalled link\n`,

@@ -21,7 +21,7 @@ export const MUTATIONS: readonly Mutation[] = [
     name: 'a context trimmed to the bound while the stored histories keep every actor',
     found: 'review (issue 11): a key became unwritable after 63 coordinator restarts',
     file: 'storage/coordinator.ts',
-    find: 'const next = bound(applyWrite(current, version), config.maxActors, current.map((v) => v.dot.actor));',
+    find: 'const next = bound(written, config.maxActors, current.map((v) => v.dot.actor));',
     replace: 'const next = applyWrite(current, { ...version, past: new Map([...version.past].slice(0, config.maxActors - 1)) });',
     check: sim('tight', 40),
   },

@@ -34,6 +34,8 @@ export interface SimOptions {
   readonly localHandoffEveryMs?: number;
   /** hints older than this are handed to the key's primaries by the expiry pass */
   readonly hintMaxAgeMs?: number;
+  /** actors a key's history names at most (default MAX_ACTORS_PER_KEY) */
+  readonly maxActors?: number;
   /** wall clocks up to this far apart (default five minutes) */
   readonly clockSkewMs?: number;
   /** the disks: longest delay before a transaction commits and before it is synced, in ms */
@@ -66,6 +68,8 @@ export class SimCluster {
   readonly diskFaults: DiskFaults = { rate: 0 };
   /** transactions failed on engines no longer in use (crashed or replaced) */
   #failedBefore = 0;
+  /** history prunes counted by node processes no longer running */
+  #prunesBefore = 0;
   /** told of every version any node makes */
   onMint: ((node: string, mint: Mint) => void) | null = null;
   /** told of every key a node forgets by reclaiming it, with what it held */
@@ -91,7 +95,7 @@ export class SimCluster {
       r: options.r ?? 2,
       w: options.w ?? 2,
       maxSiblings: DEFAULT_MAX_SIBLINGS,
-      maxActors: MAX_ACTORS_PER_KEY,
+      maxActors: options.maxActors ?? MAX_ACTORS_PER_KEY,
       requestTimeoutMs: options.requestTimeoutMs ?? 200,
       hints: { maxBytes: options.hintMaxBytes ?? 64 * 1024 * 1024, maxAgeMs: options.hintMaxAgeMs ?? 24 * 3600_000 },
       seeds: seeds.filter((m) => m.id !== id),
@@ -140,6 +144,16 @@ export class SimCluster {
     let n = this.#failedBefore;
     for (const s of this.#slots.values()) n += s.engine.failures.commit + s.engine.failures.sync;
     return n;
+  }
+
+  /** Writes whose key's history was pruned, over every node process so far. */
+  get historyPrunes(): number {
+    return this.#prunesBefore + this.running().reduce((n, node) => n + node.coordinator.historyPrunes, 0);
+  }
+
+  #gone(slot: Slot): void {
+    if (slot.node) this.#prunesBefore += slot.node.coordinator.historyPrunes;
+    slot.node = null;
   }
 
   #replaceEngine(slot: Slot, engine: MemoryEngine): void {
@@ -204,7 +218,7 @@ export class SimCluster {
     this.network.detach(id);
     this.scheduler.cancelOwned(id);
     this.#replaceEngine(slot, slot.engine.crash());
-    slot.node = null;
+    this.#gone(slot);
     slot.stopping = undefined; // a shutdown cut short: nothing to wait for
   }
 
@@ -225,7 +239,7 @@ export class SimCluster {
       await engine.close();
       this.scheduler.cancelOwned(id);
       if (slot.engine === engine) this.#replaceEngine(slot, engine.crash());
-      slot.node = null;
+      this.#gone(slot);
       this.#logger(id).info('sim: stopped cleanly');
     })().finally(() => (slot.stopping = undefined));
     return slot.stopping;

@@ -25,7 +25,7 @@ if (o.scale) {
   process.exit(0);
 }
 
-const profiles: Record<string, (seed: number) => Parameters> = { swarm: draw, ...Object.fromEntries(Object.entries(PROFILES).map(([k, f]) => [k, () => f()])) };
+const profiles: Record<string, (seed: number) => Parameters> = { swarm: draw, ...PROFILES };
 const parametersOf = profiles[o.profile];
 if (!parametersOf) {
   process.stderr.write(`unknown profile ${o.profile}: ${Object.keys(profiles).join(', ')}\n`);
@@ -48,6 +48,7 @@ const summary = {
   returned: 0,
   ringChanges: 0,
   ringForks: 0,
+  historyPrunes: 0,
   reclaimed: 0,
   hintsExpired: 0,
   diskErrors: 0,
@@ -82,6 +83,7 @@ for (const seed of seeds) {
   summary.returned += v.returned;
   summary.ringChanges += r.exercised.ringChanges;
   summary.ringForks += r.exercised.ringForks;
+  summary.historyPrunes += r.exercised.historyPrunes;
   summary.reclaimed += r.exercised.reclaimed;
   summary.hintsExpired += r.exercised.hintsExpired;
   summary.diskErrors += r.diskErrors;
@@ -96,7 +98,7 @@ for (const seed of seeds) {
     const x = r.exercised;
     process.stdout.write(
       `seed ${seed}: ${bad ? 'FAILED' : 'ok'}  attempted ${r.attempted}, acknowledged ${v.acknowledged}, lost ${v.lost}, returned ${v.returned}; ` +
-        `ring changes ${x.ringChanges} (forks ${x.ringForks}), reclaimed ${x.reclaimed}, hints expired ${x.hintsExpired}, disk errors ${r.diskErrors}; ` +
+        `ring changes ${x.ringChanges} (forks ${x.ringForks}), history prunes ${x.historyPrunes}, reclaimed ${x.reclaimed}, hints expired ${x.hintsExpired}, disk errors ${r.diskErrors}; ` +
         `max actors ${x.maxActors}, max siblings ${x.maxSiblings}; repair rounds ${r.repairRounds}, ${r.messages} messages, trace ${r.trace.slice(0, 12)}\n`,
     );
     for (const line of v.violations.slice(0, 20)) process.stdout.write(`    ${line}\n`);

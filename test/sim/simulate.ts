@@ -36,6 +36,7 @@ export async function simulate(seed: number, parameters: Parameters = draw(seed)
     hintMaxAgeMs: p.faults.hintMaxAgeMs,
     disk: p.faults.disk,
     clockSkewMs: p.faults.clockSkewMs,
+    maxActors: p.maxActors,
   });
   const history = new History();
   const exercised = newExercised();
@@ -51,13 +52,15 @@ export async function simulate(seed: number, parameters: Parameters = draw(seed)
     sample(cluster, keys, exercised);
     final = await finalState(cluster, keys);
     cluster.onMint = null;
-    const unwritable = await readModifyWriteAll(cluster, keys);
-    verdict = check(history, { ...final, unwritable }, p.converge);
+    const pruned = p.maxActors !== undefined;
+    const unwritable = await readModifyWriteAll(cluster, keys, pruned ? 2 : 1);
+    verdict = check(history, { ...final, unwritable }, { converge: p.converge, pruned });
   } catch (e) {
     // a cluster that does not settle is a failure of the run, reported with what the nemesis did
     const v = check(history, { reads: new Map() });
     verdict = { ...v, violations: [`the cluster did not settle: ${(e as Error).message}`, ...describeCluster(cluster)] };
   }
+  exercised.historyPrunes = cluster.historyPrunes;
   exercised.maxActors = Math.max(exercised.maxActors, verdict.maxActors);
   exercised.maxSiblings = Math.max(exercised.maxSiblings, verdict.maxSiblings);
   const trace = createHash('md5');

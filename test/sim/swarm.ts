@@ -11,6 +11,12 @@ export interface Parameters {
   readonly faults: FaultParameters;
   /** require every primary of every key to hold the same set after repair, and no hint left */
   readonly converge: boolean;
+  /**
+   * actors a key's history names at most (storage/core/siblings.ts bound); the default when
+   * absent. Below the default, pruning happens, versions may come back as siblings (counted, not
+   * failed) and a read-modify-write may take two rounds to leave one version.
+   */
+  readonly maxActors?: number;
 }
 
 export interface WorkloadParameters {
@@ -99,8 +105,10 @@ export function draw(seed: number): Parameters {
   };
 }
 
-/** The fixed profiles, beside the swarm: one seed's parameters with a known shape. */
+/** The fixed profiles, beside the swarm: a seed's parameters with a known shape. */
 export const PROFILES = {
+  /** the swarm with keys' histories bounded to 6 actors, so that pruning happens */
+  tight: (seed: number): Parameters => ({ ...draw(seed), maxActors: 6 }),
   /** the storage core's oracle: crashes, restarts, isolation, a lossy network, no repair during the run */
   oracle: (): Parameters => ({
     nodes: 5,
@@ -124,7 +132,7 @@ export const PROFILES = {
     faults: { ...CALM_FAULTS, everyMs: 200, maxFaulty: 1, crashes: true, isolation: true, diskErrorRate: 0.05, network: { drop: 0.01, duplicate: 0.01, maxDelayMs: 5 }, disk: { commitMaxMs: 1, syncMaxMs: 20 }, repairEveryMs: 2000, reclaimGraceMs: 1000 },
     converge: true,
   }),
-} satisfies Record<string, () => Parameters>;
+} satisfies Record<string, (seed: number) => Parameters>;
 
 export const CALM_FAULTS: FaultParameters = {
   everyMs: 0,
@@ -153,7 +161,7 @@ export function describe(p: Parameters): string[] {
     .filter(([, v]) => v)
     .map(([k]) => k);
   return [
-    `cluster: ${p.nodes} nodes, Q=${p.partitions}, N=3`,
+    `cluster: ${p.nodes} nodes, Q=${p.partitions}, N=3${p.maxActors ? `, histories bounded to ${p.maxActors} actors` : ''}`,
     `workload: ${w.clients} clients × ${w.opsPerClient} ops on ${w.keys} keys; mix rmw ${pct(w.mix.rmw)}, blind ${pct(w.mix.blind)}, rmw-delete ${pct(w.mix.rmwDelete)}, blind delete ${pct(w.mix.blindDelete)}, read ${pct(w.mix.read)}; W from [${w.w}], R from [${w.r}]`,
     `nemesis: every ${f.everyMs} ms, at most ${f.maxFaulty} faulty; ${on.join(', ') || 'no node faults'}; disk loss: ${f.diskLoss}; disk errors: ${f.diskErrorRate ? pct(f.diskErrorRate) + ' of transactions when on' : 'off'}`,
     `network: drop ${pct(f.network.drop)}, duplicate ${pct(f.network.duplicate)}, delay up to ${f.network.maxDelayMs.toFixed(1)} ms`,

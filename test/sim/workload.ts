@@ -26,6 +26,8 @@ export interface Exercised {
   ringChanges: number;
   /** ring versions decided twice (a claimant cut off) */
   ringForks: number;
+  /** writes whose key's history reached the bound and was pruned */
+  historyPrunes: number;
   reclaimed: number;
   hintsExpired: number;
   maxActors: number;
@@ -33,7 +35,7 @@ export interface Exercised {
 }
 
 export function newExercised(): Exercised {
-  return { ringChanges: 0, ringForks: 0, reclaimed: 0, hintsExpired: 0, maxActors: 0, maxSiblings: 0 };
+  return { ringChanges: 0, ringForks: 0, historyPrunes: 0, reclaimed: 0, hintsExpired: 0, maxActors: 0, maxSiblings: 0 };
 }
 
 /** Records every version the cluster's nodes mint, and every key a node reclaims, into the history (ground truth for the checker). */
@@ -198,10 +200,10 @@ export async function finalState(cluster: SimCluster, keys: Iterable<string>): P
 
 /**
  * A client reads every key in full (R=N), writes back one value with the context (W=N), and
- * reads again: exactly one version must remain, whatever the key went through. Returns the
- * keys for which that failed, with why.
+ * reads again, up to `rounds` times: exactly one version must then remain, whatever the key
+ * went through. Returns the keys for which that failed, with why.
  */
-export async function readModifyWriteAll(cluster: SimCluster, keys: Iterable<string>): Promise<string[]> {
+export async function readModifyWriteAll(cluster: SimCluster, keys: Iterable<string>, rounds = 1): Promise<string[]> {
   const ring = cluster.ring();
   const client = cluster.client('final-writer');
   const failed: string[] = [];
@@ -209,18 +211,23 @@ export async function readModifyWriteAll(cluster: SimCluster, keys: Iterable<str
   for (const key of keys) {
     const via = ring.members[i++ % ring.members.length]!.id;
     const ask = (m: Request) => cluster.scheduler.drive(client.request(via, m, 5000));
-    const read = await ask({ type: 'get', key, r: ring.n, pr: 0 });
-    if (read.type !== 'getReply') {
-      failed.push(`'${key}': the read failed (${JSON.stringify(read)})`);
-      continue;
+    let why = '';
+    for (let round = 1; round <= rounds; round++) {
+      const read = await ask({ type: 'get', key, r: ring.n, pr: 0 });
+      if (read.type !== 'getReply') {
+        why = `the read failed (${JSON.stringify(read)})`;
+        break;
+      }
+      const put = await ask({ type: 'put', key, value: Buffer.from('{"id":"merged"}'), deleted: false, context: contextOf(read.set), w: ring.n, pw: 0 });
+      if (put.type !== 'putReply') {
+        why = `the write over ${read.set.length} siblings failed (${put.type === 'error' ? `${put.code}: ${put.message}` : put.type})`;
+        break;
+      }
+      const after = await ask({ type: 'get', key, r: ring.n, pr: 0 });
+      why = after.type === 'getReply' && after.set.length === 1 ? '' : `${after.type === 'getReply' ? after.set.length : 'no'} versions after writing over ${read.set.length} (round ${round})`;
+      if (!why) break;
     }
-    const put = await ask({ type: 'put', key, value: Buffer.from('{"id":"merged"}'), deleted: false, context: contextOf(read.set), w: ring.n, pw: 0 });
-    if (put.type !== 'putReply') {
-      failed.push(`'${key}': the write over ${read.set.length} siblings failed (${put.type === 'error' ? `${put.code}: ${put.message}` : put.type})`);
-      continue;
-    }
-    const after = await ask({ type: 'get', key, r: ring.n, pr: 0 });
-    if (after.type !== 'getReply' || after.set.length !== 1) failed.push(`'${key}': ${after.type === 'getReply' ? after.set.length : 'no'} versions after writing over ${read.set.length}`);
+    if (why) failed.push(`'${key}': ${why}`);
   }
   return failed;
 }
