@@ -47,7 +47,8 @@ const hintEntries = fc.array(fc.record({ owner: name, key, partition: u32, store
 const hintRefs = fc.array(fc.record({ owner: name, key, dots }), { maxLength: 3 });
 const keyed = <T>(arb: fc.Arbitrary<T>) => fc.array(arb, { maxLength: 4 });
 
-const details = fc.dictionary(fc.string({ maxLength: 8 }), fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.boolean()), { maxKeys: 3 });
+const detail = fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.boolean());
+const details = fc.dictionary(fc.string({ maxLength: 8 }), detail, { maxKeys: 3 });
 const errorReply = fc.record({
   type: fc.constant('error' as const),
   code: fc.constantFrom(...(Object.keys(ERROR_CODES) as ErrorCode[])),
@@ -60,7 +61,12 @@ const getReply = fc.record({ type: fc.constant('getReply' as const), replies: u8
 export const ring: fc.Arbitrary<Ring> = fc
   .record({
     members: fc.uniqueArray(
-      fc.record({ id: name, address: fc.stringMatching(/^127\.0\.0\.1:[0-9]{1,5}$/), weight: u16, leaving: fc.constantFrom(undefined, 'leave', 'remove') }),
+      fc.record({
+        id: name,
+        address: fc.stringMatching(/^127\.0\.0\.1:[0-9]{1,5}$/),
+        weight: u16,
+        leaving: fc.constantFrom(undefined, 'leave', 'remove'),
+      }),
       { selector: (m) => m.id, minLength: 1, maxLength: 5 },
     ),
     bits: fc.integer({ min: 0, max: 6 }),
@@ -125,7 +131,13 @@ export const arbitraries: MessageArbitraries = {
   status: fc.constant({ type: 'status' }),
   statusReply: fc.record({ type: t('statusReply'), json: fc.json({ maxDepth: 2 }) }),
   gossip: fc.record({ type: t('gossip'), cluster: name, from: name, digest, beats: keyed(beat) }),
-  gossipReply: fc.record({ type: t('gossipReply'), digest, beats: keyed(beat), ring: fc.option(ring, { nil: null }), wantRing: fc.boolean() }),
+  gossipReply: fc.record({
+    type: t('gossipReply'),
+    digest,
+    beats: keyed(beat),
+    ring: fc.option(ring, { nil: null }),
+    wantRing: fc.boolean(),
+  }),
   ringPush: fc.record({ type: t('ringPush'), cluster: name, ring }),
   change: fc.record({
     type: t('change'),
@@ -170,6 +182,11 @@ export const arbitraries: MessageArbitraries = {
   replicaReadManyReply: fc.record({ type: t('replicaReadManyReply'), sets: keyed(set) }),
   lastBeat: fc.record({ type: t('lastBeat'), cluster: name, beat }),
   lastBeatReply: fc.record({ type: t('lastBeatReply'), beat: fc.option(beat, { nil: null }) }),
+  inspect: fc.record({ type: t('inspect'), key }),
+  inspectReply: fc.record({ type: t('inspectReply'), own: set, hints: keyed(fc.record({ owner: name, set })) }),
+  quietKeys: fc.record({ type: t('quietKeys'), partition: u32, limit: u32 }),
+  quietKeysReply: fc.record({ type: t('quietKeysReply'), keys: keyed(fc.record({ key, leaf: hash, dots, tombstones: fc.boolean() })) }),
+  compact: fc.record({ type: t('compact'), keys: keyed(fc.record({ key, leaf: hash })) }),
 };
 
 /** Any message, every type equally likely. */
