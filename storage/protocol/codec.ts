@@ -52,12 +52,16 @@ type Registry = { readonly [T in MessageType]: MessageEntry<Extract<Message, { t
 
 /** Every message type has exactly one entry: the type checker refuses a type without one. */
 const ENTRIES: Registry = { ...clientMessages, ...replicaMessages, ...membershipMessages, ...repairMessages, ...handoffMessages };
+const GROUPS = [clientMessages, replicaMessages, membershipMessages, repairMessages, handoffMessages];
 
 function entryOf(type: MessageType): MessageEntry<Message> {
   return ENTRIES[type];
 }
 
 const BY_NUMBER = new Map<number, MessageEntry<Message>>();
+if (GROUPS.reduce((n, g) => n + Object.keys(g).length, 0) !== Object.keys(ENTRIES).length) {
+  throw new Error('a message type has an entry in two groups');
+}
 for (const [name, entry] of Object.entries(ENTRIES) as [MessageType, MessageEntry<Message>][]) {
   // numbers are part of the protocol: a clash or a slip is a bug to fail at load, not on the wire
   const clash = BY_NUMBER.get(entry.number);
