@@ -420,6 +420,11 @@ export class StorageNode {
       case 'hintsFor':
       case 'tombstones':
         return this.repair.handle(request);
+      case 'inspect':
+      case 'quietKeys':
+      case 'compact':
+        // protocol version 3 defines these; this node does not serve them yet
+        throw new StoreError('BAD_REQUEST', `${request.type} is not served yet`);
     }
   }
 

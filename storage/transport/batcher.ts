@@ -1,20 +1,27 @@
 // Frames written in one turn of the event loop go out as one WebSocket message: under load
 // that turns many small sends into a few large ones, and costs nothing when idle.
-import { Writer, writeFrame } from '../protocol/codec.ts';
+import { PROTOCOL_MAX, Writer, writeFrame } from '../protocol/codec.ts';
 import type { Message } from '../protocol/messages.ts';
 
 export class FrameBatcher {
   #writer: Writer | null = null;
 
-  constructor(private readonly sink: (bytes: Buffer) => void) {}
+  constructor(
+    private readonly sink: (bytes: Buffer) => void,
+    /** the connection's agreed protocol version, written on every frame */
+    readonly version = PROTOCOL_MAX,
+  ) {}
 
-  /** Encodes now (so encoding errors reach the caller) and sends at the end of the turn. */
+  /**
+   * Encodes now (so encoding errors reach the caller, a message too new for the connection's
+   * version among them) and sends at the end of the turn.
+   */
   push(id: number, message: Message): void {
     const first = this.#writer === null;
     const w = (this.#writer ??= new Writer(1024));
     const mark = w.length;
     try {
-      writeFrame(w, id, message);
+      writeFrame(w, id, message, this.version);
     } catch (e) {
       if (first) this.#writer = null;
       else w.truncate(mark);

@@ -5,13 +5,16 @@
 // Requests still waiting when the connection drops fail with UNAVAILABLE (details.sent says
 // whether the request may have reached the node, so callers know what is safe to retry); those that outlive
 // their timeout fail with TIMEOUT (checked by one sweep timer, not a timer per request).
+// Each connection speaks the protocol version agreed when it opened (versions.ts); a request
+// the node's version does not have fails on its own with PROTOCOL and the connection stays.
 import WebSocket from 'ws';
 import { StoreError } from '../core/errors.ts';
 import { MAX_FRAME_BYTES } from '../core/limits.ts';
-import { decodeFrames, isBadFrame } from '../protocol/codec.ts';
-import { PROTOCOL_VERSION, type Reply, type Request } from '../protocol/messages.ts';
+import { decodeFrames, isBadFrame, SPOKEN, type VersionRange } from '../protocol/codec.ts';
+import type { Reply, Request } from '../protocol/messages.ts';
 import { FrameBatcher } from './batcher.ts';
 import { WS_PATH } from './server.ts';
+import { answered, offerHeaders, PROTOCOL_HEADER } from './versions.ts';
 
 export interface ConnectionOptions {
   readonly address: string;
@@ -21,6 +24,8 @@ export interface ConnectionOptions {
   readonly self?: string;
   /** after a failed attempt, fail fast for this long before trying again */
   readonly retryAfterMs?: number;
+  /** the protocol versions offered; all this node speaks unless narrowed (tests of mixed clusters) */
+  readonly protocol?: VersionRange;
 }
 
 interface Pending {
@@ -43,11 +48,19 @@ export class Connection {
   #sweeper: NodeJS.Timeout | null = null;
   #batcher: FrameBatcher | null = null;
   #closed = false;
+  readonly #offered: VersionRange;
 
-  constructor(readonly options: ConnectionOptions) {}
+  constructor(readonly options: ConnectionOptions) {
+    this.#offered = options.protocol ?? SPOKEN;
+  }
 
   get connected(): boolean {
     return this.#ws?.readyState === WebSocket.OPEN;
+  }
+
+  /** The protocol version the open connection speaks; null while not connected. */
+  get version(): number | null {
+    return this.connected ? (this.#batcher?.version ?? null) : null;
   }
 
   async request(message: Request, timeoutMs: number): Promise<Reply> {
@@ -104,7 +117,9 @@ export class Connection {
   }
 
   #connect(): Promise<WebSocket> {
-    if (this.#closed) return Promise.reject(new StoreError('UNAVAILABLE', `connection to ${this.options.address} is closed`, { sent: false }));
+    if (this.#closed) {
+      return Promise.reject(new StoreError('UNAVAILABLE', `connection to ${this.options.address} is closed`, { sent: false }));
+    }
     if (this.#ws?.readyState === WebSocket.OPEN) return Promise.resolve(this.#ws);
     if (this.#open) return this.#open;
     if (performance.now() - this.#failedAt < (this.options.retryAfterMs ?? 250)) {
@@ -114,11 +129,16 @@ export class Connection {
       const headers: Record<string, string> = {
         authorization: `Bearer ${this.options.secret}`,
         'x-dynamo-cluster': this.options.cluster,
-        'x-dynamo-protocol': String(PROTOCOL_VERSION),
+        ...offerHeaders(this.#offered),
       };
       if (this.options.self) headers['x-dynamo-node'] = this.options.self;
       // an attempt the peer never answers is abandoned, so the next request tries afresh
-      const ws = new WebSocket(`ws://${this.options.address}${WS_PATH}`, { headers, perMessageDeflate: false, maxPayload: MAX_FRAME_BYTES, handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
+      const ws = new WebSocket(`ws://${this.options.address}${WS_PATH}`, {
+        headers,
+        perMessageDeflate: false,
+        maxPayload: MAX_FRAME_BYTES,
+        handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      });
       ws.binaryType = 'nodebuffer';
       let settled = false;
       const failed = (err: StoreError) => {
@@ -136,34 +156,51 @@ export class Connection {
           const code = res.statusCode === 401 ? 'UNAUTHORIZED' : res.statusCode === 403 ? 'BAD_CLUSTER' : 'UNAVAILABLE';
           failed(new StoreError(code, `${this.options.address} refused the connection: ${body || res.statusCode}`, { sent: false }));
           req.destroy();
+          // the response has ended, so the request no longer owns the socket: without this it stays
+          // open until the node's keep-alive timeout
+          req.socket?.destroy();
         });
       });
       ws.on('error', (e) => {
-        if (ws.readyState !== WebSocket.OPEN) failed(new StoreError('UNAVAILABLE', `${this.options.address} is unreachable: ${e.message}`, { sent: false }));
+        if (ws.readyState === WebSocket.OPEN) return;
+        failed(new StoreError('UNAVAILABLE', `${this.options.address} is unreachable: ${e.message}`, { sent: false }));
+      });
+      // the node's answer to our offer, read from the 101 response
+      let answer: number | string = this.#offered.min;
+      ws.on('upgrade', (res) => {
+        const header = res.headers[PROTOCOL_HEADER];
+        answer = answered(this.#offered, Array.isArray(header) ? header.join(',') : header);
       });
       ws.on('open', () => {
+        const version = answer;
+        if (typeof version === 'string') {
+          failed(new StoreError('UNAVAILABLE', `connection to ${this.options.address} abandoned: ${version}`, { sent: false }));
+          ws.terminate();
+          return;
+        }
         settled = true;
         this.#ws = ws;
         this.#open = null;
         this.#batcher = new FrameBatcher((bytes) => {
           if (ws.readyState === WebSocket.OPEN) ws.send(bytes, { binary: true });
-        });
+        }, version);
+        ws.on('message', (data: Buffer) => this.#receive(data, version));
         resolve(ws);
       });
-      ws.on('message', (data: Buffer) => this.#receive(data));
       ws.on('close', () => {
         if (this.#ws === ws) {
           this.#ws = null;
           this.#batcher = null;
-          this.#fail(new StoreError('UNAVAILABLE', `connection to ${this.options.address} was lost with the request in flight`, { sent: true }));
+          const lost = `connection to ${this.options.address} was lost with the request in flight`;
+          this.#fail(new StoreError('UNAVAILABLE', lost, { sent: true }));
         }
       });
     });
     return this.#open;
   }
 
-  #receive(data: Buffer): void {
-    for (const frame of decodeFrames(data)) {
+  #receive(data: Buffer, version: number): void {
+    for (const frame of decodeFrames(data, { min: this.#offered.min, max: version })) {
       if (isBadFrame(frame)) {
         // a peer that sends garbage cannot be trusted for the rest of this connection
         this.#ws?.terminate();

@@ -3,17 +3,20 @@
 //
 // A connection is authenticated once, when it opens: the upgrade request must carry the
 // cluster name and `Authorization: Bearer <cluster secret>`; peers also name themselves in
-// `x-dynamo-node`. A frame that cannot be decoded is answered with an error reply under
-// its request id; a message whose framing is broken closes the connection, since nothing
-// after it can be trusted. Neither touches the node's data.
+// `x-dynamo-node`. The protocol version is agreed then too (versions.ts): the highest both
+// ends speak, answered on the 101 response and written on every frame after. A frame that
+// cannot be decoded is answered with an error reply under its request id; a message whose
+// framing is broken closes the connection, since nothing after it can be trusted. Neither
+// touches the node's data.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import HyperExpress from 'hyper-express';
 import { StoreError } from '../core/errors.ts';
 import { MAX_FRAME_BYTES } from '../core/limits.ts';
-import { decodeFrames, isBadFrame } from '../protocol/codec.ts';
-import { isRequest, PROTOCOL_VERSION } from '../protocol/messages.ts';
+import { decodeFrames, isBadFrame, PROTOCOL_MIN, SPOKEN } from '../protocol/codec.ts';
+import { isRequest } from '../protocol/messages.ts';
 import type { Logger, RequestHandler } from '../runtime.ts';
 import { FrameBatcher } from './batcher.ts';
+import { agree, offeredRange, PROTOCOL_HEADER, PROTOCOL_MAX_HEADER, refusal } from './versions.ts';
 
 export interface ServerOptions {
   readonly host: string;
@@ -32,6 +35,8 @@ export const WS_PATH = '/ws';
 
 interface ConnectionContext {
   peer: string;
+  /** the protocol version agreed at the upgrade (hyper-express carries context values as strings) */
+  version: string;
 }
 
 export class NodeServer {
@@ -55,12 +60,16 @@ export class NodeServer {
         res.status(403).send(`this node belongs to cluster '${options.cluster}', not '${cluster ?? ''}'`);
         return;
       }
-      const version = req.headers['x-dynamo-protocol'];
-      if (version !== undefined && version !== String(PROTOCOL_VERSION)) {
-        res.status(400).send(`protocol version ${version} is not supported (this node speaks ${PROTOCOL_VERSION})`);
+      const offered = offeredRange(SPOKEN, req.headers[PROTOCOL_HEADER], req.headers[PROTOCOL_MAX_HEADER]);
+      const version = typeof offered === 'string' ? null : agree(SPOKEN, offered);
+      if (version === null) {
+        res.status(400).send(typeof offered === 'string' ? offered : refusal(SPOKEN, offered));
         return;
       }
-      res.upgrade({ peer: req.headers['x-dynamo-node'] ?? '' });
+      // a header written before any status makes uWS answer 200 and the upgrade fails; upgrade()
+      // keeps a status already written, so the 101 goes first and the answer after it
+      res.raw.writeStatus('101 Switching Protocols').writeHeader(PROTOCOL_HEADER, String(version));
+      res.upgrade({ peer: req.headers['x-dynamo-node'] ?? '', version: String(version) });
     });
 
     this.#app.ws<ConnectionContext>(
@@ -96,15 +105,17 @@ export class NodeServer {
   #serve(ws: HyperExpress.Websocket<ConnectionContext>): void {
     this.#sockets.add(ws);
     const peer = ws.context.peer || null;
+    const version = Number(ws.context.version);
+    const accept = { min: PROTOCOL_MIN, max: version };
     if (peer) this.options.onPeer?.(peer);
     const out = new FrameBatcher((bytes) => {
       if (ws.closed) return;
       // uWS returns 2 when a message is dropped over the backpressure limit: never lose a reply silently
       if ((ws.send(bytes, true) as unknown as number) === 2) ws.close(1013, 'backpressure limit reached');
-    });
+    }, version);
     ws.on('close', () => void this.#sockets.delete(ws));
     ws.on('message', (data: Buffer) => {
-      for (const frame of decodeFrames(data)) {
+      for (const frame of decodeFrames(data, accept)) {
         if (isBadFrame(frame)) {
           const { code, message, details } = frame.error;
           if (frame.id === null) {

@@ -1,98 +1,148 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeFrames, encodeFrame, isBadFrame, Writer, writeFrame } from '../../storage/protocol/codec.ts';
-import type { Message } from '../../storage/protocol/messages.ts';
-import type { Version } from '../../storage/core/siblings.ts';
-import { createRing } from '../../storage/core/ring.ts';
-import { ERROR_CODES, type ErrorCode } from '../../storage/core/errors.ts';
+import { StoreError } from '../../storage/core/errors.ts';
+import {
+  decodeFrames,
+  encodeFrame,
+  isBadFrame,
+  isRequest,
+  messageSince,
+  PROTOCOL_MAX,
+  PROTOCOL_MIN,
+  ProtocolError,
+  Writer,
+  writeFrame,
+} from '../../storage/protocol/codec.ts';
+import { MESSAGE_TYPES, type Message, type MessageType } from '../../storage/protocol/messages.ts';
+import { anyMessage, arbitraries, normalize } from '../protocol/arbitraries.ts';
 
-const actor = fc.stringMatching(/^[a-z0-9]{1,12}@[a-z0-9]{1,8}$/);
-const counter = fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER });
-const vv = fc.uniqueArray(fc.tuple(actor, counter), { selector: (e) => e[0], maxLength: 6 }).map((e) => new Map(e));
-const key = fc.string({ minLength: 1, maxLength: 60 }).filter((k) => k.isWellFormed());
-const version: fc.Arbitrary<Version> = fc.record({
-  dot: fc.record({ actor, counter }),
-  past: vv,
-  deleted: fc.boolean(),
-  writtenAt: fc.integer({ min: 0, max: 2 ** 45 }),
-  value: fc.uint8Array({ maxLength: 64 }),
-});
-const set = fc.array(version, { maxLength: 4 });
-const node = fc.stringMatching(/^n[0-9]{1,3}$/);
-const beat = fc.record({ node, generation: fc.nat(), beat: fc.nat(), life: fc.stringMatching(/^[a-z0-9]{8}$/) });
-const q = fc.integer({ min: 0, max: 5 });
-const errorReply = fc.record({
-  type: fc.constant('error' as const),
-  code: fc.constantFrom(...(Object.keys(ERROR_CODES) as ErrorCode[])),
-  message: fc.string({ maxLength: 40 }),
-  details: fc.dictionary(fc.string({ maxLength: 8 }), fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.boolean())),
-});
+const TYPES = Object.keys(MESSAGE_TYPES) as MessageType[];
 
-const message: fc.Arbitrary<Message> = fc.oneof(
-  fc.constantFrom<Message>({ type: 'ping' }, { type: 'pong' }, { type: 'ring' }, { type: 'ack' }, { type: 'status' }),
-  errorReply,
-  fc.record({ type: fc.constant('get' as const), key, r: q, pr: q }),
-  fc.record({ type: fc.constant('getReply' as const), replies: q, set }),
-  fc.record({ type: fc.constant('mget' as const), keys: fc.array(key, { maxLength: 5 }), r: q, pr: q }),
-  fc.record({ type: fc.constant('mgetReply' as const), items: fc.array(fc.oneof(fc.record({ type: fc.constant('getReply' as const), replies: q, set }), errorReply), { maxLength: 3 }) }),
-  fc.record({ type: fc.constant('put' as const), key, value: fc.uint8Array({ maxLength: 64 }), deleted: fc.boolean(), context: fc.option(vv, { nil: null }), w: q, pw: q }),
-  fc.record({ type: fc.constant('putReply' as const), acks: q, dot: fc.record({ actor, counter }), context: vv }),
-  fc.record({ type: fc.constant('replicaRead' as const), key }),
-  fc.record({ type: fc.constant('replicaReadReply' as const), set }),
-  fc.record({ type: fc.constant('replicaWrite' as const), key, hintFor: fc.option(fc.stringMatching(/^n[0-9]{1,3}$/), { nil: null }), set }),
-  fc.record({ type: fc.constant('hints' as const), owner: fc.option(fc.stringMatching(/^n[0-9]{1,3}$/), { nil: null }), limit: fc.nat() }),
-  fc.record({ type: fc.constant('statusReply' as const), json: fc.json() }),
-  fc.constant<Message>({ type: 'ringReply', n: 3, r: 2, w: 2, ring: createRing([{ id: 'a', address: '127.0.0.1:1', weight: 1 }, { id: 'b', address: '127.0.0.1:2', weight: 2 }], 8, 2) }),
-  fc.record({ type: fc.constant('gossip' as const), cluster: node, from: node, digest: fc.record({ version: fc.nat(), hash: fc.stringMatching(/^[0-9a-f]{0,32}$/) }), beats: fc.array(beat, { maxLength: 4 }) }),
-  fc.record({ type: fc.constant('lastBeat' as const), cluster: node, beat }),
-  fc.record({ type: fc.constant('lastBeatReply' as const), beat: fc.option(beat, { nil: null }) }),
+/** A message and a protocol version it exists in. */
+const atVersion = anyMessage.chain((m) =>
+  fc.tuple(fc.constant(m), fc.integer({ min: Math.max(PROTOCOL_MIN, messageSince(m.type)), max: PROTOCOL_MAX })),
 );
 
-/** Values come back as Buffers and vectors as Maps: compare contents, not classes. */
-const normalize = (m: unknown): unknown => {
-  if (m instanceof Uint8Array) return [...m];
-  if (m instanceof Map) return [...m].sort();
-  if (Array.isArray(m)) return m.map(normalize);
-  if (m && typeof m === 'object') return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, normalize(v)]));
-  return m;
-};
+function roundTrip(m: Message, id: number, version: number): void {
+  const [frame, ...more] = decodeFrames(encodeFrame(id, m, version));
+  assert.ok(frame && more.length === 0);
+  assert.ok(!isBadFrame(frame), isBadFrame(frame) ? `${m.type}: ${frame.error.message}` : '');
+  assert.equal(frame.id, id);
+  assert.deepEqual(normalize(frame.message), normalize(m));
+}
 
-test('every message round-trips through the codec, several frames to one WebSocket message', () => {
+test('every message type has a generator, and the registry numbers each type once', () => {
+  assert.deepEqual(Object.keys(arbitraries).sort(), [...TYPES].sort());
+  assert.equal(Object.keys(arbitraries).length, TYPES.length);
+  assert.equal(new Set(Object.values(MESSAGE_TYPES)).size, TYPES.length);
+  for (const type of TYPES) assert.ok(messageSince(type) <= PROTOCOL_MAX, type);
+});
+
+test('each message type round-trips through the codec at every version it exists in', () => {
+  for (const type of TYPES) {
+    fc.assert(
+      fc.property(arbitraries[type], fc.nat({ max: 0xffffffff }), fc.integer({ min: PROTOCOL_MIN, max: PROTOCOL_MAX }), (m, id, v) =>
+        roundTrip(m, id, Math.max(v, messageSince(type))),
+      ),
+      { numRuns: 40, seed: MESSAGE_TYPES[type] },
+    );
+  }
+});
+
+test('several frames to one WebSocket message decode in order', () => {
   fc.assert(
-    fc.property(fc.array(fc.tuple(fc.nat({ max: 0xffffffff }), message), { minLength: 1, maxLength: 4 }), (frames) => {
+    fc.property(fc.array(fc.tuple(fc.nat({ max: 0xffffffff }), atVersion), { minLength: 1, maxLength: 4 }), (frames) => {
       const w = new Writer();
-      for (const [id, m] of frames) writeFrame(w, id, m);
+      for (const [id, [m, v]] of frames) writeFrame(w, id, m, v);
       const decoded = decodeFrames(w.result());
       assert.equal(decoded.length, frames.length);
       decoded.forEach((d, i) => {
         assert.ok(!isBadFrame(d), isBadFrame(d) ? d.error.message : '');
         assert.equal(d.id, frames[i]![0]);
-        assert.deepEqual(normalize(d.message), normalize(frames[i]![1]));
+        assert.deepEqual(normalize(d.message), normalize(frames[i]![1][0]));
       });
     }),
-    { numRuns: 500 },
+    { numRuns: 300 },
   );
 });
 
-test('fuzz: random bytes and mutated frames never throw; each bad frame is reported, with its id when readable', () => {
+test('fuzz: random bytes and mutated or truncated frames of every type never throw; each bad frame is a clean error', () => {
+  const clean = (bytes: Buffer) => {
+    for (const f of decodeFrames(bytes)) {
+      if (!isBadFrame(f)) continue;
+      assert.ok(f.error instanceof StoreError, String(f.error));
+      assert.ok(f.error.message.length > 0);
+    }
+  };
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
-      for (const f of decodeFrames(Buffer.from(bytes))) if (isBadFrame(f)) assert.equal(f.error.name, 'StoreError');
-    }),
-    { numRuns: 2000 },
+    fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => clean(Buffer.from(bytes))),
+    { numRuns: 1000 },
   );
+  const flips = fc.array(fc.tuple(fc.nat(), fc.nat({ max: 255 })), { minLength: 1, maxLength: 6 });
   fc.assert(
-    fc.property(message, fc.array(fc.tuple(fc.nat(), fc.nat({ max: 255 })), { minLength: 1, maxLength: 6 }), fc.nat(), (m, flips, cut) => {
-      const bytes = Buffer.from(encodeFrame(7, m));
-      for (const [at, v] of flips) bytes[at % bytes.length] = v;
-      const truncated = bytes.subarray(0, bytes.length - (cut % 4));
-      for (const f of decodeFrames(truncated)) {
-        if (isBadFrame(f)) assert.ok(f.error.message.length > 0);
+    fc.property(atVersion, flips, fc.nat(), ([m, v], changes, cut) => {
+      const bytes = Buffer.from(encodeFrame(7, m, v));
+      for (const [at, x] of changes) bytes[at % bytes.length] = x;
+      clean(bytes.subarray(0, bytes.length - (cut % 4)));
+    }),
+    { numRuns: 3000 },
+  );
+  // every type, truncated at every length: the payload's own reads are what must hold
+  for (const type of TYPES) {
+    for (const m of fc.sample<Message>(arbitraries[type], { seed: MESSAGE_TYPES[type], numRuns: 3 })) {
+      const bytes = encodeFrame(9, m);
+      for (let end = 10; end < bytes.length; end++) {
+        const cut = Buffer.from(bytes.subarray(0, end));
+        cut.writeUInt32BE(end - 4, 0);
+        const [f] = decodeFrames(cut);
+        assert.ok(f && isBadFrame(f) && f.id === 9, `${type} truncated to ${end} of ${bytes.length} bytes decoded`);
       }
-    }),
-    { numRuns: 2000 },
+    }
+  }
+});
+
+test('requests and replies: isRequest knows every type', () => {
+  const replies = TYPES.filter((t) => t === 'error' || t === 'pong' || t === 'ack' || /Reply$|Batch$/.test(t));
+  for (const type of TYPES) {
+    const [m] = fc.sample<Message>(arbitraries[type], { seed: 1, numRuns: 1 });
+    assert.equal(isRequest(m!), !replies.includes(type), type);
+  }
+});
+
+test('a message type newer than the frame version is refused, on both sides, and the writer stays usable', () => {
+  const w = new Writer();
+  writeFrame(w, 1, { type: 'ping' }, 2);
+  const before = w.length;
+  assert.throws(
+    () => writeFrame(w, 2, { type: 'inspect', key: 'k' }, 2),
+    (e) => e instanceof ProtocolError && /inspect needs protocol version 3; this connection speaks version 2/.test(e.message),
   );
+  assert.equal(w.length, before);
+  writeFrame(w, 3, { type: 'compact', keys: [] }, 3);
+  const frames = decodeFrames(w.result());
+  assert.deepEqual(
+    frames.map((f) => (isBadFrame(f) ? f.error.message : f.message.type)),
+    ['ping', 'compact'],
+  );
+  // a version-2 frame carrying a version-3 type, as a peer that ignores the agreement would send
+  const forged = encodeFrame(4, { type: 'quietKeys', partition: 1, limit: 2 }, 3);
+  forged[4] = 2;
+  assert.match(bad(forged), /message type 80 \(quietKeys\) does not exist in protocol version 2/);
+  assert.throws(() => encodeFrame(1, { type: 'ping' }, PROTOCOL_MAX + 1), /protocol version 4 is not spoken here/);
+  assert.throws(() => encodeFrame(1, { type: 'ping' }, PROTOCOL_MIN - 1), /protocol version 1 is not spoken here/);
+});
+
+test('a decoder accepts the versions of its range and no other', () => {
+  const v2 = encodeFrame(1, { type: 'ping' }, 2);
+  const v3 = encodeFrame(1, { type: 'ping' }, 3);
+  assert.equal(v2[4], 2);
+  assert.equal(v3[4], 3);
+  for (const f of [v2, v3]) assert.ok(!isBadFrame(decodeFrames(f)[0]!));
+  assert.match(bad(v3, { min: 2, max: 2 }), /protocol version 3 is not supported \(this connection speaks version 2\)/);
+  const v1 = Buffer.from(v2);
+  v1[4] = 1;
+  assert.match(bad(v1), /protocol version 1 is not supported \(this connection speaks versions 2 to 3\)/);
 });
 
 test('specific malformed input gets specific errors', () => {
@@ -111,10 +161,17 @@ test('specific malformed input gets specific errors', () => {
   assert.match(bad(loneSurrogate), /not valid UTF-8/);
   const trailing = Buffer.concat([ok, Buffer.from([0])]);
   assert.match(bad(trailing), /frame|truncated/);
+  const put = encodeFrame(1, { type: 'put', key: 'k', value: new Uint8Array(0), deleted: false, context: null, w: 0, pw: 0 });
+  put[10 + 3 + 2] = 8; // the flags byte, after key (u16 length + 1 byte) and two quorums
+  assert.match(bad(put), /unknown put flags 8/);
+  const leaf = encodeFrame(1, { type: 'compact', keys: [{ key: 'k', leaf: new Uint8Array(16) }] });
+  assert.match(bad(leaf.subarray(0, leaf.length - 1)), /frame length|truncated/);
+  const shortLeaf = { type: 'compact', keys: [{ key: 'k', leaf: new Uint8Array(15) }] } as const;
+  assert.throws(() => encodeFrame(1, shortLeaf), /a tree hash is 16 bytes, not 15/);
 });
 
-function bad(buf: Buffer): string {
-  const frames = decodeFrames(buf);
+function bad(buf: Buffer, accept?: { min: number; max: number }): string {
+  const frames = decodeFrames(buf, accept);
   const f = frames.find(isBadFrame);
   assert.ok(f, 'expected a bad frame');
   return f.error.message;

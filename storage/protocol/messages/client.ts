@@ -1,0 +1,275 @@
+// What clients (the gateway, the CLI, operators) ask a node, and its answers: ping, get,
+// multi-get, put, the ring, the node's status, and the error reply any request can get.
+import { ERROR_CODES, errorCodeOf, type ErrorCode, type ErrorDetails } from '../../core/errors.ts';
+import { MAX_MGET_KEYS } from '../../core/limits.ts';
+import type { Ring } from '../../core/ring.ts';
+import type { SiblingSet } from '../../core/siblings.ts';
+import type { Dot, VersionVector } from '../../core/version-vector.ts';
+import { reply, request } from '../entry.ts';
+import { readFlags, readKey, readRing, readSet, readVV, writeQuorum, writeRing, writeSet, writeVV } from '../shapes.ts';
+import { ProtocolError, type Reader, type Writer } from '../wire.ts';
+
+// ---------------------------------------------------------------- error
+
+export interface ErrorReply {
+  readonly type: 'error';
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly details: ErrorDetails;
+}
+
+/** Longer messages are cut: an error reply says what went wrong, it does not carry data. */
+const MAX_ERROR_MESSAGE = 4000;
+
+function writeError(w: Writer, e: ErrorReply): void {
+  w.u16(ERROR_CODES[e.code]);
+  w.str16(e.message.length > MAX_ERROR_MESSAGE ? e.message.slice(0, MAX_ERROR_MESSAGE) : e.message);
+  w.str16(JSON.stringify(e.details));
+}
+
+function readError(r: Reader): ErrorReply {
+  // an unknown code (from a newer peer) reads as INTERNAL rather than failing the frame
+  const code = errorCodeOf(r.u16());
+  const message = r.str16();
+  let details: ErrorDetails;
+  try {
+    const parsed: unknown = JSON.parse(r.str16());
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+    details = parsed as ErrorDetails;
+  } catch {
+    throw new ProtocolError('error details are not a JSON object');
+  }
+  return { type: 'error', code, message, details };
+}
+
+const error = reply<ErrorReply>('error', 1, { since: 1, write: writeError, read: readError });
+
+// ---------------------------------------------------------------- ping
+
+export interface PingRequest {
+  readonly type: 'ping';
+}
+
+export interface PongReply {
+  readonly type: 'pong';
+}
+
+const ping = request<PingRequest>('ping', 2, { since: 1, write() {}, read: () => ({ type: 'ping' }) });
+const pong = reply<PongReply>('pong', 3, { since: 1, write() {}, read: () => ({ type: 'pong' }) });
+
+// ---------------------------------------------------------------- get
+
+/** 0 in a quorum field means "the cluster's default". */
+export interface GetRequest {
+  readonly type: 'get';
+  readonly key: string;
+  readonly r: number;
+  readonly pr: number;
+}
+
+export interface GetReply {
+  readonly type: 'getReply';
+  /** how many replicas answered before the reply */
+  readonly replies: number;
+  readonly set: SiblingSet;
+}
+
+const get = request<GetRequest>('get', 10, {
+  since: 1,
+  write(w, m) {
+    w.str16(m.key);
+    writeQuorum(w, m.r);
+    writeQuorum(w, m.pr);
+  },
+  read: (r) => ({ type: 'get', key: readKey(r), r: r.u8(), pr: r.u8() }),
+});
+
+function writeGetReply(w: Writer, m: GetReply): void {
+  w.u8(m.replies);
+  writeSet(w, m.set);
+}
+
+function readGetReply(r: Reader): GetReply {
+  return { type: 'getReply', replies: r.u8(), set: readSet(r) };
+}
+
+const getReply = reply<GetReply>('getReply', 11, { since: 1, write: writeGetReply, read: readGetReply });
+
+// ---------------------------------------------------------------- multi-get
+
+export interface MgetRequest {
+  readonly type: 'mget';
+  readonly keys: readonly string[];
+  readonly r: number;
+  readonly pr: number;
+}
+
+export type MgetItem = GetReply | ErrorReply;
+
+export interface MgetReply {
+  readonly type: 'mgetReply';
+  /** one per key asked, in order */
+  readonly items: readonly MgetItem[];
+}
+
+const mget = request<MgetRequest>('mget', 12, {
+  since: 1,
+  write(w, m) {
+    writeQuorum(w, m.r);
+    writeQuorum(w, m.pr);
+    w.u16(m.keys.length);
+    for (const k of m.keys) w.str16(k);
+  },
+  read(r) {
+    const q = r.u8();
+    const pq = r.u8();
+    const count = r.u16();
+    if (count > MAX_MGET_KEYS) throw new ProtocolError(`multi-get of ${count} keys; the limit is ${MAX_MGET_KEYS}`);
+    const keys: string[] = [];
+    for (let i = 0; i < count; i++) keys.push(readKey(r));
+    return { type: 'mget', r: q, pr: pq, keys };
+  },
+});
+
+/** Each item's status byte: what follows it. */
+const MGET_FOUND = 0;
+const MGET_FAILED = 1;
+
+const mgetReply = reply<MgetReply>('mgetReply', 13, {
+  since: 1,
+  write(w, m) {
+    w.u16(m.items.length);
+    for (const item of m.items) {
+      if (item.type === 'getReply') {
+        w.u8(MGET_FOUND);
+        writeGetReply(w, item);
+      } else {
+        w.u8(MGET_FAILED);
+        writeError(w, item);
+      }
+    }
+  },
+  read(r) {
+    const count = r.u16();
+    const items: MgetItem[] = [];
+    for (let i = 0; i < count; i++) {
+      const status = r.u8();
+      if (status === MGET_FOUND) items.push(readGetReply(r));
+      else if (status === MGET_FAILED) items.push(readError(r));
+      else throw new ProtocolError(`unknown multi-get item status ${status}`);
+    }
+    return { type: 'mgetReply', items };
+  },
+});
+
+// ---------------------------------------------------------------- put
+
+export interface PutRequest {
+  readonly type: 'put';
+  readonly key: string;
+  readonly value: Uint8Array;
+  readonly deleted: boolean;
+  /** null: a blind put, or a delete of what the coordinator sees */
+  readonly context: VersionVector | null;
+  readonly w: number;
+  readonly pw: number;
+  /** set by a node that handed the put on to its coordinator: the receiver must not hand it on again */
+  readonly forwarded?: boolean;
+}
+
+export interface PutReply {
+  readonly type: 'putReply';
+  readonly acks: number;
+  /** the dot of the version this put created */
+  readonly dot: Dot;
+  /** what the writer has now seen: the new version's history */
+  readonly context: VersionVector;
+}
+
+const PUT_DELETED = 1;
+const PUT_HAS_CONTEXT = 2;
+const PUT_FORWARDED = 4;
+
+const put = request<PutRequest>('put', 14, {
+  since: 1,
+  write(w, m) {
+    w.str16(m.key);
+    writeQuorum(w, m.w);
+    writeQuorum(w, m.pw);
+    w.u8((m.deleted ? PUT_DELETED : 0) | (m.context ? PUT_HAS_CONTEXT : 0) | (m.forwarded ? PUT_FORWARDED : 0));
+    if (m.context) writeVV(w, m.context);
+    w.blob(m.value);
+  },
+  read(r) {
+    const key = readKey(r);
+    const w = r.u8();
+    const pw = r.u8();
+    const flags = readFlags(r, PUT_DELETED | PUT_HAS_CONTEXT | PUT_FORWARDED, 'put');
+    const context = flags & PUT_HAS_CONTEXT ? readVV(r) : null;
+    const value = r.blob();
+    const deleted = (flags & PUT_DELETED) !== 0;
+    // `forwarded` is left out unless set, as the senders write it
+    return { type: 'put', key, w, pw, deleted, context, value, ...(flags & PUT_FORWARDED ? { forwarded: true } : {}) };
+  },
+});
+
+const putReply = reply<PutReply>('putReply', 15, {
+  since: 1,
+  write(w, m) {
+    w.u8(m.acks);
+    w.str8(m.dot.actor);
+    w.u64(m.dot.counter);
+    writeVV(w, m.context);
+  },
+  read: (r) => ({ type: 'putReply', acks: r.u8(), dot: { actor: r.str8(), counter: r.u64() }, context: readVV(r) }),
+});
+
+// ---------------------------------------------------------------- ring and status
+
+export interface RingRequest {
+  readonly type: 'ring';
+}
+
+export interface RingReply {
+  readonly type: 'ringReply';
+  readonly n: number;
+  readonly r: number;
+  readonly w: number;
+  readonly ring: Ring;
+}
+
+const ring = request<RingRequest>('ring', 16, { since: 1, write() {}, read: () => ({ type: 'ring' }) });
+
+const ringReply = reply<RingReply>('ringReply', 17, {
+  since: 1,
+  write(w, m) {
+    w.u8(m.n);
+    w.u8(m.r);
+    w.u8(m.w);
+    writeRing(w, m.ring);
+  },
+  read: (r) => ({ type: 'ringReply', n: r.u8(), r: r.u8(), w: r.u8(), ring: readRing(r) }),
+});
+
+export interface StatusRequest {
+  readonly type: 'status';
+}
+
+export interface StatusReply {
+  readonly type: 'statusReply';
+  /** a JSON object: NodeStatus in storage/status.ts */
+  readonly json: string;
+}
+
+const status = request<StatusRequest>('status', 32, { since: 1, write() {}, read: () => ({ type: 'status' }) });
+
+const statusReply = reply<StatusReply>('statusReply', 33, {
+  since: 1,
+  write: (w, m) => w.str32(m.json),
+  read: (r) => ({ type: 'statusReply', json: r.str32() }),
+});
+
+export type ClientRequest = PingRequest | GetRequest | MgetRequest | PutRequest | RingRequest | StatusRequest;
+export type ClientReply = ErrorReply | PongReply | GetReply | MgetReply | PutReply | RingReply | StatusReply;
+
+export const clientMessages = { error, ping, pong, get, getReply, mget, mgetReply, put, putReply, ring, ringReply, status, statusReply };
