@@ -8,6 +8,7 @@ export class RepairMetrics {
   readonly keysCompared = new Counter({ name: 'dynamo_repair_keys_compared_total', help: 'Keys listed by anti-entropy in segments that differed', registers: [this.registry] });
   readonly keysRepaired = new Counter({ name: 'dynamo_repair_keys_repaired_total', help: 'Sibling sets sent between replicas by anti-entropy', registers: [this.registry] });
   readonly tombstonesReclaimed = new Counter({ name: 'dynamo_repair_tombstones_reclaimed_total', help: 'Tombstones reclaimed after the grace period', registers: [this.registry] });
+  readonly historiesCompacted = new Counter({ name: 'dynamo_repair_histories_compacted_total', help: 'Quiet keys whose versions\' histories were compacted after the grace period', registers: [this.registry] });
   readonly partitionsSwept = new Counter({ name: 'dynamo_repair_partitions_swept_total', help: 'Key ranges whose replicas were all synced', registers: [this.registry] });
   readonly syncSeconds = new Histogram({
     name: 'dynamo_repair_sync_seconds',

@@ -7,7 +7,7 @@ import type { DynamoClient } from '../storage/client.ts';
 import { replayHints, type ReplayStats } from '../storage/repair/handoff.ts';
 import { syncPair, type SyncStats } from '../storage/repair/anti-entropy.ts';
 import { expireHints } from '../storage/repair/expiry.ts';
-import { reclaimTombstones } from '../storage/repair/reclaim.ts';
+import { reclaim as reclaimQuiet } from '../storage/repair/reclaim.ts';
 import type { Logger } from '../storage/runtime.ts';
 import { QUEUE_NAMES, type AntiEntropyJob, type HandoffJob, type RepairQueues } from './queues.ts';
 import type { RepairStats } from './stats.ts';
@@ -138,7 +138,7 @@ async function runAntiEntropy(o: WorkerOptions, job: Job<AntiEntropyJob>): Promi
     }
     case 'finish': {
       const all = await earlierPairs(job);
-      const reclaim = await reclaimTombstones({
+      const reclaim = await reclaimQuiet({
         transport: o.client.transport,
         view,
         partition: data.partition,
@@ -149,6 +149,7 @@ async function runAntiEntropy(o: WorkerOptions, job: Job<AntiEntropyJob>): Promi
         limit: 10_000,
       });
       o.metrics.tombstonesReclaimed.inc(reclaim.reclaimed);
+      o.metrics.historiesCompacted.inc(reclaim.compacted);
       await o.stats.recordPartition({
         partition: data.partition,
         sweep: data.sweep,

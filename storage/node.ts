@@ -419,12 +419,14 @@ export class StorageNode {
       case 'reclaim':
       case 'hintsFor':
       case 'tombstones':
-        return this.repair.handle(request);
-      case 'inspect':
       case 'quietKeys':
       case 'compact':
-        // protocol version 3 defines these; this node does not serve them yet
-        throw new StoreError('BAD_REQUEST', `${request.type} is not served yet`);
+        return this.repair.handle(request);
+      case 'inspect':
+        return { type: 'inspectReply', own: this.replica.readOwn(request.key), hints: this.replica.hintOwners(request.key).flatMap((owner) => {
+          const hint = this.replica.readHint(owner, request.key);
+          return hint ? [{ owner, set: hint.set }] : [];
+        }) };
     }
   }
 

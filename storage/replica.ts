@@ -25,7 +25,7 @@ import type { Place } from './core/hash.ts';
 import { MerkleTree, leafHash } from './core/merkle.ts';
 import { merge, EMPTY_SET, sameSet, type SiblingSet } from './core/siblings.ts';
 import type { NodeId } from './core/ring.ts';
-import type { Dot } from './core/version-vector.ts';
+import { EMPTY_VV, type Dot } from './core/version-vector.ts';
 import { decodeSet, encodeSet, Reader, Writer, readSet, writeSet } from './protocol/codec.ts';
 import type { Engine, StoreKey } from './engine/engine.ts';
 import { OverlayStore } from './engine/overlay.ts';
@@ -149,6 +149,20 @@ export class Replica {
     const before = this.#stored(place, key);
     if (!before || !sameDots(before.set, dots) || !before.set.every((v) => v.deleted)) return false;
     await this.#write(place, key, before, null);
+    return true;
+  }
+
+  /**
+   * Empties the history of every version of the key, if its stored bytes still have this leaf
+   * hash (a quiet key every primary holds alike: repair/reclaim.ts). The versions stay; what
+   * they were written over is forgotten, so the key's context names only its siblings' actors.
+   */
+  async compactIf(key: string, leaf: Buffer): Promise<boolean> {
+    const place = this.#place(key);
+    const before = this.#stored(place, key);
+    if (!before || !leafHash(key, before.bytes).equals(leaf) || before.set.every((v) => v.past.size === 0)) return false;
+    const set = before.set.map((v) => (v.past.size === 0 ? v : { ...v, past: EMPTY_VV }));
+    await this.#write(place, key, before, { set, bytes: encodeSet(set) });
     return true;
   }
 

@@ -1,10 +1,15 @@
-// Reclaiming tombstones, by one protocol only. A key whose versions are all deletes can be
-// forgotten when (1) every primary holds exactly the same tombstones, (2) no node holds a hint
-// for it and no ring change is moving its key range, and (3) that has stayed so for a grace
-// period longer than a hint's lifetime, so no replay or stale replica can still bring an older
-// version back. Each primary then deletes the key only if it still holds exactly those
-// tombstones. Dots are never reused (counters are per node and leased), so a context from
-// before the reclaim can never cover a write made after it.
+// Reclamation of quiet keys, by one protocol. A key is quiet when (1) every primary holds it
+// alike (the same leaf hash), (2) no node holds a hint for it and no ring change is moving its
+// key range, and (3) that has stayed so for a grace period longer than any message or hint can
+// still be on its way, so no replay or stale replica can bring an older version back. Then:
+//   - a key whose versions are all deletes is forgotten (its tombstones reclaimed);
+//   - any other key's versions forget their histories (compaction): what each was written over
+//     is dropped, so the key's context names only the actors of its siblings. This is what keeps
+//     a key's history bounded by its replicas for the life of the key: actors that left the
+//     ring, old epochs and incarnations leave every quiet key (docs/design.md).
+// Each primary acts only if it still holds exactly what was seen (the dots, or the leaf hash).
+// Dots are never reused (counters are per node and leased), so a context from before can never
+// cover a write made after it.
 import { StoreError } from '../core/errors.ts';
 import type { RingView } from '../core/preference.ts';
 import type { NodeId } from '../core/ring.ts';
@@ -12,7 +17,7 @@ import type { Dot } from '../core/version-vector.ts';
 import type { Reply, Request } from '../protocol/messages.ts';
 import type { Transport } from '../runtime.ts';
 
-/** Remembers since when a key has been a reclaim candidate (Redis for the workers, memory in the simulator). */
+/** Remembers since when a key has been quiet (Redis for the workers, memory in the simulator). */
 export interface CandidateStore {
   /** the time a candidate with this leaf hash was first seen, recording `now` if it is new or changed */
   seen(partition: number, key: string, leaf: string, now: number): Promise<number>;
@@ -41,31 +46,49 @@ export interface ReclaimOptions {
   readonly partition: number;
   /** ms since 1970 as the caller's clock reads it */
   readonly now: number;
-  /** longer than the hint age cap */
+  /** longer than any message, hint or replica can lag */
   readonly graceMs: number;
   readonly candidates: CandidateStore;
   readonly timeoutMs: number;
   readonly limit: number;
 }
 
-export async function reclaimTombstones(o: ReclaimOptions): Promise<{ candidates: number; reclaimed: number }> {
-  if (o.view.ring.next) return { candidates: 0, reclaimed: 0 };
+export interface ReclaimStats {
+  /** keys every primary holds alike and that are tombstones or carry histories */
+  candidates: number;
+  /** keys forgotten (all tombstones) */
+  reclaimed: number;
+  /** keys whose histories were emptied */
+  compacted: number;
+}
+
+interface Candidate {
+  readonly key: string;
+  readonly leaf: string;
+  readonly dots: readonly Dot[];
+  readonly tombstones: boolean;
+}
+
+export async function reclaim(o: ReclaimOptions): Promise<ReclaimStats> {
+  const stats: ReclaimStats = { candidates: 0, reclaimed: 0, compacted: 0 };
+  if (o.view.ring.next) return stats;
   const primaries = o.view.primaries(o.partition);
   const lists = await Promise.all(
     primaries.map(async (n) => {
-      const r = await ask(o, n, { type: 'tombstones', partition: o.partition, limit: o.limit });
-      if (r.type !== 'tombstonesReply') throw unexpected(n, r);
-      return new Map(r.keys.map((k) => [k.key, { leaf: Buffer.from(k.leaf).toString('hex'), dots: k.dots }]));
+      const r = await ask(o, n, { type: 'quietKeys', partition: o.partition, limit: o.limit });
+      if (r.type !== 'quietKeysReply') throw unexpected(n, r);
+      return new Map(r.keys.map((k) => [k.key, { key: k.key, leaf: Buffer.from(k.leaf).toString('hex'), dots: k.dots, tombstones: k.tombstones }]));
     }),
   );
-  // (1) the same tombstones on every primary
-  const same: { key: string; leaf: string; dots: readonly Dot[] }[] = [];
-  for (const [key, t] of lists[0] ?? []) if (lists.every((l) => l.get(key)?.leaf === t.leaf)) same.push({ key, ...t });
-  if (same.length === 0) return { candidates: 0, reclaimed: 0 };
+  // (1) alike on every primary
+  const alike: Candidate[] = [];
+  for (const [key, c] of lists[0] ?? []) if (lists.every((l) => l.get(key)?.leaf === c.leaf)) alike.push(c);
+  stats.candidates = alike.length;
+  if (alike.length === 0) return stats;
   // (3) for long enough
-  const ripe: typeof same = [];
-  for (const c of same) if (o.now - (await o.candidates.seen(o.partition, c.key, c.leaf, o.now)) >= o.graceMs) ripe.push(c);
-  if (ripe.length === 0) return { candidates: same.length, reclaimed: 0 };
+  const ripe: Candidate[] = [];
+  for (const c of alike) if (o.now - (await o.candidates.seen(o.partition, c.key, c.leaf, o.now)) >= o.graceMs) ripe.push(c);
+  if (ripe.length === 0) return stats;
   // (2) no hint anywhere
   const hinted = new Set<string>();
   for (const m of o.view.ring.members) {
@@ -74,14 +97,20 @@ export async function reclaimTombstones(o: ReclaimOptions): Promise<{ candidates
     for (const k of r.keys) hinted.add(k);
   }
   const go = ripe.filter((c) => !hinted.has(c.key));
-  let reclaimed = 0;
+  const tombstones = go.filter((c) => c.tombstones);
+  const histories = go.filter((c) => !c.tombstones);
   for (const n of primaries) {
-    const r = await ask(o, n, { type: 'reclaim', keys: go.map((c) => ({ key: c.key, dots: c.dots })) });
-    if (r.type !== 'countReply') throw unexpected(n, r);
-    reclaimed = Math.max(reclaimed, r.count);
+    if (tombstones.length > 0) stats.reclaimed = Math.max(stats.reclaimed, await count(o, n, { type: 'reclaim', keys: tombstones.map((c) => ({ key: c.key, dots: c.dots })) }));
+    if (histories.length > 0) stats.compacted = Math.max(stats.compacted, await count(o, n, { type: 'compact', keys: histories.map((c) => ({ key: c.key, leaf: Buffer.from(c.leaf, 'hex') })) }));
   }
   await o.candidates.forget(o.partition, go.map((c) => c.key));
-  return { candidates: same.length, reclaimed };
+  return stats;
+}
+
+async function count(o: ReclaimOptions, node: NodeId, request: Request): Promise<number> {
+  const r = await ask(o, node, request);
+  if (r.type !== 'countReply') throw unexpected(node, r);
+  return r.count;
 }
 
 function ask(o: ReclaimOptions, node: NodeId, request: Request): Promise<Reply> {

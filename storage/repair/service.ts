@@ -25,7 +25,9 @@ type RepairRequest = Extract<
       | 'hintsDrop'
       | 'reclaim'
       | 'hintsFor'
-      | 'tombstones';
+      | 'tombstones'
+      | 'quietKeys'
+      | 'compact';
   }
 >;
 
@@ -37,6 +39,8 @@ export interface RepairCounters {
   /** sibling sets merged in by anti-entropy */
   keysRepaired: number;
   tombstonesReclaimed: number;
+  /** quiet keys whose versions' histories were compacted */
+  historiesCompacted: number;
   treeVerifications: number;
   /** verifications that found the incremental tree wrong (and replaced it) */
   treeMismatches: number;
@@ -54,7 +58,7 @@ export interface RepairServiceDeps {
 }
 
 export class RepairService {
-  readonly counters: RepairCounters = { hintsReplayed: 0, hintsExpired: 0, keysRepaired: 0, tombstonesReclaimed: 0, treeVerifications: 0, treeMismatches: 0 };
+  readonly counters: RepairCounters = { hintsReplayed: 0, hintsExpired: 0, keysRepaired: 0, tombstonesReclaimed: 0, historiesCompacted: 0, treeVerifications: 0, treeMismatches: 0 };
   #verifyNext = 0;
 
   constructor(private readonly d: RepairServiceDeps) {}
@@ -126,6 +130,22 @@ export class RepairService {
       }
       case 'hintsFor':
         return { type: 'hintsForReply', keys: req.keys.filter((k) => replica.hintOwners(k).length > 0) };
+      case 'quietKeys': {
+        const keys = [];
+        for (const e of replica.keysOf(req.partition)) {
+          if (keys.length >= req.limit) break;
+          const set = replica.readOwn(e.key);
+          const tombstones = set.length > 0 && set.every((v) => v.deleted);
+          if (tombstones || set.some((v) => v.past.size > 0)) keys.push({ key: e.key, leaf: leafHash(e.key, e.bytes), dots: set.map((v) => v.dot), tombstones });
+        }
+        return { type: 'quietKeysReply', keys };
+      }
+      case 'compact': {
+        const results = await Promise.all(req.keys.map((k) => replica.compactIf(k.key, Buffer.from(k.leaf))));
+        const n = results.filter(Boolean).length;
+        this.counters.historiesCompacted += n;
+        return { type: 'countReply', count: n };
+      }
       case 'tombstones': {
         const keys = [];
         for (const e of replica.keysOf(req.partition)) {

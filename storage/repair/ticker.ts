@@ -7,7 +7,7 @@ import type { Transport } from '../runtime.ts';
 import { syncPair, sweepPairs, type SyncStats } from './anti-entropy.ts';
 import { expireHints } from './expiry.ts';
 import { replayHints, type ReplayStats } from './handoff.ts';
-import { reclaimTombstones, type CandidateStore } from './reclaim.ts';
+import { reclaim, type CandidateStore } from './reclaim.ts';
 
 export interface TickerOptions {
   readonly transport: Transport;
@@ -25,6 +25,7 @@ export interface SweepReport {
   keysSent: number;
   rootsEqual: boolean;
   reclaimed: number;
+  compacted: number;
 }
 
 export class RepairTicker {
@@ -42,15 +43,15 @@ export class RepairTicker {
     return total;
   }
 
-  /** Syncs every pair of replicas of the given key ranges (all when omitted), then reclaims tombstones. */
+  /** Syncs every pair of replicas of the given key ranges (all when omitted), then reclaims quiet keys (repair/reclaim.ts). */
   async sweep(partitions?: readonly number[]): Promise<SweepReport> {
     const view = this.o.view();
     const ps = partitions ?? Array.from({ length: view.ring.partitions }, (_, p) => p);
-    const report: SweepReport = { partitions: 0, keysCompared: 0, keysSent: 0, rootsEqual: true, reclaimed: 0 };
+    const report: SweepReport = { partitions: 0, keysCompared: 0, keysSent: 0, rootsEqual: true, reclaimed: 0, compacted: 0 };
     for (const p of ps) {
       const pairs: SyncStats[] = [];
       for (const [a, b] of sweepPairs(view, p)) pairs.push(await syncPair({ transport: this.o.transport, timeoutMs: this.o.timeoutMs, batchKeys: 200 }, p, a, b));
-      const reclaim = await reclaimTombstones({
+      const quiet = await reclaim({
         transport: this.o.transport,
         view,
         partition: p,
@@ -64,7 +65,8 @@ export class RepairTicker {
       report.keysCompared += pairs.reduce((n, s) => n + s.keysCompared, 0);
       report.keysSent += pairs.reduce((n, s) => n + s.sentToA + s.sentToB, 0);
       report.rootsEqual &&= pairs.every((s) => s.rootsEqual);
-      report.reclaimed += reclaim.reclaimed;
+      report.reclaimed += quiet.reclaimed;
+      report.compacted += quiet.compacted;
     }
     return report;
   }

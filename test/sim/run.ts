@@ -50,10 +50,12 @@ const summary = {
   ringForks: 0,
   historyPrunes: 0,
   reclaimed: 0,
+  compacted: 0,
   hintsExpired: 0,
   diskErrors: 0,
   maxActorsPerKey: 0,
   maxSiblingsPerKey: 0,
+  maxActorsPerKeyAtRest: 0,
   seedsPerSecond: 0,
   failedSeeds: [] as number[],
 };
@@ -85,10 +87,12 @@ for (const seed of seeds) {
   summary.ringForks += r.exercised.ringForks;
   summary.historyPrunes += r.exercised.historyPrunes;
   summary.reclaimed += r.exercised.reclaimed;
+  summary.compacted += r.exercised.compacted;
   summary.hintsExpired += r.exercised.hintsExpired;
   summary.diskErrors += r.diskErrors;
   summary.maxActorsPerKey = Math.max(summary.maxActorsPerKey, r.exercised.maxActors);
   summary.maxSiblingsPerKey = Math.max(summary.maxSiblingsPerKey, r.exercised.maxSiblings);
+  summary.maxActorsPerKeyAtRest = Math.max(summary.maxActorsPerKeyAtRest, r.exercised.maxFinalActors);
   const bad = v.violations.length > 0;
   if (bad) {
     summary.failed++;
@@ -98,8 +102,8 @@ for (const seed of seeds) {
     const x = r.exercised;
     process.stdout.write(
       `seed ${seed}: ${bad ? 'FAILED' : 'ok'}  attempted ${r.attempted}, acknowledged ${v.acknowledged}, lost ${v.lost}, returned ${v.returned}; ` +
-        `ring changes ${x.ringChanges} (forks ${x.ringForks}), history prunes ${x.historyPrunes}, reclaimed ${x.reclaimed}, hints expired ${x.hintsExpired}, disk errors ${r.diskErrors}; ` +
-        `max actors ${x.maxActors}, max siblings ${x.maxSiblings}; repair rounds ${r.repairRounds}, ${r.messages} messages, trace ${r.trace.slice(0, 12)}\n`,
+        `ring changes ${x.ringChanges} (forks ${x.ringForks}), history prunes ${x.historyPrunes}, reclaimed ${x.reclaimed}, compacted ${x.compacted}, hints expired ${x.hintsExpired}, disk errors ${r.diskErrors}; ` +
+        `max actors ${x.maxActors} (${x.maxFinalActors} at rest), max siblings ${x.maxSiblings}; repair rounds ${r.repairRounds}, ${r.messages} messages, trace ${r.trace.slice(0, 12)}\n`,
     );
     for (const line of v.violations.slice(0, 20)) process.stdout.write(`    ${line}\n`);
     if (v.violations.length > 20) process.stdout.write(`    ... and ${v.violations.length - 20} more\n`);

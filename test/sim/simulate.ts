@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { SimCluster } from './cluster.ts';
 import { digestOf } from '../../storage/core/ring-merge.ts';
-import { History, check, type FinalState, type Verdict } from './checker.ts';
+import { History, actorsOf, check, type FinalState, type Verdict } from './checker.ts';
 import { draw, type Parameters } from './swarm.ts';
 import { finalState, newExercised, readModifyWriteAll, recordGroundTruth, runWorkload, sample, settle, type Exercised } from './workload.ts';
 
@@ -51,10 +51,18 @@ export async function simulate(seed: number, parameters: Parameters = draw(seed)
     rounds = await settle(cluster, nemesis, p.faults.reclaimGraceMs, exercised);
     sample(cluster, keys, exercised);
     final = await finalState(cluster, keys);
+    const compacting = p.faults.reclaimGraceMs <= 10_000;
+    const atRest: string[] = [];
+    for (const [key, set] of final.reads) {
+      exercised.maxFinalActors = Math.max(exercised.maxFinalActors, actorsOf(set));
+      // once repair has waited out a short grace, a quiet key names only its siblings' actors
+      if (compacting && actorsOf(set) > new Set(set.map((v) => v.dot.actor)).size) atRest.push(`'${key}' still names ${actorsOf(set)} actors for ${set.length} siblings after compaction`);
+    }
     cluster.onMint = null;
     const pruned = p.maxActors !== undefined;
     const unwritable = await readModifyWriteAll(cluster, keys, pruned ? 2 : 1);
     verdict = check(history, { ...final, unwritable }, { converge: p.converge, pruned });
+    verdict = { ...verdict, violations: [...verdict.violations, ...atRest] };
   } catch (e) {
     // a cluster that does not settle is a failure of the run, reported with what the nemesis did
     const v = check(history, { reads: new Map() });

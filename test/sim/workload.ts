@@ -29,13 +29,17 @@ export interface Exercised {
   /** writes whose key's history reached the bound and was pruned */
   historyPrunes: number;
   reclaimed: number;
+  /** quiet keys whose histories were compacted */
+  compacted: number;
   hintsExpired: number;
   maxActors: number;
   maxSiblings: number;
+  /** the most actors any key names once the run is over and repair (with compaction) is done */
+  maxFinalActors: number;
 }
 
 export function newExercised(): Exercised {
-  return { ringChanges: 0, ringForks: 0, historyPrunes: 0, reclaimed: 0, hintsExpired: 0, maxActors: 0, maxSiblings: 0 };
+  return { ringChanges: 0, ringForks: 0, historyPrunes: 0, reclaimed: 0, compacted: 0, hintsExpired: 0, maxActors: 0, maxSiblings: 0, maxFinalActors: 0 };
 }
 
 /** Records every version the cluster's nodes mint, and every key a node reclaims, into the history (ground truth for the checker). */
@@ -128,6 +132,7 @@ async function repairRound(cluster: SimCluster, repair: ReturnType<SimCluster['r
   const partitions = all || !view ? undefined : [cluster.random.fork(cluster.scheduler.steps).int(view.ring.partitions)];
   const sweep = await repair.sweep(partitions);
   exercised.reclaimed += sweep.reclaimed;
+  exercised.compacted += sweep.compacted;
   return sweep;
 }
 
