@@ -15,6 +15,7 @@ const USAGE = `dynamo: command-line client for the Dynamo cluster
   dynamo put KEY VALUE [--context CTX] [--w W] [--pw PW]     (VALUE "-" reads stdin)
   dynamo delete KEY [--context CTX] [--w W]
   dynamo hints [--node ID] [--limit N]
+  dynamo replicas KEY                        every node's own versions of KEY and its hints for it, without repair
   dynamo ring
   dynamo status [--node ID]                  members and reachability as one node sees them, transfers
   dynamo join ID HOST:PORT [--weight W] [--wait]     start the new node first, with --seeds
@@ -108,6 +109,17 @@ async function main(argv: string[]): Promise<number> {
           }
         }
         if (o.json) print('', out);
+        return 0;
+      }
+      case 'replicas': {
+        const k = required(key, 'KEY');
+        const copies = await client.replicas(k);
+        const lines = copies.map((c) => {
+          const where = `${c.node}${c.primary ? ' (primary)' : ''}${c.hintFor ? `, hint for ${c.hintFor}` : ''}`;
+          if (!c.reachable) return `  ${where}: unreachable`;
+          return `  ${where}: ${c.set.length === 0 ? 'nothing' : c.set.map((v) => `${formatDot(v.dot)}${v.deleted ? ' (deleted)' : ''}`).join(', ')}`;
+        });
+        print(`'${k}' on every member, read without repair:\n${lines.join('\n')}`, copies.map((c) => ({ node: c.node, primary: c.primary, reachable: c.reachable, hintFor: c.hintFor, versions: siblingsJson(c.set).siblings })));
         return 0;
       }
       case 'ring': {

@@ -4,6 +4,8 @@ import { StoreError } from '../storage/core/errors.ts';
 import { builder } from './builder.ts';
 import type { GatewayContext } from './context.ts';
 import type { NodeStatus } from '../storage/status.ts';
+import type { ReplicaCopy as ReplicaCopyShape } from '../storage/client.ts';
+import { Sibling } from './versions.ts';
 
 export function requireAdmin(ctx: GatewayContext): void {
   if (!ctx.isAdmin) throw new StoreError('UNAUTHORIZED', 'admin fields need the header Authorization: Bearer <ADMIN_TOKEN>');
@@ -58,6 +60,17 @@ const HintList = builder.objectRef<HintListShape>('HintList').implement({
   }),
 });
 
+const ReplicaCopy = builder.objectRef<ReplicaCopyShape>('ReplicaCopy').implement({
+  description: "One node's copy of a key, read without repair: its own data, or a hint it keeps for another owner.",
+  fields: (t) => ({
+    node: t.exposeString('node'),
+    primary: t.exposeBoolean('primary', { description: "The node is one of the key's N primaries." }),
+    reachable: t.exposeBoolean('reachable', { description: 'False when the node did not answer; then versions is empty.' }),
+    hintFor: t.exposeString('hintFor', { nullable: true, description: 'The owner a hint is kept for; null for the node\'s own data.' }),
+    versions: t.field({ type: [Sibling], resolve: (c) => c.set }),
+  }),
+});
+
 export interface AdminShape {
   readonly ctx: GatewayContext;
 }
@@ -77,6 +90,12 @@ export const Admin = builder.objectRef<AdminShape>('Admin').implement({
             }
           }),
         ),
+    }),
+    replicas: t.field({
+      type: [ReplicaCopy],
+      description: "Where a key's copies are: every member's own versions of it and the hints it keeps for it, read without repair (a read would repair them).",
+      args: { key: t.arg.string({ required: true }) },
+      resolve: ({ ctx }, args) => ctx.client.replicas(args.key),
     }),
     hints: t.field({
       type: [HintList],

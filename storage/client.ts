@@ -30,6 +30,17 @@ export interface ClientOptions {
   readonly onMultiGet?: (node: NodeId, keys: readonly string[], r: number) => void;
 }
 
+/** One copy of a key on one node: its own data (hintFor null) or a hint it keeps for another owner. */
+export interface ReplicaCopy {
+  readonly node: NodeId;
+  /** the node is one of the key's N primaries */
+  readonly primary: boolean;
+  /** false when the node did not answer (then `set` is empty) */
+  readonly reachable: boolean;
+  readonly hintFor: NodeId | null;
+  readonly set: SiblingSet;
+}
+
 export interface ReadResult {
   readonly key: string;
   readonly siblings: SiblingSet;
@@ -193,6 +204,29 @@ export class DynamoClient {
 
   async request(node: NodeId, request: Request): Promise<Reply> {
     return this.#sendTo([node], request);
+  }
+
+  /**
+   * What every member holds for a key, read without repair: its own data, and each hint it
+   * keeps for another owner. An operator's view of where the copies are (after a ring change,
+   * say), which a read would change by repairing.
+   */
+  async replicas(key: string): Promise<ReplicaCopy[]> {
+    checkKey(key);
+    const primaries = new Set(this.view.primaries(this.view.partitionOf(key)));
+    const perNode = await Promise.all(
+      this.ring.members.map(async (m): Promise<ReplicaCopy[]> => {
+        const primary = primaries.has(m.id);
+        try {
+          const reply = await this.request(m.id, { type: 'inspect', key });
+          if (reply.type !== 'inspectReply') throw unexpected(reply);
+          return [{ node: m.id, primary, reachable: true, hintFor: null, set: reply.own }, ...reply.hints.map((h) => ({ node: m.id, primary, reachable: true, hintFor: h.owner, set: h.set }))];
+        } catch {
+          return [{ node: m.id, primary, reachable: false, hintFor: null, set: [] }];
+        }
+      }),
+    );
+    return perNode.flat();
   }
 
   /** A node's report of itself (storage/status.ts). */

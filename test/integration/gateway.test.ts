@@ -151,6 +151,19 @@ test('the gateway against a real cluster', async (t) => {
       assert.equal(ok.data!.admin.nodes.length, 3);
     });
 
+    await t.test('admin.replicas shows where a key\'s copies are, without repairing them', async () => {
+      const put = await gql('mutation { put(key: "where", value: {n: 1}, w: 3) { dot } }');
+      const dot = put.data!.put.dot as string;
+      const q = '{ admin { replicas(key: "where") { node primary reachable hintFor versions { dot deleted value } } } }';
+      assert.equal((await gql(q)).errors?.[0]?.extensions?.code, 'UNAUTHORIZED');
+      const r = await gql(q, {}, { authorization: `Bearer ${TEST_ADMIN_TOKEN}` });
+      assert.equal(r.errors, undefined);
+      const copies = r.data!.admin.replicas as { node: string; primary: boolean; reachable: boolean; hintFor: string | null; versions: { dot: string; value: unknown }[] }[];
+      assert.equal(copies.length, 3, 'one entry per member (no hints here)');
+      assert.ok(copies.every((c) => c.primary && c.reachable && c.hintFor === null && c.versions.length === 1 && c.versions[0]!.dot === dot), JSON.stringify(copies));
+      assert.deepEqual(copies[0]!.versions[0]!.value, { n: 1 });
+    });
+
     await t.test('ring administration through GraphQL needs the admin token and says why a change is refused', async () => {
       const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
       const ring = await gql(`{ admin { ring { seenBy version claimant changing members { id reachable partitions } } } }`, {}, admin);

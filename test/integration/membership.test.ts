@@ -110,6 +110,17 @@ test('join, leave and replace of a killed node while writing: every acknowledged
     }, 30_000, 250);
     await cluster.signal('n2', 'SIGTERM');
 
+    // copies where they belong, seen without a read repairing them: every acknowledged write
+    // written during the changes is on at least W=2 of its current primaries
+    const sample = [...acked.keys()].filter((_, i) => i % Math.max(1, Math.floor(acked.size / 300)) === 0);
+    const copyCounts = new Map<number, number>();
+    for (const key of sample) {
+      const copies = (await client.replicas(key)).filter((c) => c.primary && c.hintFor === null && c.set.some((v) => Buffer.from(v.value).toString() === key)).length;
+      copyCounts.set(copies, (copyCounts.get(copies) ?? 0) + 1);
+    }
+    process.stdout.write(`# copies on current primaries, ${sample.length} writes sampled (read without repair): ${[...copyCounts].sort().map(([c, n]) => `${n} with ${c}`).join(', ')}\n`);
+    assert.equal((copyCounts.get(0) ?? 0) + (copyCounts.get(1) ?? 0), 0, 'an acknowledged write has fewer than W copies on its primaries');
+
     // every acknowledged write, and every sibling, is readable
     const expect = new Map<string, string[]>();
     for (let i = 0; i < KEYS; i++) expect.set(`k${i}`, [value(i).toString()]);

@@ -104,14 +104,35 @@ export type HintList = {
   hints: Array<Hint>;
 };
 
+/** One node's copy of a key, read without repair: its own data, or a hint it keeps for another owner. */
+export type ReplicaCopy = {
+  __typename?: 'ReplicaCopy';
+  node: Scalars['String']['output'];
+  /** The node is one of the key's N primaries. */
+  primary: Scalars['Boolean']['output'];
+  /** False when the node did not answer; then versions is empty. */
+  reachable: Scalars['Boolean']['output'];
+  /** The owner a hint is kept for; null for the node's own data. */
+  hintFor?: Maybe<Scalars['String']['output']>;
+  versions: Array<Sibling>;
+};
+
 /** Operator fields; every one needs the admin token. */
 export type Admin = {
   __typename?: 'Admin';
   nodes: Array<NodeStatus>;
+  /** Where a key's copies are: every member's own versions of it and the hints it keeps for it, read without repair (a read would repair them). */
+  replicas: Array<ReplicaCopy>;
   /** Hints each node holds for unreachable replicas. */
   hints: Array<HintList>;
   ring: RingState;
   repair: RepairStatus;
+};
+
+
+/** Operator fields; every one needs the admin token. */
+export type AdminReplicasArgs = {
+  key: Scalars['String']['input'];
 };
 
 
