@@ -98,7 +98,7 @@ test('a put handed to a coordinator whose connection dropped after sending is no
       replica: new Replica(engine, (k) => view.place(k), LIMITS),
       identity,
       transport: {
-        request: async (to: string, m: Request) => {
+        request: async (to: string, _m: Request) => {
           asked.push(to);
           if (asked.length === 1) return answers[first]!();
           return { type: 'putReply', acks: 2, dot: { actor: `${to}@e`, counter: 1 }, context: new Map() } satisfies Reply;
