@@ -50,6 +50,8 @@ export interface CoordinatorDeps {
   readonly track: (work: Promise<unknown>) => void;
   /** told of every version this node makes, with what it held for the key then (the simulator's ground truth) */
   readonly onMint?: (mint: Mint) => void;
+  /** while the node's actor for a key range is moving on (a corrupt record there), a promise of its move; null otherwise */
+  readonly rangeReady?: (partition: number) => Promise<void> | null;
 }
 
 /** Whether this node may make dots yet (the start-up check in node.ts). */
@@ -255,7 +257,7 @@ export class Coordinator {
     if ((req.context?.get(actor) ?? 0) > identity.counter) {
       throw new StoreError('BAD_CONTEXT', 'context claims writes this coordinator never made');
     }
-    await Promise.all([identity.leased(), identity.minting(partition)]);
+    await Promise.all([identity.leased(), identity.minting(partition), this.d.rangeReady?.(partition)]);
 
     // The new version is computed over everything this node holds for the key (its own data and
     // any hints: as a fallback, its earlier dots may sit in another owner's hint), so the actor
@@ -263,6 +265,8 @@ export class Coordinator {
     let version: Version | undefined;
     const compute = (): SiblingSet => {
       const current = replica.read(req.key);
+      // reading may have found a corrupt record: the node forgot what it held, and moves its actor on first
+      if (this.d.rangeReady?.(partition)) throw new StoreError('DISK_ERROR', `a record of key '${req.key}' on node ${this.d.self} was corrupt; it is being repaired: retry`, { maybeApplied: false });
       const context: VersionVector = req.context ?? (req.deleted ? contextOf(current) : EMPTY_VV);
       version = {
         dot: { actor, counter: identity.next() },

@@ -117,6 +117,7 @@ function nodeMetrics(node: StorageNode): Registry {
   counter('dynamo_hints_expired_total', 'Hints past their age cap handed to their keys\' primaries and deleted', () => node.repair.counters.hintsExpired);
   counter('dynamo_keys_repaired_total', 'Sibling sets merged in by anti-entropy', () => node.repair.counters.keysRepaired);
   counter('dynamo_tombstones_reclaimed_total', 'Tombstones reclaimed', () => node.repair.counters.tombstonesReclaimed);
+  counter('dynamo_corrupt_records_total', 'Records on disk that failed their checksum (never served; repaired from other replicas)', () => node.corruptRecords);
   counter('dynamo_histories_compacted_total', 'Quiet keys whose versions\' histories were compacted', () => node.repair.counters.historiesCompacted);
   counter('dynamo_merkle_mismatches_total', 'Merkle trees found to disagree with the data', () => node.repair.counters.treeMismatches);
   gauge('dynamo_ring_version', 'Ring version this node holds', () => node.ring?.version ?? 0);

@@ -6,7 +6,8 @@ import { MAX_MGET_KEYS } from './core/limits.ts';
 import { RingView } from './core/preference.ts';
 import { claimantOf } from './core/ring-change.ts';
 import { partitionCounts, type Member, type NodeId, type Ring } from './core/ring.ts';
-import type { Engine } from './engine/engine.ts';
+import type { Engine, StoreKey } from './engine/engine.ts';
+import { RecordEngine, type StoreName } from './engine/records.ts';
 import { Coordinator, type CoordinatorConfig, type Mint, type Readiness } from './coordinator.ts';
 import { Identity } from './identity.ts';
 import { ChangeHandler } from './membership/changes.ts';
@@ -56,6 +57,12 @@ export interface NodeDeps {
 }
 
 const RING_KEY = ['ring'];
+
+/** Meta records the node can lose without doubt about its own dots: the ring (gossip brings it) and peers' runs. */
+function isRingOrHeard(key: StoreKey): boolean {
+  const first = Array.isArray(key) ? key[0] : key;
+  return first === 'ring' || first === HEARD;
+}
 /** a node that left the ring delivers or passes on the hints it still holds this often */
 const DEPARTED_HANDOFF_EVERY_MS = 2000;
 const TRANSFER_EVERY_MS = 250;
@@ -141,6 +148,7 @@ export class StorageNode {
       logger: deps.logger,
       track: (work) => this.#track(work, 'replica write'),
       onMint: deps.onMint,
+      rangeReady: (p) => this.#incarnating.get(p) ?? null,
     });
     this.changes = new ChangeHandler({
       self: deps.config.id,
@@ -176,15 +184,57 @@ export class StorageNode {
     });
   }
 
-  static async open(deps: NodeDeps): Promise<StorageNode> {
-    const identity = await Identity.open(deps.engine.meta, deps.config.id, deps.config.cluster, deps.random, deps.config.newEpoch);
+  static async open(given: NodeDeps): Promise<StorageNode> {
+    // every value on disk is a record with its own format and checksum (engine/records.ts); a
+    // record that fails its check is reported here, and before the node exists, remembered
+    let node: StorageNode | null = null;
+    const early: StoreKey[] = [];
+    const { engine, migrated } = await RecordEngine.open(given.engine, (store, key) => (node ? node.#corrupt(store, key) : store === 'meta' ? void early.push(key) : undefined));
+    const deps: NodeDeps = { ...given, engine };
+    if (migrated > 0) deps.logger.info('migrated the data directory to the current format', { records: migrated });
+    // reading every meta record once reports the corrupt ones; a corrupt record of the node's own
+    // identity (epoch, lease, incarnations, runs) means it may no longer know which dots it made,
+    // so it goes on as a new actor
+    void [...deps.engine.meta.range()];
+    const distrust = early.filter((k) => !isRingOrHeard(k));
+    if (distrust.length > 0) deps.logger.error('corrupt identity records: going on as a new actor', { records: distrust.map((k) => JSON.stringify(k)) });
+    const identity = await Identity.open(deps.engine.meta, deps.config.id, deps.config.cluster, deps.random, deps.config.newEpoch || distrust.length > 0);
     const stored = deps.engine.meta.get(RING_KEY);
     const ring = stored ? readRing(new Reader(Buffer.from(stored))) : deps.bootstrap;
     if (stored && deps.bootstrap) deps.logger.info('using the ring stored in the data directory; the node list only bootstraps new clusters');
     deps.logger.info('node open', { node: deps.config.id, actor: identity.actor, counter: identity.counter, generation: identity.generation, ringVersion: ring?.version ?? null });
-    const node = new StorageNode(deps, identity, ring);
-    if (ring && !stored) await node.#persistRing(ring);
-    return node;
+    const opened = new StorageNode(deps, identity, ring);
+    node = opened;
+    opened.corruptRecords = early.length;
+    if (ring && !stored) await opened.#persistRing(ring);
+    return opened;
+  }
+
+  /** Records on disk that failed their checksum since start (each counted once). */
+  corruptRecords = 0;
+  readonly #reportedCorrupt = new Set<string>();
+  /** key ranges whose actor is moving on because a record there was corrupt: no dot is made there until it has */
+  readonly #incarnating = new Map<number, Promise<void>>();
+
+  /**
+   * A record failed its check: it is never served (it reads as absent) and read repair or
+   * anti-entropy writes the key again from other replicas. The node forgot what the record
+   * held, possibly its own dots or what superseded them, so its actor for the key range moves
+   * on before it makes a dot there again.
+   */
+  #corrupt(store: StoreName, key: StoreKey): void {
+    const id = `${store}:${JSON.stringify(key)}`;
+    if (!this.#reportedCorrupt.has(id)) {
+      this.#reportedCorrupt.add(id);
+      this.corruptRecords++;
+      this.#deps.logger.error('a record on disk failed its checksum: not served, to be repaired from other replicas', { store, key: JSON.stringify(key) });
+    }
+    const partition = store === 'data' ? key[0] : store === 'hints' ? key[2] : undefined;
+    if (typeof partition === 'number' && !this.#incarnating.has(partition)) {
+      const moving = this.identity.newIncarnation(partition).finally(() => this.#incarnating.delete(partition));
+      this.#incarnating.set(partition, moving);
+      this.#track(moving, 'move an actor on after a corrupt record');
+    }
   }
 
   get id(): NodeId {
@@ -523,6 +573,7 @@ export class StorageNode {
       repair: this.repair.counters,
       gossipRounds: this.gossip.rounds,
       ringForks: this.gossip.ringForks,
+      corruptRecords: this.corruptRecords,
       historyPrunes: this.coordinator.historyPrunes,
       diskErrors: this.replica.diskErrors,
       identityConfirmed: this.#confirmed,

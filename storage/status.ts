@@ -49,6 +49,8 @@ export interface NodeStatus {
   readonly ringForks: number;
   /** writes whose key's history reached the bound and was pruned (more than 64 actors: see docs/design.md) */
   readonly historyPrunes: number;
+  /** records on disk that failed their checksum since start: never served, repaired from other replicas */
+  readonly corruptRecords: number;
   /** writes the disk refused (each one failed, and memory, Merkle tree and disk agree again) */
   readonly diskErrors: number;
   /** every member answered the start-up check, or the node went on as a new actor (node.ts) */
