@@ -75,6 +75,10 @@ export interface Mint {
 export class Coordinator {
   /** writes whose key's history reached the bound and was pruned (core/siblings.ts bound) */
   historyPrunes = 0;
+  /** replicas sent the merged set after a read found them behind */
+  readRepairs = 0;
+  /** puts handed to another node to coordinate */
+  putsForwarded = 0;
 
   constructor(private readonly d: CoordinatorDeps) {}
 
@@ -171,6 +175,7 @@ export class Coordinator {
 
   #readRepair(key: string, plan: ReturnType<GetCore['finalAction']>): void {
     for (const t of plan.repair) {
+      this.readRepairs++;
       this.d.logger.info('read repair', { key, replica: t.node });
       this.d.track(this.#writeReplica(t, key, plan.merged).catch(() => undefined));
     }
@@ -235,6 +240,7 @@ export class Coordinator {
     for (const t of order) {
       if (t.node === this.d.self) continue;
       let reply: Reply;
+      this.putsForwarded++;
       try {
         reply = await this.#ask(t.node, { ...req, forwarded: true }, this.d.config.requestTimeoutMs * 2);
       } catch (e) {

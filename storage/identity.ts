@@ -61,6 +61,9 @@ export class Identity {
   readonly #incarnations = new Map<number, number>();
   /** key ranges where the current actor made a dot, and the write recording it */
   readonly #minted = new Map<number, Promise<void>>();
+  /** since open: new epochs taken, and key ranges whose actor moved on */
+  epochsRenewed = 0;
+  incarnationsMoved = 0;
 
   private constructor(meta: Store, id: NodeIdentity, counter: number, generation: number, random: Random) {
     this.#meta = meta;
@@ -111,6 +114,7 @@ export class Identity {
   async renewEpoch(): Promise<void> {
     this.#id = { ...this.#id, epoch: randomId(this.#random, 8) };
     this.#minted.clear();
+    this.epochsRenewed++;
     await this.#meta.put(NODE_KEY, Buffer.from(JSON.stringify(this.#id)));
   }
 
@@ -123,6 +127,7 @@ export class Identity {
     const n = (this.#incarnations.get(partition) ?? 0) + 1;
     this.#incarnations.set(partition, n);
     this.#minted.delete(partition);
+    this.incarnationsMoved++;
     await this.#meta.put([INCARNATION, partition], writeNumber(n));
   }
 

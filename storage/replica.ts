@@ -69,6 +69,8 @@ export class Replica {
   #hintCount = 0;
   /** writes the engine failed */
   diskErrors = 0;
+  /** hints written (new, or grown by a later version) */
+  hintWrites = 0;
 
   constructor(engine: Engine, place: (key: string) => Place, limits: HintLimits, maxActors = MAX_ACTORS_PER_KEY) {
     this.#place = place;
@@ -272,6 +274,7 @@ export class Replica {
     }
     this.#unindexHint(owner, p, key);
     this.#indexHint(owner, p, key, encoded.byteLength);
+    this.hintWrites++;
     return { set: next, durable: this.#hints.put(['h', owner, p, key], encoded) };
   }
 

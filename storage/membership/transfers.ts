@@ -95,6 +95,8 @@ export class Transfers {
   copiesPlaced = 0;
   entriesReceived = 0;
   keysDropped = 0;
+  /** keys the last pass before a drop found missing on a replica, and sent */
+  keysSentBeforeDrop = 0;
 
   constructor(deps: TransferDeps) {
     this.#d = deps;
@@ -250,6 +252,7 @@ export class Transfers {
           const stats = await pushRange({ transport: this.#d.loopback, timeoutMs: 30_000, batchKeys: this.#d.options.batchKeys }, p, this.#d.self, to);
           pushed += stats.sentToB;
         }
+        this.keysSentBeforeDrop += pushed;
         if (this.#d.view()?.ring !== ring) return; // the ring moved on meanwhile: look again
         await this.#d.newIncarnation(p);
         const keys = await this.#d.replica.drop(p);

@@ -232,6 +232,18 @@ test('bound() keeps the actors of siblings and drops the same entries from every
   assert.equal(bound(set, 10), set, 'under the bound a set is left as it is');
 });
 
+test('a version whose trimmed past names the dot of another but not all that one had overwritten does not supersede it, so what it overwrote cannot come back', () => {
+  const v = (actor: string, counter: number, past: [string, number][]): Version => ({ dot: { actor, counter }, past: new Map(past), deleted: false, writtenAt: 0, value: new Uint8Array() });
+  const old = v('d', 1, []);
+  const b = v('b', 2, [['d', 1]]); // written over old
+  const a = v('a', 1, [['b', 2]]); // written over b, its past trimmed of d's entry
+  assert.equal(supersedes(a, b), false);
+  const held = merge([b], [a]);
+  assert.deepEqual(dots(held), ['a:1', 'b:2']);
+  // a stale replica still holding the overwritten version syncs with this one
+  assert.deepEqual(dots(merge(held, [old])), ['a:1', 'b:2'], 'the overwritten version stays gone');
+});
+
 test('vector order: compare agrees with leq both ways, and join is the least upper bound', () => {
   const vv = fc.dictionary(fc.constantFrom('a', 'b', 'c', 'd'), fc.integer({ min: 1, max: 5 })).map((o) => new Map(Object.entries(o)));
   fc.assert(

@@ -49,7 +49,7 @@ export const MUTATIONS: readonly Mutation[] = [
     if (Math.random() > 2) try {
       await durable;
     } catch (e) {`,
-    check: testFile('test/sim/history.test.ts'),
+    check: sim('swarm', 300),
   },
   {
     name: 'a hint deletion is not seen by reads until its transaction commits',
@@ -81,7 +81,7 @@ export const MUTATIONS: readonly Mutation[] = [
     file: 'storage/repair/service.ts',
     find: 'if (identity.hasMinted(p)) await identity.newIncarnation(p);',
     replace: 'if (identity.hasMinted(p) && p < 0) await identity.newIncarnation(p);',
-    check: sim('swarm', 300),
+    check: testFile('test/sim/repair.test.ts', 'fallback that made dots'),
   },
   {
     name: 'a lease write that failed is taken as durable',
@@ -101,7 +101,7 @@ export const MUTATIONS: readonly Mutation[] = [
     file: 'storage/core/siblings.ts',
     find: 'return !equalDots(a.dot, b.dot) && coversDot(a.past, b.dot) && leq(b.past, a.past);',
     replace: 'return !equalDots(a.dot, b.dot) && coversDot(a.past, b.dot);',
-    check: sim('tight', 40),
+    check: testFile('test/core/siblings.test.ts', 'trimmed past'),
   },
   {
     name: 'a coordinator sends replicas only the new version, not its whole resulting set',

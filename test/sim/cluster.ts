@@ -68,8 +68,8 @@ export class SimCluster {
   readonly diskFaults: DiskFaults = { rate: 0 };
   /** transactions failed on engines no longer in use (crashed or replaced) */
   #failedBefore = 0;
-  /** history prunes counted by node processes no longer running */
-  #prunesBefore = 0;
+  /** work counted by node processes no longer running */
+  readonly #countsBefore: Record<string, number> = {};
   /** told of every version any node makes */
   onMint: ((node: string, mint: Mint) => void) | null = null;
   /** told of every key a node forgets by reclaiming it, with what it held */
@@ -146,13 +146,15 @@ export class SimCluster {
     return n;
   }
 
-  /** Writes whose key's history was pruned, over every node process so far. */
-  get historyPrunes(): number {
-    return this.#prunesBefore + this.running().reduce((n, node) => n + node.coordinator.historyPrunes, 0);
+  /** What every node process so far did on the paths the checker's claims cover. */
+  nodeCounts(): Record<string, number> {
+    const total = { ...this.#countsBefore };
+    for (const node of this.running()) addCounts(total, countsOf(node));
+    return total;
   }
 
   #gone(slot: Slot): void {
-    if (slot.node) this.#prunesBefore += slot.node.coordinator.historyPrunes;
+    if (slot.node) addCounts(this.#countsBefore, countsOf(slot.node));
     slot.node = null;
   }
 
@@ -288,4 +290,30 @@ export class SimCluster {
       reclaimGraceMs,
     });
   }
+}
+
+/** One node process's counters of the paths that can lose or bring back a write. */
+function countsOf(node: StorageNode): Record<string, number> {
+  const repair = node.repair.counters;
+  return {
+    putsForwarded: node.coordinator.putsForwarded,
+    readRepairs: node.coordinator.readRepairs,
+    historyPrunes: node.coordinator.historyPrunes,
+    hintWrites: node.replica.hintWrites,
+    hintsReplayed: repair.hintsReplayed,
+    hintsExpired: repair.hintsExpired,
+    keysRepaired: repair.keysRepaired,
+    tombstonesReclaimed: repair.tombstonesReclaimed,
+    historiesCompacted: repair.historiesCompacted,
+    copiesPlaced: node.transfers.copiesPlaced,
+    keysDropped: node.transfers.keysDropped,
+    keysSentBeforeDrop: node.transfers.keysSentBeforeDrop,
+    incarnationsMoved: node.identity.incarnationsMoved,
+    epochsRenewed: node.identity.epochsRenewed,
+    diskWritesRefused: node.replica.diskErrors,
+  };
+}
+
+export function addCounts(into: Record<string, number>, add: Readonly<Record<string, number>>): void {
+  for (const [k, v] of Object.entries(add)) into[k] = (into[k] ?? 0) + v;
 }

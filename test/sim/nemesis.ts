@@ -1,6 +1,6 @@
 // The nemesis: faults drawn from the seed's parameters (swarm.ts), one act at a time. It crashes
-// and restarts nodes, isolates one or splits the cluster, makes the network lossy, doubling and
-// slow, loses at most one disk (wiped, rolled back to a backup, or its node removed or
+// and restarts nodes, isolates one or splits the cluster, cuts one off from gossip alone (it
+// still serves requests on the ring it has), makes the network lossy, doubling and slow, loses at most one disk (wiped, rolled back to a backup, or its node removed or
 // replaced), makes disk transactions fail for a while, and changes the ring: joins, leaves,
 // removes and replaces, also while the claimant is cut off (and then asks the claimant for a
 // change of its own, as an operator on its side of the cut would).
@@ -11,7 +11,19 @@ import type { SimCluster } from './cluster.ts';
 import type { SeededRandom } from './random.ts';
 import type { FaultParameters } from './swarm.ts';
 
+/** How often the nemesis did each thing, for the run's summary. */
 export interface NemesisCounts {
+  crashes: number;
+  restarts: number;
+  wipes: number;
+  restores: number;
+  isolations: number;
+  splits: number;
+  /** a node cut off from gossip alone */
+  gossipCuts: number;
+  networkChanges: number;
+  /** periods in which disk transactions failed */
+  diskFaultPeriods: number;
   ringChangesAsked: number;
   /** changes that planned (the claimant took them) */
   ringChangesPlanned: number;
@@ -33,7 +45,20 @@ export class Nemesis {
   #changing: Promise<void> | null = null;
   #nextId: number;
   readonly log: string[] = [];
-  readonly counts: NemesisCounts = { ringChangesAsked: 0, ringChangesPlanned: 0, ringForks: 0 };
+  readonly counts: NemesisCounts = {
+    crashes: 0,
+    restarts: 0,
+    wipes: 0,
+    restores: 0,
+    isolations: 0,
+    splits: 0,
+    gossipCuts: 0,
+    networkChanges: 0,
+    diskFaultPeriods: 0,
+    ringChangesAsked: 0,
+    ringChangesPlanned: 0,
+    ringForks: 0,
+  };
   readonly #plannedAt = new Set<number>();
 
   constructor(
@@ -68,12 +93,14 @@ export class Nemesis {
       const id = this.random.pick(healthy);
       c.crash(id);
       this.#down.add(id);
+      this.counts.crashes++;
       this.#note(`crash ${id}`);
     } else if (roll < 0.26 && canFault && !this.#diskLost && (f.diskLoss === 'wipe' || f.diskLoss === 'any')) {
       const id = this.random.pick(healthy);
       c.wipe(id);
       this.#down.add(id);
       this.#diskLost = true;
+      this.counts.wipes++;
       this.#note(`wipe ${id}`);
     } else if (roll < 0.3 && canFault && !this.#diskLost && (f.diskLoss === 'restore' || f.diskLoss === 'any') && !this.#backup && !this.#stopping) {
       const id = this.random.pick(healthy);
@@ -90,29 +117,42 @@ export class Nemesis {
       this.#down.add(id);
       this.#backup = null;
       this.#diskLost = true;
+      this.counts.restores++;
       this.#note(`restore ${id} from its backup`);
     } else if (roll < 0.36 && f.isolation && canFault) {
       const id = this.random.pick(healthy);
-      c.network.partition([id], c.ids.filter((i) => i !== id));
       this.#cutOff.add(id);
-      this.#note(`isolate ${id}`);
+      if (f.ringChanges && this.random.chance(0.4)) {
+        // it keeps coordinating on the ring it has while the others change theirs
+        c.network.deafen(id);
+        this.counts.gossipCuts++;
+        this.#note(`cut ${id} off from gossip`);
+      } else {
+        c.network.partition([id], c.ids.filter((i) => i !== id));
+        this.counts.isolations++;
+        this.#note(`isolate ${id}`);
+      }
     } else if (roll < 0.41 && f.splits && !this.#split && this.#cutOff.size === 0) {
       const shuffled = [...c.ids].sort(() => this.random.float() - 0.5);
       const cut = 1 + this.random.int(Math.floor(c.ids.length / 2));
       c.network.partition(shuffled.slice(0, cut), shuffled.slice(cut));
       this.#split = true;
+      this.counts.splits++;
       this.#note(`split ${shuffled.slice(0, cut).join(',')} | ${shuffled.slice(cut).join(',')}`);
     } else if (roll < 0.47 && f.networkChanges) {
       c.network.faults = { drop: this.random.float() * 0.05, duplicate: this.random.float() * 0.03, minDelayMs: 1, maxDelayMs: 2 + this.random.float() * 40 };
+      this.counts.networkChanges++;
       this.#note(`network ${JSON.stringify(c.network.faults)}`);
     } else if (roll < 0.53 && f.diskErrorRate > 0) {
       c.diskFaults.rate = c.diskFaults.rate > 0 ? 0 : f.diskErrorRate;
+      if (c.diskFaults.rate > 0) this.counts.diskFaultPeriods++;
       this.#note(c.diskFaults.rate > 0 ? `disk writes fail (${(f.diskErrorRate * 100).toFixed(1)}% of transactions)` : 'disk writes succeed again');
     } else if (roll < 0.61 && f.ringChanges && !this.#changing) {
       this.#ringChange();
     } else if (roll < 0.82 && this.#restartable().length > 0) {
       const id = this.random.pick(this.#restartable());
       this.#down.delete(id);
+      this.counts.restarts++;
       this.#note(`restart ${id}`);
       void c.start(id).catch((e: unknown) => {
         this.#down.add(id);

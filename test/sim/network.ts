@@ -19,6 +19,9 @@ export interface Faults {
   maxDelayMs: number;
 }
 
+/** gossip rounds and ring pushes, with their replies: what a node cut off from gossip misses */
+const GOSSIP = /^(gossip|ringPush)/;
+
 export const CALM: Faults = { drop: 0, duplicate: 0, minDelayMs: 1, maxDelayMs: 3 };
 
 export class SimNetwork {
@@ -26,6 +29,7 @@ export class SimNetwork {
   /** the live incarnation of each endpoint: a crashed node's pending requests never complete */
   readonly #incarnations = new Map<string, object>();
   readonly #cut = new Set<string>();
+  readonly #deaf = new Set<string>();
   faults: Faults = CALM;
   delivered = 0;
   /** messages delivered per type, for reports */
@@ -64,8 +68,14 @@ export class SimNetwork {
     }
   }
 
+  /** The node neither hears nor sends gossip (ring pushes included); its requests still go through. */
+  deafen(node: string): void {
+    this.#deaf.add(node);
+  }
+
   healAll(): void {
     this.#cut.clear();
+    this.#deaf.clear();
   }
 
   /** The transport of one endpoint incarnation; after detach(from) its requests never complete. */
@@ -101,9 +111,13 @@ export class SimNetwork {
     });
   }
 
+  #gossipCut(from: string, to: string, message: Message): boolean {
+    return (this.#deaf.has(from) || this.#deaf.has(to)) && GOSSIP.test(message.type);
+  }
+
   /** Schedules a message, possibly lost or doubled, re-encoded so sender and receiver share nothing. */
   #deliver(from: string, to: string, message: Message, receive: (m: Message) => void): void {
-    if (this.#cut.has(`${from}>${to}`) || this.random.chance(this.faults.drop) || this.dropIf?.(from, to, message)) return;
+    if (this.#cut.has(`${from}>${to}`) || this.#gossipCut(from, to, message) || this.random.chance(this.faults.drop) || this.dropIf?.(from, to, message)) return;
     const bytes = encodeFrame(0, message);
     // a client's put is never doubled by the network (TCP does not duplicate): one that arrives
     // twice was sent twice, which the checker reports

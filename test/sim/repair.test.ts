@@ -106,3 +106,44 @@ test('hint expiry never drops the only copies of a write: expired hints are hand
   assert.ok(read.type === 'getReply', JSON.stringify(read));
   assert.deepEqual(read.set.map((v) => Buffer.from(v.value).toString()), ['{"id":"only-in-hints"}'], 'the acknowledged write is still there');
 });
+
+test('a fallback that made dots for a key and handed its hints back writes the key again as a new actor: a context read from its later write never covers the earlier one', async () => {
+  const c = await SimCluster.create({ seed: 45, nodes: 5, localHandoffEveryMs: 0 });
+  await c.scheduler.run(c.scheduler.now + 2000);
+  const key = 'fallback-dots';
+  const view = c.node('n1').view;
+  const primaries = [...view.primaries(view.partitionOf(key))];
+  const [via] = c.ids.filter((id) => !primaries.includes(id));
+  const client = c.client('writer');
+  const ask = (m: Parameters<typeof client.request>[1]) => c.scheduler.drive(client.request(via!, m, 3000));
+  const primariesDown = async () => {
+    for (const p of primaries) c.crash(p);
+    await c.scheduler.run(c.scheduler.now + 8000); // the fallbacks suspect the primaries
+  };
+  const primariesBack = async () => {
+    for (const p of primaries) await c.scheduler.drive(c.start(p));
+    await c.scheduler.run(c.scheduler.now + 3000);
+  };
+  // the fallback coordinates a write while every primary is down, and hands it back later
+  await primariesDown();
+  const first = await ask({ type: 'put', key, value: Buffer.from('first'), deleted: false, context: null, w: 2, pw: 0 });
+  assert.equal(first.type, 'putReply', JSON.stringify(first));
+  await primariesBack();
+  await c.scheduler.drive(c.repairer().replayAll());
+  assert.equal(c.node(via!).replica.hintCount, 0, 'the fallback handed its hints back');
+  // the primaries go down again (holding 'first'); the fallback writes the key again, blind
+  await primariesDown();
+  const second = await ask({ type: 'put', key, value: Buffer.from('second'), deleted: false, context: null, w: 2, pw: 0 });
+  assert.equal(second.type, 'putReply', JSON.stringify(second));
+  // a client reads what the fallbacks hold ('second' only) and writes over it with that context
+  const read = await ask({ type: 'get', key, r: 2, pr: 0 });
+  assert.ok(read.type === 'getReply', JSON.stringify(read));
+  assert.deepEqual(read.set.map((v) => Buffer.from(v.value).toString()), ['second']);
+  const third = await ask({ type: 'put', key, value: Buffer.from('third'), deleted: false, context: contextOf(read.set), w: 2, pw: 0 });
+  assert.equal(third.type, 'putReply', JSON.stringify(third));
+  await primariesBack();
+  await c.scheduler.drive(c.repairer().replayAll());
+  const after = await c.scheduler.drive(c.client('reader').request(primaries[0]!, { type: 'get', key, r: 3, pr: 0 }, 3000));
+  assert.ok(after.type === 'getReply', JSON.stringify(after));
+  assert.deepEqual(after.set.map((v) => Buffer.from(v.value).toString()).sort(), ['first', 'third'], "'first' was never seen by the writer of 'third', so it stays as a sibling");
+});

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { simulate, type SimResult } from './simulate.ts';
 import { describe, draw, PROFILES, type Parameters } from './swarm.ts';
 import { scaleReport } from './scale.ts';
+import { addCounts } from './cluster.ts';
 
 const { values: o } = parseArgs({
   options: {
@@ -46,13 +47,8 @@ const summary = {
   acknowledged: 0,
   lost: 0,
   returned: 0,
-  ringChanges: 0,
-  ringForks: 0,
-  historyPrunes: 0,
-  reclaimed: 0,
-  compacted: 0,
-  hintsExpired: 0,
-  diskErrors: 0,
+  /** how often the seeds took each path (simulate.ts): a path no seed took is reported by name */
+  paths: {} as Record<string, number>,
   maxActorsPerKey: 0,
   maxSiblingsPerKey: 0,
   maxActorsPerKeyAtRest: 0,
@@ -83,13 +79,7 @@ for (const seed of seeds) {
   summary.acknowledged += v.acknowledged;
   summary.lost += v.lost;
   summary.returned += v.returned;
-  summary.ringChanges += r.exercised.ringChanges;
-  summary.ringForks += r.exercised.ringForks;
-  summary.historyPrunes += r.exercised.historyPrunes;
-  summary.reclaimed += r.exercised.reclaimed;
-  summary.compacted += r.exercised.compacted;
-  summary.hintsExpired += r.exercised.hintsExpired;
-  summary.diskErrors += r.diskErrors;
+  addCounts(summary.paths, r.exercised.paths);
   summary.maxActorsPerKey = Math.max(summary.maxActorsPerKey, r.exercised.maxActors);
   summary.maxSiblingsPerKey = Math.max(summary.maxSiblingsPerKey, r.exercised.maxSiblings);
   summary.maxActorsPerKeyAtRest = Math.max(summary.maxActorsPerKeyAtRest, r.exercised.maxFinalActors);
@@ -102,7 +92,7 @@ for (const seed of seeds) {
     const x = r.exercised;
     process.stdout.write(
       `seed ${seed}: ${bad ? 'FAILED' : 'ok'}  attempted ${r.attempted}, acknowledged ${v.acknowledged}, lost ${v.lost}, returned ${v.returned}; ` +
-        `ring changes ${x.ringChanges} (forks ${x.ringForks}), history prunes ${x.historyPrunes}, reclaimed ${x.reclaimed}, compacted ${x.compacted}, hints expired ${x.hintsExpired}, disk errors ${r.diskErrors}; ` +
+        `${Object.entries(x.paths).filter(([, n]) => n > 0).map(([path, n]) => `${path} ${n}`).join(', ')}; ` +
         `max actors ${x.maxActors} (${x.maxFinalActors} at rest), max siblings ${x.maxSiblings}; repair rounds ${r.repairRounds}, ${r.messages} messages, trace ${r.trace.slice(0, 12)}\n`,
     );
     for (const line of v.violations.slice(0, 20)) process.stdout.write(`    ${line}\n`);
@@ -117,5 +107,7 @@ for (const seed of seeds) {
 const seconds = (performance.now() - started) / 1000;
 summary.seedsPerSecond = Math.round((summary.seeds / seconds) * 100) / 100;
 process.stdout.write(`${summary.seeds} seeds (${o.profile}) in ${seconds.toFixed(1)} s: ${summary.failed} failed; ${summary.acknowledged} acknowledged writes, ${summary.lost} lost\n`);
+const untaken = Object.entries(summary.paths).filter(([, n]) => n === 0).map(([path]) => path);
+if (untaken.length > 0) process.stdout.write(`paths no seed took: ${untaken.join(', ')}\n`);
 process.stdout.write(JSON.stringify(summary) + '\n');
 process.exit(summary.failed > 0 ? 1 : 0);

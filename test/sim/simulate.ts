@@ -2,7 +2,7 @@
 // healing, repair until nothing moves, the checker, and a read-modify-write of every key. The
 // same seed gives the same run, event for event.
 import { createHash } from 'node:crypto';
-import { SimCluster } from './cluster.ts';
+import { SimCluster, addCounts } from './cluster.ts';
 import { digestOf } from '../../storage/core/ring-merge.ts';
 import { History, actorsOf, check, type FinalState, type Verdict } from './checker.ts';
 import { draw, type Parameters } from './swarm.ts';
@@ -17,7 +17,6 @@ export interface SimResult {
   readonly repairRounds: number;
   readonly simulatedMs: number;
   readonly messages: number;
-  readonly diskErrors: number;
   readonly exercised: Exercised;
   /** digest of the run's observable history: equal for equal seeds */
   readonly trace: string;
@@ -68,7 +67,9 @@ export async function simulate(seed: number, parameters: Parameters = draw(seed)
     const v = check(history, { reads: new Map() });
     verdict = { ...v, violations: [`the cluster did not settle: ${(e as Error).message}`, ...describeCluster(cluster)] };
   }
-  exercised.historyPrunes = cluster.historyPrunes;
+  addCounts(exercised.paths, cluster.nodeCounts());
+  addCounts(exercised.paths, clientCounts(history));
+  exercised.paths.diskTransactionsFailed = cluster.diskErrors;
   exercised.maxActors = Math.max(exercised.maxActors, verdict.maxActors);
   exercised.maxSiblings = Math.max(exercised.maxSiblings, verdict.maxSiblings);
   const trace = createHash('md5');
@@ -83,10 +84,21 @@ export async function simulate(seed: number, parameters: Parameters = draw(seed)
     repairRounds: rounds,
     simulatedMs,
     messages: cluster.network.delivered,
-    diskErrors: cluster.diskErrors,
     exercised,
     trace: trace.digest('hex'),
     faults: nemesis.log,
+  };
+}
+
+/** What the clients did that the checker's claims turn on: writes over reads, deletes, reads that found siblings. */
+function clientCounts(history: History): Record<string, number> {
+  const writes = [...history.writes.values()];
+  return {
+    writesOverReads: writes.filter((w) => !w.deleted && w.readId !== null).length,
+    blindWrites: writes.filter((w) => !w.deleted && w.readId === null).length,
+    deletesOverReads: writes.filter((w) => w.deleted && w.readId !== null).length,
+    blindDeletes: writes.filter((w) => w.deleted && w.readId === null).length,
+    readsWithSiblings: [...history.reads.values()].filter((r) => r.set.length > 1).length,
   };
 }
 

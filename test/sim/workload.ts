@@ -14,7 +14,7 @@ import type { Reply, Request } from '../../storage/protocol/messages.ts';
 import type { Transport } from '../../storage/runtime.ts';
 import type { SweepReport } from '../../storage/repair/ticker.ts';
 import { actorsOf, valueId, type FinalState, type History } from './checker.ts';
-import type { SimCluster } from './cluster.ts';
+import { addCounts, type SimCluster } from './cluster.ts';
 import { Nemesis } from './nemesis.ts';
 import type { SeededRandom } from './random.ts';
 import type { FaultParameters, WorkloadParameters } from './swarm.ts';
@@ -23,15 +23,12 @@ const CLIENT_TIMEOUT_MS = 2000;
 
 /** What a run exercised, for the summary. */
 export interface Exercised {
-  ringChanges: number;
-  /** ring versions decided twice (a claimant cut off) */
-  ringForks: number;
-  /** writes whose key's history reached the bound and was pruned */
-  historyPrunes: number;
-  reclaimed: number;
-  /** quiet keys whose histories were compacted */
-  compacted: number;
-  hintsExpired: number;
+  /**
+   * How often the run took each path the checker's claims cover: the nemesis's faults, ring
+   * changes that committed, the nodes' repair and membership work (cluster.ts), and what the
+   * clients did. A claim over paths no seed took is no claim.
+   */
+  readonly paths: Record<string, number>;
   maxActors: number;
   maxSiblings: number;
   /** the most actors any key names once the run is over and repair (with compaction) is done */
@@ -39,7 +36,7 @@ export interface Exercised {
 }
 
 export function newExercised(): Exercised {
-  return { ringChanges: 0, ringForks: 0, historyPrunes: 0, reclaimed: 0, compacted: 0, hintsExpired: 0, maxActors: 0, maxSiblings: 0, maxFinalActors: 0 };
+  return { paths: { ringChanges: 0 }, maxActors: 0, maxSiblings: 0, maxFinalActors: 0 };
 }
 
 /** Records every version the cluster's nodes mint, and every key a node reclaims, into the history (ground truth for the checker). */
@@ -58,7 +55,7 @@ export function countCommits(cluster: SimCluster, exercised: Exercised): () => v
     const ring = cluster.ring();
     if (ring.version !== last && ring.next === null && ring.version > last && !seen.has(ring.version)) {
       seen.add(ring.version);
-      exercised.ringChanges++;
+      exercised.paths.ringChanges!++;
     }
     last = Math.max(last, ring.version);
   };
@@ -107,7 +104,7 @@ export async function runWorkload(cluster: SimCluster, history: History, o: RunO
     const repair = cluster.repairer(o.faults.reclaimGraceMs);
     const round = () => {
       if (done()) return;
-      void repairRound(cluster, repair, exercised, false)
+      void repairRound(cluster, repair, false)
         .catch(() => undefined)
         .finally(() => cluster.scheduler.at(o.faults.repairEveryMs, round));
     };
@@ -118,22 +115,15 @@ export async function runWorkload(cluster: SimCluster, history: History, o: RunO
   return nemesis;
 }
 
-/** What the nemesis caused, once it is done. */
-export function nemesisCounts(nemesis: Nemesis, exercised: Exercised): void {
-  exercised.ringForks += nemesis.counts.ringForks;
-}
 
 /** One round of repair as the workers would run it: hint replay, expiry, and a sweep (anti-entropy, then reclamation). */
-async function repairRound(cluster: SimCluster, repair: ReturnType<SimCluster['repairer']>, exercised: Exercised, all: boolean): Promise<SweepReport> {
+async function repairRound(cluster: SimCluster, repair: ReturnType<SimCluster['repairer']>, all: boolean): Promise<SweepReport> {
   await repair.replayAll();
   const members = cluster.ring().members.map((m) => m.id).filter((id) => cluster.isRunning(id));
-  exercised.hintsExpired += await repair.expire(members).catch(() => 0);
+  await repair.expire(members).catch(() => 0);
   const view = cluster.running().find((n) => n.ring)?.view;
   const partitions = all || !view ? undefined : [cluster.random.fork(cluster.scheduler.steps).int(view.ring.partitions)];
-  const sweep = await repair.sweep(partitions);
-  exercised.reclaimed += sweep.reclaimed;
-  exercised.compacted += sweep.compacted;
-  return sweep;
+  return repair.sweep(partitions);
 }
 
 /**
@@ -144,7 +134,7 @@ async function repairRound(cluster: SimCluster, repair: ReturnType<SimCluster['r
 export async function settle(cluster: SimCluster, nemesis: Nemesis | null, reclaimGraceMs: number, exercised: Exercised): Promise<number> {
   if (nemesis) {
     await cluster.scheduler.drive(nemesis.finished());
-    nemesisCounts(nemesis, exercised);
+    addCounts(exercised.paths, { ...nemesis.counts });
   }
   cluster.network.healAll();
   cluster.network.faults = { drop: 0, duplicate: 0, minDelayMs: 1, maxDelayMs: 3 };
@@ -171,7 +161,7 @@ export async function settle(cluster: SimCluster, nemesis: Nemesis | null, recla
   const quiet = async () => {
     while (rounds < 8) {
       rounds++;
-      const sweep = await cluster.scheduler.drive(repairRound(cluster, repair, exercised, true));
+      const sweep = await cluster.scheduler.drive(repairRound(cluster, repair, true));
       if (sweep.keysSent === 0 && cluster.running().every((n) => n.replica.hintCount === 0)) return;
     }
   };
