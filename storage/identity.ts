@@ -28,6 +28,8 @@ const LEASE_KEY = ['lease'];
 const GENERATION_KEY = ['generation'];
 /** the lives of the runs started on this data directory, newest last */
 const RUNS_KEY = ['runs'];
+/** the life of the last run that stopped cleanly */
+const STOPPED_KEY = ['stopped'];
 const KNOWN_RUNS = 64;
 /** meta keys [INCARNATION, partition]: how many times the node forgot data of that key range */
 const INCARNATION = 'incarnation';
@@ -53,6 +55,8 @@ export class Identity {
   /** random per open: tells this run's heartbeats from another run's */
   readonly life: string;
   #runs: string[];
+  /** whether the run before this one stopped cleanly (true for a new directory) */
+  readonly previousRunStoppedCleanly: boolean;
   #counter: number;
   /** the highest counter a durable lease covers */
   #durableLease: number;
@@ -72,7 +76,10 @@ export class Identity {
     this.#generation = generation;
     this.life = randomId(random, 8);
     const runs = meta.get(RUNS_KEY);
-    this.#runs = [...(runs ? (JSON.parse(Buffer.from(runs).toString('utf8')) as string[]) : []), this.life].slice(-KNOWN_RUNS);
+    const before = runs ? (JSON.parse(Buffer.from(runs).toString('utf8')) as string[]) : [];
+    const stopped = meta.get(STOPPED_KEY);
+    this.previousRunStoppedCleanly = before.length === 0 || (stopped !== undefined && Buffer.from(stopped).toString('utf8') === before.at(-1));
+    this.#runs = [...before, this.life].slice(-KNOWN_RUNS);
     this.#counter = counter;
     this.#durableLease = counter;
     for (const e of meta.range({ start: [INCARNATION], end: [`${INCARNATION}\u0000`] })) this.#incarnations.set(Number(e.key[1]), readNumber(e.value));
@@ -154,6 +161,11 @@ export class Identity {
   /** Whether the current actor of a key range may have made a dot there. */
   hasMinted(partition: number): boolean {
     return this.#minted.has(partition);
+  }
+
+  /** Records that this run stopped cleanly: called last, once every write of the run is issued. */
+  stoppedCleanly(): Promise<void> {
+    return this.#meta.put(STOPPED_KEY, Buffer.from(this.life));
   }
 
   get generation(): number {

@@ -199,6 +199,12 @@ export class StorageNode {
     const distrust = early.filter((k) => !isRingOrHeard(k));
     if (distrust.length > 0) deps.logger.error('corrupt identity records: going on as a new actor', { records: distrust.map((k) => JSON.stringify(k)) });
     const identity = await Identity.open(deps.engine.meta, deps.config.id, deps.config.cluster, deps.random, deps.config.newEpoch || distrust.length > 0);
+    if (deps.engine.buffered && !identity.previousRunStoppedCleanly) {
+      // with buffered durability a crash can lose versions this node made and sent on: their
+      // dots must never be claimed by a later dot of the same actor
+      deps.logger.warn('the last run did not stop cleanly and writes are buffered: going on as a new actor');
+      await identity.renewEpoch();
+    }
     const stored = deps.engine.meta.get(RING_KEY);
     const ring = stored ? readRing(new Reader(Buffer.from(stored))) : deps.bootstrap;
     if (stored && deps.bootstrap) deps.logger.info('using the ring stored in the data directory; the node list only bootstraps new clusters');
@@ -604,6 +610,7 @@ export class StorageNode {
       ]);
       (slow as Timer | null)?.cancel();
     }
+    await this.identity.stoppedCleanly();
     await this.#deps.engine.flushed();
   }
 

@@ -32,6 +32,11 @@ export interface Engine {
   readonly data: Store;
   readonly hints: Store;
   readonly meta: Store;
+  /**
+   * Writes of data and hints resolve at commit, before the fsync (`--durability buffered`): a
+   * crash can lose writes already sent on. Meta writes are durable when they resolve, always.
+   */
+  readonly buffered: boolean;
   /** resolves once every write issued so far is durable */
   flushed(): Promise<void>;
   close(): Promise<void>;

@@ -5,7 +5,9 @@
 // fsync comes after; we open with separateFlushed and resolve only on `flushed`, so a write
 // is acknowledged once it is on disk. Writes issued in one event turn share a transaction
 // (and an fsync), which is where the throughput comes from. `durability: 'buffered'` is the
-// paper's buffered-write mode (acknowledge at commit, before the fsync), an explicit option.
+// paper's buffered-write mode (acknowledge at commit, before the fsync), an explicit option,
+// for data and hints only; the meta store is synced in every mode. A buffered node that did not
+// stop cleanly goes on as a new actor (node.ts), since a crash may have lost its own dots.
 //
 // The directory is locked with a pid file: LMDB itself lets several processes open one
 // environment, and two nodes writing one directory would hand out the same dots.
@@ -57,17 +59,21 @@ export class LmdbEngine implements Engine {
   readonly data: Store;
   readonly hints: Store;
   readonly meta: Store;
+  readonly buffered: boolean;
   readonly #env: RootDatabase;
   readonly #lockPath: string;
 
   private constructor(env: RootDatabase, lockPath: string, durability: Durability) {
     this.#env = env;
     this.#lockPath = lockPath;
-    const sub = (name: string) =>
-      new LmdbStore(env.openDB<Uint8Array, LmdbKey>({ name, encoding: 'binary' }) as Database<Uint8Array, LmdbKey>, durability);
-    this.data = sub('data');
-    this.hints = sub('hints');
-    this.meta = sub('meta');
+    this.buffered = durability === 'buffered';
+    const sub = (name: string, d: Durability) =>
+      new LmdbStore(env.openDB<Uint8Array, LmdbKey>({ name, encoding: 'binary' }) as Database<Uint8Array, LmdbKey>, d);
+    this.data = sub('data', durability);
+    this.hints = sub('hints', durability);
+    // the node's identity (counter leases above all) is synced in every mode: a lease lost in
+    // a crash would hand out dots again
+    this.meta = sub('meta', 'sync');
   }
 
   /**

@@ -129,6 +129,8 @@ export class MemoryEngine implements Engine {
   readonly data: Store;
   readonly hints: Store;
   readonly meta: Store;
+  /** a write resolves once durable, as with LMDB's default durability */
+  readonly buffered = false;
   readonly #options: Required<MemoryEngineOptions>;
   #open: Transaction | null = null;
   /** committed (or failed) transactions not yet synced, oldest first */

@@ -110,6 +110,10 @@ export class RecordEngine implements Engine {
     return { engine: new RecordEngine(inner, onCorrupt), migrated };
   }
 
+  get buffered(): boolean {
+    return this.inner.buffered;
+  }
+
   flushed(): Promise<void> {
     return this.inner.flushed();
   }
