@@ -47,6 +47,11 @@ const summary = {
   acknowledged: 0,
   lost: 0,
   returned: 0,
+  /** the paths named most often, from `paths` */
+  ringChanges: 0,
+  reclaimed: 0,
+  hintsExpired: 0,
+  diskErrors: 0,
   /** how often the seeds took each path (simulate.ts): a path no seed took is reported by name */
   paths: {} as Record<string, number>,
   maxActorsPerKey: 0,
@@ -107,6 +112,10 @@ for (const seed of seeds) {
 const seconds = (performance.now() - started) / 1000;
 summary.seedsPerSecond = Math.round((summary.seeds / seconds) * 100) / 100;
 process.stdout.write(`${summary.seeds} seeds (${o.profile}) in ${seconds.toFixed(1)} s: ${summary.failed} failed; ${summary.acknowledged} acknowledged writes, ${summary.lost} lost\n`);
+summary.ringChanges = summary.paths.ringChanges ?? 0;
+summary.reclaimed = summary.paths.tombstonesReclaimed ?? 0;
+summary.hintsExpired = summary.paths.hintsExpired ?? 0;
+summary.diskErrors = summary.paths.diskTransactionsFailed ?? 0;
 const untaken = Object.entries(summary.paths).filter(([, n]) => n === 0).map(([path]) => path);
 if (untaken.length > 0) process.stdout.write(`paths no seed took: ${untaken.join(', ')}\n`);
 process.stdout.write(JSON.stringify(summary) + '\n');
