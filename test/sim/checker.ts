@@ -5,8 +5,9 @@
 //
 // Against real processes there is no ground truth: a version is then known by the dot its
 // acknowledgment named or by the id in its value, a tombstone of a delete that was not
-// acknowledged stays unidentified, and the claims of a context are checked against the
-// acknowledged writes alone. Real-process workloads delete only over a read.
+// acknowledged by its key and its past (the context the delete carried, when the workload
+// recorded it; otherwise it stays unidentified), and the claims of a context are checked
+// against the acknowledged writes alone. Real-process workloads delete only over a read.
 //
 // What each write could have seen, from the client history alone:
 //   - a write made with a context saw the versions the read it took the context from returned;
@@ -32,7 +33,7 @@
 //   writable   a read-modify-write over a full read ends with exactly one version (checked by the
 //              caller, reported here).
 import { contextOf, supersedes, type SiblingSet, type Version } from '../../storage/core/siblings.ts';
-import { coversDot, formatDot, type Dot, type VersionVector } from '../../storage/core/version-vector.ts';
+import { coversDot, equalVV, formatDot, type Dot, type VersionVector } from '../../storage/core/version-vector.ts';
 
 export interface WriteRecord {
   readonly id: string;
@@ -162,12 +163,31 @@ export function check(history: History, final: FinalState, options: CheckOptions
   const mintOf = new Map<string, MintRecord>();
   if (!groundTruth) {
     for (const w of history.acknowledged()) if (w.dot) writeOf.set(d(w.dot), w.id);
-    const learn = (set: SiblingSet) => {
-      for (const v of set) if (!v.deleted && !writeOf.has(d(v.dot))) writeOf.set(d(v.dot), valueId(v.value) ?? '');
+    // a tombstone keeps no value, but a coordinator makes a delete's version over exactly the
+    // context the delete carried: one whose delete was not acknowledged (it timed out, say, yet
+    // was applied) is known by its key and its past
+    const unacknowledgedDeletes = new Map<string, WriteRecord[]>();
+    for (const w of writes.values()) {
+      if (w.deleted && w.outcome !== 'ok' && w.context) unacknowledgedDeletes.set(w.key, [...(unacknowledgedDeletes.get(w.key) ?? []), w]);
+    }
+    const named = new Set<string>();
+    const tombstoneOf = (key: string, v: Version): string | undefined => {
+      const candidates = (unacknowledgedDeletes.get(key) ?? []).filter((w) => equalVV(w.context!, v.past));
+      // deletes over one context claim the same versions: once each has a tombstone, any of them stands for another
+      const w = candidates.find((c) => !named.has(c.id)) ?? candidates[0];
+      if (w) named.add(w.id);
+      return w?.id;
     };
-    for (const r of history.reads.values()) learn(r.set);
-    for (const set of final.reads.values()) learn(set);
-    for (const replicas of final.primaries?.values() ?? []) for (const set of replicas.values()) learn(set);
+    const learn = (key: string, set: SiblingSet) => {
+      for (const v of set) {
+        if (writeOf.has(d(v.dot))) continue;
+        const id = v.deleted ? tombstoneOf(key, v) : (valueId(v.value) ?? '');
+        if (id !== undefined) writeOf.set(d(v.dot), id);
+      }
+    };
+    for (const r of history.reads.values()) learn(r.key, r.set);
+    for (const [key, set] of final.reads) learn(key, set);
+    for (const [key, replicas] of final.primaries ?? []) for (const set of replicas.values()) learn(key, set);
   }
   for (const m of history.mints) {
     const key = d(m.version.dot);
