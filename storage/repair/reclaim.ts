@@ -1,7 +1,10 @@
 // Reclamation of quiet keys, by one protocol. A key is quiet when (1) every primary holds it
-// alike (the same leaf hash), (2) no node holds a hint for it and no ring change is moving its
-// key range, and (3) that has stayed so for a grace period longer than any message or hint can
-// still be on its way, so no replay or stale replica can bring an older version back. Then:
+// alike (the same leaf hash), (2) no member holds a copy outside the primaries' data (a hint, or
+// a range it no longer replicates and has not dropped yet) and no ring change is under way, and
+// (3) that has stayed so, on one ring version, for a grace period longer than any message, hint
+// or old owner's last pass can still be on its way, so nothing can bring an older version
+// back. The grace must be longer than the nodes' drop grace: a node that left the ring is no
+// longer asked, and its last pass comes up to a drop grace after the change. Then:
 //   - a key whose versions are all deletes is forgotten (its tombstones reclaimed);
 //   - any other key's versions forget their histories (compaction): what each was written over
 //     is dropped, so the key's context names only the actors of its siblings. This is what keeps
@@ -85,9 +88,10 @@ export async function reclaim(o: ReclaimOptions): Promise<ReclaimStats> {
   for (const [key, c] of lists[0] ?? []) if (lists.every((l) => l.get(key)?.leaf === c.leaf)) alike.push(c);
   stats.candidates = alike.length;
   if (alike.length === 0) return stats;
-  // (3) for long enough
+  // (3) for long enough, on one ring: after a change, a node that left the ring or no longer
+  // replicates the range keeps its copy for a while, and its last pass sends it to the primaries
   const ripe: Candidate[] = [];
-  for (const c of alike) if (o.now - (await o.candidates.seen(o.partition, c.key, c.leaf, o.now)) >= o.graceMs) ripe.push(c);
+  for (const c of alike) if (o.now - (await o.candidates.seen(o.partition, c.key, `${c.leaf}@${o.view.ring.version}`, o.now)) >= o.graceMs) ripe.push(c);
   if (ripe.length === 0) return stats;
   // (2) no hint anywhere
   const hinted = new Set<string>();

@@ -128,8 +128,14 @@ export class RepairService {
         this.counters.tombstonesReclaimed += n;
         return { type: 'countReply', count: n };
       }
-      case 'hintsFor':
-        return { type: 'hintsForReply', keys: req.keys.filter((k) => replica.hintOwners(k).length > 0) };
+      case 'hintsFor': {
+        // copies outside the primaries' data: hints, and keys of ranges this node no longer
+        // replicates and has not dropped yet (their last pass would bring back what a
+        // reclamation removed meanwhile)
+        const view = this.d.view();
+        const stale = (k: string) => !view.isPrimary(this.d.self, view.partitionOf(k)) && replica.readOwn(k).length > 0;
+        return { type: 'hintsForReply', keys: req.keys.filter((k) => replica.hintOwners(k).length > 0 || stale(k)) };
+      }
       case 'quietKeys': {
         const keys = [];
         for (const e of replica.keysOf(req.partition)) {

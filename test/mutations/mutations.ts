@@ -78,6 +78,14 @@ export const MUTATIONS: readonly Mutation[] = [
     check: testFile('test/sim/membership.test.ts', 'hears no gossip'),
   },
   {
+    name: 'reclamation goes ahead while an old owner still holds a copy of the key',
+    found: 'swarm simulation: a deleted and reclaimed value came back with the old owner\'s last pass (seed 1956)',
+    file: 'storage/repair/service.ts',
+    find: 'replica.hintOwners(k).length > 0 || stale(k)',
+    replace: 'replica.hintOwners(k).length > 0 || (stale(k) && k === "")',
+    check: testFile('test/sim/repair.test.ts', 'no longer replicates its range'),
+  },
+  {
     name: 'a fallback hands its hints back without moving the actor of a range where it made dots',
     found: 'swarm simulation: a read claimed writes it never saw (seed 36)',
     file: 'storage/repair/service.ts',

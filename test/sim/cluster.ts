@@ -40,6 +40,8 @@ export interface SimOptions {
   readonly clockSkewMs?: number;
   /** the disks: longest delay before a transaction commits and before it is synced, in ms */
   readonly disk?: { readonly commitMaxMs: number; readonly syncMaxMs: number };
+  /** how long a node keeps a key range it no longer replicates (default 2 s) */
+  readonly dropGraceMs?: number;
 }
 
 /** Disk write failures, changed as the run goes: the probability that one transaction fails. */
@@ -100,7 +102,7 @@ export class SimCluster {
       hints: { maxBytes: options.hintMaxBytes ?? 64 * 1024 * 1024, maxAgeMs: options.hintMaxAgeMs ?? 24 * 3600_000 },
       seeds: seeds.filter((m) => m.id !== id),
       gossip: { ...DEFAULT_GOSSIP, intervalMs: options.gossipIntervalMs ?? 1000 },
-      transfer: { ...DEFAULT_TRANSFER, dropGraceMs: 2000 },
+      transfer: { ...DEFAULT_TRANSFER, dropGraceMs: options.dropGraceMs ?? 2000 },
       localHandoffEveryMs: options.localHandoffEveryMs ?? 2000,
     });
   }

@@ -147,3 +147,36 @@ test('a fallback that made dots for a key and handed its hints back writes the k
   assert.ok(after.type === 'getReply', JSON.stringify(after));
   assert.deepEqual(after.set.map((v) => Buffer.from(v.value).toString()).sort(), ['first', 'third'], "'first' was never seen by the writer of 'third', so it stays as a sibling");
 });
+
+test('a key is not reclaimed while a node that no longer replicates its range still holds a copy: the old owner\'s last pass cannot bring a deleted version back', async () => {
+  const c = await SimCluster.create({ seed: 47, nodes: 5, localHandoffEveryMs: 0, dropGraceMs: 5000 });
+  await c.scheduler.run(c.scheduler.now + 2000);
+  const keys = Array.from({ length: 40 }, (_, i) => `moving-${i}`);
+  const before = c.node('n1').view;
+  for (const k of keys) assert.equal((await put(c, k, k)).type, 'putReply');
+  await c.scheduler.drive(c.add('n6'));
+  const join = await c.scheduler.drive(c.client('operator').request('n1', { type: 'change', kind: 'join', node: 'n6', address: 'sim:6', weight: 1, by: '', expectedVersion: 0 }, 10_000));
+  assert.equal(join.type, 'changeReply', JSON.stringify(join));
+  await c.scheduler.runUntil(() => c.running().every((n) => n.ring!.next === null && n.ring!.version > 1), 60_000, 'the join committing');
+  const after = c.node('n1').view;
+  // a key whose range moved: an old owner still holds it, within its drop grace
+  const key = keys.find((k) => before.primaries(before.partitionOf(k)).some((n) => !after.isPrimary(n, after.partitionOf(k))))!;
+  const oldOwner = before.primaries(before.partitionOf(key)).find((n) => !after.isPrimary(n, after.partitionOf(key)))!;
+  assert.equal(c.node(oldOwner).replica.readOwn(key).length, 1, `${oldOwner} still holds '${key}'`);
+  // the key is deleted over a full read, and repair runs past the reclaim grace
+  const read = await c.scheduler.drive(c.client('reader').request('n1', { type: 'get', key, r: 3, pr: 0 }, 3000));
+  assert.ok(read.type === 'getReply' && read.set.length === 1, JSON.stringify(read));
+  assert.equal((await put(c, key, '', read.set, true)).type, 'putReply');
+  const repair = c.repairer(500);
+  await c.scheduler.drive(repair.sweep());
+  await c.scheduler.run(c.scheduler.now + 600);
+  await c.scheduler.drive(repair.sweep());
+  assert.ok(c.node(oldOwner).replica.readOwn(key).length > 0, 'the old owner has not dropped the range yet');
+  // the old owner's last pass, and its drop
+  await c.scheduler.runUntil(() => c.node(oldOwner).replica.readOwn(key).length === 0, 60_000, `${oldOwner} dropping the range`);
+  await c.scheduler.run(c.scheduler.now + 1000);
+  await c.scheduler.drive(repair.sweep());
+  const final = await c.scheduler.drive(c.client('reader').request('n1', { type: 'get', key, r: 3, pr: 0 }, 3000));
+  assert.ok(final.type === 'getReply', JSON.stringify(final));
+  assert.deepEqual(final.set.filter((v) => !v.deleted).map((v) => Buffer.from(v.value).toString()), [], 'the deleted value stays deleted');
+});

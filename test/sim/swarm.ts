@@ -90,7 +90,8 @@ export function draw(seed: number): Parameters {
     disk: { commitMaxMs: r.pick([0.1, 1, 3]), syncMaxMs: r.pick([0.5, 5, 20, 60]) },
     ringChanges,
     hintMaxAgeMs: on(0.4) ? between(300, 3000) : 24 * 3600_000,
-    reclaimGraceMs: on(0.6) ? between(200, 3000) : 3600_000,
+    // longer than the nodes' drop grace (2 s), as docs/repair.md requires
+    reclaimGraceMs: on(0.6) ? between(2500, 6000) : 3600_000,
     repairEveryMs: r.pick([0, 1000, 2000, 4000]),
     clockSkewMs: on() ? between(0, 600_000) : 0,
   };

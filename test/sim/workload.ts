@@ -156,6 +156,13 @@ export async function settle(cluster: SimCluster, nemesis: Nemesis | null, recla
   );
   commits();
   await cluster.scheduler.run(cluster.scheduler.now + 5000);
+  // old owners make their last pass and drop the ranges they no longer replicate (until they
+  // have, reclamation leaves those ranges alone)
+  const stale = () => cluster.running().some((n) => n.ring && Array.from({ length: n.ring.partitions }, (_, p) => p).some((p) => !n.view.isPrimary(n.id, p) && n.replica.holds(p)));
+  for (const deadline = cluster.scheduler.now + 300_000; stale(); ) {
+    if (cluster.scheduler.now > deadline) throw new Error('old owners did not drop the key ranges they no longer replicate within 300 s of simulated time');
+    await cluster.scheduler.run(cluster.scheduler.now + 500);
+  }
   const repair = cluster.repairer(reclaimGraceMs);
   let rounds = 0;
   const quiet = async () => {
