@@ -294,7 +294,7 @@ export class Coordinator {
       this.d.onMint?.({ key: req.key, request: req, version, held: current });
       return next;
     };
-    const staged = mine.hintFor ? replica.stageHint(mine.hintFor, req.key, clock.now(), compute) : replica.stage(req.key, compute);
+    const staged = mine.hintFor ? replica.stageHint(mine.hintFor, req.key, clock.wallNow(), compute) : replica.stage(req.key, compute);
     const set = staged.set;
     const written = version!;
 
@@ -359,7 +359,7 @@ export class Coordinator {
 
   async #writeReplica(t: Target, key: string, set: SiblingSet): Promise<void> {
     if (t.node === this.d.self) {
-      if (t.hintFor) await this.d.replica.storeHint(t.hintFor, key, set, this.d.clock.now());
+      if (t.hintFor) await this.d.replica.storeHint(t.hintFor, key, set, this.d.clock.wallNow());
       else await this.d.replica.mergeIn(key, set);
       return;
     }

@@ -113,6 +113,10 @@ function nodeMetrics(node: StorageNode): Registry {
     new Counter({ name, help, registers: [registry], collect() { this.reset(); this.inc(value()); } });
   gauge('dynamo_hints_stored', 'Hints this node holds for unreachable replicas', () => node.replica.hintCount);
   gauge('dynamo_hint_bytes', 'Bytes of hints this node holds', () => node.replica.hintBytes);
+  gauge('dynamo_hint_oldest_age_seconds', 'Age of the oldest hint this node holds (0 without hints)', () => {
+    const oldest = node.replica.oldestHintAt;
+    return oldest === null ? 0 : Math.max(0, (Date.now() - oldest) / 1000);
+  });
   counter('dynamo_hints_replayed_total', 'Hints delivered and deleted', () => node.repair.counters.hintsReplayed);
   counter('dynamo_hints_expired_total', 'Hints past their age cap handed to their keys\' primaries and deleted', () => node.repair.counters.hintsExpired);
   counter('dynamo_keys_repaired_total', 'Sibling sets merged in by anti-entropy', () => node.repair.counters.keysRepaired);

@@ -491,7 +491,7 @@ export class StorageNode {
     if (hintFor !== null && hintFor !== this.id) {
       // a node that left the ring keeps no new hints: nobody would deliver them
       if (!view.ring.members.some((m) => m.id === this.id)) throw new StoreError('STALE_RING', `node ${this.id} is not a member at ring version ${view.ring.version}`);
-      await this.replica.storeHint(hintFor, key, set, this.#deps.clock.now());
+      await this.replica.storeHint(hintFor, key, set, this.#deps.clock.wallNow());
       return { type: 'ack' };
     }
     const p = view.partitionOf(key);

@@ -41,6 +41,7 @@ export interface Hint {
   readonly owner: NodeId;
   readonly partition: number;
   readonly key: string;
+  /** when the hint was first stored, by this node's wall clock (ms since 1970): kept across restarts, unlike the monotonic clock */
   readonly storedAt: number;
   readonly set: SiblingSet;
 }
@@ -63,8 +64,8 @@ export class Replica {
   readonly #trees = new Map<number, MerkleTree>();
   readonly #limits: HintLimits;
   readonly #maxActors: number;
-  /** for each (partition, key) holding hints: the owners, and each hint's encoded size */
-  readonly #hintIndex = new Map<string, Map<NodeId, number>>();
+  /** for each (partition, key) holding hints: the owners, and each hint's encoded size and first storing */
+  readonly #hintIndex = new Map<string, Map<NodeId, { readonly bytes: number; readonly storedAt: number }>>();
   #hintBytes = 0;
   #hintCount = 0;
   /** writes the engine failed */
@@ -80,7 +81,7 @@ export class Replica {
     this.#hints = new OverlayStore(engine.hints, (key, _failed, now) => this.#hintReverted(key, now));
     for (const e of engine.hints.range({ start: ['h'], end: ['i'] })) {
       const [, owner, p, key] = e.key as [string, string, number, string];
-      this.#indexHint(owner, p, key, e.value.byteLength);
+      this.#indexHint(owner, p, key, e.value);
     }
   }
 
@@ -90,6 +91,13 @@ export class Replica {
 
   get hintCount(): number {
     return this.#hintCount;
+  }
+
+  /** When the oldest hint held was first stored (wall-clock ms), or null without hints. */
+  get oldestHintAt(): number | null {
+    let oldest: number | null = null;
+    for (const owners of this.#hintIndex.values()) for (const h of owners.values()) if (oldest === null || h.storedAt < oldest) oldest = h.storedAt;
+    return oldest;
   }
 
   get limits(): HintLimits {
@@ -268,12 +276,12 @@ export class Replica {
     const next = compute(current);
     if (before && sameSet(next, current)) return { set: current, durable: Promise.resolve() };
     const encoded = encodeHint(before?.storedAt ?? now, next);
-    const oldBytes = this.#hintIndex.get(dataId(p, key))?.get(owner) ?? 0;
+    const oldBytes = this.#hintIndex.get(dataId(p, key))?.get(owner)?.bytes ?? 0;
     if (this.#hintBytes - oldBytes + encoded.byteLength > this.#limits.maxBytes) {
       throw new StoreError('OVERLOADED', `hint store is full (${this.#hintBytes} of ${this.#limits.maxBytes} bytes)`);
     }
     this.#unindexHint(owner, p, key);
-    this.#indexHint(owner, p, key, encoded.byteLength);
+    this.#indexHint(owner, p, key, encoded);
     this.hintWrites++;
     return { set: next, durable: this.#hints.put(['h', owner, p, key], encoded) };
   }
@@ -298,23 +306,23 @@ export class Replica {
     return true;
   }
 
-  #indexHint(owner: NodeId, p: number, key: string, bytes: number): void {
+  #indexHint(owner: NodeId, p: number, key: string, encoded: Uint8Array): void {
     const id = dataId(p, key);
     let owners = this.#hintIndex.get(id);
     if (!owners) this.#hintIndex.set(id, (owners = new Map()));
-    owners.set(owner, bytes);
-    this.#hintBytes += bytes;
+    owners.set(owner, { bytes: encoded.byteLength, storedAt: storedAtOf(encoded) });
+    this.#hintBytes += encoded.byteLength;
     this.#hintCount++;
   }
 
   #unindexHint(owner: NodeId, p: number, key: string): void {
     const id = dataId(p, key);
     const owners = this.#hintIndex.get(id);
-    const bytes = owners?.get(owner);
-    if (owners === undefined || bytes === undefined) return;
+    const held = owners?.get(owner);
+    if (owners === undefined || held === undefined) return;
     owners.delete(owner);
     if (owners.size === 0) this.#hintIndex.delete(id);
-    this.#hintBytes -= bytes;
+    this.#hintBytes -= held.bytes;
     this.#hintCount--;
   }
 
@@ -323,7 +331,7 @@ export class Replica {
     this.diskErrors++;
     const [, owner, p, key] = storeKey as [string, string, number, string];
     this.#unindexHint(owner, p, key);
-    if (now) this.#indexHint(owner, p, key, now.byteLength);
+    if (now) this.#indexHint(owner, p, key, now);
   }
 
   /** Hints in (owner, partition, key) order, optionally for one owner, after a cursor. */
@@ -336,7 +344,7 @@ export class Replica {
     }
   }
 
-  /** Hints older than the age cap at `now`. */
+  /** Hints older than the age cap at `now` (wall-clock ms). */
   *expiredHints(now: number): Iterable<Hint> {
     for (const h of this.hints()) if (now - h.storedAt > this.#limits.maxAgeMs) yield h;
   }
@@ -355,6 +363,10 @@ function encodeHint(storedAt: number, set: SiblingSet): Buffer {
   w.f64(storedAt);
   writeSet(w, set);
   return w.result();
+}
+
+function storedAtOf(raw: Uint8Array): number {
+  return new Reader(asBuffer(raw)).f64();
 }
 
 function decodeHint(raw: Uint8Array): { storedAt: number; set: SiblingSet } {

@@ -108,7 +108,7 @@ export class RepairService {
       case 'hintsExpired': {
         const hints: HintEntry[] = [];
         let total = 0;
-        for (const h of replica.expiredHints(this.d.clock.now())) {
+        for (const h of replica.expiredHints(this.d.clock.wallNow())) {
           if (hints.length < req.limit) hints.push(h);
           total++;
         }

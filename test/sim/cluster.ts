@@ -194,8 +194,9 @@ export class SimCluster {
       bootstrap: this.#members.some((m) => m.id === id) ? this.initialRing : null,
       engine,
       transport: this.network.transport(id),
-      // wall clocks up to five minutes apart, monotonic clocks from unrelated origins
-      clock: this.scheduler.clock(id, (this.#skew(id) - 0.5) * (this.options.clockSkewMs ?? 600_000), this.#skew(id) * 1e9),
+      // wall clocks up to five minutes apart; the monotonic clock starts at 0 with each process,
+      // as performance.now() does, so nothing read from it may be kept across a restart
+      clock: this.scheduler.clock(id, (this.#skew(id) - 0.5) * (this.options.clockSkewMs ?? 600_000), -this.scheduler.now),
       random: this.random.fork(2000 + this.ids.indexOf(id) + this.scheduler.steps),
       logger: this.#logger(id),
       onMint: (mint) => this.onMint?.(id, mint),

@@ -180,3 +180,27 @@ test('a key is not reclaimed while a node that no longer replicates its range st
   assert.ok(final.type === 'getReply', JSON.stringify(final));
   assert.deepEqual(final.set.filter((v) => !v.deleted).map((v) => Buffer.from(v.value).toString()), [], 'the deleted value stays deleted');
 });
+
+test('a hint expires by its age even when its holder restarted since it was stored (monotonic clocks start again with each process)', async () => {
+  const c = await SimCluster.create({ seed: 48, nodes: 5, localHandoffEveryMs: 0, hintMaxAgeMs: 60_000 });
+  await c.scheduler.run(c.scheduler.now + 30_000);
+  const key = 'aging';
+  const view = c.node('n1').view;
+  const primaries = [...view.primaries(view.partitionOf(key))];
+  const fallback = c.ids.find((id) => !primaries.includes(id))!;
+  c.crash(primaries[2]!);
+  await c.scheduler.run(c.scheduler.now + 8000);
+  const put = await c.scheduler.drive(c.client('writer').request(fallback, { type: 'put', key, value: Buffer.from('{"id":"aging"}'), deleted: false, context: null, w: 2, pw: 0 }, 3000));
+  assert.equal(put.type, 'putReply', JSON.stringify(put));
+  const holders = c.running().filter((n) => n.replica.hintCount > 0).map((n) => n.id);
+  assert.ok(holders.length > 0, 'a fallback holds a hint');
+  // the holders restart, and the hint passes its age cap
+  for (const h of holders) {
+    c.crash(h);
+    await c.scheduler.drive(c.start(h));
+  }
+  await c.scheduler.drive(c.start(primaries[2]!));
+  await c.scheduler.run(c.scheduler.now + 61_000);
+  const expired = await c.scheduler.drive(c.repairer().expire(holders));
+  assert.ok(expired > 0, 'the hint is past its age cap');
+});
