@@ -257,7 +257,8 @@ test('the claimant cut off decides a join while another member decides its remov
   ]);
   assert.ok(removal.type === 'changeReply' && join.type === 'changeReply', JSON.stringify([removal, join]));
   assert.equal(removal.version, join.version, 'two different rings were decided at one version');
-  await c.scheduler.run(c.scheduler.now + 3000);
+  // healed before either side commits: a side that commits first reaches the other at a higher
+  // version, which is adopted like any newer ring and never compared as a fork
   c.network.healAll();
   await c.scheduler.runUntil(
     () => {
