@@ -16,7 +16,8 @@ import type { SiblingSet } from '../../storage/core/siblings.ts';
 import { LocalCluster, startService, stopProcess } from '../../storage/launcher.ts';
 import { RepairQueues } from '../../jobs/queues.ts';
 import { RepairStats } from '../../jobs/stats.ts';
-import { History, check } from '../sim/checker.ts';
+import { ContextSigner } from '../../gateway/context-token.ts';
+import { History, check, story } from '../sim/checker.ts';
 import { FaultProxies } from '../helpers/fault-proxy.ts';
 import { TEST_SECRET } from '../helpers/cluster.ts';
 import { TEST_ADMIN_TOKEN, TEST_CONTEXT_KEY } from '../helpers/stack.ts';
@@ -75,11 +76,14 @@ test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write 
     };
     // writes begun and acknowledged within each step of the nemesis (below)
     let phase = { acked: 0 };
+    // the vector inside a context token: a delete that times out yet is applied leaves a tombstone
+    // made over exactly that vector, which is how the checker knows it
+    const contexts = new ContextSigner([TEST_CONTEXT_KEY]);
     const write = async (key: string, read: { id: string; context: string } | null, deleted: boolean) => {
       const id = `w${seq++}`;
       const context = read?.context ?? null;
       const during = phase;
-      const record = history.attempt(id, key, deleted, read?.id ?? null, null);
+      const record = history.attempt(id, key, deleted, read?.id ?? null, context === null ? null : contexts.verify(key, context));
       const r = deleted
         ? await gql('mutation($k: String!, $c: String) { delete(key: $k, context: $c) { dot } }', { k: key, c: context }).catch(() => null)
         : await gql('mutation($k: String!, $v: JSON!, $c: String) { put(key: $k, value: $v, context: $c) { dot } }', { k: key, v: { id }, c: context }).catch(() => null);
@@ -193,6 +197,10 @@ test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write 
     process.stdout.write(
       `# faults: ${log.join(', ')}\n# ${attempted} writes attempted, ${verdict.acknowledged} acknowledged, ${verdict.found} found as siblings, the rest superseded by later writes over their context, ${verdict.lost} lost; ${proxies.swallowed} bytes swallowed by the stalled link\n`,
     );
+    // a violation comes with the whole history of the keys it names
+    for (const key of [...new Set(verdict.violations.flatMap((v) => v.match(/'([^']+)'/)?.[1] ?? []))].slice(0, 3)) {
+      process.stdout.write(story(history, { reads: finals }, key).map((l) => `# ${l}\n`).join(''));
+    }
     assert.deepEqual(verdict.violations, []);
     assert.equal(verdict.lost, 0);
     assert.ok(verdict.acknowledged > 100, `only ${verdict.acknowledged} writes were acknowledged`);

@@ -81,3 +81,23 @@ test('against real processes: the tombstone of a delete that timed out but was a
   const stranger = check(h, finalOf([version('?', dot('c', 1), [['a', 1], ['z', 9]], true)]));
   assert.equal(stranger.lost, 1, 'a tombstone no delete accounts for excuses nothing');
 });
+
+test('against real processes: a timed-out delete whose tombstone only a read without pasts showed is known by elimination, and only when one delete of the key is unaccounted for', () => {
+  // a GraphQL read shows dots, not pasts; the tombstone was superseded before the final read
+  const run = (failedDeletes: number) => {
+    const h = new History();
+    const v1 = version('w1', dot('a', 1));
+    write(h, 'w1', v1.dot);
+    const r1 = h.read(KEY, [v1]);
+    for (let i = 0; i < failedDeletes; i++) h.attempt(`d${i}`, KEY, true, r1.id, contextOf([v1])).outcome = 'failed';
+    const r2 = h.read(KEY, [version('?', dot('a', 3), [], true)]);
+    write(h, 'w2', dot('b', 1), r2.id, new Map([['a', 3]]));
+    return check(h, finalOf([version('w2', dot('b', 1), [['a', 3]])]));
+  };
+  const one = run(1);
+  assert.deepEqual(one.violations, []);
+  assert.equal(one.lost, 0, 'the delete that was applied read w1');
+  const two = run(2);
+  assert.equal(two.lost, 1, 'with two deletes unaccounted for, the tombstone stays unknown and excuses nothing');
+  assert.ok(two.violations.some((x) => x.includes('claims a:1 (w1)')), two.violations.join('\n'));
+});

@@ -6,8 +6,10 @@
 // Against real processes there is no ground truth: a version is then known by the dot its
 // acknowledgment named or by the id in its value, a tombstone of a delete that was not
 // acknowledged by its key and its past (the context the delete carried, when the workload
-// recorded it; otherwise it stays unidentified), and the claims of a context are checked
-// against the acknowledged writes alone. Real-process workloads delete only over a read.
+// recorded it), or, seen only without its past, by elimination (the one tombstone of a key left
+// unknown and the one delete of that key left unnamed; otherwise it stays unidentified), and
+// the claims of a context are checked against the acknowledged writes alone. Real-process
+// workloads delete only over a read.
 //
 // What each write could have seen, from the client history alone:
 //   - a write made with a context saw the versions the read it took the context from returned;
@@ -188,6 +190,31 @@ export function check(history: History, final: FinalState, options: CheckOptions
     for (const r of history.reads.values()) learn(r.key, r.set);
     for (const [key, set] of final.reads) learn(key, set);
     for (const [key, replicas] of final.primaries ?? []) for (const set of replicas.values()) learn(key, set);
+    // a tombstone seen only where pasts are not shown (a GraphQL read) and never again once it
+    // was superseded: when exactly one unacknowledged delete of its key is left unnamed, and only
+    // one such tombstone, it is that delete's (tombstones come from deletes alone)
+    // (one shown with a past that matches no delete's context is a stranger, never eliminated)
+    const unknown = new Map<string, Dot[]>();
+    const strangers = new Set<string>();
+    const seen = (key: string, set: SiblingSet) => {
+      for (const v of set) {
+        if (!v.deleted || writeOf.has(d(v.dot))) continue;
+        if (v.past.size > 0) strangers.add(d(v.dot));
+        const list = unknown.get(key) ?? [];
+        if (!list.some((x) => d(x) === d(v.dot))) unknown.set(key, [...list, v.dot]);
+      }
+    };
+    for (const r of history.reads.values()) seen(r.key, r.set);
+    for (const [key, set] of final.reads) seen(key, set);
+    for (const [key, replicas] of final.primaries ?? []) for (const set of replicas.values()) seen(key, set);
+    for (const [key, dots] of unknown) {
+      if (dots.some((x) => strangers.has(d(x)))) continue;
+      const left = (unacknowledgedDeletes.get(key) ?? []).filter((w) => !named.has(w.id));
+      if (dots.length === 1 && left.length === 1 && !coversDot(left[0]!.context!, dots[0]!)) {
+        writeOf.set(d(dots[0]!), left[0]!.id);
+        named.add(left[0]!.id);
+      }
+    }
   }
   for (const m of history.mints) {
     const key = d(m.version.dot);
@@ -331,4 +358,22 @@ export function check(history: History, final: FinalState, options: CheckOptions
   for (const u of final.unwritable ?? []) violations.push(`a read-modify-write over a full read did not end with one version: ${u}`);
 
   return { violations, acknowledged: history.acknowledged().length, found, lost, reclaimed, returned, maxSiblings, maxActors };
+}
+
+/**
+ * One key's history, as the checker saw it, to print beside a violation: every write (with the
+ * read it wrote over and the dot it was acknowledged as), every read's versions, and the final set.
+ */
+export function story(history: History, final: FinalState, key: string): string[] {
+  const version = (v: Version) => `${d(v.dot)}${v.deleted ? ' tombstone' : ` ${valueId(v.value) ?? '?'}`}${v.past.size > 0 ? ` over {${[...v.past].map(([a, c]) => `${a}:${c}`).join(' ')}}` : ''}`;
+  const lines: string[] = [];
+  const reads = [...history.reads.values()].filter((r) => r.key === key);
+  for (const w of history.writes.values()) {
+    if (w.key !== key) continue;
+    const context = w.context ? ` context {${[...w.context].map(([a, c]) => `${a}:${c}`).join(' ')}}` : '';
+    lines.push(`${w.id} ${w.deleted ? 'delete' : 'put'} ${w.outcome}${w.dot ? ` as ${d(w.dot)}` : ''} over ${w.readId ?? 'nothing'}${context}`);
+  }
+  for (const r of reads) lines.push(`${r.id} returned [${r.set.map(version).join(', ')}]`);
+  lines.push(`final [${(final.reads.get(key) ?? []).map(version).join(', ')}]`);
+  return lines.map((l) => `'${key}' ${l}`);
 }
