@@ -194,8 +194,10 @@ test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write 
     }
     const verdict = check(history, { reads: finals, primaries: replicas }, { converge: true });
     const attempted = history.writes.size;
+    const t = verdict.failedDeleteTombstones;
     process.stdout.write(
-      `# faults: ${log.join(', ')}\n# ${attempted} writes attempted, ${verdict.acknowledged} acknowledged, ${verdict.found} found as siblings, the rest superseded by later writes over their context, ${verdict.lost} lost; ${proxies.swallowed} bytes swallowed by the stalled link\n`,
+      `# faults: ${log.join(', ')}\n# ${attempted} writes attempted, ${verdict.acknowledged} acknowledged, ${verdict.found} found as siblings, the rest superseded by later writes over their context, ${verdict.lost} lost; ${proxies.swallowed} bytes swallowed by the stalled link\n` +
+        `# tombstones of deletes that failed at the client yet were applied: ${t.byPast} known by their past, ${t.byElimination} by elimination, ${t.unknown} unknown\n`,
     );
     // a violation comes with the whole history of the keys it names
     for (const key of [...new Set(verdict.violations.flatMap((v) => v.match(/'([^']+)'/)?.[1] ?? []))].slice(0, 3)) {

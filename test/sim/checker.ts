@@ -130,6 +130,8 @@ export interface Verdict {
   /** the most siblings and the most actors (dot and past entries) seen in any set of one key */
   readonly maxSiblings: number;
   readonly maxActors: number;
+  /** against real processes: tombstones of deletes the client saw fail, named by their past, by elimination, or left unknown */
+  readonly failedDeleteTombstones: { readonly byPast: number; readonly byElimination: number; readonly unknown: number };
 }
 
 const d = formatDot;
@@ -163,6 +165,7 @@ export function check(history: History, final: FinalState, options: CheckOptions
   const groundTruth = history.mints.length > 0;
   const writeOf = new Map<string, string>();
   const mintOf = new Map<string, MintRecord>();
+  const failedDeleteTombstones = { byPast: 0, byElimination: 0, unknown: 0 };
   if (!groundTruth) {
     for (const w of history.acknowledged()) if (w.dot) writeOf.set(d(w.dot), w.id);
     // a tombstone keeps no value, but a coordinator makes a delete's version over exactly the
@@ -185,6 +188,7 @@ export function check(history: History, final: FinalState, options: CheckOptions
         if (writeOf.has(d(v.dot))) continue;
         const id = v.deleted ? tombstoneOf(key, v) : (valueId(v.value) ?? '');
         if (id !== undefined) writeOf.set(d(v.dot), id);
+        if (id !== undefined && v.deleted) failedDeleteTombstones.byPast++;
       }
     };
     for (const r of history.reads.values()) learn(r.key, r.set);
@@ -213,6 +217,9 @@ export function check(history: History, final: FinalState, options: CheckOptions
       if (dots.length === 1 && left.length === 1 && !coversDot(left[0]!.context!, dots[0]!)) {
         writeOf.set(d(dots[0]!), left[0]!.id);
         named.add(left[0]!.id);
+        failedDeleteTombstones.byElimination++;
+      } else {
+        failedDeleteTombstones.unknown += dots.length;
       }
     }
   }
@@ -357,7 +364,7 @@ export function check(history: History, final: FinalState, options: CheckOptions
   if (requireConvergence) for (const h of final.hintsLeft ?? []) violations.push(`a hint was never delivered: ${h}`);
   for (const u of final.unwritable ?? []) violations.push(`a read-modify-write over a full read did not end with one version: ${u}`);
 
-  return { violations, acknowledged: history.acknowledged().length, found, lost, reclaimed, returned, maxSiblings, maxActors };
+  return { violations, acknowledged: history.acknowledged().length, found, lost, reclaimed, returned, maxSiblings, maxActors, failedDeleteTombstones };
 }
 
 /**
