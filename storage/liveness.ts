@@ -1,9 +1,8 @@
 // Which peers this node can reach, as it sees it. Coordinators skip unreachable peers
 // (sloppy quorum) and use them again as soon as they answer.
 //
-// This is the request-traffic half of failure detection: a failed or timed-out request marks
-// a peer unreachable, any answer marks it reachable. membership/ adds heartbeats and the
-// phi-accrual detector on top of the same interface.
+// A failed or timed-out request counts against a peer, any answer for it; membership/ implements
+// it with heartbeats and the phi-accrual detector.
 import type { NodeId } from './core/ring.ts';
 
 export interface Liveness {
@@ -14,26 +13,4 @@ export interface Liveness {
   failure(node: NodeId): void;
   /** peers currently considered unreachable */
   down(): NodeId[];
-}
-
-export class RequestLiveness implements Liveness {
-  readonly #down = new Set<NodeId>();
-
-  constructor(private readonly self: NodeId) {}
-
-  isUp(node: NodeId): boolean {
-    return node === this.self || !this.#down.has(node);
-  }
-
-  success(node: NodeId): void {
-    this.#down.delete(node);
-  }
-
-  failure(node: NodeId): void {
-    if (node !== this.self) this.#down.add(node);
-  }
-
-  down(): NodeId[] {
-    return [...this.#down];
-  }
 }
