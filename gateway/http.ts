@@ -7,7 +7,7 @@ export interface HttpServerOptions {
   readonly host: string;
   readonly port: number;
   readonly maxBodyBytes: number;
-  /** further routes (the repair dashboard) mounted before GraphQL */
+  /** further routes (/metrics, the repair dashboard) mounted before GraphQL */
   readonly routes?: (app: HyperExpress.Server) => void;
 }
 
@@ -45,11 +45,11 @@ export class GatewayHttpServer {
     try {
       const method = req.method;
       const body = method === 'GET' || method === 'HEAD' ? undefined : ((await req.buffer()) as Uint8Array<ArrayBuffer>);
-      const response = await this.yoga.fetch(new URL(req.url, `http://${this.options.host}`), {
-        method,
-        headers: req.headers as Record<string, string>,
-        body,
-      });
+      const response = await this.yoga.fetch(
+        new URL(req.url, `http://${this.options.host}`),
+        { method, headers: req.headers as Record<string, string>, body },
+        { ip: req.ip },
+      );
       res.status(response.status);
       // uWS writes its own content-length; a second one makes strict clients reject the response
       response.headers.forEach((value, name) => {
