@@ -52,8 +52,10 @@ export class GatewayHttpServer {
       );
       res.status(response.status);
       // uWS writes its own content-length; a second one makes strict clients reject the response
+      // (names may come in any case: Yoga's CORS preflight answer sets 'Content-Length')
       response.headers.forEach((value, name) => {
-        if (name !== 'content-length' && name !== 'transfer-encoding') res.header(name, value);
+        const lower = name.toLowerCase();
+        if (lower !== 'content-length' && lower !== 'transfer-encoding') res.header(name, value);
       });
       res.send(Buffer.from(await response.arrayBuffer()));
     } catch (e) {
