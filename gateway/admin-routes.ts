@@ -47,6 +47,7 @@ export async function startAdminServer(o: { host: string; port: number; metrics:
   mountMetrics(app, o.metrics, null);
   app.get('/health', (_req, res) => void res.json({ status: 'ok' }));
   o.dashboard?.mount(app);
+  app.set_not_found_handler((_req, res) => void res.status(404).send('not found'));
   await app.listen(o.port, o.host);
   return app;
 }

@@ -8,7 +8,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError, invalidConfig } from '../storage/config.ts';
+import { ConfigError } from '../storage/config.ts';
 import { scopesShape, type Principal } from './principal.ts';
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
@@ -18,15 +18,7 @@ const entryShape = scopesShape.extend({
   name: z.string().regex(/^[A-Za-z0-9_.:@-]{1,128}$/, 'name: 1-128 letters, digits, _ . : @ -'),
 });
 
-const fileShape = z
-  .record(
-    z.string().refine((k) => DIGEST.test(k) || (k.length >= MIN_TOKEN_CHARS && !k.startsWith('sha256:')), {
-      message: `each key is a token of at least ${MIN_TOKEN_CHARS} characters or "sha256:" and 64 lowercase hex digits`,
-    }),
-    entryShape,
-  )
-  .refine((r) => Object.keys(r).length > 0, { message: 'the file names no API key' })
-  .refine((r) => new Set(Object.values(r).map((e) => e.name)).size === Object.keys(r).length, { message: 'API key names must be unique (rate limits and logs count by name)' });
+const NOT_A_KEY = `the key must be a token of at least ${MIN_TOKEN_CHARS} characters, or "sha256:" and 64 lowercase hex digits`;
 
 interface Entry {
   readonly digest: Buffer;
@@ -61,15 +53,33 @@ export class ApiKeys {
     return ApiKeys.fromJson(json, path);
   }
 
+  /**
+   * Validates the parsed file. Messages name an entry by its position and name, never by its
+   * key: the key may be a live token, and these messages go to logs.
+   */
   static fromJson(json: unknown, source = 'API keys'): ApiKeys {
-    const parsed = fileShape.safeParse(json);
-    if (!parsed.success) throw invalidConfig(`API keys file ${source}`, parsed.error);
-    return new ApiKeys(
-      Object.entries(parsed.data).map(([k, e]) => ({
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ConfigError(`the API keys file ${source} must hold a JSON object {"<token or sha256:hex>": {name, read, write, admin}}`);
+    const problems: string[] = [];
+    const entries: Entry[] = [];
+    Object.entries(json).forEach(([k, v], i) => {
+      const name = typeof (v as { name?: unknown } | null)?.name === 'string' ? ` ('${(v as { name: string }).name}')` : '';
+      const where = `entry ${i + 1}${name}`;
+      if (!DIGEST.test(k) && (k.length < MIN_TOKEN_CHARS || k.startsWith('sha256:'))) problems.push(`${where}: ${NOT_A_KEY}`);
+      const e = entryShape.safeParse(v);
+      if (!e.success) {
+        for (const issue of e.error.issues) problems.push(`${where}${issue.path.length ? '.' + issue.path.join('.') : ''}: ${issue.message}`);
+        return;
+      }
+      entries.push({
         digest: DIGEST.test(k) ? Buffer.from(k.slice('sha256:'.length), 'hex') : sha256(k),
-        principal: { kind: 'api-key', name: e.name, limitId: `key:${e.name}`, read: e.read, write: e.write, admin: e.admin },
-      })),
-    );
+        principal: { kind: 'api-key', name: e.data.name, limitId: `key:${e.data.name}`, read: e.data.read, write: e.data.write, admin: e.data.admin },
+      });
+    });
+    if (Object.keys(json).length === 0) problems.push('the file names no API key');
+    const names = entries.map((e) => e.principal.name);
+    for (const dup of new Set(names.filter((n, i) => names.indexOf(n) !== i))) problems.push(`the name '${dup}' is used twice; names must be unique (rate limits and logs count by name)`);
+    if (problems.length) throw new ConfigError(`invalid API keys file ${source}:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    return new ApiKeys(entries);
   }
 
   get size(): number {

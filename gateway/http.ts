@@ -27,6 +27,8 @@ export class GatewayHttpServer {
     // (hyper-express reads `streaming.readable`; its type definitions still say `stream_options`)
     const route = { streaming: { readable: { highWaterMark: options.maxBodyBytes + 1 } } } as HyperExpress.UserRouteOptions;
     for (const path of ['/graphql', '/health', '/ready']) this.app.any(path, route, [], (req, res) => this.#serve(req, res));
+    // without a handler uWS closes the connection on an unknown path
+    this.app.set_not_found_handler((_req, res) => void res.status(404).send('not found'));
   }
 
   async listen(): Promise<number> {

@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   } else {
     logger.info('data authentication', { credentials: auth.describe() });
   }
-  if (!auth.adminPossible) logger.warn('no credential has the admin scope (ADMIN_TOKEN unset): admin fields, /metrics and the repair dashboard are disabled');
+  if (!auth.adminPossible) logger.warn('no credential has the admin scope (ADMIN_TOKEN unset): admin fields and the repair dashboard are disabled, and /metrics is served only on --admin-listen');
   if (!config.rateLimitPoints) logger.info('no rate limit (GATEWAY_RATE_LIMIT_POINTS unset)');
   let client: DynamoClient | null = null;
   let stopping = false;
