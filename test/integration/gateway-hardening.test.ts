@@ -17,6 +17,7 @@ import { waitFor } from '../helpers/wait.ts';
 const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const KEY = 'hardening-key-0123456789abcdef';
 const OTHER = 'other-key-0123456789abcdef';
+const ADMIN_KEY = 'admin-key-0123456789abcdef';
 const BASE_ENV = { DYNAMO_SECRET: TEST_SECRET, GATEWAY_CONTEXT_KEYS: TEST_CONTEXT_KEY, ADMIN_TOKEN: TEST_ADMIN_TOKEN, GATEWAY_LOG_LEVEL: 'info' };
 
 /** A gateway process whose stderr is kept, for start-up checks (no cluster needed). */
@@ -40,7 +41,7 @@ async function exitOf(child: ChildProcess): Promise<number | null> {
 
 function writeKeys(dir: string): string {
   const file = join(dir, 'keys.json');
-  writeFileSync(file, JSON.stringify({ [KEY]: { name: 'svc', read: [''], write: [''] }, [OTHER]: { name: 'other', read: [''], write: [] } }));
+  writeFileSync(file, JSON.stringify({ [KEY]: { name: 'svc', read: [''], write: [''] }, [OTHER]: { name: 'other', read: [''], write: [] }, [ADMIN_KEY]: { name: 'ops', admin: true } }));
   return file;
 }
 
@@ -104,14 +105,15 @@ test('start-up: open in development and with --allow-anonymous in production, an
   }
 });
 
-test('production: introspection and GraphiQL are off, data still answers; --admin-listen moves /metrics to its own address', async () => {
+test('production: introspection and GraphiQL are off, data still answers; --admin-listen moves /metrics and the dashboard to its own address', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gateway-prod-'));
+  const prefix = `test-prod-${process.pid}-${Date.now()}`;
   try {
     await withCluster({ nodes: 1, basePort: 7351 }, async ({ cluster }) => {
       const gateway = await startService({
         entry: 'gateway/main.ts',
         args: ['--port', '4353', '--seeds', cluster.seeds.join(','), '--admin-listen', '127.0.0.1:4354'],
-        env: { ...BASE_ENV, GATEWAY_LOG_LEVEL: 'warn', NODE_ENV: 'production', GATEWAY_API_KEYS_FILE: writeKeys(dir) },
+        env: { ...BASE_ENV, GATEWAY_LOG_LEVEL: 'warn', NODE_ENV: 'production', GATEWAY_API_KEYS_FILE: writeKeys(dir), REDIS_URL: REDIS, REPAIR_QUEUE_PREFIX: prefix },
         health: '127.0.0.1:4353',
       });
       try {
@@ -130,8 +132,19 @@ test('production: introspection and GraphiQL are off, data still answers; --admi
         const scraped = await fetch('http://127.0.0.1:4354/metrics');
         assert.equal(scraped.status, 200);
         assert.match(await scraped.text(), /dynamo_gateway_operations_total [1-9]/);
+        // the dashboard moved too, and still asks for the admin scope: an admin API key opens it
+        const board = (port: number, token?: string) => fetch(`http://127.0.0.1:${port}/admin/queues`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+        assert.equal((await board(4353, ADMIN_KEY)).status, 404);
+        assert.equal((await board(4354)).status, 401);
+        assert.equal((await board(4354, KEY)).status, 401, 'a data key has no admin scope');
+        assert.equal((await board(4354, ADMIN_KEY)).status, 200);
+        assert.equal((await board(4354, TEST_ADMIN_TOKEN)).status, 200);
       } finally {
         await stopProcess(gateway);
+        const redis = new Redis(REDIS);
+        const keys = await redis.keys(`${prefix}:*`);
+        if (keys.length) await redis.del(...keys);
+        redis.disconnect();
       }
     });
   } finally {
