@@ -42,7 +42,7 @@ test('a PEM public key, inline or in a file, verifies JWTs; a token signed by an
   }
 });
 
-test('a JWKS URL: keys are fetched over HTTP and chosen by kid', async () => {
+test('a JWKS URL: keys are fetched over HTTP and chosen by kid; an unreachable one is UNAVAILABLE', async () => {
   const a = await generateKeyPair('ES256');
   const b = await generateKeyPair('ES256');
   const jwks = { keys: [{ ...(await exportJWK(a.publicKey)), kid: 'a', alg: 'ES256' }, { ...(await exportJWK(b.publicKey)), kid: 'b', alg: 'ES256' }] };
@@ -54,6 +54,11 @@ test('a JWKS URL: keys are fetched over HTTP and chosen by kid', async () => {
     assert.equal((await auth.authenticate(`Bearer ${await sign(b.privateKey, { dynamo: { admin: true } }, 'ES256', 'b')}`, '')).admin, true);
     await assert.rejects(auth.authenticate(`Bearer ${await sign(b.privateKey, {}, 'ES256', 'a')}`, ''), refused);
     await assert.rejects(auth.authenticate(`Bearer ${await sign(a.privateKey, {}, 'ES256', 'unknown')}`, ''), (e) => refused(e) && /no configured key/.test((e as Error).message));
+    // a JWKS URL that does not answer is the gateway's trouble, not the caller's: UNAVAILABLE
+    server.close();
+    server.closeAllConnections();
+    const down = new Authenticator({ jwt: JwtVerifier.load({ keys: url, clockToleranceS: 0 }) });
+    await assert.rejects(down.authenticate(`Bearer ${await sign(b.privateKey, {}, 'ES256', 'b')}`, ''), (e) => e instanceof AuthError && e.code === 'UNAVAILABLE');
   } finally {
     server.close();
   }
