@@ -136,7 +136,7 @@ export function readLoader(client: DynamoClient): DataLoader<ReadKey, ReadResult
   );
 }
 
-/** StoreErrors become GraphQL errors with `extensions.code` and their details; anything else is masked. */
+/** StoreErrors and scope refusals (AccessError) become GraphQL errors with `extensions.code` (and a StoreError's details); anything else is masked. */
 function exposeStoreErrors(error: unknown, message: string, isDev: boolean, logger: Logger, metrics: GatewayMetrics | null): Error {
   const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
   if (original instanceof StoreError) {
