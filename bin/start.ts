@@ -10,6 +10,22 @@ import type { ChildProcess } from 'node:child_process';
 import { LocalCluster, startService, stopProcess } from '../storage/launcher.ts';
 import { DEFAULT_REDIS_URL, ensureRedis, type PrivateRedis } from '../jobs/redis.ts';
 
+/** Gateway settings passed through from the environment (README, Configuration). */
+const GATEWAY_SETTINGS = [
+  'NODE_ENV',
+  'GATEWAY_API_KEYS_FILE',
+  'GATEWAY_JWKS',
+  'GATEWAY_JWT_ISSUER',
+  'GATEWAY_JWT_AUDIENCE',
+  'GATEWAY_JWT_CLOCK_TOLERANCE_S',
+  'GATEWAY_ALLOW_ANONYMOUS',
+  'GATEWAY_CORS_ORIGINS',
+  'GATEWAY_RATE_LIMIT_POINTS',
+  'GATEWAY_RATE_LIMIT_DURATION_S',
+  'GATEWAY_RATE_LIMIT_REDIS_URL',
+  'GATEWAY_ADMIN_LISTEN',
+];
+
 const { values: o } = parseArgs({
   options: {
     nodes: { type: 'string', default: '5' },
@@ -18,11 +34,15 @@ const { values: o } = parseArgs({
     'jobs-port': { type: 'string', default: '4100' },
     'data-dir': { type: 'string', default: 'data' },
     partitions: { type: 'string', default: '64' },
+    'api-keys': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (o.help) {
-  process.stdout.write('npm start -- [--nodes 5] [--base-port 7001] [--gateway-port 4000] [--data-dir data] [--partitions 64]\n');
+  process.stdout.write(
+    'npm start -- [--nodes 5] [--base-port 7001] [--gateway-port 4000] [--data-dir data] [--partitions 64] [--api-keys FILE]\n' +
+      `the gateway also takes these from the environment: ${GATEWAY_SETTINGS.join(' ')}\n`,
+  );
   process.exit(0);
 }
 const nodes = Number(o.nodes);
@@ -49,6 +69,11 @@ const contextKeys = devSecret('GATEWAY_CONTEXT_KEYS', 'context-key', 32);
 const adminToken = process.env.ADMIN_TOKEN ?? randomBytes(18).toString('base64url');
 
 const redisUrl = process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
+const gatewaySettings: Record<string, string> = Object.fromEntries(GATEWAY_SETTINGS.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
+if (o['api-keys']) gatewaySettings.GATEWAY_API_KEYS_FILE = o['api-keys'];
+const dataAuth = [gatewaySettings.GATEWAY_API_KEYS_FILE && `API keys from ${gatewaySettings.GATEWAY_API_KEYS_FILE}`, gatewaySettings.GATEWAY_JWKS && `JWTs against ${gatewaySettings.GATEWAY_JWKS}`]
+  .filter(Boolean)
+  .join(', ');
 const cluster = new LocalCluster({
   nodes,
   flags: ['--repair-redis-url', redisUrl],
@@ -86,7 +111,7 @@ try {
     await startService({
       entry: 'gateway/main.ts',
       args: ['--port', gatewayPort, '--seeds', cluster.seeds.join(','), '--cluster', cluster.cluster],
-      env: { DYNAMO_SECRET: secret, GATEWAY_CONTEXT_KEYS: contextKeys, ADMIN_TOKEN: adminToken, REDIS_URL: redisUrl },
+      env: { ...gatewaySettings, DYNAMO_SECRET: secret, GATEWAY_CONTEXT_KEYS: contextKeys, ADMIN_TOKEN: adminToken, REDIS_URL: redisUrl },
       health: `127.0.0.1:${gatewayPort}`,
       output: 'inherit',
     }),
@@ -108,7 +133,10 @@ try {
       `Redis:    ${redis.url}${redis.process ? ' (private, started for this run)' : ''}`,
       `GraphQL:  http://127.0.0.1:${gatewayPort}/graphql (GraphiQL in a browser)`,
       `repair:   http://127.0.0.1:${gatewayPort}/admin/queues?token=${adminToken} (workers' /metrics on :${jobsPort})`,
-      `admin token: ${adminToken}${process.env.ADMIN_TOKEN ? ' (from ADMIN_TOKEN)' : ' (generated; set ADMIN_TOKEN to choose one)'}`,
+      `admin token: ${adminToken}${process.env.ADMIN_TOKEN ? ' (from ADMIN_TOKEN)' : ' (generated; set ADMIN_TOKEN to choose one)'}; admin scope only, no data`,
+      dataAuth
+        ? `data auth: ${dataAuth}`
+        : 'data auth: NONE - the gateway is open: anyone who reaches it reads and writes every key (--api-keys FILE or GATEWAY_JWKS to close it)',
       `cluster secret in ${join(dataDir, 'secret')}; try: npx dynamo put greeting hello && npx dynamo get greeting`,
       'Ctrl-C stops everything.',
       '',

@@ -3,9 +3,10 @@
 // bull-board ships adapters for Express, Fastify, Hono, Koa, H3 and others, but not for
 // hyper-express (uWebSockets). Rather than run a second HTTP server beside the gateway, this
 // is a small IServerAdapter: hyper-express routes for bull-board's API (its `:param` patterns
-// match bull-board's), its static files, and its entry page, all behind the admin token. A
-// browser cannot set an Authorization header on navigation, so `?token=` on the first visit
-// sets an HttpOnly cookie; API calls may also send `Authorization: Bearer`.
+// match bull-board's), its static files, and its entry page, all behind the admin scope (the
+// ADMIN_TOKEN, or an admin API key or JWT). A browser cannot set an Authorization header on
+// navigation, so `?token=` on the first visit sets an HttpOnly cookie; API calls may also send
+// `Authorization: Bearer`.
 import { readFileSync } from 'node:fs';
 import { extname, join, normalize } from 'node:path';
 import { createBullBoard } from '@bull-board/api';
@@ -13,8 +14,9 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import type { AppControllerRoute, AppViewRoute, BullBoardQueues, ControllerHandlerReturnType, IServerAdapter, UIConfig } from '@bull-board/api/typings/app';
 import type { Queue } from 'bullmq';
 import type HyperExpress from 'hyper-express';
-import { bearerMatches } from './yoga.ts';
-import { createHash } from 'node:crypto';
+
+/** Whether a bare credential carries the admin scope. */
+export type AdminCheck = (credential: string) => Promise<boolean>;
 
 const COOKIE = 'dynamo_admin';
 const TYPES: Record<string, string> = {
@@ -39,7 +41,7 @@ export class HyperExpressAdapter implements IServerAdapter {
 
   constructor(
     private readonly basePath: string,
-    private readonly adminToken: string,
+    private readonly isAdmin: AdminCheck,
   ) {}
 
   setQueues(queues: BullBoardQueues): this {
@@ -75,19 +77,19 @@ export class HyperExpressAdapter implements IServerAdapter {
   /** Mounts everything under the base path on the server. */
   mount(app: HyperExpress.Server): void {
     const base = this.basePath;
-    const guard = (req: HyperExpress.Request, res: HyperExpress.Response): boolean => {
-      if (this.#authorized(req)) return true;
+    const guard = async (req: HyperExpress.Request, res: HyperExpress.Response): Promise<boolean> => {
+      if (await this.#authorized(req)) return true;
       const token = String(req.query_parameters['token'] ?? '');
-      if (token && bearerMatches(`Bearer ${token}`, digest(this.adminToken))) {
+      if (token && (await this.isAdmin(token))) {
         res.cookie(COOKIE, token, 8 * 3600_000, { path: base, httpOnly: true, sameSite: 'strict' });
         return true;
       }
-      res.status(401).header('content-type', 'text/plain; charset=utf-8').send('the repair dashboard needs the admin token: open it once with ?token=<ADMIN_TOKEN>');
+      res.status(401).header('content-type', 'text/plain; charset=utf-8').send('the repair dashboard needs the admin scope: open it once with ?token=<ADMIN_TOKEN or an admin API key or JWT>');
       return false;
     };
 
-    app.get(`${base}${this.#staticRoute}/*`, (req, res) => {
-      if (!guard(req, res)) return;
+    app.get(`${base}${this.#staticRoute}/*`, async (req, res) => {
+      if (!(await guard(req, res))) return;
       const rel = normalize(req.path.slice(`${base}${this.#staticRoute}/`.length));
       if (rel.startsWith('..')) return void res.status(404).send('');
       try {
@@ -103,7 +105,7 @@ export class HyperExpressAdapter implements IServerAdapter {
       for (const method of methods) {
         for (const path of paths) {
           app[method](`${base}${path}`, async (req, res) => {
-            if (!guard(req, res)) return;
+            if (!(await guard(req, res))) return;
             try {
               const body = method === 'get' ? {} : ((await req.json().catch(() => ({}))) as Record<string, unknown>);
               const out = await route.handler({
@@ -128,8 +130,8 @@ export class HyperExpressAdapter implements IServerAdapter {
     if (entry) {
       const paths = Array.isArray(entry.route) ? entry.route : [entry.route];
       for (const path of paths) {
-        app.get(`${base}${path === '/' ? '' : path}`, (req, res) => {
-          if (!guard(req, res)) return;
+        app.get(`${base}${path === '/' ? '' : path}`, async (req, res) => {
+          if (!(await guard(req, res))) return;
           const { name, params } = entry.handler({ basePath: base, uiConfig: this.#ui });
           res.header('content-type', 'text/html; charset=utf-8').send(render(readFileSync(join(this.#viewsPath, name), 'utf8'), params));
         });
@@ -137,11 +139,11 @@ export class HyperExpressAdapter implements IServerAdapter {
     }
   }
 
-  #authorized(req: HyperExpress.Request): boolean {
-    const expected = digest(this.adminToken);
-    if (bearerMatches(req.headers['authorization'] ?? null, expected)) return true;
+  async #authorized(req: HyperExpress.Request): Promise<boolean> {
+    const bearer = /^Bearer +(\S+) *$/i.exec(req.headers['authorization'] ?? '');
+    if (bearer && (await this.isAdmin(bearer[1]!))) return true;
     const cookie = req.cookies[COOKIE];
-    return typeof cookie === 'string' && bearerMatches(`Bearer ${cookie}`, expected);
+    return typeof cookie === 'string' && cookie.length > 0 && (await this.isAdmin(cookie));
   }
 }
 
@@ -154,13 +156,9 @@ function render(template: string, params: Record<string, string>): string {
   });
 }
 
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
-}
-
 /** The dashboard of the given queues at `basePath`, mounted on the gateway's server. */
-export function repairDashboard(queues: readonly Queue[], basePath: string, adminToken: string): HyperExpressAdapter {
-  const adapter = new HyperExpressAdapter(basePath, adminToken);
+export function repairDashboard(queues: readonly Queue[], basePath: string, isAdmin: AdminCheck): HyperExpressAdapter {
+  const adapter = new HyperExpressAdapter(basePath, isAdmin);
   createBullBoard({ queues: queues.map((q) => new BullMQAdapter(q, { readOnlyMode: false })), serverAdapter: adapter, options: { uiConfig: { boardTitle: 'Dynamo repair' } } });
   return adapter;
 }

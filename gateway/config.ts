@@ -27,10 +27,38 @@ const schema = z
     redisUrl: z.string().url('REDIS_URL must be a redis:// URL').optional(),
     repairQueuePrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
     logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']),
+    production: z.boolean(),
+    apiKeysFile: z.string().min(1).optional(),
+    jwks: z.string().min(1).optional(),
+    jwtIssuer: z.string().min(1).optional(),
+    jwtAudience: z.string().min(1).optional(),
+    jwtClockToleranceS: z.coerce.number().int().min(0).max(300),
+    allowAnonymous: z.boolean(),
+    introspection: z.boolean(),
+    corsOrigins: z
+      .string()
+      .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+      .pipe(z.array(z.string().regex(/^(\*|https?:\/\/[^/\s,]+)$/, 'each CORS origin is scheme://host[:port] (no path) or *')))
+      .optional(),
+    rateLimitPoints: z.coerce.number().int().min(1).max(1_000_000).optional(),
+    rateLimitDurationS: z.coerce.number().int().min(1).max(86_400),
+    rateLimitRedisUrl: z.string().url('GATEWAY_RATE_LIMIT_REDIS_URL must be a redis:// URL').optional(),
+    adminListen: z.string().regex(/^[^\s:]+:\d{1,5}$/, '--admin-listen is HOST:PORT').optional(),
   })
   .strict()
   .refine((c) => c.requestTimeoutMs > c.nodeTimeoutMs, { message: 'the request timeout must be longer than the node timeout', path: ['requestTimeoutMs'] })
-  .refine((c) => !c.onlyPersisted || c.persistedOperations, { message: '--only-persisted needs --persisted-operations FILE', path: ['onlyPersisted'] });
+  .refine((c) => !c.onlyPersisted || c.persistedOperations, { message: '--only-persisted needs --persisted-operations FILE', path: ['onlyPersisted'] })
+  .refine((c) => !c.production || c.apiKeysFile || c.jwks || c.allowAnonymous, {
+    message:
+      'NODE_ENV=production and no data authentication: anyone who reaches the gateway could read and write every key. ' +
+      'Set GATEWAY_API_KEYS_FILE (--api-keys FILE) or GATEWAY_JWKS (--jwks), or pass --allow-anonymous to run open on purpose',
+    path: ['auth'],
+  })
+  .refine((c) => c.rateLimitPoints === undefined || c.rateLimitRedisUrl, {
+    message: 'rate limits are shared through Redis: set GATEWAY_RATE_LIMIT_REDIS_URL or REDIS_URL',
+    path: ['rateLimitPoints'],
+  })
+  .refine((c) => c.jwks || (!c.jwtIssuer && !c.jwtAudience), { message: 'a JWT issuer or audience needs GATEWAY_JWKS', path: ['jwks'] });
 
 export type GatewayConfig = z.infer<typeof schema>;
 
@@ -43,7 +71,8 @@ export const USAGE = `gateway: the GraphQL front door of the cluster
   --secret-file PATH       cluster secret (or DYNAMO_SECRET), required
   GATEWAY_CONTEXT_KEYS     comma-separated keys (>= 32 chars) signing contexts; the first signs,
                            all verify; every gateway of a cluster must share them. Required.
-  ADMIN_TOKEN              bearer token for admin fields and /admin/queues (>= 16 chars); unset: admin off
+  ADMIN_TOKEN              bearer token with the admin scope only: admin fields, /metrics and
+                           /admin/queues (>= 16 chars); not a data credential
   REDIS_URL                the repair queues' Redis: enables the dashboard at /admin/queues and
                            GraphQL repair status and sweeps (REPAIR_QUEUE_PREFIX, default dynamo)
   --node-timeout-ms T      wait for a node's answer (default 5000; longer than the nodes' own)
@@ -52,7 +81,23 @@ export const USAGE = `gateway: the GraphQL front door of the cluster
   --persisted-operations F JSON file {hash: query} of persisted operations
   --only-persisted         refuse operations that are not persisted
   --no-graphiql            no GraphiQL page (off by default when NODE_ENV=production)
-  --log-level LEVEL        (GATEWAY_LOG_LEVEL, default info)`;
+  --no-introspection       refuse schema introspection (off by default when NODE_ENV=production)
+  --log-level LEVEL        (GATEWAY_LOG_LEVEL, default info)
+
+authentication (Authorization: Bearer <credential>):
+  --api-keys FILE          (GATEWAY_API_KEYS_FILE) JSON {"<token or sha256:hex>": {name, read, write, admin}}
+  --jwks SOURCE            (GATEWAY_JWKS) JWKS URL, JWKS file or PEM public key for JWTs with a "dynamo" claim
+  GATEWAY_JWT_ISSUER / GATEWAY_JWT_AUDIENCE   checked when set
+  GATEWAY_JWT_CLOCK_TOLERANCE_S               skew allowed on exp and nbf (default 5)
+  --allow-anonymous        (GATEWAY_ALLOW_ANONYMOUS=1) with NODE_ENV=production, start without
+                           API keys or JWT: every caller may read and write every key
+
+hardening:
+  --cors-origins O,...     (GATEWAY_CORS_ORIGINS) browser origins allowed cross-origin, or *; unset: none
+  --rate-limit-points P    (GATEWAY_RATE_LIMIT_POINTS) requests per principal per window; unset: no limit
+  --rate-limit-duration-s S (GATEWAY_RATE_LIMIT_DURATION_S, default 1) the window
+  GATEWAY_RATE_LIMIT_REDIS_URL  the Redis the limits are shared in (default REDIS_URL)
+  --admin-listen HOST:PORT (GATEWAY_ADMIN_LISTEN) serve /metrics and /admin/queues there only`;
 
 export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): GatewayConfig {
   const flags = parseFlags(
@@ -70,11 +115,20 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
       'only-persisted': { type: 'boolean' },
       'no-graphiql': { type: 'boolean' },
       'log-level': { type: 'string' },
+      'no-introspection': { type: 'boolean' },
+      'api-keys': { type: 'string' },
+      jwks: { type: 'string' },
+      'allow-anonymous': { type: 'boolean' },
+      'cors-origins': { type: 'string' },
+      'rate-limit-points': { type: 'string' },
+      'rate-limit-duration-s': { type: 'string' },
+      'admin-listen': { type: 'string' },
       help: { type: 'boolean' },
     },
     USAGE,
   );
   const secret = readSecret(flags['secret-file'], env);
+  const production = env.NODE_ENV === 'production';
   const raw = {
     host: flags.host ?? env.GATEWAY_HOST ?? '127.0.0.1',
     port: flags.port ?? env.GATEWAY_PORT ?? 4000,
@@ -88,10 +142,23 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
     maxBodyBytes: flags['max-body-bytes'] ?? env.GATEWAY_MAX_BODY_BYTES ?? 4 * 1024 * 1024,
     persistedOperations: (flags['persisted-operations'] as string | undefined) ?? env.GATEWAY_PERSISTED_OPERATIONS,
     onlyPersisted: Boolean(flags['only-persisted'] ?? env.GATEWAY_ONLY_PERSISTED === '1'),
-    graphiql: !(flags['no-graphiql'] ?? env.NODE_ENV === 'production'),
+    graphiql: !(flags['no-graphiql'] ?? production),
     redisUrl: env.REDIS_URL || undefined,
     repairQueuePrefix: env.REPAIR_QUEUE_PREFIX ?? 'dynamo',
     logLevel: flags['log-level'] ?? env.GATEWAY_LOG_LEVEL ?? 'info',
+    production,
+    apiKeysFile: (flags['api-keys'] as string | undefined) ?? (env.GATEWAY_API_KEYS_FILE || undefined),
+    jwks: (flags.jwks as string | undefined) ?? (env.GATEWAY_JWKS || undefined),
+    jwtIssuer: env.GATEWAY_JWT_ISSUER || undefined,
+    jwtAudience: env.GATEWAY_JWT_AUDIENCE || undefined,
+    jwtClockToleranceS: env.GATEWAY_JWT_CLOCK_TOLERANCE_S ?? 5,
+    allowAnonymous: Boolean(flags['allow-anonymous'] ?? env.GATEWAY_ALLOW_ANONYMOUS === '1'),
+    introspection: !(flags['no-introspection'] ?? production),
+    corsOrigins: (flags['cors-origins'] as string | undefined) ?? (env.GATEWAY_CORS_ORIGINS || undefined),
+    rateLimitPoints: (flags['rate-limit-points'] as string | undefined) ?? (env.GATEWAY_RATE_LIMIT_POINTS || undefined),
+    rateLimitDurationS: flags['rate-limit-duration-s'] ?? env.GATEWAY_RATE_LIMIT_DURATION_S ?? 1,
+    rateLimitRedisUrl: env.GATEWAY_RATE_LIMIT_REDIS_URL || env.REDIS_URL || undefined,
+    adminListen: (flags['admin-listen'] as string | undefined) ?? (env.GATEWAY_ADMIN_LISTEN || undefined),
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {

@@ -7,7 +7,7 @@ export interface HttpServerOptions {
   readonly host: string;
   readonly port: number;
   readonly maxBodyBytes: number;
-  /** further routes (the repair dashboard) mounted before GraphQL */
+  /** further routes (/metrics, the repair dashboard) mounted before GraphQL */
   readonly routes?: (app: HyperExpress.Server) => void;
 }
 
@@ -27,6 +27,8 @@ export class GatewayHttpServer {
     // (hyper-express reads `streaming.readable`; its type definitions still say `stream_options`)
     const route = { streaming: { readable: { highWaterMark: options.maxBodyBytes + 1 } } } as HyperExpress.UserRouteOptions;
     for (const path of ['/graphql', '/health', '/ready']) this.app.any(path, route, [], (req, res) => this.#serve(req, res));
+    // without a handler uWS closes the connection on an unknown path
+    this.app.set_not_found_handler((_req, res) => void res.status(404).send('not found'));
   }
 
   async listen(): Promise<number> {
@@ -45,15 +47,17 @@ export class GatewayHttpServer {
     try {
       const method = req.method;
       const body = method === 'GET' || method === 'HEAD' ? undefined : ((await req.buffer()) as Uint8Array<ArrayBuffer>);
-      const response = await this.yoga.fetch(new URL(req.url, `http://${this.options.host}`), {
-        method,
-        headers: req.headers as Record<string, string>,
-        body,
-      });
+      const response = await this.yoga.fetch(
+        new URL(req.url, `http://${this.options.host}`),
+        { method, headers: req.headers as Record<string, string>, body },
+        { ip: req.ip },
+      );
       res.status(response.status);
       // uWS writes its own content-length; a second one makes strict clients reject the response
+      // (names may come in any case: Yoga's CORS preflight answer sets 'Content-Length')
       response.headers.forEach((value, name) => {
-        if (name !== 'content-length' && name !== 'transfer-encoding') res.header(name, value);
+        const lower = name.toLowerCase();
+        if (lower !== 'content-length' && lower !== 'transfer-encoding') res.header(name, value);
       });
       res.send(Buffer.from(await response.arrayBuffer()));
     } catch (e) {

@@ -1,5 +1,7 @@
-// The gateway process: configuration, a client that finds the cluster (retrying until it
-// answers), Yoga, the HTTP server, and a graceful shutdown on SIGTERM or SIGINT.
+// The gateway process: configuration, authentication, a client that finds the cluster
+// (retrying until it answers), Yoga, the HTTP server (and the operator listener when asked),
+// and a graceful shutdown on SIGTERM or SIGINT.
+import type HyperExpress from 'hyper-express';
 import { configOrExit } from '../storage/config.ts';
 import { DynamoClient } from '../storage/client.ts';
 import { jsonLogger } from '../storage/real-runtime.ts';
@@ -11,11 +13,32 @@ import { repairDashboard } from './bull-board.ts';
 import { RepairQueues } from '../jobs/queues.ts';
 import { RepairStats } from '../jobs/stats.ts';
 import { evictionProblem, redisConnection } from '../jobs/redis.ts';
+import { adminCheck, mountMetrics, startAdminServer } from './admin-routes.ts';
+import { ApiKeys } from './api-keys.ts';
+import { Authenticator } from './auth.ts';
+import { JwtVerifier } from './jwt.ts';
+import { GatewayMetrics } from './metrics.ts';
+import { RateLimit } from './rate-limit.ts';
 
 async function main(): Promise<void> {
   const config = configOrExit(() => loadGatewayConfig(process.argv.slice(2), process.env));
+  const auth = configOrExit(
+    () =>
+      new Authenticator({
+        apiKeys: config.apiKeysFile ? ApiKeys.fromFile(config.apiKeysFile) : null,
+        jwt: config.jwks ? JwtVerifier.load({ keys: config.jwks, issuer: config.jwtIssuer, audience: config.jwtAudience, clockToleranceS: config.jwtClockToleranceS }) : null,
+        adminToken: config.adminToken,
+      }),
+  );
   const logger = jsonLogger('gateway', config.logLevel);
-  if (!config.adminToken) logger.warn('ADMIN_TOKEN is not set: admin fields and the repair dashboard are disabled');
+  if (auth.open) {
+    const why = config.production ? 'started with --allow-anonymous' : 'no GATEWAY_API_KEYS_FILE or GATEWAY_JWKS (development)';
+    logger.warn(`THE GATEWAY IS OPEN: anyone who reaches it can read and write every key (${why}). Set GATEWAY_API_KEYS_FILE or GATEWAY_JWKS to require credentials.`);
+  } else {
+    logger.info('data authentication', { credentials: auth.describe() });
+  }
+  if (!auth.adminPossible) logger.warn('no credential has the admin scope (ADMIN_TOKEN unset): admin fields and the repair dashboard are disabled, and /metrics is served only on --admin-listen');
+  if (!config.rateLimitPoints) logger.info('no rate limit (GATEWAY_RATE_LIMIT_POINTS unset)');
   let client: DynamoClient | null = null;
   let stopping = false;
 
@@ -43,10 +66,18 @@ async function main(): Promise<void> {
     repair = { queues: new RepairQueues(redis, config.repairQueuePrefix), stats: new RepairStats(redis, config.repairQueuePrefix) };
   }
 
+  const rateLimit = config.rateLimitPoints
+    ? new RateLimit({ redisUrl: config.rateLimitRedisUrl!, points: config.rateLimitPoints, durationS: config.rateLimitDurationS, prefix: `${config.repairQueuePrefix}:${config.cluster}` })
+    : null;
+  const metrics = new GatewayMetrics();
   const yoga = createGateway({
     client: () => client,
     contexts: new ContextSigner(config.contextKeys),
-    adminToken: config.adminToken,
+    auth,
+    rateLimit,
+    metrics,
+    corsOrigins: config.corsOrigins,
+    introspection: config.introspection,
     requestTimeoutMs: config.requestTimeoutMs,
     maxBodyBytes: config.maxBodyBytes,
     persistedOperations: config.persistedOperations,
@@ -55,10 +86,25 @@ async function main(): Promise<void> {
     logger,
     repair,
   });
-  const dashboard = repair && config.adminToken ? repairDashboard([repair.queues.handoff, repair.queues.antiEntropy], '/admin/queues', config.adminToken) : null;
-  const server = new GatewayHttpServer(yoga, { host: config.host, port: config.port, maxBodyBytes: config.maxBodyBytes, routes: (app) => dashboard?.mount(app) });
+  const dashboard = repair && auth.adminPossible ? repairDashboard([repair.queues.handoff, repair.queues.antiEntropy], '/admin/queues', adminCheck(auth)) : null;
+  let adminServer: HyperExpress.Server | null = null;
+  if (config.adminListen) {
+    const [host, port] = [config.adminListen.slice(0, config.adminListen.lastIndexOf(':')), Number(config.adminListen.slice(config.adminListen.lastIndexOf(':') + 1))];
+    adminServer = await startAdminServer({ host: host!, port, metrics, dashboard });
+    logger.info('operator routes listening', { metrics: `http://${host}:${adminServer.port}/metrics`, dashboard: dashboard ? '/admin/queues' : null });
+  }
+  const server = new GatewayHttpServer(yoga, {
+    host: config.host,
+    port: config.port,
+    maxBodyBytes: config.maxBodyBytes,
+    routes: (app) => {
+      if (adminServer) return;
+      if (auth.adminPossible) mountMetrics(app, metrics, auth);
+      dashboard?.mount(app);
+    },
+  });
   const port = await server.listen();
-  logger.info('listening', { url: `http://${config.host}:${port}/graphql`, graphiql: config.graphiql });
+  logger.info('listening', { url: `http://${config.host}:${port}/graphql`, graphiql: config.graphiql, introspection: config.introspection, cors: config.corsOrigins ?? [] });
   void connect();
 
   const shutdown = () => {
@@ -67,6 +113,8 @@ async function main(): Promise<void> {
     logger.info('shutting down: finishing requests in flight');
     void server.close().then(() => {
       (client as DynamoClient | null)?.close();
+      adminServer?.close();
+      rateLimit?.close();
       void repair?.queues.close();
       redis?.disconnect();
       logger.info('stopped cleanly');

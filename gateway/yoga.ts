@@ -1,21 +1,27 @@
 // The GraphQL server: Yoga over the Pothos schema, with each production habit as a plugin:
 // masked errors with stable codes, GraphQL Armor limits, CSRF prevention, health and
-// readiness, a request timeout, a body size limit, and optional persisted operations.
-import { timingSafeEqual, createHash } from 'node:crypto';
+// readiness, a request timeout, a body size limit, optional persisted operations, and
+// authentication with rate limits, a CORS allowlist and introspection off in production.
 import { readFileSync } from 'node:fs';
 import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
 import { createYoga, maskError as defaultMaskError, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
+import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { StoreError } from '../storage/core/errors.ts';
 import type { DynamoClient, ReadResult } from '../storage/client.ts';
 import type { Logger } from '../storage/runtime.ts';
 import type { GatewayContext, ReadKey } from '../schema/context.ts';
 import { schema } from '../schema/index.ts';
+import { AccessError } from '../schema/access.ts';
 import { MAX_OPERATION_KEYS } from '../schema/versions.ts';
 import type { ContextSigner } from './context-token.ts';
+import { Authenticator } from './auth.ts';
+import type { GatewayMetrics } from './metrics.ts';
+import type { RateLimit } from './rate-limit.ts';
+import { principalOf, useAuth, type ServerContext } from './use-auth.ts';
 
 export const CSRF_HEADER = 'x-graphql-yoga-csrf';
 
@@ -23,7 +29,15 @@ export interface GatewayOptions {
   /** the store; null until the gateway has reached the cluster (requests get UNAVAILABLE) */
   readonly client: () => DynamoClient | null;
   readonly contexts: ContextSigner;
+  /** who may do what; without one the gateway runs open with this admin token */
+  readonly auth?: Authenticator;
   readonly adminToken?: string;
+  readonly rateLimit?: RateLimit | null;
+  readonly metrics?: GatewayMetrics | null;
+  /** browser origins allowed cross-origin ('*' for any); none when unset */
+  readonly corsOrigins?: readonly string[];
+  /** schema introspection (default on) */
+  readonly introspection?: boolean;
   readonly requestTimeoutMs: number;
   readonly maxBodyBytes: number;
   readonly persistedOperations?: string;
@@ -33,11 +47,10 @@ export interface GatewayOptions {
   readonly repair?: GatewayContext['repair'];
 }
 
-type ServerContext = Record<string, never>;
 export type Gateway = YogaServerInstance<ServerContext, GatewayContext>;
 
 export function createGateway(o: GatewayOptions): Gateway {
-  const adminDigest = o.adminToken ? digest(o.adminToken) : null;
+  const auth = o.auth ?? new Authenticator({ adminToken: o.adminToken });
   const armor = new EnvelopArmor({
     // the standard introspection query (GraphiQL, codegen) is 15 deep; no data query comes near
     maxDepth: { n: 16, ignoreIntrospection: false, flattenFragments: true },
@@ -60,8 +73,11 @@ export function createGateway(o: GatewayOptions): Gateway {
     graphiql: o.graphiql ? { title: 'Dynamo gateway', headers: JSON.stringify({ [CSRF_HEADER]: '1' }) } : false,
     logging: false,
     // never in development mode: error details (stack traces, parser internals) stay in the log
-    maskedErrors: { isDev: false, maskError: (error, message) => exposeStoreErrors(error, message, false, o.logger) },
+    maskedErrors: { isDev: false, maskError: (error, message) => exposeStoreErrors(error, message, false, o.logger, o.metrics ?? null) },
+    cors: corsPolicy(o.corsOrigins ?? []),
     context: ({ request }) => {
+      const principal = principalOf(request);
+      if (!principal) throw new Error('no principal: the auth plugin did not run');
       const client = o.client();
       if (!client) throw new StoreError('UNAVAILABLE', 'the gateway has not reached the cluster yet');
       return {
@@ -69,12 +85,14 @@ export function createGateway(o: GatewayOptions): Gateway {
         reads: readLoader(client),
         contexts: o.contexts,
         readBudget: { left: MAX_OPERATION_KEYS },
-        isAdmin: adminDigest !== null && bearerMatches(request.headers.get('authorization'), adminDigest),
+        principal,
         repair: o.repair ?? null,
       };
     },
     plugins: [
       bodyLimit(o.maxBodyBytes),
+      useAuth({ auth, rateLimit: o.rateLimit ?? null, metrics: o.metrics ?? null }),
+      ...(o.introspection === false ? [useDisableIntrospection()] : []),
       useCSRFPrevention({ requestHeaders: [CSRF_HEADER] }),
       ...armor.protect().plugins,
       ...(persisted ? [usePersistedOperations({ getPersistedOperation: (hash: string) => persisted.get(hash) ?? null, allowArbitraryOperations: !o.onlyPersisted })] : []),
@@ -118,12 +136,17 @@ export function readLoader(client: DynamoClient): DataLoader<ReadKey, ReadResult
   );
 }
 
-/** StoreErrors become GraphQL errors with `extensions.code` and their details; anything else is masked. */
-function exposeStoreErrors(error: unknown, message: string, isDev: boolean, logger: Logger): Error {
+/** StoreErrors and scope refusals (AccessError) become GraphQL errors with `extensions.code` (and a StoreError's details); anything else is masked. */
+function exposeStoreErrors(error: unknown, message: string, isDev: boolean, logger: Logger, metrics: GatewayMetrics | null): Error {
   const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
   if (original instanceof StoreError) {
+    metrics?.errors.inc({ code: original.code });
     const path = error instanceof GraphQLError ? error.path : undefined;
     return new GraphQLError(original.message, { path, extensions: { code: original.code, ...original.details } });
+  }
+  if (original instanceof AccessError) {
+    metrics?.errors.inc({ code: original.code });
+    return new GraphQLError(original.message, { path: error instanceof GraphQLError ? error.path : undefined, extensions: { code: original.code } });
   }
   if (error instanceof GraphQLError && !error.originalError) return error;
   logger.error('unexpected error in an operation', { error: original instanceof Error ? original.stack : String(original) });
@@ -169,11 +192,15 @@ function loadPersisted(path: string): Map<string, string> {
   return new Map(Object.entries(parsed as Record<string, string>));
 }
 
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
-}
-
-export function bearerMatches(header: string | null, expected: Buffer): boolean {
-  if (!header?.startsWith('Bearer ')) return false;
-  return timingSafeEqual(digest(header.slice(7)), expected);
+/**
+ * CORS: an origin on the allowlist gets the CORS headers (no credentials: callers send a
+ * bearer token, never cookies); any other origin gets none, so a browser refuses it.
+ */
+function corsPolicy(origins: readonly string[]) {
+  const any = origins.includes('*');
+  return (request: Request) => {
+    const origin = request.headers.get('origin');
+    if (!origin || !(any || origins.includes(origin))) return false as const;
+    return { origin: [origin], credentials: false, methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['authorization', 'content-type', CSRF_HEADER], maxAge: 600 };
+  };
 }

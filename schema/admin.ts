@@ -1,15 +1,11 @@
-// Operator fields: node internals and hints. Every field here needs the admin token
-// (Authorization: Bearer <ADMIN_TOKEN>).
-import { StoreError } from '../storage/core/errors.ts';
+// Operator fields: node internals and hints. Every field here needs the admin scope
+// (the ADMIN_TOKEN, or an API key or JWT with admin: true).
+import { requireAdmin } from './access.ts';
 import { builder } from './builder.ts';
 import type { GatewayContext } from './context.ts';
 import type { NodeStatus } from '../storage/status.ts';
 import type { ReplicaCopy as ReplicaCopyShape } from '../storage/client.ts';
 import { Sibling } from './versions.ts';
-
-export function requireAdmin(ctx: GatewayContext): void {
-  if (!ctx.isAdmin) throw new StoreError('UNAUTHORIZED', 'admin fields need the header Authorization: Bearer <ADMIN_TOKEN>');
-}
 
 interface NodeStatusShape {
   readonly id: string;
@@ -76,7 +72,7 @@ export interface AdminShape {
 }
 
 export const Admin = builder.objectRef<AdminShape>('Admin').implement({
-  description: 'Operator fields; every one needs the admin token.',
+  description: 'Operator fields; every one needs the admin scope.',
   fields: (t) => ({
     nodes: t.field({
       type: [NodeStatus],
@@ -124,7 +120,7 @@ builder.queryFields((t) => ({
   admin: t.field({
     type: Admin,
     nullable: true,
-    description: 'Operator fields. Needs Authorization: Bearer <ADMIN_TOKEN>.',
+    description: 'Operator fields. Needs a credential with the admin scope (the ADMIN_TOKEN, or an admin API key or JWT).',
     resolve: (_root, _args, ctx) => {
       requireAdmin(ctx);
       return { ctx };

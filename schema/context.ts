@@ -3,6 +3,7 @@
 import type DataLoader from 'dataloader';
 import type { DynamoClient, ReadResult } from '../storage/client.ts';
 import type { ContextSigner } from '../gateway/context-token.ts';
+import type { Principal } from '../gateway/principal.ts';
 import type { RepairQueues } from '../jobs/queues.ts';
 import type { RepairStats } from '../jobs/stats.ts';
 
@@ -19,8 +20,8 @@ export interface GatewayContext {
   readonly contexts: ContextSigner;
   /** keys this operation may still read (all its gets and getManys together) */
   readonly readBudget: { left: number };
-  /** the request carried the admin token */
-  readonly isAdmin: boolean;
+  /** who is calling, and the key prefixes they may read and write (schema/access.ts checks them) */
+  readonly principal: Principal;
   /** the repair queues and their reports, when the gateway is given the repair Redis */
   readonly repair: { readonly queues: RepairQueues; readonly stats: RepairStats } | null;
 }

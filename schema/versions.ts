@@ -3,6 +3,7 @@ import { StoreError } from '../storage/core/errors.ts';
 import { checkKey, checkQuorum, MAX_MGET_KEYS } from '../storage/core/limits.ts';
 import { contextOf, isLive, type SiblingSet, type Version } from '../storage/core/siblings.ts';
 import { formatDot } from '../storage/core/version-vector.ts';
+import { requireRead } from './access.ts';
 import { builder } from './builder.ts';
 import type { GatewayContext } from './context.ts';
 import { decodeValue } from './values.ts';
@@ -54,6 +55,7 @@ function spend(ctx: GatewayContext, keys: number): void {
 /** Reads one key through the operation's loader (batched, deduplicated, grouped by coordinator). */
 async function load(ctx: GatewayContext, key: string, r: number | null | undefined): Promise<VersionsShape> {
   checkKey(key);
+  requireRead(ctx, key);
   if (r != null) checkQuorum('r', r, ctx.client.defaults.n);
   const result = await ctx.reads.load({ key, r: r ?? 0 });
   return { key, set: result.siblings };

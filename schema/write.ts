@@ -2,6 +2,7 @@
 import { checkKey, checkQuorum, checkValue } from '../storage/core/limits.ts';
 import { formatDot } from '../storage/core/version-vector.ts';
 import type { WriteResult as StoreWrite } from '../storage/client.ts';
+import { requireWrite } from './access.ts';
 import { builder } from './builder.ts';
 import type { GatewayContext } from './context.ts';
 import { encodeValue } from './values.ts';
@@ -25,6 +26,7 @@ export const WriteResult = builder.objectRef<WriteShape>('WriteResult').implemen
 
 function prepare(ctx: GatewayContext, key: string, context: string | null | undefined, w: number | null | undefined) {
   checkKey(key);
+  requireWrite(ctx, key);
   if (w != null) checkQuorum('w', w, ctx.client.defaults.n);
   return { context: context == null ? null : ctx.contexts.verify(key, context), w: w ?? 0 };
 }

@@ -117,7 +117,7 @@ export type ReplicaCopy = {
   versions: Array<Sibling>;
 };
 
-/** Operator fields; every one needs the admin token. */
+/** Operator fields; every one needs the admin scope. */
 export type Admin = {
   __typename?: 'Admin';
   nodes: Array<NodeStatus>;
@@ -130,20 +130,20 @@ export type Admin = {
 };
 
 
-/** Operator fields; every one needs the admin token. */
+/** Operator fields; every one needs the admin scope. */
 export type AdminReplicasArgs = {
   key: Scalars['String']['input'];
 };
 
 
-/** Operator fields; every one needs the admin token. */
+/** Operator fields; every one needs the admin scope. */
 export type AdminHintsArgs = {
   node?: InputMaybe<Scalars['String']['input']>;
   limit?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
-/** Operator fields; every one needs the admin token. */
+/** Operator fields; every one needs the admin scope. */
 export type AdminRingArgs = {
   node?: InputMaybe<Scalars['String']['input']>;
 };
@@ -251,7 +251,7 @@ export type Query = {
   /** Up to 1000 keys, answered in the order asked (duplicates each time). A key that fails is null, with its error in "errors". */
   getMany: Array<Maybe<Versions>>;
   cluster: Cluster;
-  /** Operator fields. Needs Authorization: Bearer <ADMIN_TOKEN>. */
+  /** Operator fields. Needs a credential with the admin scope (the ADMIN_TOKEN, or an admin API key or JWT). */
   admin?: Maybe<Admin>;
 };
 
