@@ -1,6 +1,7 @@
 // The gateway's configuration: flags over environment over defaults, validated at start.
 import { z } from 'zod';
 import { invalidConfig, parseFlags, readSecret } from '../storage/config.ts';
+import { logFormat, logLevel } from '../storage/logging.ts';
 
 const schema = z
   .object({
@@ -26,7 +27,8 @@ const schema = z
     graphiql: z.boolean(),
     redisUrl: z.string().url('REDIS_URL must be a redis:// URL').optional(),
     repairQueuePrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
-    logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']),
+    logLevel,
+    logFormat,
   })
   .strict()
   .refine((c) => c.requestTimeoutMs > c.nodeTimeoutMs, { message: 'the request timeout must be longer than the node timeout', path: ['requestTimeoutMs'] })
@@ -52,7 +54,8 @@ export const USAGE = `gateway: the GraphQL front door of the cluster
   --persisted-operations F JSON file {hash: query} of persisted operations
   --only-persisted         refuse operations that are not persisted
   --no-graphiql            no GraphiQL page (off by default when NODE_ENV=production)
-  --log-level LEVEL        (GATEWAY_LOG_LEVEL, default info)`;
+  --log-level LEVEL        debug|info|warn|error|silent (GATEWAY_LOG_LEVEL or LOG_LEVEL, default info)
+  LOG_FORMAT               json (default: one object per line on stderr) or pretty (readable)`;
 
 export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): GatewayConfig {
   const flags = parseFlags(
@@ -91,7 +94,8 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
     graphiql: !(flags['no-graphiql'] ?? env.NODE_ENV === 'production'),
     redisUrl: env.REDIS_URL || undefined,
     repairQueuePrefix: env.REPAIR_QUEUE_PREFIX ?? 'dynamo',
-    logLevel: flags['log-level'] ?? env.GATEWAY_LOG_LEVEL ?? 'info',
+    logLevel: flags['log-level'] || env.GATEWAY_LOG_LEVEL || env.LOG_LEVEL || 'info',
+    logFormat: env.LOG_FORMAT || 'json',
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {

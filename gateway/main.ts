@@ -2,7 +2,7 @@
 // answers), Yoga, the HTTP server, and a graceful shutdown on SIGTERM or SIGINT.
 import { configOrExit } from '../storage/config.ts';
 import { DynamoClient } from '../storage/client.ts';
-import { jsonLogger } from '../storage/real-runtime.ts';
+import { processLogger } from '../storage/logging.ts';
 import { loadGatewayConfig } from './config.ts';
 import { ContextSigner } from './context-token.ts';
 import { GatewayHttpServer } from './http.ts';
@@ -10,11 +10,12 @@ import { createGateway } from './yoga.ts';
 import { repairDashboard } from './bull-board.ts';
 import { RepairQueues } from '../jobs/queues.ts';
 import { RepairStats } from '../jobs/stats.ts';
-import { evictionProblem, redisConnection } from '../jobs/redis.ts';
+import { redisConnection, watchRedis } from '../jobs/redis.ts';
 
 async function main(): Promise<void> {
   const config = configOrExit(() => loadGatewayConfig(process.argv.slice(2), process.env));
-  const logger = jsonLogger('gateway', config.logLevel);
+  const logger = processLogger('gateway', { level: config.logLevel, format: config.logFormat });
+  logger.info('configuration', { config });
   if (!config.adminToken) logger.warn('ADMIN_TOKEN is not set: admin fields and the repair dashboard are disabled');
   let client: DynamoClient | null = null;
   let stopping = false;
@@ -37,9 +38,7 @@ async function main(): Promise<void> {
   let redis: ReturnType<typeof redisConnection> | null = null;
   if (config.redisUrl) {
     redis = redisConnection(config.redisUrl);
-    redis.on('error', (e) => logger.warn('repair Redis unreachable', { error: e.message }));
-    const problem = await evictionProblem(redis).catch(() => null);
-    if (problem) logger.error(problem);
+    watchRedis(redis, logger, 'the repair dashboard and GraphQL repair status and sweeps wait');
     repair = { queues: new RepairQueues(redis, config.repairQueuePrefix), stats: new RepairStats(redis, config.repairQueuePrefix) };
   }
 

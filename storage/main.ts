@@ -9,15 +9,18 @@ import { DEFAULT_TRANSFER } from './membership/transfers.ts';
 import { configOrExit, loadStorageConfig, type StorageConfig } from './config.ts';
 import { LmdbEngine } from './engine/lmdb.ts';
 import { StorageNode } from './node.ts';
-import { cryptoRandom, jsonLogger, realClock } from './real-runtime.ts';
+import { cryptoRandom, realClock } from './real-runtime.ts';
+import { processLogger } from './logging.ts';
+import type { Logger } from './runtime.ts';
 import { NodeServer } from './transport/server.ts';
 import { WsTransport } from './transport/ws-transport.ts';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { RepairQueues } from '../jobs/queues.ts';
-import { evictionProblem, redisConnection } from '../jobs/redis.ts';
+import { redisConnection, watchRedis } from '../jobs/redis.ts';
 
 async function startStorageNode(config: StorageConfig): Promise<{ stop: () => Promise<void>; port: number }> {
-  const logger = jsonLogger(`storage:${config.id}`, config.logLevel);
+  const logger = processLogger(`storage:${config.id}`, { level: config.logLevel, format: config.logFormat });
+  logger.info('configuration', { config });
   const bootstrap = config.members.length > 0 ? createRing(config.members, config.partitions, config.n) : null;
   const engine = LmdbEngine.open(config.dataDir, config.durability, config.commitDelayMs);
   const transport = new WsTransport({
@@ -65,7 +68,7 @@ async function startStorageNode(config: StorageConfig): Promise<{ stop: () => Pr
     },
   });
   const metrics = nodeMetrics(node);
-  const queues = config.repairRedisUrl ? await repairQueues(node, config.repairRedisUrl, config.repairQueuePrefix, logger) : null;
+  const queues = config.repairRedisUrl ? repairQueues(node, config.repairRedisUrl, config.repairQueuePrefix, logger) : null;
   const port = await server.listen();
   node.start();
   logger.info('listening', { host: config.host, port, dataDir: config.dataDir, ringVersion: node.ring?.version ?? null });
@@ -86,11 +89,9 @@ async function startStorageNode(config: StorageConfig): Promise<{ stop: () => Pr
 }
 
 /** Queues a replay of the hints this node holds for a peer whenever that peer answers again. */
-async function repairQueues(node: StorageNode, url: string, prefix: string, logger: ReturnType<typeof jsonLogger>): Promise<{ close: () => Promise<void> }> {
+function repairQueues(node: StorageNode, url: string, prefix: string, logger: Logger): { close: () => Promise<void> } {
   const redis = redisConnection(url, { maxRetriesPerRequest: 1 });
-  redis.on('error', (e) => logger.warn('repair queue unreachable; hints stay on disk until it is back', { error: e.message }));
-  const problem = await evictionProblem(redis).catch(() => null);
-  if (problem) logger.error(problem);
+  watchRedis(redis, logger, 'hint replays are not queued (hints stay on disk)');
   const queues = new RepairQueues(redis, prefix);
   node.onPeerReturn((peer) => {
     if (!node.hintOwners().includes(peer)) return;
