@@ -16,6 +16,7 @@ import type { GatewayContext, ReadKey } from '../schema/context.ts';
 import { schema } from '../schema/index.ts';
 import { MAX_OPERATION_KEYS } from '../schema/versions.ts';
 import type { ContextSigner } from './context-token.ts';
+import { graphiqlAssets, renderGraphiQL } from './graphiql.ts';
 
 export const CSRF_HEADER = 'x-graphql-yoga-csrf';
 
@@ -58,6 +59,7 @@ export function createGateway(o: GatewayOptions): Gateway {
     // streaming check costs a TransformStream and an AbortSignal per request
     maxRequestBodySize: false,
     graphiql: o.graphiql ? { title: 'Dynamo gateway', headers: JSON.stringify({ [CSRF_HEADER]: '1' }) } : false,
+    renderGraphiQL,
     logging: false,
     // never in development mode: error details (stack traces, parser internals) stay in the log
     maskedErrors: { isDev: false, maskError: (error, message) => exposeStoreErrors(error, message, false, o.logger) },
@@ -75,6 +77,7 @@ export function createGateway(o: GatewayOptions): Gateway {
     },
     plugins: [
       bodyLimit(o.maxBodyBytes),
+      ...(o.graphiql ? [graphiqlAssets()] : []),
       useCSRFPrevention({ requestHeaders: [CSRF_HEADER] }),
       ...armor.protect().plugins,
       ...(persisted ? [usePersistedOperations({ getPersistedOperation: (hash: string) => persisted.get(hash) ?? null, allowArbitraryOperations: !o.onlyPersisted })] : []),
