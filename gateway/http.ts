@@ -26,8 +26,8 @@ export class GatewayHttpServer {
     // resumes, so the stream's high-water mark sits above the largest body accepted.
     // (hyper-express reads `streaming.readable`; its type definitions still say `stream_options`)
     const route = { streaming: { readable: { highWaterMark: options.maxBodyBytes + 1 } } } as HyperExpress.UserRouteOptions;
-    // GraphiQL's assets (gateway/graphiql.ts) are Yoga's too
-    for (const path of ['/graphql', '/health', '/ready', '/graphiql/*']) this.app.any(path, route, [], (req, res) => this.#serve(req, res));
+    // GraphiQL's assets (graphiql.ts) and the metrics (metrics.ts) are Yoga's too
+    for (const path of ['/graphql', '/health', '/ready', '/metrics', '/graphiql/*']) this.app.any(path, route, [], (req, res) => this.#serve(req, res));
   }
 
   async listen(): Promise<number> {

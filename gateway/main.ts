@@ -7,6 +7,7 @@ import { loadGatewayConfig } from './config.ts';
 import { ContextSigner } from './context-token.ts';
 import { GatewayHttpServer } from './http.ts';
 import { createGateway } from './yoga.ts';
+import { gatewayMetrics } from './metrics.ts';
 import { repairDashboard } from './bull-board.ts';
 import { RepairQueues } from '../jobs/queues.ts';
 import { RepairStats } from '../jobs/stats.ts';
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
     graphiql: config.graphiql,
     logger,
     repair,
+    metrics: gatewayMetrics(() => client !== null).plugin,
   });
   const dashboard = repair && config.adminToken ? repairDashboard([repair.queues.handoff, repair.queues.antiEntropy], '/admin/queues', config.adminToken) : null;
   const server = new GatewayHttpServer(yoga, { host: config.host, port: config.port, maxBodyBytes: config.maxBodyBytes, routes: (app) => dashboard?.mount(app) });

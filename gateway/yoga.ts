@@ -32,6 +32,8 @@ export interface GatewayOptions {
   readonly graphiql: boolean;
   readonly logger: Logger;
   readonly repair?: GatewayContext['repair'];
+  /** Prometheus metrics at /metrics (metrics.ts); one per process */
+  readonly metrics?: Plugin;
 }
 
 type ServerContext = Record<string, never>;
@@ -77,6 +79,7 @@ export function createGateway(o: GatewayOptions): Gateway {
     },
     plugins: [
       bodyLimit(o.maxBodyBytes),
+      ...(o.metrics ? [o.metrics] : []),
       ...(o.graphiql ? [graphiqlAssets()] : []),
       useCSRFPrevention({ requestHeaders: [CSRF_HEADER] }),
       ...armor.protect().plugins,
