@@ -2,8 +2,9 @@
 // refused, the editor renders, runs a query against a real cluster and shows its result.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { GRAPHIQL_CSP } from '../../gateway/graphiql.ts';
+import { launchChromium } from '../helpers/chromium.ts';
 import { withStack } from '../helpers/stack.ts';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
@@ -30,7 +31,7 @@ test('GraphiQL renders, runs a query and shows its result with every non-loopbac
 
     let browser: Browser | undefined;
     try {
-      browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-gpu', '--no-first-run'] });
+      browser = await launchChromium();
       const context = await browser.newContext();
       const blocked: string[] = [];
       const served: string[] = [];

@@ -76,10 +76,13 @@ test('the latency of coordinated gets and puts, and quorum failures by reason, m
     for (let i = 0; i < 20; i++) await client.get(`lat${i}`);
     const after = await scrapeAll(cluster, ids);
     const moved = (name: string, labels: Record<string, string> = {}) => total(after, name, labels) - total(before, name, labels);
-    // each put is coordinated by one node (a forwarded one is counted where it is coordinated)
-    assert.equal(moved('dynamo_put_duration_seconds_count', { outcome: 'ok' }), 20);
-    assert.equal(moved('dynamo_get_duration_seconds_count', { outcome: 'ok' }), 20);
-    assert.equal(moved('dynamo_put_duration_seconds_bucket', { outcome: 'ok', le: '+Inf' }), 20);
+    // each put is coordinated by one node (a forwarded one is counted where it is coordinated);
+    // a request the client retried elsewhere would count twice
+    const puts = moved('dynamo_put_duration_seconds_count', { outcome: 'ok' });
+    assert.ok(puts >= 20 && puts <= 22, `${puts} puts timed`);
+    const gets = moved('dynamo_get_duration_seconds_count', { outcome: 'ok' });
+    assert.ok(gets >= 20 && gets <= 22, `${gets} gets timed`);
+    assert.equal(moved('dynamo_put_duration_seconds_bucket', { outcome: 'ok', le: '+Inf' }), puts);
     assert.ok(moved('dynamo_put_duration_seconds_sum', { outcome: 'ok' }) > 0);
     assert.equal(total(after, 'dynamo_quorum_failures_total'), 0, 'no quorum failed yet');
 
