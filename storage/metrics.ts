@@ -3,7 +3,7 @@
 // ring changes, and the repair counters. Gauges and counters kept by the node are read at
 // scrape time; latencies and quorum failures come from the coordinator as they happen.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { QuorumFailureReason } from './core/errors.ts';
+import { QUORUM_FAILURE_REASONS, type QuorumFailureReason } from './core/errors.ts';
 import type { CoordinatorObserver } from './coordinator.ts';
 import type { StorageNode } from './node.ts';
 import type { Clock } from './runtime.ts';
@@ -26,6 +26,10 @@ export class NodeMetrics {
       put: new Histogram({ name: 'dynamo_put_duration_seconds', help: 'Puts this node coordinated, until W replicas acknowledged or the put failed; outcome ok or the error code', labelNames: ['outcome'], buckets: LATENCY_BUCKETS, registers }),
     };
     this.#quorumFailures = new Counter({ name: 'dynamo_quorum_failures_total', help: 'Reads and writes this node coordinated that missed their quorum: reason timeout, replicas_unavailable or primaries_unavailable', labelNames: ['kind', 'reason'], registers });
+    // every series exists from the start at zero, so a rate or an alert has something to read
+    for (const kind of ['read', 'write']) for (const reason of QUORUM_FAILURE_REASONS) this.#quorumFailures.inc({ kind, reason }, 0);
+    this.#latency.get.zero({ outcome: 'ok' });
+    this.#latency.put.zero({ outcome: 'ok' });
   }
 
   /** What the coordinator reports to (node.ts passes it on). */
