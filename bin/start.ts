@@ -1,14 +1,18 @@
 // `npm start`: the whole stack on one machine. Redis for the repair queues (a private one if
-// none answers), storage nodes as separate processes on loopback ports (7001...), the GraphQL
-// gateway on 4000 (repair dashboard at /admin/queues), the repair workers; data and dev
-// secrets under ./data/. Ctrl-C stops everything cleanly.
+// none answers and REDIS_URL is unset), storage nodes as separate processes on loopback ports
+// (7001...), the GraphQL gateway on 4000 (repair dashboard at /admin/queues), the repair
+// workers; data and dev secrets under ./data/; readable logs. Ctrl-C stops everything cleanly.
+//
+// Without Redis the store still runs: nodes replay their own hints, and the gateway serves
+// reads and writes. Scheduled anti-entropy, the repair workers and the dashboard stay off, and
+// the start says so, with how to get Redis.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
 import { LocalCluster, startService, stopProcess } from '../storage/launcher.ts';
-import { DEFAULT_REDIS_URL, ensureRedis, type PrivateRedis } from '../jobs/redis.ts';
+import { DEFAULT_REDIS_URL, ensureRedis, redisAnswers, type PrivateRedis } from '../jobs/redis.ts';
 
 /** Gateway settings passed through from the environment (README, Configuration). */
 const GATEWAY_SETTINGS = [
@@ -68,15 +72,56 @@ const secret = devSecret('DYNAMO_SECRET', 'secret', 24);
 const contextKeys = devSecret('GATEWAY_CONTEXT_KEYS', 'context-key', 32);
 const adminToken = process.env.ADMIN_TOKEN ?? randomBytes(18).toString('base64url');
 
-const redisUrl = process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
 const gatewaySettings: Record<string, string> = Object.fromEntries(GATEWAY_SETTINGS.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
 if (o['api-keys']) gatewaySettings.GATEWAY_API_KEYS_FILE = o['api-keys'];
 const dataAuth = [gatewaySettings.GATEWAY_API_KEYS_FILE && `API keys from ${gatewaySettings.GATEWAY_API_KEYS_FILE}`, gatewaySettings.GATEWAY_JWKS && `JWTs against ${gatewaySettings.GATEWAY_JWKS}`]
   .filter(Boolean)
   .join(', ');
+
+// readable log lines from every process, unless asked otherwise
+process.env.LOG_FORMAT ||= 'pretty';
+
+const namedRedis = process.env.REDIS_URL;
+const redisUrl = namedRedis ?? DEFAULT_REDIS_URL;
+
+/**
+ * The repair queues' Redis: the one at REDIS_URL, or at the default address, or a private
+ * redis-server started for this run (only when REDIS_URL is unset: a Redis the user named is
+ * never replaced). Null, with the reason, when there is none.
+ */
+async function findRedis(): Promise<{ redis: PrivateRedis; problem: null } | { redis: null; problem: string }> {
+  if (namedRedis) {
+    if (await redisAnswers(namedRedis)) return { redis: { url: namedRedis, process: null }, problem: null };
+    return { redis: null, problem: `Redis is not answering at ${namedRedis} (REDIS_URL).` };
+  }
+  try {
+    return { redis: await ensureRedis(redisUrl, join(dataDir, 'redis')), problem: null };
+  } catch (e) {
+    return { redis: null, problem: (e as Error).message };
+  }
+}
+
+function noRedisWarning(problem: string): string {
+  const rule = '!'.repeat(78);
+  return [
+    rule,
+    '!! NO REDIS: scheduled anti-entropy, the repair workers and the repair dashboard are OFF.',
+    '!! The store itself runs: reads and writes work, and each node replays its own hints.',
+    `!! ${problem}`,
+    '!! To get Redis: apt-get install redis-server (Debian, Ubuntu), brew install redis (macOS),',
+    '!! or docker run -d -p 6379:6379 redis:7 --maxmemory-policy noeviction.',
+    '!! Then restart npm start: it uses the Redis on 127.0.0.1:6379, or starts redis-server',
+    '!! itself when it is installed (or set REDIS_URL to your Redis).',
+    rule,
+  ].join('\n');
+}
+
+const found = await findRedis();
+const withRedis = found.redis !== null;
 const cluster = new LocalCluster({
   nodes,
-  flags: ['--repair-redis-url', redisUrl],
+  // without the repair queues, each node delivers its own hints
+  flags: withRedis ? ['--repair-redis-url', found.redis.url] : [],
   basePort: Number(o['base-port']),
   dataDir,
   secret,
@@ -87,7 +132,7 @@ const cluster = new LocalCluster({
   output: 'inherit',
 });
 const services: ChildProcess[] = [];
-let redis: PrivateRedis | null = null;
+const redis: PrivateRedis | null = found.redis;
 
 let stopping = false;
 const stop = async () => {
@@ -104,44 +149,52 @@ process.on('SIGINT', () => void stop());
 process.on('SIGTERM', () => void stop());
 
 try {
-  redis = await ensureRedis(redisUrl, join(dataDir, 'redis'));
+  if (!withRedis) process.stdout.write(`${noRedisWarning(found.problem)}\n`);
   await cluster.start();
   const gatewayPort = o['gateway-port']!;
   services.push(
     await startService({
       entry: 'gateway/main.ts',
       args: ['--port', gatewayPort, '--seeds', cluster.seeds.join(','), '--cluster', cluster.cluster],
-      env: { ...gatewaySettings, DYNAMO_SECRET: secret, GATEWAY_CONTEXT_KEYS: contextKeys, ADMIN_TOKEN: adminToken, REDIS_URL: redisUrl },
+      env: { ...gatewaySettings, DYNAMO_SECRET: secret, GATEWAY_CONTEXT_KEYS: contextKeys, ADMIN_TOKEN: adminToken, REDIS_URL: redis?.url ?? '' },
       health: `127.0.0.1:${gatewayPort}`,
       output: 'inherit',
     }),
   );
   const jobsPort = o['jobs-port']!;
-  services.push(
-    await startService({
-      entry: 'jobs/main.ts',
-      args: ['--port', jobsPort, '--seeds', cluster.seeds.join(','), '--cluster', cluster.cluster],
-      env: { DYNAMO_SECRET: secret, REDIS_URL: redisUrl },
-      health: `127.0.0.1:${jobsPort}`,
-      output: 'inherit',
-    }),
-  );
+  if (redis) {
+    services.push(
+      await startService({
+        entry: 'jobs/main.ts',
+        args: ['--port', jobsPort, '--seeds', cluster.seeds.join(','), '--cluster', cluster.cluster],
+        env: { DYNAMO_SECRET: secret, REDIS_URL: redis.url },
+        health: `127.0.0.1:${jobsPort}`,
+        output: 'inherit',
+      }),
+    );
+  }
   process.stdout.write(
     [
       '',
-      `${nodes} storage nodes: ${cluster.seeds.join(' ')}`,
-      `Redis:    ${redis.url}${redis.process ? ' (private, started for this run)' : ''}`,
-      `GraphQL:  http://127.0.0.1:${gatewayPort}/graphql (GraphiQL in a browser)`,
-      `repair:   http://127.0.0.1:${gatewayPort}/admin/queues?token=${adminToken} (workers' /metrics on :${jobsPort})`,
+      `${nodes} storage nodes: ${cluster.seeds.join(' ')} (each serves /metrics, e.g. http://${cluster.seeds[0]}/metrics)`,
+      redis
+        ? `Redis:    ${redis.url}${redis.process ? ' (private, started for this run)' : ''}`
+        : 'Redis:    NONE: scheduled anti-entropy, the repair workers and the dashboard are off (see above)',
+      `GraphQL:  http://127.0.0.1:${gatewayPort}/graphql (GraphiQL in a browser; /metrics with the admin token)`,
+      redis
+        ? `repair:   http://127.0.0.1:${gatewayPort}/admin/queues?token=${adminToken} (workers' /metrics on :${jobsPort})`
+        : `repair:   off until Redis is reachable and npm start restarts; nodes replay their own hints`,
       `admin token: ${adminToken}${process.env.ADMIN_TOKEN ? ' (from ADMIN_TOKEN)' : ' (generated; set ADMIN_TOKEN to choose one)'}; admin scope only, no data`,
       dataAuth
         ? `data auth: ${dataAuth}`
         : 'data auth: NONE - the gateway is open: anyone who reaches it reads and writes every key (--api-keys FILE or GATEWAY_JWKS to close it)',
       `cluster secret in ${join(dataDir, 'secret')}; try: npx dynamo put greeting hello && npx dynamo get greeting`,
+      'Logs: readable lines (LOG_FORMAT=json for JSON), level from LOG_LEVEL (default info).',
       'Ctrl-C stops everything.',
       '',
     ].join('\n'),
   );
+  if (!withRedis) process.stdout.write(`${noRedisWarning(found.problem)}\n`);
 } catch (e) {
   process.stderr.write(`start failed: ${(e as Error).message}\n`);
   await stop();

@@ -1,6 +1,7 @@
 // The gateway's configuration: flags over environment over defaults, validated at start.
 import { z } from 'zod';
 import { invalidConfig, parseFlags, readSecret } from '../storage/config.ts';
+import { logFormat, logLevel } from '../storage/logging.ts';
 
 const schema = z
   .object({
@@ -26,7 +27,8 @@ const schema = z
     graphiql: z.boolean(),
     redisUrl: z.string().url('REDIS_URL must be a redis:// URL').optional(),
     repairQueuePrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
-    logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']),
+    logLevel,
+    logFormat,
     production: z.boolean(),
     apiKeysFile: z.string().min(1).optional(),
     jwks: z.string().min(1).optional(),
@@ -82,7 +84,8 @@ export const USAGE = `gateway: the GraphQL front door of the cluster
   --only-persisted         refuse operations that are not persisted
   --no-graphiql            no GraphiQL page (off by default when NODE_ENV=production)
   --no-introspection       refuse schema introspection (off by default when NODE_ENV=production)
-  --log-level LEVEL        (GATEWAY_LOG_LEVEL, default info)
+  --log-level LEVEL        debug|info|warn|error|silent (GATEWAY_LOG_LEVEL or LOG_LEVEL, default info)
+  LOG_FORMAT               json (default: one object per line on stderr) or pretty (readable)
 
 authentication (Authorization: Bearer <credential>):
   --api-keys FILE          (GATEWAY_API_KEYS_FILE) JSON {"<token or sha256:hex>": {name, read, write, admin}}
@@ -145,7 +148,8 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
     graphiql: !(flags['no-graphiql'] ?? production),
     redisUrl: env.REDIS_URL || undefined,
     repairQueuePrefix: env.REPAIR_QUEUE_PREFIX ?? 'dynamo',
-    logLevel: flags['log-level'] ?? env.GATEWAY_LOG_LEVEL ?? 'info',
+    logLevel: flags['log-level'] || env.GATEWAY_LOG_LEVEL || env.LOG_LEVEL || 'info',
+    logFormat: env.LOG_FORMAT || 'json',
     production,
     apiKeysFile: (flags['api-keys'] as string | undefined) ?? (env.GATEWAY_API_KEYS_FILE || undefined),
     jwks: (flags.jwks as string | undefined) ?? (env.GATEWAY_JWKS || undefined),

@@ -22,13 +22,14 @@ export class GatewayHttpServer {
   ) {
     this.app = new HyperExpress.Server({ auto_close: false, max_body_length: options.maxBodyBytes });
     options.routes?.(this.app);
+    // without it, uWS closes the connection on a path no route takes
+    this.app.set_not_found_handler((req, res) => void res.status(404).json({ errors: [{ message: `no such path: ${req.path}`, extensions: { code: 'NOT_FOUND' } }] }));
     // A request body is buffered whole, never paused: with this uWS build a paused upload never
     // resumes, so the stream's high-water mark sits above the largest body accepted.
     // (hyper-express reads `streaming.readable`; its type definitions still say `stream_options`)
     const route = { streaming: { readable: { highWaterMark: options.maxBodyBytes + 1 } } } as HyperExpress.UserRouteOptions;
-    for (const path of ['/graphql', '/health', '/ready']) this.app.any(path, route, [], (req, res) => this.#serve(req, res));
-    // without a handler uWS closes the connection on an unknown path
-    this.app.set_not_found_handler((_req, res) => void res.status(404).send('not found'));
+    // GraphiQL's assets (graphiql.ts) are Yoga's too; /metrics is mounted by admin-routes.ts
+    for (const path of ['/graphql', '/health', '/ready', '/graphiql/*']) this.app.any(path, route, [], (req, res) => this.#serve(req, res));
   }
 
   async listen(): Promise<number> {

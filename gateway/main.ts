@@ -4,7 +4,7 @@
 import type HyperExpress from 'hyper-express';
 import { configOrExit } from '../storage/config.ts';
 import { DynamoClient } from '../storage/client.ts';
-import { jsonLogger } from '../storage/real-runtime.ts';
+import { processLogger } from '../storage/logging.ts';
 import { loadGatewayConfig } from './config.ts';
 import { ContextSigner } from './context-token.ts';
 import { GatewayHttpServer } from './http.ts';
@@ -12,7 +12,7 @@ import { createGateway } from './yoga.ts';
 import { repairDashboard } from './bull-board.ts';
 import { RepairQueues } from '../jobs/queues.ts';
 import { RepairStats } from '../jobs/stats.ts';
-import { evictionProblem, redisConnection } from '../jobs/redis.ts';
+import { redisConnection, watchRedis } from '../jobs/redis.ts';
 import { adminCheck, mountMetrics, startAdminServer } from './admin-routes.ts';
 import { ApiKeys } from './api-keys.ts';
 import { Authenticator } from './auth.ts';
@@ -30,7 +30,8 @@ async function main(): Promise<void> {
         adminToken: config.adminToken,
       }),
   );
-  const logger = jsonLogger('gateway', config.logLevel);
+  const logger = processLogger('gateway', { level: config.logLevel, format: config.logFormat });
+  logger.info('configuration', { config });
   if (auth.open) {
     const why = config.production ? 'started with --allow-anonymous' : 'no GATEWAY_API_KEYS_FILE or GATEWAY_JWKS (development)';
     logger.warn(`THE GATEWAY IS OPEN: anyone who reaches it can read and write every key (${why}). Set GATEWAY_API_KEYS_FILE or GATEWAY_JWKS to require credentials.`);
@@ -60,16 +61,14 @@ async function main(): Promise<void> {
   let redis: ReturnType<typeof redisConnection> | null = null;
   if (config.redisUrl) {
     redis = redisConnection(config.redisUrl);
-    redis.on('error', (e) => logger.warn('repair Redis unreachable', { error: e.message }));
-    const problem = await evictionProblem(redis).catch(() => null);
-    if (problem) logger.error(problem);
+    watchRedis(redis, logger, 'the repair dashboard and GraphQL repair status and sweeps wait');
     repair = { queues: new RepairQueues(redis, config.repairQueuePrefix), stats: new RepairStats(redis, config.repairQueuePrefix) };
   }
 
   const rateLimit = config.rateLimitPoints
     ? new RateLimit({ redisUrl: config.rateLimitRedisUrl!, points: config.rateLimitPoints, durationS: config.rateLimitDurationS, prefix: `${config.repairQueuePrefix}:${config.cluster}` })
     : null;
-  const metrics = new GatewayMetrics();
+  const metrics = new GatewayMetrics(() => client !== null);
   const yoga = createGateway({
     client: () => client,
     contexts: new ContextSigner(config.contextKeys),

@@ -1,6 +1,11 @@
-// Prometheus metrics of the gateway, served at /metrics to the admin scope (or on the admin
-// listen address): the error codes callers were given, refusals included.
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+// The gateway's Prometheus metrics: Yoga's and envelop's request counts, durations, phases and
+// errors (@graphql-yoga/plugin-prometheus), the error codes callers were given (refusals
+// included), the process's own figures, and whether the gateway has reached the cluster.
+// admin-routes.ts serves them at /metrics to the admin scope, or open on the admin listen
+// address; nodes and repair workers serve their own.
+import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
+import type { Plugin } from 'graphql-yoga';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 export class GatewayMetrics {
   readonly registry = new Registry();
@@ -11,8 +16,20 @@ export class GatewayMetrics {
     labelNames: ['code'],
     registers: [this.registry],
   });
+  /** Yoga's request metrics into this registry; the plugin serves no route of its own */
+  readonly plugin: Plugin;
 
-  constructor() {
+  constructor(connected: () => boolean) {
     collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'dynamo_gateway_cluster_connected',
+      help: '1 once the gateway has learned the ring from the cluster, 0 before (requests get UNAVAILABLE)',
+      registers: [this.registry],
+      collect() {
+        this.set(connected() ? 1 : 0);
+      },
+    });
+    // the url label stays off: one series per path a scanner tries would grow without bound
+    this.plugin = usePrometheus({ registry: this.registry, endpoint: false, labels: { url: false } }) as Plugin;
   }
 }

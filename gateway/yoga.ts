@@ -19,6 +19,7 @@ import { AccessError } from '../schema/access.ts';
 import { MAX_OPERATION_KEYS } from '../schema/versions.ts';
 import type { ContextSigner } from './context-token.ts';
 import { Authenticator } from './auth.ts';
+import { graphiqlAssets, renderGraphiQL } from './graphiql.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { RateLimit } from './rate-limit.ts';
 import { principalOf, useAuth, type ServerContext } from './use-auth.ts';
@@ -71,6 +72,7 @@ export function createGateway(o: GatewayOptions): Gateway {
     // streaming check costs a TransformStream and an AbortSignal per request
     maxRequestBodySize: false,
     graphiql: o.graphiql ? { title: 'Dynamo gateway', headers: JSON.stringify({ [CSRF_HEADER]: '1' }) } : false,
+    renderGraphiQL,
     logging: false,
     // never in development mode: error details (stack traces, parser internals) stay in the log
     maskedErrors: { isDev: false, maskError: (error, message) => exposeStoreErrors(error, message, false, o.logger, o.metrics ?? null) },
@@ -91,6 +93,8 @@ export function createGateway(o: GatewayOptions): Gateway {
     },
     plugins: [
       bodyLimit(o.maxBodyBytes),
+      ...(o.metrics ? [o.metrics.plugin] : []),
+      ...(o.graphiql ? [graphiqlAssets()] : []),
       useAuth({ auth, rateLimit: o.rateLimit ?? null, metrics: o.metrics ?? null }),
       ...(o.introspection === false ? [useDisableIntrospection()] : []),
       useCSRFPrevention({ requestHeaders: [CSRF_HEADER] }),

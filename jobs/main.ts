@@ -5,10 +5,10 @@ import HyperExpress from 'hyper-express';
 import { z } from 'zod';
 import { configOrExit, invalidConfig, parseFlags } from '../storage/config.ts';
 import { DynamoClient } from '../storage/client.ts';
-import { jsonLogger } from '../storage/real-runtime.ts';
+import { logFormat, logLevel, processLogger } from '../storage/logging.ts';
 import { RepairMetrics } from './metrics.ts';
 import { RepairQueues } from './queues.ts';
-import { DEFAULT_REDIS_URL, evictionProblem, redisConnection } from './redis.ts';
+import { DEFAULT_REDIS_URL, evictionProblem, redisConnection, watchRedis } from './redis.ts';
 import { RepairStats } from './stats.ts';
 import { startWorkers } from './workers.ts';
 
@@ -32,7 +32,8 @@ const schema = z
     sweepEveryMs: z.coerce.number().int().min(1000),
     reclaimGraceMs: z.coerce.number().int().min(0),
     schedule: z.boolean(),
-    logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']),
+    logLevel,
+    logFormat,
   })
   .strict();
 
@@ -50,7 +51,9 @@ const USAGE = `jobs: repair workers (hinted handoff, anti-entropy) on BullMQ
   --handoff-scan-every-ms T   safety-net scan for hints (default 30000)
   --hint-expiry-every-ms T    hints past their age cap (default 60000)
   --reclaim-grace-ms T        tombstones everywhere this long are reclaimed (default 2 days: longer than the hint age cap)
-  --no-schedule               only work jobs; leave the schedules to another worker`;
+  --no-schedule               only work jobs; leave the schedules to another worker
+  --log-level LEVEL           debug|info|warn|error|silent (JOBS_LOG_LEVEL or LOG_LEVEL, default info)
+  LOG_FORMAT                  json (default: one object per line on stderr) or pretty (readable)`;
 
 function load(argv: string[], env: NodeJS.ProcessEnv) {
   const f = parseFlags(
@@ -69,6 +72,7 @@ function load(argv: string[], env: NodeJS.ProcessEnv) {
       'hint-expiry-every-ms': { type: 'string' },
       'reclaim-grace-ms': { type: 'string' },
       'no-schedule': { type: 'boolean' },
+      'log-level': { type: 'string' },
       help: { type: 'boolean' },
     },
     USAGE,
@@ -92,7 +96,8 @@ function load(argv: string[], env: NodeJS.ProcessEnv) {
     sweepEveryMs: f['sweep-every-ms'] ?? 600_000,
     reclaimGraceMs: f['reclaim-grace-ms'] ?? 2 * 24 * 3600_000,
     schedule: !f['no-schedule'],
-    logLevel: env.JOBS_LOG_LEVEL ?? 'info',
+    logLevel: f['log-level'] || env.JOBS_LOG_LEVEL || env.LOG_LEVEL || 'info',
+    logFormat: env.LOG_FORMAT || 'json',
   });
   if (!parsed.success) throw invalidConfig('jobs configuration', parsed.error);
   return parsed.data;
@@ -100,9 +105,10 @@ function load(argv: string[], env: NodeJS.ProcessEnv) {
 
 async function main(): Promise<void> {
   const c = configOrExit(() => load(process.argv.slice(2), process.env));
-  const logger = jsonLogger('jobs', c.logLevel);
+  const logger = processLogger('jobs', { level: c.logLevel, format: c.logFormat });
+  logger.info('configuration', { config: c });
   const redis = redisConnection(c.redisUrl);
-  redis.on('error', (e) => logger.warn('redis connection error', { error: e.message }));
+  watchRedis(redis, logger, 'the repair workers wait');
   const problem = await evictionProblem(redis);
   if (problem) {
     process.stderr.write(`${problem}\nRefusing to start the repair workers.\n`);

@@ -49,6 +49,11 @@ export class RepairQueues {
     this.handoff = new Queue<HandoffJob>(QUEUE_NAMES.handoff, { connection, prefix });
     this.antiEntropy = new Queue<AntiEntropyJob>(QUEUE_NAMES.antiEntropy, { connection, prefix });
     this.#flows = new FlowProducer({ connection, prefix });
+    // their errors are the shared connection's, which its owner reports once per outage
+    // (redis.ts watchRedis); unheard, BullMQ would print each one to the console
+    this.handoff.on('error', () => undefined);
+    this.antiEntropy.on('error', () => undefined);
+    this.#flows.on('error', () => undefined);
   }
 
   /**

@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from '../storage/runtime.ts';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -33,6 +34,28 @@ export async function evictionProblem(redis: Redis): Promise<string | null> {
   const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as [string, string];
   if (policy === 'noeviction') return null;
   return `Redis runs with maxmemory-policy ${policy}: under memory pressure it would evict queued repair jobs. Run "redis-cli config set maxmemory-policy noeviction" (and set it in redis.conf).`;
+}
+
+/**
+ * Watches a connection that ioredis keeps re-establishing: logs an outage once (not at every
+ * reconnect attempt) with what it stops, logs the recovery, and checks the eviction policy
+ * each time Redis becomes reachable, so a process never waits on Redis to start.
+ */
+export function watchRedis(redis: Redis, logger: Logger, whileDown: string): void {
+  let down = false;
+  redis.on('error', (e: Error) => {
+    if (down) return;
+    down = true;
+    logger.warn(`repair Redis unreachable: ${whileDown} until it is back; retrying`, { error: e.message });
+  });
+  redis.on('ready', () => {
+    if (down) logger.info('repair Redis reachable again');
+    down = false;
+    evictionProblem(redis).then(
+      (problem) => problem && logger.error(problem),
+      () => undefined,
+    );
+  });
 }
 
 export interface PrivateRedis {

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { DEFAULT_MAX_SIBLINGS } from './core/limits.ts';
 import { validateMembers, type Member } from './core/ring.ts';
+import { logFormat, logLevel } from './logging.ts';
 
 /** `n1=127.0.0.1:7001,n2=127.0.0.1:7002/2` (an optional /weight after the address) */
 export function parseNodeList(text: string): Member[] {
@@ -92,7 +93,8 @@ const schema = z
     dropGraceMs: int(0, 86_400_000),
     repairRedisUrl: z.string().url('the repair Redis URL must look like redis://host:port').optional(),
     repairQueuePrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
-    logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']),
+    logLevel,
+    logFormat,
   })
   .strict();
 
@@ -132,6 +134,7 @@ export const DEFAULTS = {
   dropGraceMs: 10_000,
   repairQueuePrefix: 'dynamo',
   logLevel: 'info',
+  logFormat: 'json',
 } as const;
 
 const ENV: Record<string, string> = {
@@ -210,7 +213,8 @@ export const USAGE = `storage node: one Dynamo replica process
   --drop-grace-ms T       keep moved key ranges this long after a change commits (default 10000)
   --repair-redis-url URL  the repair queues' Redis (DYNAMO_REPAIR_REDIS_URL): the node queues hint
                           replays there when an owner returns; without it, it replays its own hints
-  --log-level LEVEL       debug|info|warn|error|silent (default info)`;
+  --log-level LEVEL       debug|info|warn|error|silent (DYNAMO_LOG_LEVEL or LOG_LEVEL, default info)
+  LOG_FORMAT              json (default: one object per line on stderr) or pretty (readable)`;
 
 export function loadStorageConfig(argv: string[], env: NodeJS.ProcessEnv): StorageConfig {
   const flags = parseFlags(argv, FLAGS, USAGE);
@@ -244,7 +248,8 @@ export function loadStorageConfig(argv: string[], env: NodeJS.ProcessEnv): Stora
       dropGraceMs: flags['drop-grace-ms'],
       repairRedisUrl: pick('repairRedisUrl', 'repair-redis-url'),
       repairQueuePrefix: pick('repairQueuePrefix', 'repair-queue-prefix'),
-      logLevel: pick('logLevel', 'log-level'),
+      logLevel: pick('logLevel', 'log-level') || env.LOG_LEVEL || undefined,
+      logFormat: env.LOG_FORMAT || undefined,
     }),
   };
   const parsed = schema.safeParse(raw);

@@ -12,7 +12,7 @@
 // get: any node may coordinate. It asks the key's N targets, answers once R have answered
 // with every causally-maximal version, keeps listening, and repairs the replicas that
 // answered with less than the merged result (read repair).
-import { StoreError, quorumError } from './core/errors.ts';
+import { StoreError, quorumError, quorumFailureReason, type QuorumFailureReason, type QuorumShortfall } from './core/errors.ts';
 import { GetCore } from './core/get-core.ts';
 import { PutCore } from './core/put-core.ts';
 import { checkKey, checkQuorum, checkValue } from './core/limits.ts';
@@ -52,6 +52,14 @@ export interface CoordinatorDeps {
   readonly onMint?: (mint: Mint) => void;
   /** while the node's actor for a key range is moving on (a corrupt record there), a promise of its move; null otherwise */
   readonly rangeReady?: (partition: number) => Promise<void> | null;
+  /** told of every get and put this node coordinates, and of every failed quorum (metrics.ts) */
+  readonly observer?: CoordinatorObserver;
+}
+
+export interface CoordinatorObserver {
+  /** a key read (each key of a multi-get) or a put coordinated here: its time and 'ok' or the error code */
+  request(kind: 'get' | 'put', ms: number, outcome: string): void;
+  quorumFailure(kind: 'read' | 'write', reason: QuorumFailureReason): void;
 }
 
 /** Whether this node may make dots yet (the start-up check in node.ts). */
@@ -125,15 +133,19 @@ export class Coordinator {
     });
     let timedOut = false;
     let open = reads.length;
+    const started = this.d.clock.now();
     const settle = (i: number) => {
       const { key, core } = reads[i]!;
       const out = results[i]!;
       if (!out.answered && core.state === 'ok') {
         out.answered = true;
+        this.d.observer?.request('get', this.d.clock.now() - started, 'ok');
         out.resolve({ type: 'getReply', replies: core.answers, set: core.merged });
       } else if (!out.answered && core.state === 'failed') {
         out.answered = true;
-        out.reject(quorumError('read', core.shortfall(), timedOut));
+        const error = this.#quorumFailed('read', core.shortfall(), timedOut);
+        this.d.observer?.request('get', this.d.clock.now() - started, error.code);
+        out.reject(error);
       }
       if (core.complete && !out.repaired) {
         out.repaired = true;
@@ -227,7 +239,15 @@ export class Coordinator {
         await ready.force();
       }
     }
-    return this.#coordinate(req, w, partition, mine, targets, view.walk(partition).slice(view.n));
+    const started = this.d.clock.now();
+    try {
+      const reply = await this.#coordinate(req, w, partition, mine, targets, view.walk(partition).slice(view.n));
+      this.d.observer?.request('put', this.d.clock.now() - started, 'ok');
+      return reply;
+    } catch (e) {
+      this.d.observer?.request('put', this.d.clock.now() - started, e instanceof StoreError ? e.code : 'INTERNAL');
+      throw e;
+    }
   }
 
   /**
@@ -327,14 +347,14 @@ export class Coordinator {
           // quorum is out of reach; the answer waits for the replicas still working on it, so it
           // can say how many have the write
           answered = true;
-          reject(quorumError('write', core.shortfall(), false));
+          reject(this.#quorumFailed('write', core.shortfall(), false));
         }
         if (answered || core.complete) timer.cancel();
       };
       const timer = clock.after(Math.max(1, config.requestTimeoutMs - (clock.now() - started)), () => {
         if (answered) return;
         answered = true;
-        reject(quorumError('write', core.shortfall(), true));
+        reject(this.#quorumFailed('write', core.shortfall(), true));
       });
       const send = (t: Target) => {
         const work = this.#writeReplica(t, req.key, set).then(
@@ -365,6 +385,11 @@ export class Coordinator {
     }
     const reply = await this.#ask(t.node, { type: 'replicaWrite', key, hintFor: t.hintFor ?? null, set });
     if (reply.type !== 'ack') throw unexpected(t.node, reply);
+  }
+
+  #quorumFailed(kind: 'read' | 'write', shortfall: QuorumShortfall, timedOut: boolean): StoreError {
+    this.d.observer?.quorumFailure(kind, quorumFailureReason(shortfall, timedOut));
+    return quorumError(kind, shortfall, timedOut);
   }
 
   /** One request to a peer, feeding the liveness view: failures to reach it mark it down. */

@@ -156,7 +156,8 @@ export interface ServiceOptions {
   readonly env: Readonly<Record<string, string>>;
   /** host:port whose GET /health says the service is up */
   readonly health: string;
-  readonly output?: 'inherit' | 'ignore';
+  /** where its output goes: inherited, discarded, or piped to the caller (who must read it) */
+  readonly output?: 'inherit' | 'ignore' | 'pipe';
   readonly timeoutMs?: number;
   /** extra node runtime flags (e.g. --cpu-prof) */
   readonly nodeArgs?: readonly string[];

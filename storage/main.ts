@@ -9,15 +9,19 @@ import { DEFAULT_TRANSFER } from './membership/transfers.ts';
 import { configOrExit, loadStorageConfig, type StorageConfig } from './config.ts';
 import { LmdbEngine } from './engine/lmdb.ts';
 import { StorageNode } from './node.ts';
-import { cryptoRandom, jsonLogger, realClock } from './real-runtime.ts';
+import { cryptoRandom, realClock } from './real-runtime.ts';
+import { processLogger } from './logging.ts';
+import type { Logger } from './runtime.ts';
 import { NodeServer } from './transport/server.ts';
 import { WsTransport } from './transport/ws-transport.ts';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { NodeMetrics } from './metrics.ts';
 import { RepairQueues } from '../jobs/queues.ts';
-import { evictionProblem, redisConnection } from '../jobs/redis.ts';
+import { redisConnection, watchRedis } from '../jobs/redis.ts';
 
 async function startStorageNode(config: StorageConfig): Promise<{ stop: () => Promise<void>; port: number }> {
-  const logger = jsonLogger(`storage:${config.id}`, config.logLevel);
+  const logger = processLogger(`storage:${config.id}`, { level: config.logLevel, format: config.logFormat });
+  logger.info('configuration', { config });
+  const metrics = new NodeMetrics();
   const bootstrap = config.members.length > 0 ? createRing(config.members, config.partitions, config.n) : null;
   const engine = LmdbEngine.open(config.dataDir, config.durability, config.commitDelayMs);
   const transport = new WsTransport({
@@ -42,6 +46,7 @@ async function startStorageNode(config: StorageConfig): Promise<{ stop: () => Pr
     clock: realClock,
     random: cryptoRandom,
     logger,
+    observer: metrics.observer,
   });
   const server = new NodeServer({
     host: config.host,
@@ -54,8 +59,8 @@ async function startStorageNode(config: StorageConfig): Promise<{ stop: () => Pr
     routes: (app) => {
       app.get('/health', (_req, res) => void res.json({ status: 'ok', node: config.id }));
       app.get('/metrics', async (_req, res) => {
-        res.header('content-type', metrics.contentType);
-        res.send(await metrics.metrics());
+        res.header('content-type', metrics.registry.contentType);
+        res.send(await metrics.registry.metrics());
       });
       app.get('/ready', (_req, res) => {
         const s = node.status();
@@ -64,8 +69,8 @@ async function startStorageNode(config: StorageConfig): Promise<{ stop: () => Pr
       });
     },
   });
-  const metrics = nodeMetrics(node);
-  const queues = config.repairRedisUrl ? await repairQueues(node, config.repairRedisUrl, config.repairQueuePrefix, logger) : null;
+  metrics.watch(node, realClock);
+  const queues = config.repairRedisUrl ? repairQueues(node, config.repairRedisUrl, config.repairQueuePrefix, logger) : null;
   const port = await server.listen();
   node.start();
   logger.info('listening', { host: config.host, port, dataDir: config.dataDir, ringVersion: node.ring?.version ?? null });
@@ -86,11 +91,9 @@ async function startStorageNode(config: StorageConfig): Promise<{ stop: () => Pr
 }
 
 /** Queues a replay of the hints this node holds for a peer whenever that peer answers again. */
-async function repairQueues(node: StorageNode, url: string, prefix: string, logger: ReturnType<typeof jsonLogger>): Promise<{ close: () => Promise<void> }> {
+function repairQueues(node: StorageNode, url: string, prefix: string, logger: Logger): { close: () => Promise<void> } {
   const redis = redisConnection(url, { maxRetriesPerRequest: 1 });
-  redis.on('error', (e) => logger.warn('repair queue unreachable; hints stay on disk until it is back', { error: e.message }));
-  const problem = await evictionProblem(redis).catch(() => null);
-  if (problem) logger.error(problem);
+  watchRedis(redis, logger, 'hint replays are not queued (hints stay on disk)');
   const queues = new RepairQueues(redis, prefix);
   node.onPeerReturn((peer) => {
     if (!node.hintOwners().includes(peer)) return;
@@ -102,31 +105,6 @@ async function repairQueues(node: StorageNode, url: string, prefix: string, logg
       redis.disconnect();
     },
   };
-}
-
-/** Prometheus metrics of one node. */
-function nodeMetrics(node: StorageNode): Registry {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  const gauge = (name: string, help: string, value: () => number) => new Gauge({ name, help, registers: [registry], collect() { this.set(value()); } });
-  const counter = (name: string, help: string, value: () => number) =>
-    new Counter({ name, help, registers: [registry], collect() { this.reset(); this.inc(value()); } });
-  gauge('dynamo_hints_stored', 'Hints this node holds for unreachable replicas', () => node.replica.hintCount);
-  gauge('dynamo_hint_bytes', 'Bytes of hints this node holds', () => node.replica.hintBytes);
-  gauge('dynamo_hint_oldest_age_seconds', 'Age of the oldest hint this node holds (0 without hints)', () => {
-    const oldest = node.replica.oldestHintAt;
-    return oldest === null ? 0 : Math.max(0, (Date.now() - oldest) / 1000);
-  });
-  counter('dynamo_hints_replayed_total', 'Hints delivered and deleted', () => node.repair.counters.hintsReplayed);
-  counter('dynamo_hints_expired_total', 'Hints past their age cap handed to their keys\' primaries and deleted', () => node.repair.counters.hintsExpired);
-  counter('dynamo_keys_repaired_total', 'Sibling sets merged in by anti-entropy', () => node.repair.counters.keysRepaired);
-  counter('dynamo_tombstones_reclaimed_total', 'Tombstones reclaimed', () => node.repair.counters.tombstonesReclaimed);
-  counter('dynamo_corrupt_records_total', 'Records on disk that failed their checksum (never served; repaired from other replicas)', () => node.corruptRecords);
-  counter('dynamo_histories_compacted_total', 'Quiet keys whose versions\' histories were compacted', () => node.repair.counters.historiesCompacted);
-  counter('dynamo_merkle_mismatches_total', 'Merkle trees found to disagree with the data', () => node.repair.counters.treeMismatches);
-  gauge('dynamo_ring_version', 'Ring version this node holds', () => node.ring?.version ?? 0);
-  gauge('dynamo_unreachable_peers', 'Peers this node cannot reach', () => node.gossip.down().length);
-  return registry;
 }
 
 async function main(): Promise<void> {

@@ -8,7 +8,7 @@ import { claimantOf } from './core/ring-change.ts';
 import { partitionCounts, type Member, type NodeId, type Ring } from './core/ring.ts';
 import type { Engine, StoreKey } from './engine/engine.ts';
 import { RecordEngine, type StoreName } from './engine/records.ts';
-import { Coordinator, type CoordinatorConfig, type Mint, type Readiness } from './coordinator.ts';
+import { Coordinator, type CoordinatorConfig, type CoordinatorObserver, type Mint, type Readiness } from './coordinator.ts';
 import { Identity } from './identity.ts';
 import { ChangeHandler } from './membership/changes.ts';
 import { DEFAULT_GOSSIP, Gossiper, type GossipOptions } from './membership/gossip.ts';
@@ -52,6 +52,8 @@ export interface NodeDeps {
   readonly logger: Logger;
   /** told of every version this node makes (the simulator records them as ground truth) */
   readonly onMint?: (mint: Mint) => void;
+  /** told of every get and put this node coordinates (the process's metrics) */
+  readonly observer?: CoordinatorObserver;
   /** told of every key this node forgets by reclaiming it, with what it held */
   readonly onReclaim?: (key: string, set: SiblingSet) => void;
 }
@@ -149,6 +151,7 @@ export class StorageNode {
       track: (work) => this.#track(work, 'replica write'),
       onMint: deps.onMint,
       rangeReady: (p) => this.#incarnating.get(p) ?? null,
+      observer: deps.observer,
     });
     this.changes = new ChangeHandler({
       self: deps.config.id,

@@ -62,3 +62,15 @@ export function quorumError(kind: 'read' | 'write', s: QuorumShortfall, timedOut
     { ...s, maybeApplied: kind === 'write' },
   );
 }
+
+/**
+ * Why a quorum failed, for metrics: the time ran out first; too many replicas failed or could
+ * not be reached for the count to be met; or enough answered but too few primaries (pr, pw).
+ */
+export const QUORUM_FAILURE_REASONS = ['timeout', 'replicas_unavailable', 'primaries_unavailable'] as const;
+export type QuorumFailureReason = (typeof QUORUM_FAILURE_REASONS)[number];
+
+export function quorumFailureReason(s: QuorumShortfall, timedOut: boolean): QuorumFailureReason {
+  if (timedOut) return 'timeout';
+  return s.got < s.needed ? 'replicas_unavailable' : 'primaries_unavailable';
+}

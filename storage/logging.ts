@@ -1,0 +1,74 @@
+// The processes' logger: pino behind the `Logger` interface of runtime.ts (the simulator keeps
+// its own). One JSON object per line on stderr by default, for log shippers; readable lines
+// (pino-pretty) when LOG_FORMAT=pretty, which `npm start` sets. Secrets, tokens, passwords and
+// authorization headers are redacted wherever a log call's fields carry them, up to three
+// levels deep, and a password inside a URL is masked.
+import { pino, type Logger as Pino } from 'pino';
+import pretty from 'pino-pretty';
+import { z } from 'zod';
+import type { Logger } from './runtime.ts';
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const logLevel = z.enum(LOG_LEVELS, { error: (i) => `log level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(i.input)}` });
+
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+export const logFormat = z.enum(LOG_FORMATS, { error: (i) => `LOG_FORMAT must be json or pretty, got ${JSON.stringify(i.input)}` });
+
+/** Field names whose values never reach a log line. */
+export const SECRET_FIELDS = ['secret', 'secrets', 'token', 'adminToken', 'password', 'authorization', 'cookie', 'contextKeys', 'apiKey'] as const;
+/** Field names holding URLs whose password is masked (redis://user:password@host). */
+const URL_FIELDS = ['url', 'redisUrl', 'repairRedisUrl', 'rateLimitRedisUrl'] as const;
+
+export const REDACTED = '[redacted]';
+
+/** pino's paths for a field at the top level and nested one or two levels down. */
+function everywhere(fields: readonly string[]): string[] {
+  return fields.flatMap((f) => [f, `*.${f}`, `*.*.${f}`]);
+}
+
+function censor(value: unknown, path: string[]): unknown {
+  const field = String(path[path.length - 1]);
+  if (!(URL_FIELDS as readonly string[]).includes(field)) return REDACTED;
+  if (typeof value !== 'string') return value;
+  try {
+    const url = new URL(value);
+    if (!url.password) return value;
+    url.password = 'redacted';
+    return url.toString();
+  } catch {
+    return value;
+  }
+}
+
+export interface LoggerOptions {
+  readonly level: LogLevel;
+  readonly format: LogFormat;
+  /** where lines go: a file descriptor (default 2, stderr) */
+  readonly fd?: number;
+}
+
+/** A process's logger: `name` is the process (gateway, jobs, storage:n1), on every line. */
+export function processLogger(name: string, o: LoggerOptions): Logger & { debug: Logger['info'] } {
+  const fd = o.fd ?? 2;
+  const base: pino.LoggerOptions = {
+    name,
+    level: o.level,
+    base: { pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    redact: { paths: [...everywhere(SECRET_FIELDS), ...everywhere(URL_FIELDS)], censor },
+  };
+  // synchronous writes: a line logged just before process.exit is never lost
+  const log: Pino =
+    o.format === 'pretty'
+      ? pino(base, pretty({ destination: fd, sync: true, singleLine: true, errorLikeObjectKeys: ['err'], translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }))
+      : pino(base, pino.destination({ fd, sync: true }));
+  return {
+    debug: (msg, fields) => log.debug(fields ?? {}, msg),
+    info: (msg, fields) => log.info(fields ?? {}, msg),
+    warn: (msg, fields) => log.warn(fields ?? {}, msg),
+    error: (msg, fields) => log.error(fields ?? {}, msg),
+  };
+}

@@ -1,0 +1,66 @@
+// `npm start` where Redis cannot be reached: the nodes and the gateway run and serve reads and
+// writes, the start says loudly what is off and how to get Redis, and Ctrl-C stops it all.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, TS_NODE_ARGS } from '../../storage/launcher.ts';
+import { CSRF, TEST_ADMIN_TOKEN } from '../helpers/stack.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+test('npm start with an unreachable Redis runs the store, says what is off and how to get Redis, and stops on Ctrl-C', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'start-'));
+  const start = spawn(process.execPath, [...TS_NODE_ARGS, join(ROOT, 'bin/start.ts'), '--nodes', '3', '--base-port', '7851', '--gateway-port', '4751', '--jobs-port', '4752', '--data-dir', dir], {
+    cwd: ROOT,
+    env: { ...process.env, REDIS_URL: 'redis://127.0.0.1:1', ADMIN_TOKEN: TEST_ADMIN_TOKEN, LOG_FORMAT: '', LOG_LEVEL: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  start.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  start.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const exited = once(start, 'exit');
+  try {
+    await waitFor('npm start to print its addresses', () => {
+      if (start.exitCode !== null) throw new Error(`npm start exited: ${stderr}`);
+      return stdout.includes('Ctrl-C stops everything.');
+    }, 90_000, 100);
+    assert.match(stdout, /NO REDIS: scheduled anti-entropy, the repair workers and the repair dashboard are OFF/);
+    assert.match(stdout, /Redis is not answering at redis:\/\/127\.0\.0\.1:1 \(REDIS_URL\)/);
+    assert.match(stdout, /apt-get install redis-server/);
+    assert.match(stdout, /Redis: +NONE/);
+    assert.match(stdout, /GraphQL: +http:\/\/127\.0\.0\.1:4751\/graphql/);
+
+    // the store's main job goes on: a write and a read through the gateway
+    const gql = async (query: string) => {
+      const res = await fetch('http://127.0.0.1:4751/graphql', { method: 'POST', headers: { 'content-type': 'application/json', ...CSRF }, body: JSON.stringify({ query }) });
+      return (await res.json()) as { data?: Record<string, any>; errors?: unknown[] };
+    };
+    await waitFor('the gateway to reach the cluster', async () => (await fetch('http://127.0.0.1:4751/ready')).ok, 30_000, 100);
+    const put = await gql('mutation { put(key: "no-redis", value: "still works") { acks } }');
+    assert.deepEqual(put.errors, undefined);
+    const got = await gql('{ get(key: "no-redis") { found siblings { value } } }');
+    assert.deepEqual(got.data?.get, { found: true, siblings: [{ value: 'still works' }] });
+    // the dashboard is not mounted and no repair worker runs
+    assert.equal((await fetch(`http://127.0.0.1:4751/admin/queues?token=${TEST_ADMIN_TOKEN}`)).status, 404);
+    await assert.rejects(fetch('http://127.0.0.1:4752/health'));
+    // readable log lines by default
+    assert.match(stderr, /INFO \(gateway\): listening/);
+
+    start.kill('SIGINT');
+    const [code] = await exited;
+    assert.equal(code, 0);
+    assert.match(stderr, /stopped/);
+    await assert.rejects(fetch('http://127.0.0.1:4751/health'), 'the gateway stopped with it');
+    await assert.rejects(fetch('http://127.0.0.1:7851/health'), 'the nodes stopped with it');
+  } finally {
+    if (start.exitCode === null) {
+      start.kill('SIGINT');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
