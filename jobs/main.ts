@@ -7,6 +7,7 @@ import { configOrExit, invalidConfig, parseFlags } from '../storage/config.ts';
 import { DynamoClient } from '../storage/client.ts';
 import { jsonLogger } from '../storage/real-runtime.ts';
 import { RepairMetrics } from './metrics.ts';
+import { readCa } from '../storage/transport/tls.ts';
 import { RepairQueues } from './queues.ts';
 import { DEFAULT_REDIS_URL, evictionProblem, redisConnection } from './redis.ts';
 import { RepairStats } from './stats.ts';
@@ -50,7 +51,9 @@ const USAGE = `jobs: repair workers (hinted handoff, anti-entropy) on BullMQ
   --handoff-scan-every-ms T   safety-net scan for hints (default 30000)
   --hint-expiry-every-ms T    hints past their age cap (default 60000)
   --reclaim-grace-ms T        tombstones everywhere this long are reclaimed (default 2 days: longer than the hint age cap)
-  --no-schedule               only work jobs; leave the schedules to another worker`;
+  --no-schedule               only work jobs; leave the schedules to another worker
+  --tls-ca FILE[,FILE]        the nodes speak TLS: dial them over wss:// trusting these
+                              authorities (DYNAMO_TLS_CA)`;
 
 function load(argv: string[], env: NodeJS.ProcessEnv) {
   const f = parseFlags(
@@ -69,6 +72,7 @@ function load(argv: string[], env: NodeJS.ProcessEnv) {
       'hint-expiry-every-ms': { type: 'string' },
       'reclaim-grace-ms': { type: 'string' },
       'no-schedule': { type: 'boolean' },
+      'tls-ca': { type: 'string' },
       help: { type: 'boolean' },
     },
     USAGE,
@@ -95,7 +99,8 @@ function load(argv: string[], env: NodeJS.ProcessEnv) {
     logLevel: env.JOBS_LOG_LEVEL ?? 'info',
   });
   if (!parsed.success) throw invalidConfig('jobs configuration', parsed.error);
-  return parsed.data;
+  const ca = (f['tls-ca'] as string | undefined) ?? (env.DYNAMO_TLS_CA || undefined);
+  return { ...parsed.data, tls: ca !== undefined ? readCa(ca, '--tls-ca (DYNAMO_TLS_CA)') : undefined };
 }
 
 async function main(): Promise<void> {
@@ -108,7 +113,7 @@ async function main(): Promise<void> {
     process.stderr.write(`${problem}\nRefusing to start the repair workers.\n`);
     process.exit(2);
   }
-  const client = await DynamoClient.connect({ seeds: c.seeds, cluster: c.cluster, secret: c.secret, timeoutMs: c.timeoutMs });
+  const client = await DynamoClient.connect({ seeds: c.seeds, cluster: c.cluster, secret: c.secret, timeoutMs: c.timeoutMs, tls: c.tls });
   const queues = new RepairQueues(redis, c.prefix);
   const stats = new RepairStats(redis, c.prefix);
   const metrics = new RepairMetrics();
