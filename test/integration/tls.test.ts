@@ -19,6 +19,7 @@ import { TEST_SECRET, withCluster } from '../helpers/cluster.ts';
 import { TEST_CONTEXT_KEY, CSRF } from '../helpers/stack.ts';
 import { waitFor } from '../helpers/wait.ts';
 
+const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const output = process.env.NODE_OUTPUT === '1' ? 'inherit' : 'ignore';
 const text = (v: Uint8Array) => Buffer.from(v).toString('utf8');
 
@@ -120,7 +121,7 @@ function gqlHttps(url: string, ca: string | null, query: string): Promise<{ stat
   });
 }
 
-test('the gateway serves https and dials the nodes over wss://: a put and a get round trip; a client that does not trust its certificate is refused', async () => {
+test('the gateway serves https and dials the nodes over wss://: a put and a get round trip; a client that does not trust its certificate is refused; the repair workers dial wss:// with --tls-ca', async () => {
   await withPki(async ({ cluster: ca, node }) => {
     await withCluster({ nodes: 3, basePort: 7581, tls: { cert: node.cert, key: node.key, ca: ca.ca } }, async ({ cluster }) => {
       const port = 4591;
@@ -141,6 +142,12 @@ test('the gateway serves https and dials the nodes over wss://: a put and a get 
         const get = await gqlHttps(url, ca.ca, '{ get(key: "via-https") { siblings { value } } }');
         assert.deepEqual(get.body.data?.get?.siblings, [{ value: { tls: true } }]);
         await assert.rejects(gqlHttps(url, null, '{ cluster { n } }'), /self-signed certificate in certificate chain|unable to verify/);
+
+        // the repair workers connect to the cluster (over wss://) before they report healthy
+        const jobs = (port: number, args: string[]) =>
+          startService({ entry: 'jobs/main.ts', args: ['--port', String(port), '--seeds', cluster.seeds.join(','), ...args], env: { DYNAMO_SECRET: TEST_SECRET, REDIS_URL: REDIS, REPAIR_QUEUE_PREFIX: 'tls-test', JOBS_LOG_LEVEL: 'warn' }, health: `127.0.0.1:${port}`, output, timeoutMs: 20_000 });
+        await stopProcess(await jobs(4592, ['--tls-ca', ca.ca, '--no-schedule']));
+        await assert.rejects(jobs(4593, ['--no-schedule']), /exited/, 'without --tls-ca the workers cannot reach the nodes and stop');
       } finally {
         await stopProcess(gateway);
       }
