@@ -7,6 +7,7 @@ import { partitionCounts } from '../storage/core/ring.ts';
 import { contextOf as contextOfSet, type SiblingSet } from '../storage/core/siblings.ts';
 import { formatDot } from '../storage/core/version-vector.ts';
 import { DynamoClient, decodeContext, encodeContext } from '../storage/client.ts';
+import { readCa, type ClientTls } from '../storage/transport/tls.ts';
 import { changeRing, showStatus } from './membership.ts';
 
 const USAGE = `dynamo: command-line client for the Dynamo cluster
@@ -27,6 +28,7 @@ const USAGE = `dynamo: command-line client for the Dynamo cluster
   --seeds HOST:PORT,...   nodes to contact (DYNAMO_SEEDS, default 127.0.0.1:7001)
   --cluster NAME          (DYNAMO_CLUSTER, default dev)
   --secret-file PATH      cluster secret (or DYNAMO_SECRET; default ./data/secret)
+  --tls-ca FILE[,FILE]    the nodes speak TLS: dial wss:// trusting these authorities (DYNAMO_TLS_CA)
   --json                  machine-readable output
 
 A put without --context is a blind write: it becomes a sibling of what is there.
@@ -40,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
       seeds: { type: 'string' },
       cluster: { type: 'string' },
       'secret-file': { type: 'string' },
+      'tls-ca': { type: 'string' },
       context: { type: 'string' },
       r: { type: 'string' },
       pr: { type: 'string' },
@@ -70,6 +73,7 @@ async function main(argv: string[]): Promise<number> {
     seeds: (o.seeds ?? process.env.DYNAMO_SEEDS ?? '127.0.0.1:7001').split(',').map((s) => s.trim()),
     cluster: o.cluster ?? process.env.DYNAMO_CLUSTER ?? 'dev',
     secret: secret(o['secret-file']),
+    tls: tlsCa(o['tls-ca'] ?? (process.env.DYNAMO_TLS_CA || undefined)),
   });
   const print = (text: string, json: unknown) => process.stdout.write((o.json ? JSON.stringify(json) : text) + '\n');
   try {
@@ -167,6 +171,16 @@ function parseContext(text: string) {
     return decodeContext(Buffer.from(text, 'base64url'));
   } catch {
     throw new StoreError('BAD_CONTEXT', 'the context is not one this cluster printed (copy it whole from a get or put)');
+  }
+}
+
+/** The authorities to trust when the nodes speak TLS; a bad file is a BAD_REQUEST naming it. */
+function tlsCa(files: string | undefined): ClientTls | undefined {
+  if (files === undefined) return undefined;
+  try {
+    return readCa(files, '--tls-ca (DYNAMO_TLS_CA)');
+  } catch (e) {
+    throw new StoreError('BAD_REQUEST', (e as Error).message);
   }
 }
 

@@ -11,7 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
-import { LocalCluster, startService, stopProcess } from '../storage/launcher.ts';
+import { LocalCluster, startService, stopProcess, type LauncherTls } from '../storage/launcher.ts';
+import { makeCa, makeCert } from './dev-certs.ts';
 import { DEFAULT_REDIS_URL, ensureRedis, redisAnswers, type PrivateRedis } from '../jobs/redis.ts';
 
 /** Gateway settings passed through from the environment (README, Configuration). */
@@ -28,6 +29,8 @@ const GATEWAY_SETTINGS = [
   'GATEWAY_RATE_LIMIT_DURATION_S',
   'GATEWAY_RATE_LIMIT_REDIS_URL',
   'GATEWAY_ADMIN_LISTEN',
+  'GATEWAY_TLS_CERT',
+  'GATEWAY_TLS_KEY',
 ];
 
 const { values: o } = parseArgs({
@@ -39,12 +42,15 @@ const { values: o } = parseArgs({
     'data-dir': { type: 'string', default: 'data' },
     partitions: { type: 'string', default: '64' },
     'api-keys': { type: 'string' },
+    tls: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (o.help) {
   process.stdout.write(
-    'npm start -- [--nodes 5] [--base-port 7001] [--gateway-port 4000] [--data-dir data] [--partitions 64] [--api-keys FILE]\n' +
+    'npm start -- [--nodes 5] [--base-port 7001] [--gateway-port 4000] [--data-dir data] [--partitions 64] [--api-keys FILE] [--tls]\n' +
+      '  --tls: nodes speak wss:// and the gateway https, with a development authority and certificate made in DATA-DIR/tls\n' +
+      '  (or give DYNAMO_TLS_CERT, DYNAMO_TLS_KEY and DYNAMO_TLS_CA: the nodes\' certificate and the authorities to trust)\n' +
       `the gateway also takes these from the environment: ${GATEWAY_SETTINGS.join(' ')}\n`,
   );
   process.exit(0);
@@ -77,6 +83,27 @@ if (o['api-keys']) gatewaySettings.GATEWAY_API_KEYS_FILE = o['api-keys'];
 const dataAuth = [gatewaySettings.GATEWAY_API_KEYS_FILE && `API keys from ${gatewaySettings.GATEWAY_API_KEYS_FILE}`, gatewaySettings.GATEWAY_JWKS && `JWTs against ${gatewaySettings.GATEWAY_JWKS}`]
   .filter(Boolean)
   .join(', ');
+/** TLS for every process: from the environment, else with --tls a development authority kept in the data directory. */
+function tlsFiles(): LauncherTls | undefined {
+  const { DYNAMO_TLS_CERT: cert, DYNAMO_TLS_KEY: key, DYNAMO_TLS_CA: ca } = process.env;
+  if (cert || key || ca) {
+    if (!cert || !key || !ca) {
+      process.stderr.write('TLS needs DYNAMO_TLS_CERT, DYNAMO_TLS_KEY and DYNAMO_TLS_CA together\n');
+      process.exit(2);
+    }
+    return { cert, key, ca };
+  }
+  if (!o.tls) return undefined;
+  const authority = makeCa(join(dataDir, 'tls'), 'dynamo-dev', true);
+  return { ...makeCert(authority, 'loopback', true), ca: authority.ca };
+}
+const tls = tlsFiles();
+if (tls) {
+  gatewaySettings.GATEWAY_TLS_CERT ??= tls.cert;
+  gatewaySettings.GATEWAY_TLS_KEY ??= tls.key;
+}
+const nodeTlsEnv: Record<string, string> = tls ? { DYNAMO_TLS_CA: tls.ca } : {};
+const gatewayScheme = gatewaySettings.GATEWAY_TLS_CERT ? 'https' : 'http';
 
 // readable log lines from every process, unless asked otherwise
 process.env.LOG_FORMAT ||= 'pretty';
@@ -120,6 +147,7 @@ const found = await findRedis();
 const withRedis = found.redis !== null;
 const cluster = new LocalCluster({
   nodes,
+  tls,
   // without the repair queues, each node delivers its own hints
   flags: withRedis ? ['--repair-redis-url', found.redis.url] : [],
   basePort: Number(o['base-port']),
@@ -156,8 +184,9 @@ try {
     await startService({
       entry: 'gateway/main.ts',
       args: ['--port', gatewayPort, '--seeds', cluster.seeds.join(','), '--cluster', cluster.cluster],
-      env: { ...gatewaySettings, DYNAMO_SECRET: secret, GATEWAY_CONTEXT_KEYS: contextKeys, ADMIN_TOKEN: adminToken, REDIS_URL: redis?.url ?? '' },
+      env: { ...gatewaySettings, ...nodeTlsEnv, DYNAMO_SECRET: secret, GATEWAY_CONTEXT_KEYS: contextKeys, ADMIN_TOKEN: adminToken, REDIS_URL: redis?.url ?? '' },
       health: `127.0.0.1:${gatewayPort}`,
+      healthCa: gatewayScheme === 'https' ? (tls?.ca ?? '') : undefined,
       output: 'inherit',
     }),
   );
@@ -167,7 +196,7 @@ try {
       await startService({
         entry: 'jobs/main.ts',
         args: ['--port', jobsPort, '--seeds', cluster.seeds.join(','), '--cluster', cluster.cluster],
-        env: { DYNAMO_SECRET: secret, REDIS_URL: redis.url },
+        env: { ...nodeTlsEnv, DYNAMO_SECRET: secret, REDIS_URL: redis.url },
         health: `127.0.0.1:${jobsPort}`,
         output: 'inherit',
       }),
@@ -176,19 +205,19 @@ try {
   process.stdout.write(
     [
       '',
-      `${nodes} storage nodes: ${cluster.seeds.join(' ')} (each serves /metrics, e.g. http://${cluster.seeds[0]}/metrics)`,
+      `${nodes} storage nodes: ${cluster.seeds.join(' ')}${tls ? ` (wss://, authority ${tls.ca})` : ''} (each serves /metrics, e.g. ${tls ? 'https' : 'http'}://${cluster.seeds[0]}/metrics)`,
       redis
         ? `Redis:    ${redis.url}${redis.process ? ' (private, started for this run)' : ''}`
         : 'Redis:    NONE: scheduled anti-entropy, the repair workers and the dashboard are off (see above)',
-      `GraphQL:  http://127.0.0.1:${gatewayPort}/graphql (GraphiQL in a browser; /metrics with the admin token)`,
+      `GraphQL:  ${gatewayScheme}://127.0.0.1:${gatewayPort}/graphql (GraphiQL in a browser; /metrics with the admin token)`,
       redis
-        ? `repair:   http://127.0.0.1:${gatewayPort}/admin/queues?token=${adminToken} (workers' /metrics on :${jobsPort})`
+        ? `repair:   ${gatewayScheme}://127.0.0.1:${gatewayPort}/admin/queues?token=${adminToken} (workers' /metrics on :${jobsPort})`
         : `repair:   off until Redis is reachable and npm start restarts; nodes replay their own hints`,
       `admin token: ${adminToken}${process.env.ADMIN_TOKEN ? ' (from ADMIN_TOKEN)' : ' (generated; set ADMIN_TOKEN to choose one)'}; admin scope only, no data`,
       dataAuth
         ? `data auth: ${dataAuth}`
         : 'data auth: NONE - the gateway is open: anyone who reaches it reads and writes every key (--api-keys FILE or GATEWAY_JWKS to close it)',
-      `cluster secret in ${join(dataDir, 'secret')}; try: npx dynamo put greeting hello && npx dynamo get greeting`,
+      `cluster secret in ${join(dataDir, 'secret')}; try: ${tls ? `export DYNAMO_TLS_CA=${tls.ca}; ` : ''}npx dynamo put greeting hello && npx dynamo get greeting`,
       'Logs: readable lines (LOG_FORMAT=json for JSON), level from LOG_LEVEL (default info).',
       'Ctrl-C stops everything.',
       '',

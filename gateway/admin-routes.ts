@@ -2,6 +2,7 @@
 // needs a bearer credential with the admin scope; with --admin-listen both move to a listener
 // of their own (an address only operators reach), where /metrics is open to the scraper and
 // the dashboard still asks for the admin scope, since it can retry and remove jobs.
+import type { ServerTls } from '../storage/transport/tls.ts';
 import HyperExpress from 'hyper-express';
 import type { Authenticator } from './auth.ts';
 import type { HyperExpressAdapter } from './bull-board.ts';
@@ -42,8 +43,8 @@ async function refusal(auth: Authenticator, header: string | undefined): Promise
 }
 
 /** The separate operator listener: /metrics (open), /health, and the dashboard when there is one. */
-export async function startAdminServer(o: { host: string; port: number; metrics: GatewayMetrics; dashboard: HyperExpressAdapter | null }): Promise<HyperExpress.Server> {
-  const app = new HyperExpress.Server({ auto_close: false });
+export async function startAdminServer(o: { host: string; port: number; metrics: GatewayMetrics; dashboard: HyperExpressAdapter | null; tls?: ServerTls }): Promise<HyperExpress.Server> {
+  const app = new HyperExpress.Server({ auto_close: false, ...(o.tls ? { cert_file_name: o.tls.certFile, key_file_name: o.tls.keyFile } : {}) });
   mountMetrics(app, o.metrics, null);
   app.get('/health', (_req, res) => void res.json({ status: 'ok' }));
   o.dashboard?.mount(app);

@@ -1,7 +1,8 @@
 // The gateway's configuration: flags over environment over defaults, validated at start.
 import { z } from 'zod';
-import { invalidConfig, parseFlags, readSecret } from '../storage/config.ts';
+import { ConfigError, invalidConfig, parseFlags, readSecret } from '../storage/config.ts';
 import { logFormat, logLevel } from '../storage/logging.ts';
+import { readCa, serverTls, type ClientTls, type ServerTls } from '../storage/transport/tls.ts';
 
 const schema = z
   .object({
@@ -62,7 +63,12 @@ const schema = z
   })
   .refine((c) => c.jwks || (!c.jwtIssuer && !c.jwtAudience), { message: 'a JWT issuer or audience needs GATEWAY_JWKS', path: ['jwks'] });
 
-export type GatewayConfig = z.infer<typeof schema>;
+export type GatewayConfig = z.infer<typeof schema> & {
+  /** serve https (and the --admin-listen routes) with this certificate; plain http without */
+  readonly tls: ServerTls | undefined;
+  /** dial the nodes over wss:// trusting these authorities; plain ws:// without */
+  readonly nodeTls: ClientTls | undefined;
+};
 
 export const USAGE = `gateway: the GraphQL front door of the cluster
 
@@ -100,7 +106,13 @@ hardening:
   --rate-limit-points P    (GATEWAY_RATE_LIMIT_POINTS) requests per principal per window; unset: no limit
   --rate-limit-duration-s S (GATEWAY_RATE_LIMIT_DURATION_S, default 1) the window
   GATEWAY_RATE_LIMIT_REDIS_URL  the Redis the limits are shared in (default REDIS_URL)
-  --admin-listen HOST:PORT (GATEWAY_ADMIN_LISTEN) serve /metrics and /admin/queues there only`;
+  --admin-listen HOST:PORT (GATEWAY_ADMIN_LISTEN) serve /metrics and /admin/queues there only
+
+TLS:
+  --tls-cert FILE --tls-key FILE  (GATEWAY_TLS_CERT, GATEWAY_TLS_KEY) serve https with this PEM
+                           certificate and key, on --port and --admin-listen
+  --tls-ca FILE[,FILE]     (DYNAMO_TLS_CA) the nodes speak TLS: dial them over wss:// and trust
+                           these authorities (old and new during a rotation)`;
 
 export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): GatewayConfig {
   const flags = parseFlags(
@@ -126,6 +138,9 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
       'rate-limit-points': { type: 'string' },
       'rate-limit-duration-s': { type: 'string' },
       'admin-listen': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-ca': { type: 'string' },
       help: { type: 'boolean' },
     },
     USAGE,
@@ -168,5 +183,8 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
   if (!parsed.success) {
     throw invalidConfig('gateway configuration', parsed.error);
   }
-  return parsed.data;
+  const tls = serverTls(flags['tls-cert'] ?? (env.GATEWAY_TLS_CERT || undefined), flags['tls-key'] ?? (env.GATEWAY_TLS_KEY || undefined), '--tls-cert/--tls-key (GATEWAY_TLS_CERT, GATEWAY_TLS_KEY)');
+  const ca = (flags['tls-ca'] as string | undefined) ?? (env.DYNAMO_TLS_CA || undefined);
+  if (ca === '') throw new ConfigError('--tls-ca names no file');
+  return { ...parsed.data, tls, nodeTls: ca !== undefined ? readCa(ca, '--tls-ca (DYNAMO_TLS_CA)') : undefined };
 }

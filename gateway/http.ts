@@ -1,12 +1,15 @@
 // The gateway's HTTP server: hyper-express (uWebSockets), measured faster than node:http
 // for this workload (README, Benchmarks), handing each request to Yoga's fetch interface.
 import HyperExpress from 'hyper-express';
+import { httpScheme, type ServerTls } from '../storage/transport/tls.ts';
 import type { Gateway } from './yoga.ts';
 
 export interface HttpServerOptions {
   readonly host: string;
   readonly port: number;
   readonly maxBodyBytes: number;
+  /** serve https with this certificate; plain http without */
+  readonly tls?: ServerTls;
   /** further routes (/metrics, the repair dashboard) mounted before GraphQL */
   readonly routes?: (app: HyperExpress.Server) => void;
 }
@@ -20,7 +23,8 @@ export class GatewayHttpServer {
     private readonly yoga: Gateway,
     private readonly options: HttpServerOptions,
   ) {
-    this.app = new HyperExpress.Server({ auto_close: false, max_body_length: options.maxBodyBytes });
+    const tls = options.tls ? { cert_file_name: options.tls.certFile, key_file_name: options.tls.keyFile } : {};
+    this.app = new HyperExpress.Server({ auto_close: false, max_body_length: options.maxBodyBytes, ...tls });
     options.routes?.(this.app);
     // without it, uWS closes the connection on a path no route takes
     this.app.set_not_found_handler((req, res) => void res.status(404).json({ errors: [{ message: `no such path: ${req.path}`, extensions: { code: 'NOT_FOUND' } }] }));
@@ -49,7 +53,7 @@ export class GatewayHttpServer {
       const method = req.method;
       const body = method === 'GET' || method === 'HEAD' ? undefined : ((await req.buffer()) as Uint8Array<ArrayBuffer>);
       const response = await this.yoga.fetch(
-        new URL(req.url, `http://${this.options.host}`),
+        new URL(req.url, `${httpScheme(this.options.tls)}://${this.options.host}`),
         { method, headers: req.headers as Record<string, string>, body },
         { ip: req.ip },
       );

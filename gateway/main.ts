@@ -8,6 +8,7 @@ import { processLogger } from '../storage/logging.ts';
 import { loadGatewayConfig } from './config.ts';
 import { ContextSigner } from './context-token.ts';
 import { GatewayHttpServer } from './http.ts';
+import { httpScheme } from '../storage/transport/tls.ts';
 import { createGateway } from './yoga.ts';
 import { repairDashboard } from './bull-board.ts';
 import { RepairQueues } from '../jobs/queues.ts';
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
   const connect = async () => {
     for (let attempt = 1; !stopping; attempt++) {
       try {
-        client = await DynamoClient.connect({ seeds: config.seeds, cluster: config.cluster, secret: config.secret, timeoutMs: config.nodeTimeoutMs });
+        client = await DynamoClient.connect({ seeds: config.seeds, cluster: config.cluster, secret: config.secret, timeoutMs: config.nodeTimeoutMs, tls: config.nodeTls });
         logger.info('connected to the cluster', { ringVersion: client.ring.version, nodes: client.ring.members.length });
         return;
       } catch (e) {
@@ -89,13 +90,14 @@ async function main(): Promise<void> {
   let adminServer: HyperExpress.Server | null = null;
   if (config.adminListen) {
     const [host, port] = [config.adminListen.slice(0, config.adminListen.lastIndexOf(':')), Number(config.adminListen.slice(config.adminListen.lastIndexOf(':') + 1))];
-    adminServer = await startAdminServer({ host: host!, port, metrics, dashboard });
-    logger.info('operator routes listening', { metrics: `http://${host}:${adminServer.port}/metrics`, dashboard: dashboard ? '/admin/queues' : null });
+    adminServer = await startAdminServer({ host: host!, port, metrics, dashboard, tls: config.tls });
+    logger.info('operator routes listening', { metrics: `${httpScheme(config.tls)}://${host}:${adminServer.port}/metrics`, dashboard: dashboard ? '/admin/queues' : null });
   }
   const server = new GatewayHttpServer(yoga, {
     host: config.host,
     port: config.port,
     maxBodyBytes: config.maxBodyBytes,
+    tls: config.tls,
     routes: (app) => {
       if (adminServer) return;
       if (auth.adminPossible) mountMetrics(app, metrics, auth);
@@ -103,7 +105,7 @@ async function main(): Promise<void> {
     },
   });
   const port = await server.listen();
-  logger.info('listening', { url: `http://${config.host}:${port}/graphql`, graphiql: config.graphiql, introspection: config.introspection, cors: config.corsOrigins ?? [] });
+  logger.info('listening', { url: `${httpScheme(config.tls)}://${config.host}:${port}/graphql`, graphiql: config.graphiql, introspection: config.introspection, cors: config.corsOrigins ?? [] });
   void connect();
 
   const shutdown = () => {

@@ -7,6 +7,7 @@ import { configOrExit, invalidConfig, parseFlags } from '../storage/config.ts';
 import { DynamoClient } from '../storage/client.ts';
 import { logFormat, logLevel, processLogger } from '../storage/logging.ts';
 import { RepairMetrics } from './metrics.ts';
+import { readCa } from '../storage/transport/tls.ts';
 import { RepairQueues } from './queues.ts';
 import { DEFAULT_REDIS_URL, evictionProblem, redisConnection, watchRedis } from './redis.ts';
 import { RepairStats } from './stats.ts';
@@ -53,7 +54,9 @@ const USAGE = `jobs: repair workers (hinted handoff, anti-entropy) on BullMQ
   --reclaim-grace-ms T        tombstones everywhere this long are reclaimed (default 2 days: longer than the hint age cap)
   --no-schedule               only work jobs; leave the schedules to another worker
   --log-level LEVEL           debug|info|warn|error|silent (JOBS_LOG_LEVEL or LOG_LEVEL, default info)
-  LOG_FORMAT                  json (default: one object per line on stderr) or pretty (readable)`;
+  LOG_FORMAT                  json (default: one object per line on stderr) or pretty (readable)
+  --tls-ca FILE[,FILE]        the nodes speak TLS: dial them over wss:// trusting these
+                              authorities (DYNAMO_TLS_CA)`;
 
 function load(argv: string[], env: NodeJS.ProcessEnv) {
   const f = parseFlags(
@@ -73,6 +76,7 @@ function load(argv: string[], env: NodeJS.ProcessEnv) {
       'reclaim-grace-ms': { type: 'string' },
       'no-schedule': { type: 'boolean' },
       'log-level': { type: 'string' },
+      'tls-ca': { type: 'string' },
       help: { type: 'boolean' },
     },
     USAGE,
@@ -100,7 +104,8 @@ function load(argv: string[], env: NodeJS.ProcessEnv) {
     logFormat: env.LOG_FORMAT || 'json',
   });
   if (!parsed.success) throw invalidConfig('jobs configuration', parsed.error);
-  return parsed.data;
+  const ca = (f['tls-ca'] as string | undefined) ?? (env.DYNAMO_TLS_CA || undefined);
+  return { ...parsed.data, tls: ca !== undefined ? readCa(ca, '--tls-ca (DYNAMO_TLS_CA)') : undefined };
 }
 
 async function main(): Promise<void> {
@@ -114,7 +119,7 @@ async function main(): Promise<void> {
     process.stderr.write(`${problem}\nRefusing to start the repair workers.\n`);
     process.exit(2);
   }
-  const client = await DynamoClient.connect({ seeds: c.seeds, cluster: c.cluster, secret: c.secret, timeoutMs: c.timeoutMs });
+  const client = await DynamoClient.connect({ seeds: c.seeds, cluster: c.cluster, secret: c.secret, timeoutMs: c.timeoutMs, tls: c.tls });
   const queues = new RepairQueues(redis, c.prefix);
   const stats = new RepairStats(redis, c.prefix);
   const metrics = new RepairMetrics();

@@ -15,12 +15,15 @@ import { Reader, Writer, readVV, writeVV } from './protocol/codec.ts';
 import type { MgetItem, Reply, Request } from './protocol/messages.ts';
 import type { NodeStatus } from './status.ts';
 import { WsTransport } from './transport/ws-transport.ts';
+import type { ClientTls } from './transport/tls.ts';
 import type { Transport } from './runtime.ts';
 
 export interface ClientOptions {
   /** host:port of any nodes; the rest is learned from the ring */
   readonly seeds: readonly string[];
   readonly cluster: string;
+  /** dial the nodes over wss:// trusting these authorities (storage/transport/tls.ts) */
+  readonly tls?: ClientTls;
   readonly secret: string;
   /** per request; longer than the nodes' own timeout so a node's answer is never cut off */
   readonly timeoutMs?: number;
@@ -82,6 +85,7 @@ export class DynamoClient {
     this.#transport = new WsTransport({
       cluster: options.cluster,
       secret: options.secret,
+      tls: options.tls,
       addressOf: (id) => this.#view?.ring.members.find((m) => m.id === id)?.address,
     });
   }

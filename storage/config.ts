@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { DEFAULT_MAX_SIBLINGS } from './core/limits.ts';
 import { validateMembers, type Member } from './core/ring.ts';
 import { logFormat, logLevel } from './logging.ts';
+import { readCa, serverTls, type ClientTls, type ServerTls } from './transport/tls.ts';
 
 /** `n1=127.0.0.1:7001,n2=127.0.0.1:7002/2` (an optional /weight after the address) */
 export function parseNodeList(text: string): Member[] {
@@ -106,6 +107,10 @@ export interface StorageConfig extends Omit<z.infer<typeof schema>, 'nodes' | 'l
   readonly host: string;
   readonly port: number;
   readonly address: string;
+  /** wss:// and https with this certificate, dialing peers over wss:// trusting `client`; null: plain */
+  readonly tls: { readonly server: ServerTls; readonly client: ClientTls } | null;
+  /** secrets accepted besides `secret` from connecting processes, during a rotation */
+  readonly acceptSecrets: readonly string[];
 }
 
 export const DEFAULTS = {
@@ -185,6 +190,10 @@ const FLAGS = {
   'drop-grace-ms': { type: 'string' },
   'repair-redis-url': { type: 'string' },
   'log-level': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-ca': { type: 'string' },
+  'accept-secret-file': { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
@@ -196,6 +205,8 @@ export const USAGE = `storage node: one Dynamo replica process
                           (a node needs --nodes or --seeds; a joining node gives --seeds and --listen)
   --cluster NAME          cluster name, checked on every connection (DYNAMO_CLUSTER, default dev)
   --secret-file PATH      file holding the cluster secret (or DYNAMO_SECRET), required
+  --accept-secret-file PATH  more secrets accepted from connecting processes, one a line
+                          (or DYNAMO_ACCEPT_SECRETS, comma-separated): for rotating the secret
   --listen HOST:PORT      where to listen (DYNAMO_LISTEN, default: this node's address in --nodes)
   --data-dir DIR          data directory (DYNAMO_DATA_DIR, default ./data/ID)
   --partitions Q          ring partitions, a power of two >= node count (default 64)
@@ -214,7 +225,12 @@ export const USAGE = `storage node: one Dynamo replica process
   --repair-redis-url URL  the repair queues' Redis (DYNAMO_REPAIR_REDIS_URL): the node queues hint
                           replays there when an owner returns; without it, it replays its own hints
   --log-level LEVEL       debug|info|warn|error|silent (DYNAMO_LOG_LEVEL or LOG_LEVEL, default info)
-  LOG_FORMAT              json (default: one object per line on stderr) or pretty (readable)`;
+  LOG_FORMAT              json (default: one object per line on stderr) or pretty (readable)
+  --tls-cert FILE --tls-key FILE   serve wss:// and https with this PEM certificate and key
+                          (DYNAMO_TLS_CERT, DYNAMO_TLS_KEY), and dial peers over wss://; every
+                          node of a cluster needs one
+  --tls-ca FILE[,FILE]    the authorities peers' certificates must chain to (DYNAMO_TLS_CA;
+                          default the system's); name old and new during a rotation`;
 
 export function loadStorageConfig(argv: string[], env: NodeJS.ProcessEnv): StorageConfig {
   const flags = parseFlags(argv, FLAGS, USAGE);
@@ -277,7 +293,31 @@ export function loadStorageConfig(argv: string[], env: NodeJS.ProcessEnv): Stora
   if (!hp || Number(hp[2]) > 65535) throw new ConfigError(`listen address '${listen}' is not host:port`);
   const { nodes: _nodes, listen: _listen, seeds: _seeds, ...rest } = c;
   const allSeeds = [...members, ...seeds.filter((s) => !members.some((m) => m.id === s.id))].filter((s) => s.id !== c.id);
-  return { ...rest, members, seeds: allSeeds, host: hp[1]!, port: Number(hp[2]), address: me?.address ?? listen };
+  const tlsWhat = '--tls-cert/--tls-key (DYNAMO_TLS_CERT, DYNAMO_TLS_KEY)';
+  const server = serverTls(flags['tls-cert'] ?? (env.DYNAMO_TLS_CERT || undefined), flags['tls-key'] ?? (env.DYNAMO_TLS_KEY || undefined), tlsWhat);
+  const ca = (flags['tls-ca'] as string | undefined) ?? (env.DYNAMO_TLS_CA || undefined);
+  if (ca !== undefined && !server) throw new ConfigError('--tls-ca (DYNAMO_TLS_CA) is for a node that speaks TLS: give it --tls-cert and --tls-key too');
+  const tls = server ? { server, client: ca !== undefined ? readCa(ca, '--tls-ca (DYNAMO_TLS_CA)') : { ca: [] } } : null;
+  const acceptSecrets = readAcceptedSecrets(flags['accept-secret-file'], env);
+  return { ...rest, members, seeds: allSeeds, host: hp[1]!, port: Number(hp[2]), address: me?.address ?? listen, tls, acceptSecrets };
+}
+
+/** Secrets a node accepts besides its own: a file (one a line) or DYNAMO_ACCEPT_SECRETS (comma-separated). */
+function readAcceptedSecrets(file: unknown, env: NodeJS.ProcessEnv): string[] {
+  let text: string;
+  if (typeof file === 'string') {
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`cannot read the accepted secrets file: ${(e as Error).message}`);
+    }
+  } else {
+    text = (env.DYNAMO_ACCEPT_SECRETS ?? '').replaceAll(',', '\n');
+  }
+  const secrets = text.split('\n').map((s) => s.trim()).filter(Boolean);
+  const short = secrets.find((s) => s.length < 16);
+  if (short !== undefined) throw new ConfigError('every accepted secret must be at least 16 characters, like the cluster secret');
+  return secrets;
 }
 
 function defined<T extends Record<string, unknown>>(o: T): Partial<T> {

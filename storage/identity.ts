@@ -216,6 +216,12 @@ export class Identity {
     return `${this.#id.nodeId}@${this.#id.epoch}`;
   }
 
+  /** Whether an actor is this node's under its current epoch, in any key range's incarnation. */
+  owns(actor: ActorId): boolean {
+    const base = this.actor;
+    return actor === base || (actor.startsWith(`${base}.`) && /^\d+$/.test(actor.slice(base.length + 1)));
+  }
+
   /** The highest counter handed out so far. */
   get counter(): number {
     return this.#counter;

@@ -3,8 +3,11 @@
 // own port and data directory; start() returns once every node answers its health check.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readCa, type ClientTls } from './transport/tls.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** node arguments that run a TypeScript entry point of this repository */
@@ -34,6 +37,15 @@ export interface LocalClusterOptions {
    * their own port; for fault tests that cut nodes off.
    */
   readonly advertiseOffset?: number;
+  /** TLS for every node: its certificate and key, and the authorities (comma-separated files) peers and clients trust */
+  readonly tls?: LauncherTls;
+}
+
+/** PEM files: a certificate and key to serve with, and the authorities to trust (comma-separated). */
+export interface LauncherTls {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
 }
 
 export interface NodeProcess {
@@ -80,6 +92,11 @@ export class LocalCluster {
     return this.nodes.map((n) => n.address);
   }
 
+  /** What a client of this cluster dials with: the authorities to trust, when the nodes speak TLS. */
+  get clientTls(): ClientTls | undefined {
+    return this.#options.tls ? readCa(this.#options.tls.ca) : undefined;
+  }
+
   get cluster(): string {
     return this.#options.cluster ?? 'dev';
   }
@@ -117,6 +134,7 @@ export class LocalCluster {
       '--n', String(o.n ?? 3),
       '--r', String(o.r ?? 2),
       '--w', String(o.w ?? 2),
+      ...(o.tls ? ['--tls-cert', o.tls.cert, '--tls-key', o.tls.key, '--tls-ca', o.tls.ca] : []),
       ...(o.flags ?? []),
       ...extraFlags,
     ];
@@ -126,7 +144,7 @@ export class LocalCluster {
       stdio: ['ignore', o.output ?? 'ignore', o.output ?? 'ignore'],
     });
     n.process = child;
-    await waitHealthy(n.listen, child, timeoutMs);
+    await waitHealthy(n.listen, child, timeoutMs, o.tls?.ca);
   }
 
   /** Sends a signal; for SIGTERM/SIGKILL waits for the exit. */
@@ -161,6 +179,8 @@ export interface ServiceOptions {
   readonly timeoutMs?: number;
   /** extra node runtime flags (e.g. --cpu-prof) */
   readonly nodeArgs?: readonly string[];
+  /** the health check is https, trusting these authorities (comma-separated PEM files; '' for the system's) */
+  readonly healthCa?: string;
 }
 
 /** Starts one more process of this repository (the gateway, the repair workers) and waits until it is healthy. */
@@ -171,7 +191,7 @@ export async function startService(o: ServiceOptions): Promise<ChildProcess> {
     stdio: ['ignore', o.output ?? 'ignore', o.output ?? 'ignore'],
   });
   try {
-    await waitHealthy(o.health, child, o.timeoutMs ?? 30_000);
+    await waitHealthy(o.health, child, o.timeoutMs ?? 30_000, o.healthCa);
   } catch (e) {
     child.kill('SIGKILL');
     throw e;
@@ -187,8 +207,8 @@ export async function stopProcess(child: ChildProcess | null | undefined): Promi
   await exited;
 }
 
-/** Polls GET /health until it answers 200, the process dies, or time runs out. */
-export async function waitHealthy(address: string, child: ChildProcess | null, timeoutMs: number): Promise<void> {
+/** Polls GET /health (https trusting `ca` when given) until it answers 200, the process dies, or time runs out. */
+export async function waitHealthy(address: string, child: ChildProcess | null, timeoutMs: number, ca?: string): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   let last = '';
   while (performance.now() < deadline) {
@@ -196,13 +216,27 @@ export async function waitHealthy(address: string, child: ChildProcess | null, t
       throw new Error(`process for ${address} exited (${child.exitCode ?? child.signalCode}) before becoming healthy`);
     }
     try {
-      const res = await fetch(`http://${address}/health`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return;
-      last = `HTTP ${res.status}`;
+      const status = ca === undefined ? (await fetch(`http://${address}/health`, { signal: AbortSignal.timeout(1000) })).status : await httpsStatus(`https://${address}/health`, ca, 1000);
+      if (status === 200) return;
+      last = `HTTP ${status}`;
     } catch (e) {
       last = (e as Error).message;
     }
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${address} did not become healthy within ${timeoutMs} ms (${last})`);
+}
+
+/** GET over https trusting the authorities in `ca` (comma-separated PEM files; '' for the system's): the status code. */
+export function httpsStatus(url: string, ca: string, timeoutMs: number): Promise<number> {
+  const authorities = ca.split(',').filter(Boolean).map((f) => readFileSync(f));
+  return new Promise<number>((resolve, reject) => {
+    const req = httpsRequest(url, { ...(authorities.length > 0 ? { ca: authorities } : {}), timeout: timeoutMs }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${url} within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
 }

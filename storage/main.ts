@@ -28,6 +28,7 @@ async function startStorageNode(config: StorageConfig): Promise<{ stop: () => Pr
     self: config.id,
     cluster: config.cluster,
     secret: config.secret,
+    tls: config.tls?.client,
     addressOf: (id) => node.addressOf(id),
   });
   const node: StorageNode = await StorageNode.open({
@@ -53,6 +54,8 @@ async function startStorageNode(config: StorageConfig): Promise<{ stop: () => Pr
     port: config.port,
     cluster: config.cluster,
     secret: config.secret,
+    acceptSecrets: config.acceptSecrets,
+    tls: config.tls?.server,
     handler: node.handle,
     onPeer: (peer) => transport.heardFrom(peer),
     logger,
@@ -73,7 +76,7 @@ async function startStorageNode(config: StorageConfig): Promise<{ stop: () => Pr
   const queues = config.repairRedisUrl ? repairQueues(node, config.repairRedisUrl, config.repairQueuePrefix, logger) : null;
   const port = await server.listen();
   node.start();
-  logger.info('listening', { host: config.host, port, dataDir: config.dataDir, ringVersion: node.ring?.version ?? null });
+  logger.info('listening', { host: config.host, port, tls: config.tls !== null, dataDir: config.dataDir, ringVersion: node.ring?.version ?? null });
 
   let stopping: Promise<void> | null = null;
   const stop = () =>

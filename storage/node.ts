@@ -2,7 +2,8 @@
 // changes, key-range transfers, hinted handoff), over whatever transport, clock and engine it
 // is given. storage/main.ts runs one as a process; the simulator runs many in one process.
 import { StoreError } from './core/errors.ts';
-import { MAX_MGET_KEYS } from './core/limits.ts';
+import { MAX_MGET_KEYS, receivedSiblingsLimit } from './core/limits.ts';
+import { checkSet } from './core/set-check.ts';
 import { RingView } from './core/preference.ts';
 import { claimantOf } from './core/ring-change.ts';
 import { partitionCounts, type Member, type NodeId, type Ring } from './core/ring.ts';
@@ -137,7 +138,10 @@ export class StorageNode {
       knowsRun: (life) => identity.knowsRun(life),
       onOlderSelf: (beat) => void this.#restored(beat).catch((e: unknown) => deps.logger.error('could not record a new epoch', { error: String(e) })),
     });
-    this.replica = new Replica(deps.engine, (key) => this.#requireView().place(key), deps.config.hints, deps.config.maxActors);
+    const setLimits = { maxSiblings: receivedSiblingsLimit(deps.config.maxSiblings), maxActors: deps.config.maxActors };
+    this.replica = new Replica(deps.engine, (key) => this.#requireView().place(key), deps.config.hints, deps.config.maxActors, (set) =>
+      checkSet(set, setLimits, { owns: (actor) => this.identity.owns(actor), counter: this.identity.counter }),
+    );
     this.coordinator = new Coordinator({
       self: deps.config.id,
       config: deps.config,

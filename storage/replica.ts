@@ -20,7 +20,8 @@
 // changed in the same synchronous step as the hints themselves, so it can never disagree with
 // what reads see.
 import { StoreError } from './core/errors.ts';
-import { MAX_ACTORS_PER_KEY } from './core/limits.ts';
+import { DEFAULT_MAX_SIBLINGS, MAX_ACTORS_PER_KEY, receivedSiblingsLimit } from './core/limits.ts';
+import { checkSet } from './core/set-check.ts';
 import type { Place } from './core/hash.ts';
 import { MerkleTree, leafHash } from './core/merkle.ts';
 import { merge, EMPTY_SET, sameSet, type SiblingSet } from './core/siblings.ts';
@@ -73,8 +74,12 @@ export class Replica {
   /** hints written (new, or grown by a later version) */
   hintWrites = 0;
 
-  constructor(engine: Engine, place: (key: string) => Place, limits: HintLimits, maxActors = MAX_ACTORS_PER_KEY) {
+  /** throws when a received set cannot have come from a replica (core/set-check.ts) */
+  readonly #check: (set: SiblingSet) => void;
+
+  constructor(engine: Engine, place: (key: string) => Place, limits: HintLimits, maxActors = MAX_ACTORS_PER_KEY, check?: (set: SiblingSet) => void) {
     this.#place = place;
+    this.#check = check ?? ((set) => checkSet(set, { maxSiblings: receivedSiblingsLimit(DEFAULT_MAX_SIBLINGS), maxActors }));
     this.#limits = limits;
     this.#maxActors = maxActors;
     this.#data = new OverlayStore(engine.data, (key, failed, now) => this.#dataReverted(key, failed, now));
@@ -148,8 +153,18 @@ export class Replica {
     return staged.set;
   }
 
-  /** Merges a sibling set received from another replica into the key's own data. */
+  /**
+   * Throws BAD_REQUEST when a set received from the wire cannot have come from a replica
+   * (core/set-check.ts). mergeIn and storeHint check each set; a batch is checked whole first,
+   * so that a bad entry changes nothing.
+   */
+  checkReceived(set: SiblingSet): void {
+    this.#check(set);
+  }
+
+  /** Merges a sibling set received from another replica into the key's own data; refuses a set checkReceived refuses. */
   mergeIn(key: string, set: SiblingSet): Promise<SiblingSet> {
+    this.#check(set);
     return this.update(key, (current) => merge(current, set, this.#maxActors));
   }
 
@@ -287,6 +302,7 @@ export class Replica {
   }
 
   async storeHint(owner: NodeId, key: string, set: SiblingSet, now: number): Promise<SiblingSet> {
+    this.#check(set);
     const staged = this.stageHint(owner, key, now, (current) => merge(current, set, this.#maxActors));
     await staged.durable;
     return staged.set;

@@ -5,6 +5,14 @@ export const MAX_KEY_BYTES = 1024;
 export const MAX_VALUE_BYTES = 1024 * 1024;
 /** Above this a coordinator refuses new writes to a key until a client merges its siblings. */
 export const DEFAULT_MAX_SIBLINGS = 100;
+/**
+ * Siblings a replica accepts in a set it receives. The coordinator's limit is soft: writes
+ * racing through different coordinators can each pass it by one, so a replica allows twice
+ * as many (at least 64 more), and a forged set still cannot grow a key without bound.
+ */
+export function receivedSiblingsLimit(maxSiblings: number): number {
+  return Math.max(2 * maxSiblings, maxSiblings + 64);
+}
 /** One frame on the wire; a sibling set at the sibling cap with full-size values fits. */
 export const MAX_FRAME_BYTES = 128 * 1024 * 1024;
 /** Keys in one multi-get frame. */

@@ -83,6 +83,7 @@ export class RepairService {
         for (const e of req.entries) {
           if (!view.replicates(this.d.self, view.partitionOf(e.key))) throw new StoreError('STALE_RING', `node ${this.d.self} does not replicate '${e.key}'`);
         }
+        for (const e of req.entries) replica.checkReceived(e.set);
         const before = req.entries.map((e) => replica.readOwn(e.key));
         const after = await Promise.all(req.entries.map((e) => replica.mergeIn(e.key, e.set)));
         this.counters.keysRepaired += after.filter((a, i) => a !== before[i]).length;

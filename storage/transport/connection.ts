@@ -14,6 +14,7 @@ import { decodeFrames, isBadFrame, SPOKEN, type VersionRange } from '../protocol
 import type { Reply, Request } from '../protocol/messages.ts';
 import { FrameBatcher } from './batcher.ts';
 import { WS_PATH } from './server.ts';
+import { tlsHint, wsScheme, type ClientTls } from './tls.ts';
 import { answered, offerHeaders, PROTOCOL_HEADER } from './versions.ts';
 
 export interface ConnectionOptions {
@@ -24,6 +25,8 @@ export interface ConnectionOptions {
   readonly self?: string;
   /** after a failed attempt, fail fast for this long before trying again */
   readonly retryAfterMs?: number;
+  /** dial wss:// and trust these authorities; plain ws:// without */
+  readonly tls?: ClientTls;
   /** the protocol versions offered; all this node speaks unless narrowed (tests of mixed clusters) */
   readonly protocol?: VersionRange;
 }
@@ -133,7 +136,9 @@ export class Connection {
       };
       if (this.options.self) headers['x-dynamo-node'] = this.options.self;
       // an attempt the peer never answers is abandoned, so the next request tries afresh
-      const ws = new WebSocket(`ws://${this.options.address}${WS_PATH}`, {
+      const tls = this.options.tls;
+      const ws = new WebSocket(`${wsScheme(tls)}://${this.options.address}${WS_PATH}`, {
+        ...(tls && tls.ca.length > 0 ? { ca: [...tls.ca] } : {}),
         headers,
         perMessageDeflate: false,
         maxPayload: MAX_FRAME_BYTES,
@@ -163,7 +168,7 @@ export class Connection {
       });
       ws.on('error', (e) => {
         if (ws.readyState === WebSocket.OPEN) return;
-        failed(new StoreError('UNAVAILABLE', `${this.options.address} is unreachable: ${e.message}`, { sent: false }));
+        failed(new StoreError('UNAVAILABLE', `${this.options.address} is unreachable: ${e.message}${tlsHint(e, tls)}`, { sent: false }));
       });
       // the node's answer to our offer, read from the 101 response
       let answer: number | string = this.#offered.min;

@@ -16,6 +16,7 @@ import { decodeFrames, isBadFrame, PROTOCOL_MIN, SPOKEN } from '../protocol/code
 import { isRequest } from '../protocol/messages.ts';
 import type { Logger, RequestHandler } from '../runtime.ts';
 import { FrameBatcher } from './batcher.ts';
+import type { ServerTls } from './tls.ts';
 import { agree, offeredRange, PROTOCOL_HEADER, PROTOCOL_MAX_HEADER, refusal } from './versions.ts';
 
 export interface ServerOptions {
@@ -23,10 +24,14 @@ export interface ServerOptions {
   readonly port: number;
   readonly cluster: string;
   readonly secret: string;
+  /** more secrets accepted from connecting processes, during a rotation (docs/security.md) */
+  readonly acceptSecrets?: readonly string[];
   readonly handler: RequestHandler;
   readonly logger: Logger;
   /** a peer node opened a connection: it is listening again */
   readonly onPeer?: (peer: string) => void;
+  /** serve wss:// and https with this certificate (transport/tls.ts); plain without */
+  readonly tls?: ServerTls;
   /** extra HTTP routes (health, metrics) */
   readonly routes?: (app: HyperExpress.Server) => void;
 }
@@ -45,13 +50,16 @@ export class NodeServer {
   #port = 0;
 
   constructor(private readonly options: ServerOptions) {
-    this.#app = new HyperExpress.Server({ auto_close: false, max_body_length: 64 * 1024 });
-    const secretDigest = digest(options.secret);
+    const tls = options.tls ? { cert_file_name: options.tls.certFile, key_file_name: options.tls.keyFile } : {};
+    this.#app = new HyperExpress.Server({ auto_close: false, max_body_length: 64 * 1024, ...tls });
+    const secretDigests = [options.secret, ...(options.acceptSecrets ?? [])].map(digest);
 
     this.#app.upgrade(WS_PATH, (req, res) => {
       const auth = req.headers['authorization'] ?? '';
       const given = auth.startsWith('Bearer ') ? auth.slice(7) : '';
-      if (!timingSafeEqual(digest(given), secretDigest)) {
+      const givenDigest = digest(given);
+      // every accepted secret is compared, so the time taken does not tell which one matched
+      if (!secretDigests.map((d) => timingSafeEqual(givenDigest, d)).includes(true)) {
         res.status(401).send('missing or wrong cluster secret (Authorization: Bearer <secret>)');
         return;
       }

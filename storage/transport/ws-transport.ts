@@ -5,11 +5,14 @@ import type { NodeId } from '../core/ring.ts';
 import type { Reply, Request } from '../protocol/messages.ts';
 import type { Transport } from '../runtime.ts';
 import { Connection } from './connection.ts';
+import type { ClientTls } from './tls.ts';
 
 export interface WsTransportOptions {
   readonly self?: string;
   readonly cluster: string;
   readonly secret: string;
+  /** dial wss:// trusting these authorities (transport/tls.ts) */
+  readonly tls?: ClientTls;
   /** where a node listens, from the current ring */
   readonly addressOf: (node: NodeId) => string | undefined;
 }
@@ -35,7 +38,7 @@ export class WsTransport implements Transport {
   connection(address: string): Connection {
     let c = this.#connections.get(address);
     if (!c) {
-      c = new Connection({ address, cluster: this.options.cluster, secret: this.options.secret, self: this.options.self });
+      c = new Connection({ address, cluster: this.options.cluster, secret: this.options.secret, self: this.options.self, tls: this.options.tls });
       this.#connections.set(address, c);
     }
     return c;

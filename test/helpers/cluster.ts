@@ -23,7 +23,7 @@ export async function withCluster(
   let client: DynamoClient | undefined;
   try {
     await cluster.start();
-    client = await DynamoClient.connect({ seeds: cluster.seeds, cluster: cluster.cluster, secret: TEST_SECRET, timeoutMs: 5000 });
+    client = await DynamoClient.connect({ seeds: cluster.seeds, cluster: cluster.cluster, secret: TEST_SECRET, timeoutMs: 5000, tls: cluster.clientTls });
     await body({ cluster, client, dataDir });
   } finally {
     client?.close();
