@@ -1,5 +1,6 @@
 // Errors that cross a boundary (the wire, the client library, the gateway) carry a stable
 // code. The codes and their numbers are part of the protocol: only append.
+import type { SiblingSet } from './siblings.ts';
 
 export const ERROR_CODES = {
   INTERNAL: 1,
@@ -19,6 +20,7 @@ export const ERROR_CODES = {
   STALE_RING: 15,
   BAD_CLUSTER: 16,
   DISK_ERROR: 17,
+  CONFLICT: 18,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -61,4 +63,20 @@ export function quorumError(kind: 'read' | 'write', s: QuorumShortfall, timedOut
     `${kind} ${why}: needed ${s.needed} replicas, got ${s.got}${primaries}${applied}`,
     { ...s, maybeApplied: kind === 'write' },
   );
+}
+
+/**
+ * A conditional put refused by its coordinator (core/condition.ts): the key holds versions
+ * the writer's context does not cover, or a live one where it asked for none. Carries what the
+ * coordinator held, so the writer can merge and write back with its context in one round trip.
+ * On the wire it is the `conflict` reply, not an error reply: the set does not fit one.
+ */
+export class ConflictError extends StoreError {
+  constructor(
+    readonly key: string,
+    readonly siblings: SiblingSet,
+    message: string,
+  ) {
+    super('CONFLICT', message, { siblings: siblings.length });
+  }
 }
