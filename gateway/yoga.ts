@@ -16,6 +16,7 @@ import type { Logger } from '../storage/runtime.ts';
 import type { GatewayContext, ReadKey } from '../schema/context.ts';
 import { schema } from '../schema/index.ts';
 import { AccessError } from '../schema/access.ts';
+import { WriteConflict } from '../schema/conflict.ts';
 import { MAX_OPERATION_KEYS } from '../schema/versions.ts';
 import type { ContextSigner } from './context-token.ts';
 import { Authenticator } from './auth.ts';
@@ -136,13 +137,17 @@ export function readLoader(client: DynamoClient): DataLoader<ReadKey, ReadResult
   );
 }
 
-/** StoreErrors and scope refusals (AccessError) become GraphQL errors with `extensions.code` (and a StoreError's details); anything else is masked. */
+/** StoreErrors, conditional writes refused (WriteConflict) and scope refusals (AccessError) become GraphQL errors with `extensions.code` (and a StoreError's details); anything else is masked. */
 function exposeStoreErrors(error: unknown, message: string, isDev: boolean, logger: Logger, metrics: GatewayMetrics | null): Error {
   const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
   if (original instanceof StoreError) {
     metrics?.errors.inc({ code: original.code });
     const path = error instanceof GraphQLError ? error.path : undefined;
     return new GraphQLError(original.message, { path, extensions: { code: original.code, ...original.details } });
+  }
+  if (original instanceof WriteConflict) {
+    metrics?.errors.inc({ code: original.code });
+    return new GraphQLError(original.message, { path: error instanceof GraphQLError ? error.path : undefined, extensions: { code: original.code, ...original.extensions } });
   }
   if (original instanceof AccessError) {
     metrics?.errors.inc({ code: original.code });
