@@ -5,6 +5,7 @@
 // hops). Multi-gets are grouped by coordinator, one frame per coordinator. A request that
 // never left (the node could not be reached) is retried on the next replica; one that may
 // have reached a node is not, since a put sent twice would write twice.
+import { conditionFailure } from './core/condition.ts';
 import { ConflictError, StoreError } from './core/errors.ts';
 import { checkKey, checkValue, MAX_MGET_KEYS } from './core/limits.ts';
 import { RingView } from './core/preference.ts';
@@ -266,8 +267,9 @@ export class DynamoClient {
     };
     const reply = await this.#send(key, request);
     if (reply.type === 'conflict') {
-      const what = deleted ? 'delete' : 'put';
-      throw new ConflictError(key, reply.set, `conditional ${what} of key '${key}' (if ${options.condition}) refused: the key holds ${options.condition === 'absent' ? 'a live version' : 'versions the context does not cover'}; merge and write again with the context of these siblings`);
+      // the reply carries the set the coordinator checked: the same check names what failed
+      const why = conditionFailure(options.condition ?? 'current', options.context ?? null, reply.set) ?? 'the key changed';
+      throw new ConflictError(key, reply.set, `conditional ${deleted ? 'delete' : 'put'} of key '${key}' (if ${options.condition}) refused: ${why}`);
     }
     if (reply.type !== 'putReply') throw unexpected(reply);
     return { key, context: reply.context, dot: reply.dot, acks: reply.acks };
