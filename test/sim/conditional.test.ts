@@ -79,3 +79,17 @@ function view(c: SimCluster): readonly string[] {
   const v = c.node('n1').view;
   return v.primaries(v.partitionOf(KEY));
 }
+
+test('through one coordinator, of N concurrent writes with one context exactly one passes, whatever the order the network delivers them in', async () => {
+  for (const seed of [71, 72, 73, 74, 75]) {
+    const c = await SimCluster.create({ seed, nodes: 5, localHandoffEveryMs: 0 });
+    const { p1, put, get, values } = await setup(c);
+    assert.equal((await c.scheduler.drive(put('a', p1, 'base', null, 'absent', 2))).type, 'putReply');
+    const base = contextOf(await get(p1));
+    const replies = await c.scheduler.drive(Promise.all(Array.from({ length: 8 }, (_, i) => put(`w${i}`, p1, `v${i}`, base, 'current', 2))));
+    const passed = replies.flatMap((r, i) => (r.type === 'putReply' ? [`v${i}`] : []));
+    assert.equal(passed.length, 1, `seed ${seed}: ${replies.map((r) => r.type).join(', ')}`);
+    assert.ok(replies.every((r) => r.type === 'putReply' || r.type === 'conflict'), `seed ${seed}`);
+    assert.deepEqual(values(await get(p1)), passed, `seed ${seed}: one version, the one that passed`);
+  }
+});
