@@ -2,19 +2,20 @@
 // and the context to write back with; hints, ring and node status for operators.
 import { readFileSync, existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { StoreError } from '../storage/core/errors.ts';
+import { ConflictError, StoreError } from '../storage/core/errors.ts';
 import { partitionCounts } from '../storage/core/ring.ts';
 import { contextOf as contextOfSet, type SiblingSet } from '../storage/core/siblings.ts';
 import { formatDot } from '../storage/core/version-vector.ts';
-import { DynamoClient, decodeContext, encodeContext } from '../storage/client.ts';
+import { DynamoClient, decodeContext, encodeContext, type WriteResult } from '../storage/client.ts';
 import { readCa, type ClientTls } from '../storage/transport/tls.ts';
+import type { PutCondition } from '../storage/protocol/messages.ts';
 import { changeRing, showStatus } from './membership.ts';
 
 const USAGE = `dynamo: command-line client for the Dynamo cluster
 
   dynamo get KEY [--r R] [--pr PR]
-  dynamo put KEY VALUE [--context CTX] [--w W] [--pw PW]     (VALUE "-" reads stdin)
-  dynamo delete KEY [--context CTX] [--w W]
+  dynamo put KEY VALUE [--context CTX] [--if current|absent] [--w W] [--pw PW]     (VALUE "-" reads stdin)
+  dynamo delete KEY [--context CTX] [--if current] [--w W]
   dynamo hints [--node ID] [--limit N]
   dynamo replicas KEY                        every node's own versions of KEY and its hints for it, without repair
   dynamo ring
@@ -32,7 +33,13 @@ const USAGE = `dynamo: command-line client for the Dynamo cluster
   --json                  machine-readable output
 
 A put without --context is a blind write: it becomes a sibling of what is there.
-A delete without --context deletes what its coordinator holds at that moment.`;
+A delete without --context deletes what its coordinator holds at that moment.
+--if current writes only if the context covers every version the key holds; --if absent
+(put only) only if the key holds no live version. A refusal prints the key's siblings and
+their context, to merge and write again with, and exits with status 3.`;
+
+/** The exit status of a conditional write the key's coordinator refused. */
+const EXIT_CONFLICT = 3;
 
 async function main(argv: string[]): Promise<number> {
   const { values: o, positionals } = parseArgs({
@@ -52,6 +59,7 @@ async function main(argv: string[]): Promise<number> {
       limit: { type: 'string' },
       weight: { type: 'string' },
       'expect-version': { type: 'string' },
+      if: { type: 'string' },
       wait: { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -69,6 +77,7 @@ async function main(argv: string[]): Promise<number> {
     return n;
   };
   const context = o.context === undefined ? undefined : parseContext(o.context);
+  const condition = parseCondition(o.if, command);
   const client = await DynamoClient.connect({
     seeds: (o.seeds ?? process.env.DYNAMO_SEEDS ?? '127.0.0.1:7001').split(',').map((s) => s.trim()),
     cluster: o.cluster ?? process.env.DYNAMO_CLUSTER ?? 'dev',
@@ -76,26 +85,39 @@ async function main(argv: string[]): Promise<number> {
     tls: tlsCa(o['tls-ca'] ?? (process.env.DYNAMO_TLS_CA || undefined)),
   });
   const print = (text: string, json: unknown) => process.stdout.write((o.json ? JSON.stringify(json) : text) + '\n');
+  /** A write, or null when its condition failed: then what the coordinator held is printed. */
+  const conditional = async (key: string, write: Promise<WriteResult>): Promise<WriteResult | null> => {
+    try {
+      return await write;
+    } catch (e) {
+      if (!(e instanceof ConflictError)) throw e;
+      process.stderr.write(`error CONFLICT: ${e.message}\n`);
+      print(formatSiblings(key, e.siblings, 'held by its coordinator'), { key, error: 'CONFLICT', ...siblingsJson(e.siblings) });
+      return null;
+    }
+  };
   try {
     switch (command) {
       case 'get': {
         const k = required(key, 'KEY');
         const r = await client.get(k, { r: num(o.r, 'r'), pr: num(o.pr, 'pr') });
-        print(formatSiblings(k, r.siblings, r.replies), { key: k, replies: r.replies, ...siblingsJson(r.siblings) });
+        print(formatSiblings(k, r.siblings, `${r.replies} replicas answered`), { key: k, replies: r.replies, ...siblingsJson(r.siblings) });
         return 0;
       }
       case 'put': {
         const k = required(key, 'KEY');
         const v = required(value, 'VALUE');
         const bytes = v === '-' ? readFileSync(0) : Buffer.from(v, 'utf8');
-        const w = await client.put(k, bytes, { context, w: num(o.w, 'w'), pw: num(o.pw, 'pw') });
+        const w = await conditional(k, client.put(k, bytes, { context, w: num(o.w, 'w'), pw: num(o.pw, 'pw'), ...condition }));
+        if (!w) return EXIT_CONFLICT;
         const ctx = encodeContext(w.context).toString('base64url');
         print(`ok: ${w.acks} acks, version ${formatDot(w.dot)}\ncontext: ${ctx}`, { key: k, acks: w.acks, dot: formatDot(w.dot), context: ctx });
         return 0;
       }
       case 'delete': {
         const k = required(key, 'KEY');
-        const w = await client.delete(k, { context, w: num(o.w, 'w'), pw: num(o.pw, 'pw') });
+        const w = await conditional(k, client.delete(k, { context, w: num(o.w, 'w'), pw: num(o.pw, 'pw'), ...condition }));
+        if (!w) return EXIT_CONFLICT;
         const ctx = encodeContext(w.context).toString('base64url');
         print(`deleted: ${w.acks} acks, tombstone ${formatDot(w.dot)}\ncontext: ${ctx}`, { key: k, acks: w.acks, dot: formatDot(w.dot), context: ctx });
         return 0;
@@ -161,6 +183,13 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+function parseCondition(text: string | undefined, command: string): { condition?: PutCondition } {
+  if (text === undefined) return {};
+  if (command !== 'put' && command !== 'delete') throw new StoreError('BAD_REQUEST', '--if is for put and delete');
+  if (text === 'current' || (text === 'absent' && command === 'put')) return { condition: text };
+  throw new StoreError('BAD_REQUEST', `--if takes ${command === 'put' ? "'current' or 'absent'" : "'current'"} for ${command}, got '${text}'`);
+}
+
 function required(v: string | undefined, name: string): string {
   if (v === undefined) throw new StoreError('BAD_REQUEST', `${name} is required`);
   return v;
@@ -206,11 +235,11 @@ function siblingsJson(set: SiblingSet) {
   };
 }
 
-function formatSiblings(key: string, set: SiblingSet, replies: number): string {
-  if (set.length === 0) return `'${key}': not found (${replies} replicas answered)`;
+function formatSiblings(key: string, set: SiblingSet, source: string): string {
+  if (set.length === 0) return `'${key}': not found (${source})`;
   const j = siblingsJson(set);
   const lines = j.siblings.map((s, i) => `  [${i + 1}] ${s.deleted ? '(deleted)' : s.value}    version ${s.dot}, written ${s.writtenAt}`);
-  return `'${key}': ${set.length} sibling${set.length > 1 ? 's' : ''} (${replies} replicas answered)\n${lines.join('\n')}\ncontext: ${j.context}`;
+  return `'${key}': ${set.length} sibling${set.length > 1 ? 's' : ''} (${source})\n${lines.join('\n')}\ncontext: ${j.context}`;
 }
 
 main(process.argv.slice(2)).then(

@@ -6,7 +6,6 @@ import { readFileSync } from 'node:fs';
 import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
 import { createYoga, maskError as defaultMaskError, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
-import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
@@ -16,15 +15,17 @@ import type { Logger } from '../storage/runtime.ts';
 import type { GatewayContext, ReadKey } from '../schema/context.ts';
 import { schema } from '../schema/index.ts';
 import { AccessError } from '../schema/access.ts';
+import { WriteConflict } from '../schema/conflict.ts';
 import { MAX_OPERATION_KEYS } from '../schema/versions.ts';
 import type { ContextSigner } from './context-token.ts';
+import { CSRF_HEADER, PREFLIGHT_HEADERS, useCsrfPrevention } from './csrf.ts';
 import { Authenticator } from './auth.ts';
 import { graphiqlAssets, renderGraphiQL } from './graphiql.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { RateLimit } from './rate-limit.ts';
 import { principalOf, useAuth, type ServerContext } from './use-auth.ts';
 
-export const CSRF_HEADER = 'x-graphql-yoga-csrf';
+export { CSRF_HEADER } from './csrf.ts';
 
 export interface GatewayOptions {
   /** the store; null until the gateway has reached the cluster (requests get UNAVAILABLE) */
@@ -97,7 +98,7 @@ export function createGateway(o: GatewayOptions): Gateway {
       ...(o.graphiql ? [graphiqlAssets()] : []),
       useAuth({ auth, rateLimit: o.rateLimit ?? null, metrics: o.metrics ?? null }),
       ...(o.introspection === false ? [useDisableIntrospection()] : []),
-      useCSRFPrevention({ requestHeaders: [CSRF_HEADER] }),
+      useCsrfPrevention(PREFLIGHT_HEADERS),
       ...armor.protect().plugins,
       ...(persisted ? [usePersistedOperations({ getPersistedOperation: (hash: string) => persisted.get(hash) ?? null, allowArbitraryOperations: !o.onlyPersisted })] : []),
       requestTimeout(o.requestTimeoutMs),
@@ -140,13 +141,17 @@ export function readLoader(client: DynamoClient): DataLoader<ReadKey, ReadResult
   );
 }
 
-/** StoreErrors and scope refusals (AccessError) become GraphQL errors with `extensions.code` (and a StoreError's details); anything else is masked. */
+/** StoreErrors, conditional writes refused (WriteConflict) and scope refusals (AccessError) become GraphQL errors with `extensions.code` (and a StoreError's details); anything else is masked. */
 function exposeStoreErrors(error: unknown, message: string, isDev: boolean, logger: Logger, metrics: GatewayMetrics | null): Error {
   const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
   if (original instanceof StoreError) {
     metrics?.errors.inc({ code: original.code });
     const path = error instanceof GraphQLError ? error.path : undefined;
     return new GraphQLError(original.message, { path, extensions: { code: original.code, ...original.details } });
+  }
+  if (original instanceof WriteConflict) {
+    metrics?.errors.inc({ code: original.code });
+    return new GraphQLError(original.message, { path: error instanceof GraphQLError ? error.path : undefined, extensions: { code: original.code, ...original.extensions } });
   }
   if (original instanceof AccessError) {
     metrics?.errors.inc({ code: original.code });
@@ -205,6 +210,6 @@ function corsPolicy(origins: readonly string[]) {
   return (request: Request) => {
     const origin = request.headers.get('origin');
     if (!origin || !(any || origins.includes(origin))) return false as const;
-    return { origin: [origin], credentials: false, methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['authorization', 'content-type', CSRF_HEADER], maxAge: 600 };
+    return { origin: [origin], credentials: false, methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['authorization', 'content-type', ...PREFLIGHT_HEADERS], maxAge: 600 };
   };
 }

@@ -1,9 +1,12 @@
 // Writes: WriteResult, and the put and delete mutations.
+import { ConflictError } from '../storage/core/errors.ts';
 import { checkKey, checkQuorum, checkValue } from '../storage/core/limits.ts';
 import { formatDot } from '../storage/core/version-vector.ts';
 import type { WriteResult as StoreWrite } from '../storage/client.ts';
-import { requireWrite } from './access.ts';
+import type { PutCondition } from '../storage/protocol/messages.ts';
+import { requireRead, requireWrite } from './access.ts';
 import { builder } from './builder.ts';
+import { writeConflict } from './conflict.ts';
 import type { GatewayContext } from './context.ts';
 import { encodeValue } from './values.ts';
 
@@ -24,9 +27,43 @@ export const WriteResult = builder.objectRef<WriteShape>('WriteResult').implemen
   }),
 });
 
-function prepare(ctx: GatewayContext, key: string, context: string | null | undefined, w: number | null | undefined) {
+const CONDITION_NOTE =
+  'Checked by the coordinating replica over what it holds, in the step that writes; a refusal is the error CONFLICT with the current siblings and context in its extensions. Not a compare-and-set across replicas: see docs/graphql.md.';
+
+export const WriteCondition = builder.enumType('WriteCondition', {
+  description: `When a put may go on. ${CONDITION_NOTE}`,
+  values: {
+    CURRENT: { value: 'current' as const, description: 'Only if the context covers every version the key holds (tombstones too). Without a context: only if the key holds none.' },
+    ABSENT: { value: 'absent' as const, description: 'Only if the key holds no live version: create, never overwrite. Tombstones do not count, and the new value replaces them.' },
+  },
+});
+
+export const DeleteCondition = builder.enumType('DeleteCondition', {
+  description: `When a delete may go on. ${CONDITION_NOTE}`,
+  values: {
+    CURRENT: { value: 'current' as const, description: 'Only if the context covers every version the key holds (tombstones too).' },
+  },
+});
+
+/** The store's write, with a failed condition turned into the GraphQL CONFLICT error. */
+async function write(ctx: GatewayContext, run: Promise<StoreWrite>): Promise<WriteShape> {
+  try {
+    return result(ctx, await run);
+  } catch (e) {
+    throw e instanceof ConflictError ? writeConflict(ctx, e) : e;
+  }
+}
+
+function conditional(condition: PutCondition | null | undefined) {
+  return condition ? { condition } : {};
+}
+
+function prepare(ctx: GatewayContext, key: string, context: string | null | undefined, w: number | null | undefined, condition: PutCondition | null | undefined) {
   checkKey(key);
   requireWrite(ctx, key);
+  // a conditional write answers with the key's current values when it is refused, and whether
+  // it is refused tells what the key holds: it needs read scope on the key as well
+  if (condition) requireRead(ctx, key);
   if (w != null) checkQuorum('w', w, ctx.client.defaults.n);
   return { context: context == null ? null : ctx.contexts.verify(key, context), w: w ?? 0 };
 }
@@ -45,12 +82,13 @@ builder.mutationFields((t) => ({
       value: t.arg({ type: 'JSON', required: true, description: 'Any JSON value, at most 1 MiB encoded.' }),
       context: t.arg.string({ description: 'From get, getMany, put or delete on this same key.' }),
       w: t.arg.int({ description: 'Replicas that must have the write on disk (1..N); the cluster default when omitted.' }),
+      condition: t.arg({ type: WriteCondition, description: 'Write only if the key is as the context says (CURRENT) or holds no value (ABSENT).' }),
     },
     resolve: async (_root, args, ctx) => {
-      const { context, w } = prepare(ctx, args.key, args.context, args.w);
+      const { context, w } = prepare(ctx, args.key, args.context, args.w, args.condition);
       const bytes = encodeValue(args.value);
       checkValue(bytes);
-      return result(ctx, await ctx.client.put(args.key, bytes, { context, w }));
+      return write(ctx, ctx.client.put(args.key, bytes, { context, w, ...conditional(args.condition) }));
     },
   }),
   delete: t.field({
@@ -61,10 +99,11 @@ builder.mutationFields((t) => ({
       key: t.arg.string({ required: true }),
       context: t.arg.string(),
       w: t.arg.int(),
+      condition: t.arg({ type: DeleteCondition, description: 'Delete only if the key is as the context says (CURRENT).' }),
     },
     resolve: async (_root, args, ctx) => {
-      const { context, w } = prepare(ctx, args.key, args.context, args.w);
-      return result(ctx, await ctx.client.delete(args.key, { context, w }));
+      const { context, w } = prepare(ctx, args.key, args.context, args.w, args.condition);
+      return write(ctx, ctx.client.delete(args.key, { context, w, ...conditional(args.condition) }));
     },
   }),
 }));

@@ -5,14 +5,15 @@
 // hops). Multi-gets are grouped by coordinator, one frame per coordinator. A request that
 // never left (the node could not be reached) is retried on the next replica; one that may
 // have reached a node is not, since a put sent twice would write twice.
-import { StoreError } from './core/errors.ts';
+import { conditionFailure } from './core/condition.ts';
+import { ConflictError, StoreError } from './core/errors.ts';
 import { checkKey, checkValue, MAX_MGET_KEYS } from './core/limits.ts';
 import { RingView } from './core/preference.ts';
 import type { NodeId, Ring } from './core/ring.ts';
 import type { SiblingSet } from './core/siblings.ts';
 import type { Dot, VersionVector } from './core/version-vector.ts';
 import { Reader, Writer, readVV, writeVV } from './protocol/codec.ts';
-import type { MgetItem, Reply, Request } from './protocol/messages.ts';
+import type { MgetItem, PutCondition, Reply, Request } from './protocol/messages.ts';
 import type { NodeStatus } from './status.ts';
 import { WsTransport } from './transport/ws-transport.ts';
 import type { ClientTls } from './transport/tls.ts';
@@ -68,6 +69,12 @@ export interface WriteOptions {
   readonly context?: VersionVector | null;
   readonly w?: number;
   readonly pw?: number;
+  /**
+   * checked by the key's coordinator before it writes (storage/core/condition.ts): 'current'
+   * refuses when the key holds a version the context does not cover, 'absent' (puts only) when
+   * it holds a live one. A refusal throws ConflictError with what the coordinator held.
+   */
+  readonly condition?: PutCondition;
 }
 
 const DOWN_FOR_MS = 1000;
@@ -251,7 +258,23 @@ export class DynamoClient {
 
   async #write(key: string, value: Uint8Array, deleted: boolean, options: WriteOptions): Promise<WriteResult> {
     checkKey(key);
-    const reply = await this.#send(key, { type: 'put', key, value, deleted, context: options.context ?? null, w: options.w ?? 0, pw: options.pw ?? 0 });
+    if (deleted && options.condition === 'absent') throw new StoreError('BAD_REQUEST', 'a delete takes no condition absent: only current');
+    const request: Request = {
+      type: 'put',
+      key,
+      value,
+      deleted,
+      context: options.context ?? null,
+      w: options.w ?? 0,
+      pw: options.pw ?? 0,
+      ...(options.condition ? { condition: options.condition } : {}),
+    };
+    const reply = await this.#send(key, request);
+    if (reply.type === 'conflict') {
+      // the reply carries the set the coordinator checked: the same check names what failed
+      const why = conditionFailure(options.condition ?? 'current', options.context ?? null, reply.set) ?? 'the key changed';
+      throw new ConflictError(key, reply.set, `conditional ${deleted ? 'delete' : 'put'} of key '${key}' (if ${options.condition}) refused: ${why}`);
+    }
     if (reply.type !== 'putReply') throw unexpected(reply);
     return { key, context: reply.context, dot: reply.dot, acks: reply.acks };
   }

@@ -12,7 +12,8 @@
 // get: any node may coordinate. It asks the key's N targets, answers once R have answered
 // with every causally-maximal version, keeps listening, and repairs the replicas that
 // answered with less than the merged result (read repair).
-import { StoreError, quorumError, quorumFailureReason, type QuorumFailureReason, type QuorumShortfall } from './core/errors.ts';
+import { conditionalContext, conditionFailure } from './core/condition.ts';
+import { ConflictError, StoreError, quorumError, quorumFailureReason, type QuorumFailureReason, type QuorumShortfall } from './core/errors.ts';
 import { GetCore } from './core/get-core.ts';
 import { PutCore } from './core/put-core.ts';
 import { checkKey, checkQuorum, checkValue } from './core/limits.ts';
@@ -205,6 +206,7 @@ export class Coordinator {
   async put(req: PutRequest, ready: Readiness = ALWAYS_READY): Promise<PutReply> {
     checkKey(req.key);
     checkValue(req.value);
+    if (req.deleted && req.condition === 'absent') throw new StoreError('BAD_REQUEST', 'a delete takes no condition absent: only current');
     const view = this.d.view();
     const w = req.w || this.d.config.w;
     checkQuorum('w', w, view.n);
@@ -268,6 +270,7 @@ export class Coordinator {
         throw e;
       }
       if (reply.type === 'putReply') return reply;
+      if (reply.type === 'conflict') throw new ConflictError(req.key, reply.set, `conditional write of key '${req.key}' (if ${req.condition ?? 'none'}) refused by ${t.node}`);
       // refused before it was applied: the next may take it
       if (reply.type === 'error' && (reply.code === 'SHUTTING_DOWN' || reply.details.applied === false)) continue;
       if (reply.type === 'error') throw new StoreError(reply.code, reply.message, reply.details);
@@ -293,7 +296,15 @@ export class Coordinator {
       const current = replica.read(req.key);
       // reading may have found a corrupt record: the node forgot what it held, and moves its actor on first
       if (this.d.rangeReady?.(partition)) throw new StoreError('DISK_ERROR', `a record of key '${req.key}' on node ${this.d.self} was corrupt; it is being repaired: retry`, { maybeApplied: false });
-      const context: VersionVector = req.context ?? (req.deleted ? contextOf(current) : EMPTY_VV);
+      // a conditional write is checked here, over what this node holds for the key right now,
+      // in the step that makes its dot: writes to the key through this node are serialized
+      let given = req.context;
+      if (req.condition) {
+        const why = conditionFailure(req.condition, req.context, current);
+        if (why) throw new ConflictError(req.key, current, `conditional ${req.deleted ? 'delete' : 'put'} of key '${req.key}' (if ${req.condition}) refused: ${why}`);
+        given = conditionalContext(req.condition, req.context, current);
+      }
+      const context: VersionVector = given ?? (req.deleted ? contextOf(current) : EMPTY_VV);
       version = {
         dot: { actor, counter: identity.next() },
         past: context,

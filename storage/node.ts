@@ -1,7 +1,7 @@
 // A storage node: its replica, its coordinator, and its part in membership (gossip, ring
 // changes, key-range transfers, hinted handoff), over whatever transport, clock and engine it
 // is given. storage/main.ts runs one as a process; the simulator runs many in one process.
-import { StoreError } from './core/errors.ts';
+import { ConflictError, StoreError } from './core/errors.ts';
 import { MAX_MGET_KEYS, receivedSiblingsLimit } from './core/limits.ts';
 import { checkSet } from './core/set-check.ts';
 import { RingView } from './core/preference.ts';
@@ -17,7 +17,7 @@ import { DEFAULT_TRANSFER, Transfers, type TransferOptions } from './membership/
 import { replayHints } from './repair/handoff.ts';
 import { RepairService } from './repair/service.ts';
 import { Reader, Writer, readRing, writeRing } from './protocol/codec.ts';
-import type { ErrorReply, Heartbeat, HintsRequest, MgetItem, Reply, Request } from './protocol/messages.ts';
+import type { ConflictReply, ErrorReply, Heartbeat, HintsRequest, MgetItem, Reply, Request } from './protocol/messages.ts';
 import { Replica, type HintLimits } from './replica.ts';
 import type { SiblingSet } from './core/siblings.ts';
 import type { Clock, Logger, Random, Timer, Transport } from './runtime.ts';
@@ -427,7 +427,10 @@ export class StorageNode {
   handle = async (from: NodeId | null, request: Request): Promise<Reply> => {
     if (from !== null) this.gossip.success(from);
     if (!this.#accepting) return errorReply(new StoreError('SHUTTING_DOWN', `node ${this.id} is shutting down`));
-    const work = this.#serve(from, request).catch((e: unknown) => this.#failure(e, request));
+    const work = this.#serve(from, request).catch((e: unknown) =>
+      // a failed condition answers with the set the coordinator held, for the writer to merge
+      e instanceof ConflictError ? ({ type: 'conflict', set: e.siblings } satisfies ConflictReply) : this.#failure(e, request),
+    );
     this.#track(work, request.type);
     return work;
   };

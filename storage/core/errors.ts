@@ -1,5 +1,6 @@
 // Errors that cross a boundary (the wire, the client library, the gateway) carry a stable
 // code. The codes and their numbers are part of the protocol: only append.
+import type { SiblingSet } from './siblings.ts';
 
 export const ERROR_CODES = {
   INTERNAL: 1,
@@ -19,6 +20,7 @@ export const ERROR_CODES = {
   STALE_RING: 15,
   BAD_CLUSTER: 16,
   DISK_ERROR: 17,
+  CONFLICT: 18,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -73,4 +75,20 @@ export type QuorumFailureReason = (typeof QUORUM_FAILURE_REASONS)[number];
 export function quorumFailureReason(s: QuorumShortfall, timedOut: boolean): QuorumFailureReason {
   if (timedOut) return 'timeout';
   return s.got < s.needed ? 'replicas_unavailable' : 'primaries_unavailable';
+}
+
+/**
+ * A conditional put refused by its coordinator (core/condition.ts): the key holds versions
+ * the writer's context does not cover, or a live one where it asked for none. Carries what the
+ * coordinator held, so the writer can merge and write back with its context in one round trip.
+ * On the wire it is the `conflict` reply, not an error reply: the set does not fit one.
+ */
+export class ConflictError extends StoreError {
+  constructor(
+    readonly key: string,
+    readonly siblings: SiblingSet,
+    message: string,
+  ) {
+    super('CONFLICT', message, { siblings: siblings.length });
+  }
 }

@@ -29,9 +29,10 @@ export { decodeSet, encodeSet, readRing, readSet, readVV, writeRing, writeSet, w
  * connection speaks the highest version both ends have (storage/transport/).
  *   2: heartbeats carry their run's `life`; lastBeat.
  *   3: inspect, quietKeys and compact; hint expiry semantics changed.
+ *   4: a put may carry a condition (current, absent), answered by conflict when it fails.
  */
 export const PROTOCOL_MIN = 2;
-export const PROTOCOL_MAX = 3;
+export const PROTOCOL_MAX = 4;
 /** The newest version this node speaks. */
 export const PROTOCOL_VERSION = PROTOCOL_MAX;
 
@@ -81,6 +82,15 @@ export function messageSince(type: MessageType): number {
   return entryOf(type).since;
 }
 
+/**
+ * The protocol version one message needs: its type's, or later when it uses a field that
+ * appeared after its type (a put with a condition needs version 4).
+ */
+export function messageNeeds(m: Message): number {
+  const entry = entryOf(m.type);
+  return Math.max(entry.since, entry.needs?.(m) ?? entry.since);
+}
+
 export function isRequest(m: Message): m is Request {
   return entryOf(m.type).request;
 }
@@ -101,6 +111,10 @@ export function writeFrame(w: Writer, id: number, m: Message, version = PROTOCOL
   if (entry.since > version) {
     throw new ProtocolError(`${m.type} needs protocol version ${entry.since}; this connection speaks version ${version}`);
   }
+  const needed = messageNeeds(m);
+  if (needed > version) {
+    throw new ProtocolError(`this ${m.type} needs protocol version ${needed} (${describeNeed(m)}); this connection speaks version ${version}`);
+  }
   const start = w.length;
   w.u32(0);
   w.u8(version);
@@ -110,6 +124,11 @@ export function writeFrame(w: Writer, id: number, m: Message, version = PROTOCOL
   const length = w.length - start - 4;
   if (length + 4 > MAX_FRAME_BYTES) throw new StoreError('FRAME_TOO_LARGE', `frame of ${length + 4} bytes exceeds ${MAX_FRAME_BYTES}`);
   w.patchU32(start, length);
+}
+
+/** What makes a message need a later version than its type: for the sender's refusal. */
+function describeNeed(m: Message): string {
+  return m.type === 'put' && m.condition ? `a put with condition ${m.condition}` : m.type;
 }
 
 export function encodeFrame(id: number, m: Message, version = PROTOCOL_MAX): Buffer {
@@ -158,7 +177,7 @@ export function decodeFrames(buf: Buffer, accept: VersionRange = SPOKEN): (Frame
         throw new ProtocolError(`message type ${typeNumber} (${entry.type}) does not exist in protocol version ${version}`);
       }
       const r = new Reader(buf, pos + HEADER_BYTES, end);
-      const message = entry.read(r);
+      const message = entry.read(r, version);
       r.done();
       out.push({ id, message });
     } catch (e) {

@@ -12,10 +12,18 @@ interface Typed {
 export interface MessageCodec<M extends Typed> {
   /** the protocol version the message type first appeared in: never sent to a peer that speaks less */
   readonly since: number;
+  /**
+   * the protocol version this one message needs, when a field of it appeared after its type
+   * (a put's condition): never sent to a peer that speaks less. `since` when absent.
+   */
+  needs?(m: M): number;
   /** the payload only: the frame header is codec.ts's */
   write(w: Writer, m: M): void;
-  /** reads exactly the payload write() wrote; codec.ts checks that nothing is left over */
-  read(r: Reader): M;
+  /**
+   * reads exactly the payload write() wrote; codec.ts checks that nothing is left over.
+   * `version` is the frame's: a field newer than it is refused as malformed.
+   */
+  read(r: Reader, version: number): M;
 }
 
 export interface MessageEntry<M extends Typed> extends MessageCodec<M> {

@@ -7,6 +7,7 @@ import {
   encodeFrame,
   isBadFrame,
   isRequest,
+  messageNeeds,
   messageSince,
   PROTOCOL_MAX,
   PROTOCOL_MIN,
@@ -21,7 +22,7 @@ const TYPES = Object.keys(MESSAGE_TYPES) as MessageType[];
 
 /** A message and a protocol version it exists in. */
 const atVersion = anyMessage.chain((m) =>
-  fc.tuple(fc.constant(m), fc.integer({ min: Math.max(PROTOCOL_MIN, messageSince(m.type)), max: PROTOCOL_MAX })),
+  fc.tuple(fc.constant(m), fc.integer({ min: Math.max(PROTOCOL_MIN, messageNeeds(m)), max: PROTOCOL_MAX })),
 );
 
 function roundTrip(m: Message, id: number, version: number): void {
@@ -43,7 +44,7 @@ test('each message type round-trips through the codec at every version it exists
   for (const type of TYPES) {
     fc.assert(
       fc.property(arbitraries[type], fc.nat({ max: 0xffffffff }), fc.integer({ min: PROTOCOL_MIN, max: PROTOCOL_MAX }), (m, id, v) =>
-        roundTrip(m, id, Math.max(v, messageSince(type))),
+        roundTrip(m, id, Math.max(v, messageNeeds(m))),
       ),
       { numRuns: 40, seed: MESSAGE_TYPES[type] },
     );
@@ -103,7 +104,7 @@ test('fuzz: random bytes and mutated or truncated frames of every type never thr
 });
 
 test('requests and replies: isRequest knows every type', () => {
-  const replies = TYPES.filter((t) => t === 'error' || t === 'pong' || t === 'ack' || /Reply$|Batch$/.test(t));
+  const replies = TYPES.filter((t) => t === 'error' || t === 'pong' || t === 'ack' || t === 'conflict' || /Reply$|Batch$/.test(t));
   for (const type of TYPES) {
     const [m] = fc.sample<Message>(arbitraries[type], { seed: 1, numRuns: 1 });
     assert.equal(isRequest(m!), !replies.includes(type), type);
@@ -129,7 +130,7 @@ test('a message type newer than the frame version is refused, on both sides, and
   const forged = encodeFrame(4, { type: 'quietKeys', partition: 1, limit: 2 }, 3);
   forged[4] = 2;
   assert.match(bad(forged), /message type 80 \(quietKeys\) does not exist in protocol version 2/);
-  assert.throws(() => encodeFrame(1, { type: 'ping' }, PROTOCOL_MAX + 1), /protocol version 4 is not spoken here/);
+  assert.throws(() => encodeFrame(1, { type: 'ping' }, PROTOCOL_MAX + 1), /protocol version 5 is not spoken here/);
   assert.throws(() => encodeFrame(1, { type: 'ping' }, PROTOCOL_MIN - 1), /protocol version 1 is not spoken here/);
 });
 
@@ -142,7 +143,27 @@ test('a decoder accepts the versions of its range and no other', () => {
   assert.match(bad(v3, { min: 2, max: 2 }), /protocol version 3 is not supported \(this connection speaks version 2\)/);
   const v1 = Buffer.from(v2);
   v1[4] = 1;
-  assert.match(bad(v1), /protocol version 1 is not supported \(this connection speaks versions 2 to 3\)/);
+  assert.match(bad(v1), /protocol version 1 is not supported \(this connection speaks versions 2 to 4\)/);
+});
+
+test('a put condition exists from version 4: refused by the writer below it, and by the reader in an older frame', () => {
+  const plain = { type: 'put', key: 'k', value: new Uint8Array(0), deleted: false, context: null, w: 0, pw: 0 } as const;
+  for (const condition of ['current', 'absent'] as const) {
+    const m = { ...plain, condition };
+    assert.equal(messageNeeds(m), 4);
+    const w = new Writer();
+    assert.throws(() => writeFrame(w, 1, m, 3), new RegExp(`this put needs protocol version 4 \\(a put with condition ${condition}\\); this connection speaks version 3`));
+    assert.equal(w.length, 0, 'nothing was written');
+    // the same bytes with the frame's version byte set back to 3, as a peer ignoring the agreement would send
+    const forged = encodeFrame(2, m, 4);
+    forged[4] = 3;
+    assert.match(bad(forged), new RegExp(`unknown put flags ${condition === 'current' ? 8 : 16}`));
+  }
+  assert.equal(messageNeeds(plain), 1);
+  const both = encodeFrame(3, { ...plain, condition: 'current' }, 4);
+  both[15] = both[15]! | 16; // the flags byte
+  assert.match(bad(both), /a put has at most one condition/);
+  assert.equal(messageSince('conflict'), 4);
 });
 
 test('specific malformed input gets specific errors', () => {
@@ -162,8 +183,8 @@ test('specific malformed input gets specific errors', () => {
   const trailing = Buffer.concat([ok, Buffer.from([0])]);
   assert.match(bad(trailing), /frame|truncated/);
   const put = encodeFrame(1, { type: 'put', key: 'k', value: new Uint8Array(0), deleted: false, context: null, w: 0, pw: 0 });
-  put[10 + 3 + 2] = 8; // the flags byte, after key (u16 length + 1 byte) and two quorums
-  assert.match(bad(put), /unknown put flags 8/);
+  put[10 + 3 + 2] = 32; // the flags byte, after key (u16 length + 1 byte) and two quorums
+  assert.match(bad(put), /unknown put flags 32/);
   const leaf = encodeFrame(1, { type: 'compact', keys: [{ key: 'k', leaf: new Uint8Array(16) }] });
   assert.match(bad(leaf.subarray(0, leaf.length - 1)), /frame length|truncated/);
   const shortLeaf = { type: 'compact', keys: [{ key: 'k', leaf: new Uint8Array(15) }] } as const;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import type { GraphQLObjectType } from 'graphql';
+import type { GraphQLEnumType, GraphQLObjectType } from 'graphql';
 import { printedSchema, schema } from '../../schema/index.ts';
 
 test('schema/schema.graphql is the printed schema (run `npm run schema` after changing schema/)', () => {
@@ -20,8 +20,11 @@ test('the contract keeps its names, types and nullability', () => {
   assert.equal(signature(q, 'get'), 'get(key: String!, r: Int): Versions');
   assert.equal(signature(q, 'getMany'), 'getMany(keys: [String!]!, r: Int): [Versions]!');
   assert.equal(signature(q, 'cluster'), 'cluster(): Cluster!');
-  assert.equal(signature(m, 'put'), 'put(key: String!, value: JSON!, context: String, w: Int): WriteResult!');
-  assert.equal(signature(m, 'delete'), 'delete(key: String!, context: String, w: Int): WriteResult!');
+  assert.equal(signature(m, 'put'), 'put(key: String!, value: JSON!, context: String, w: Int, condition: WriteCondition): WriteResult!');
+  assert.equal(signature(m, 'delete'), 'delete(key: String!, context: String, w: Int, condition: DeleteCondition): WriteResult!');
+  const values = (name: string) => (schema.getType(name) as GraphQLEnumType).getValues().map((v) => v.name);
+  assert.deepEqual(values('WriteCondition'), ['CURRENT', 'ABSENT']);
+  assert.deepEqual(values('DeleteCondition'), ['CURRENT']);
   const fields = (name: string) =>
     Object.values((schema.getType(name) as GraphQLObjectType).getFields())
       .map((f) => `${f.name}: ${String(f.type)}`)

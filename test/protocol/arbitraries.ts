@@ -112,10 +112,12 @@ export const arbitraries: MessageArbitraries = {
       w: quorum,
       pw: quorum,
       forwarded: fc.boolean(),
+      condition: fc.constantFrom(undefined, 'current' as const, 'absent' as const),
     })
-    // the decoder leaves `forwarded` out unless it is set
-    .map(({ forwarded, ...m }) => (forwarded ? { ...m, forwarded } : m)),
+    // the decoder leaves `forwarded` and `condition` out unless they are set
+    .map(({ forwarded, condition, ...m }) => ({ ...m, ...(forwarded ? { forwarded } : {}), ...(condition ? { condition } : {}) })),
   putReply: fc.record({ type: t('putReply'), acks: u8, dot, context: vv }),
+  conflict: fc.record({ type: t('conflict'), set }),
   ring: fc.constant({ type: 'ring' }),
   ringReply: fc.record({ type: t('ringReply'), n: u8, r: u8, w: u8, ring }),
   replicaRead: fc.record({ type: t('replicaRead'), key }),

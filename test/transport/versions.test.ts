@@ -14,11 +14,12 @@ import { agree, answered, offeredRange } from '../../storage/transport/versions.
 const SECRET = 'versions-test-secret-0123456789';
 const CLUSTER = 'test';
 
-/** A node that answers ping and inspect, nothing else. */
+/** A node that answers ping, inspect and a conditional put (with a conflict), nothing else. */
 async function withServer(fn: (address: string) => Promise<void>): Promise<void> {
   const handler = async (_from: string | null, request: Request): Promise<Reply> => {
     if (request.type === 'ping') return { type: 'pong' };
     if (request.type === 'inspect') return { type: 'inspectReply', own: [], hints: [{ owner: 'n2', set: [] }] };
+    if (request.type === 'put' && request.condition) return { type: 'conflict', set: [] };
     return { type: 'error', code: 'BAD_REQUEST', message: `${request.type} is not served here`, details: {} };
   };
   const server = new NodeServer({ host: '127.0.0.1', port: 0, cluster: CLUSTER, secret: SECRET, handler, logger: silentLogger });
@@ -54,10 +55,12 @@ test('clients of different ranges on one node: each speaks the highest common ve
     const both = connect(address);
     const v2 = connect(address, { min: 2, max: 2 });
     const v3 = connect(address, { min: 3, max: 3 });
-    const future = connect(address, { min: 4, max: 5 });
+    const future = connect(address, { min: 5, max: 6 });
+    const conditional: Request = { type: 'put', key: 'k', value: new Uint8Array(1), deleted: false, context: null, w: 0, pw: 0, condition: 'absent' };
     try {
       assert.deepEqual(await both.request({ type: 'ping' }, 2000), { type: 'pong' });
-      assert.equal(both.version, 3);
+      assert.equal(both.version, 4);
+      assert.deepEqual(await both.request(conditional, 2000), { type: 'conflict', set: [] });
 
       assert.deepEqual(await v2.request({ type: 'ping' }, 2000), { type: 'pong' });
       assert.equal(v2.version, 2);
@@ -75,13 +78,16 @@ test('clients of different ranges on one node: each speaks the highest common ve
       const inspected = await v3.request({ type: 'inspect', key: 'k' }, 2000);
       assert.deepEqual(inspected, { type: 'inspectReply', own: [], hints: [{ owner: 'n2', set: [] }] });
       assert.equal(v3.version, 3);
+      // a put with a condition needs version 4: refused before it is sent, the connection stays
+      await assert.rejects(v3.request(conditional, 2000), (e) => e instanceof StoreError && e.code === 'PROTOCOL' && /this put needs protocol version 4 \(a put with condition absent\); this connection speaks version 3/.test(e.message));
+      assert.deepEqual(await v3.request({ type: 'ping' }, 2000), { type: 'pong' });
 
       const error = await future.request({ type: 'ping' }, 2000).then(
         () => null,
         (e: unknown) => e,
       );
       assert.ok(error instanceof StoreError && error.details.sent === false, String(error));
-      assert.match(error.message, /no protocol version in common: this node speaks versions 2 to 3, the client offered versions 4 to 5/);
+      assert.match(error.message, /no protocol version in common: this node speaks versions 2 to 4, the client offered versions 5 to 6/);
     } finally {
       for (const c of [both, v2, v3, future]) c.close();
     }

@@ -5,344 +5,17 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
-export type Maybe<T> = T | null;
-export type InputMaybe<T> = Maybe<T>;
-/** All built-in and custom scalars, mapped to their actual values */
-export type Scalars = {
-  ID: { input: string; output: string; }
-  String: { input: string; output: string; }
-  Boolean: { input: boolean; output: boolean; }
-  Int: { input: number; output: number; }
-  Float: { input: number; output: number; }
-  /** Any JSON value: object, array, string, number, boolean or null. */
-  JSON: { input: unknown; output: unknown; }
-};
+/** When a put may go on. Checked by the coordinating replica over what it holds, in the step that writes; a refusal is the error CONFLICT with the current siblings and context in its extensions. Not a compare-and-set across replicas: see docs/graphql.md. */
+export type WriteCondition =
+  /** Only if the context covers every version the key holds (tombstones too). Without a context: only if the key holds none. */
+  | 'CURRENT'
+  /** Only if the key holds no live version: create, never overwrite. Tombstones do not count, and the new value replaces them. */
+  | 'ABSENT';
 
-/** One version of a key. Several siblings mean concurrent writes: merge them and write back with the context. */
-export type Sibling = {
-  __typename?: 'Sibling';
-  /** The value; null for a delete (tombstone). */
-  value?: Maybe<Scalars['JSON']['output']>;
-  /** True for a delete: a tombstone that conflicts with concurrent edits. */
-  deleted: Scalars['Boolean']['output'];
-  /** The node actor and counter that wrote this version, e.g. "n2@k3x9a1:17". */
-  dot: Scalars['String']['output'];
-  /** The coordinator's clock when the version was written (ISO 8601). For display only: it never decides anything. */
-  writtenAt?: Maybe<Scalars['String']['output']>;
-};
-
-/** Every causally-maximal version of a key, tombstones included, and one context covering them all. */
-export type Versions = {
-  __typename?: 'Versions';
-  key: Scalars['String']['output'];
-  /** True when at least one sibling is not a delete. */
-  found: Scalars['Boolean']['output'];
-  siblings: Array<Sibling>;
-  /** Opaque. Pass it to put or delete to supersede exactly these siblings. Null when the key was never written. */
-  context?: Maybe<Scalars['String']['output']>;
-};
-
-/** An acknowledged write. */
-export type WriteResult = {
-  __typename?: 'WriteResult';
-  key: Scalars['String']['output'];
-  /** What this write has seen: write again with it to supersede this version only. */
-  context: Scalars['String']['output'];
-  /** Replicas that had the write on disk when the answer was sent (at least w). */
-  acks: Scalars['Int']['output'];
-  /** The version this write created. */
-  dot: Scalars['String']['output'];
-};
-
-export type ClusterNode = {
-  __typename?: 'ClusterNode';
-  id: Scalars['String']['output'];
-  address: Scalars['String']['output'];
-  /** "up" when the cluster reaches the node; "unreachable" when neither the gateway nor any node does. */
-  status: Scalars['String']['output'];
-  /** Partitions the node owns. */
-  partitions: Scalars['Int']['output'];
-  weight: Scalars['Int']['output'];
-};
-
-export type Cluster = {
-  __typename?: 'Cluster';
-  /** Replicas per key. */
-  n: Scalars['Int']['output'];
-  /** Default read quorum. */
-  r: Scalars['Int']['output'];
-  /** Default write quorum. */
-  w: Scalars['Int']['output'];
-  partitions: Scalars['Int']['output'];
-  ringVersion: Scalars['Int']['output'];
-  nodes: Array<ClusterNode>;
-};
-
-export type NodeStatus = {
-  __typename?: 'NodeStatus';
-  id: Scalars['String']['output'];
-  /** Whether the gateway reached the node just now. */
-  reachable: Scalars['Boolean']['output'];
-  /** The node's own report: actor, counter, ring version, peers it cannot reach, hint bytes, requests in flight. */
-  detail?: Maybe<Scalars['JSON']['output']>;
-};
-
-export type Hint = {
-  __typename?: 'Hint';
-  /** The unreachable replica this hint is held for. */
-  owner: Scalars['String']['output'];
-  key: Scalars['String']['output'];
-  storedAt: Scalars['String']['output'];
-  siblings: Scalars['Int']['output'];
-};
-
-export type HintList = {
-  __typename?: 'HintList';
-  /** The node holding the hints. */
-  node: Scalars['String']['output'];
-  total: Scalars['Int']['output'];
-  hints: Array<Hint>;
-};
-
-/** One node's copy of a key, read without repair: its own data, or a hint it keeps for another owner. */
-export type ReplicaCopy = {
-  __typename?: 'ReplicaCopy';
-  node: Scalars['String']['output'];
-  /** The node is one of the key's N primaries. */
-  primary: Scalars['Boolean']['output'];
-  /** False when the node did not answer; then versions is empty. */
-  reachable: Scalars['Boolean']['output'];
-  /** The owner a hint is kept for; null for the node's own data. */
-  hintFor?: Maybe<Scalars['String']['output']>;
-  versions: Array<Sibling>;
-};
-
-/** Operator fields; every one needs the admin scope. */
-export type Admin = {
-  __typename?: 'Admin';
-  nodes: Array<NodeStatus>;
-  /** Where a key's copies are: every member's own versions of it and the hints it keeps for it, read without repair (a read would repair them). */
-  replicas: Array<ReplicaCopy>;
-  /** Hints each node holds for unreachable replicas. */
-  hints: Array<HintList>;
-  ring: RingState;
-  repair: RepairStatus;
-};
-
-
-/** Operator fields; every one needs the admin scope. */
-export type AdminReplicasArgs = {
-  key: Scalars['String']['input'];
-};
-
-
-/** Operator fields; every one needs the admin scope. */
-export type AdminHintsArgs = {
-  node?: InputMaybe<Scalars['String']['input']>;
-  limit?: InputMaybe<Scalars['Int']['input']>;
-};
-
-
-/** Operator fields; every one needs the admin scope. */
-export type AdminRingArgs = {
-  node?: InputMaybe<Scalars['String']['input']>;
-};
-
-export type RingMember = {
-  __typename?: 'RingMember';
-  id: Scalars['String']['output'];
-  address: Scalars['String']['output'];
-  weight: Scalars['Int']['output'];
-  /** "leave" or "remove" while the node's key ranges move away. */
-  leaving?: Maybe<Scalars['String']['output']>;
-  partitions: Scalars['Int']['output'];
-  /** As the reporting node sees it. */
-  reachable: Scalars['Boolean']['output'];
-  /** The reporting node's suspicion of this one (8 and above: unreachable). */
-  phi: Scalars['Float']['output'];
-};
-
-export type RingState = {
-  __typename?: 'RingState';
-  /** The node that reported this view. */
-  seenBy: Scalars['String']['output'];
-  version: Scalars['Int']['output'];
-  /** The node that decides ring changes. */
-  claimant: Scalars['String']['output'];
-  changing: Scalars['Boolean']['output'];
-  /** Key-range copies the change in progress still waits for. */
-  transfersLeft: Scalars['Int']['output'];
-  transfersTotal: Scalars['Int']['output'];
-  members: Array<RingMember>;
-};
-
-export type RingChange = {
-  __typename?: 'RingChange';
-  /** The ring version the change was planned at. */
-  version: Scalars['Int']['output'];
-  /** Key-range copies before it commits. */
-  transfers: Scalars['Int']['output'];
-  claimant: Scalars['String']['output'];
-};
-
-export type NodeRepair = {
-  __typename?: 'NodeRepair';
-  node: Scalars['String']['output'];
-  /** Hints the node holds for unreachable replicas (null: the node did not answer). */
-  hintsPending?: Maybe<Scalars['Int']['output']>;
-  hintBytes?: Maybe<Scalars['Int']['output']>;
-  /** Since the node started. */
-  hintsReplayed?: Maybe<Scalars['Int']['output']>;
-  hintsExpired?: Maybe<Scalars['Int']['output']>;
-  /** Sibling sets anti-entropy merged into this node since it started. */
-  keysRepaired?: Maybe<Scalars['Int']['output']>;
-};
-
-export type PartitionSweep = {
-  __typename?: 'PartitionSweep';
-  partition: Scalars['Int']['output'];
-  finishedAt: Scalars['String']['output'];
-  durationMs: Scalars['Int']['output'];
-  /** Replica pairs compared. */
-  pairs: Scalars['Int']['output'];
-  keysCompared: Scalars['Int']['output'];
-  /** Sibling sets sent between replicas. */
-  keysRepaired: Scalars['Int']['output'];
-  /** Every pair agreed afterwards. */
-  rootsEqual: Scalars['Boolean']['output'];
-  tombstonesReclaimed: Scalars['Int']['output'];
-};
-
-export type QueueCounts = {
-  __typename?: 'QueueCounts';
-  name: Scalars['String']['output'];
-  waiting: Scalars['Int']['output'];
-  active: Scalars['Int']['output'];
-  delayed: Scalars['Int']['output'];
-  failed: Scalars['Int']['output'];
-  completed: Scalars['Int']['output'];
-};
-
-export type RepairTotals = {
-  __typename?: 'RepairTotals';
-  keysCompared: Scalars['Int']['output'];
-  keysRepaired: Scalars['Int']['output'];
-  partitionsSwept: Scalars['Int']['output'];
-  hintsReplayed: Scalars['Int']['output'];
-  hintsExpired: Scalars['Int']['output'];
-  tombstonesReclaimed: Scalars['Int']['output'];
-};
-
-/** Hinted handoff and anti-entropy, as the nodes and the repair queues report them. */
-export type RepairStatus = {
-  __typename?: 'RepairStatus';
-  nodes: Array<NodeRepair>;
-  /** The last completed sweep of each key range. */
-  lastSweeps: Array<PartitionSweep>;
-  totals: RepairTotals;
-  queues: Array<QueueCounts>;
-};
-
-/** Reads: every causally-maximal version of a key, with a context to write back with. */
-export type Query = {
-  __typename?: 'Query';
-  /** All siblings of a key and a context. A key never written has no siblings and a null context. */
-  get?: Maybe<Versions>;
-  /** Up to 1000 keys, answered in the order asked (duplicates each time). A key that fails is null, with its error in "errors". */
-  getMany: Array<Maybe<Versions>>;
-  cluster: Cluster;
-  /** Operator fields. Needs a credential with the admin scope (the ADMIN_TOKEN, or an admin API key or JWT). */
-  admin?: Maybe<Admin>;
-};
-
-
-/** Reads: every causally-maximal version of a key, with a context to write back with. */
-export type QueryGetArgs = {
-  key: Scalars['String']['input'];
-  r?: InputMaybe<Scalars['Int']['input']>;
-};
-
-
-/** Reads: every causally-maximal version of a key, with a context to write back with. */
-export type QueryGetManyArgs = {
-  keys: Array<Scalars['String']['input']>;
-  r?: InputMaybe<Scalars['Int']['input']>;
-};
-
-/** Writes: a context from a read makes a write supersede what that read saw. */
-export type Mutation = {
-  __typename?: 'Mutation';
-  /** Writes a value. With the context of a read it supersedes exactly the siblings that read returned; without one it is a blind write and becomes a sibling of whatever exists. */
-  put: WriteResult;
-  /** Deletes by writing a tombstone. With a context it supersedes exactly what that read saw. Without one it deletes what the coordinating replica holds at that moment; concurrent writes it has not seen survive as siblings. */
-  delete: WriteResult;
-  /** Adds a running node (started with --seeds) to the ring. Admin only. */
-  joinNode: RingChange;
-  /** The node hands its key ranges and hints on, then leaves the ring. Admin only. */
-  leaveNode: RingChange;
-  /** Takes a dead node out of the ring; the other replicas copy its key ranges. Admin only. */
-  removeNode: RingChange;
-  /** A new node takes exactly a dead node's partitions. Admin only. */
-  replaceNode: RingChange;
-  /** Queues an anti-entropy sweep of one key range, or of all. Admin only. */
-  startSweep: Scalars['Boolean']['output'];
-};
-
-
-/** Writes: a context from a read makes a write supersede what that read saw. */
-export type MutationPutArgs = {
-  key: Scalars['String']['input'];
-  value: Scalars['JSON']['input'];
-  context?: InputMaybe<Scalars['String']['input']>;
-  w?: InputMaybe<Scalars['Int']['input']>;
-};
-
-
-/** Writes: a context from a read makes a write supersede what that read saw. */
-export type MutationDeleteArgs = {
-  key: Scalars['String']['input'];
-  context?: InputMaybe<Scalars['String']['input']>;
-  w?: InputMaybe<Scalars['Int']['input']>;
-};
-
-
-/** Writes: a context from a read makes a write supersede what that read saw. */
-export type MutationJoinNodeArgs = {
-  id: Scalars['String']['input'];
-  address: Scalars['String']['input'];
-  weight?: InputMaybe<Scalars['Int']['input']>;
-  expectedVersion?: InputMaybe<Scalars['Int']['input']>;
-};
-
-
-/** Writes: a context from a read makes a write supersede what that read saw. */
-export type MutationLeaveNodeArgs = {
-  id: Scalars['String']['input'];
-  expectedVersion?: InputMaybe<Scalars['Int']['input']>;
-};
-
-
-/** Writes: a context from a read makes a write supersede what that read saw. */
-export type MutationRemoveNodeArgs = {
-  id: Scalars['String']['input'];
-  expectedVersion?: InputMaybe<Scalars['Int']['input']>;
-};
-
-
-/** Writes: a context from a read makes a write supersede what that read saw. */
-export type MutationReplaceNodeArgs = {
-  id: Scalars['String']['input'];
-  by: Scalars['String']['input'];
-  address: Scalars['String']['input'];
-  weight?: InputMaybe<Scalars['Int']['input']>;
-  expectedVersion?: InputMaybe<Scalars['Int']['input']>;
-};
-
-
-/** Writes: a context from a read makes a write supersede what that read saw. */
-export type MutationStartSweepArgs = {
-  partition?: InputMaybe<Scalars['Int']['input']>;
-};
+/** When a delete may go on. Checked by the coordinating replica over what it holds, in the step that writes; a refusal is the error CONFLICT with the current siblings and context in its extensions. Not a compare-and-set across replicas: see docs/graphql.md. */
+export type DeleteCondition =
+  /** Only if the context covers every version the key holds (tombstones too). */
+  | 'CURRENT';
 
 export type GetKeyQueryVariables = Exact<{
   key: string;
@@ -364,6 +37,7 @@ export type PutKeyMutationVariables = Exact<{
   value: unknown;
   context?: string | null | undefined;
   w?: number | null | undefined;
+  condition?: WriteCondition | null | undefined;
 }>;
 
 
@@ -372,6 +46,7 @@ export type PutKeyMutation = { put: { key: string, context: string, acks: number
 export type DeleteKeyMutationVariables = Exact<{
   key: string;
   context?: string | null | undefined;
+  condition?: DeleteCondition | null | undefined;
 }>;
 
 
@@ -385,6 +60,6 @@ export type ClusterInfoQuery = { cluster: { n: number, r: number, w: number, par
 
 export const GetKeyDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"GetKey"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"key"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"r"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"get"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"key"},"value":{"kind":"Variable","name":{"kind":"Name","value":"key"}}},{"kind":"Argument","name":{"kind":"Name","value":"r"},"value":{"kind":"Variable","name":{"kind":"Name","value":"r"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"key"}},{"kind":"Field","name":{"kind":"Name","value":"found"}},{"kind":"Field","name":{"kind":"Name","value":"context"}},{"kind":"Field","name":{"kind":"Name","value":"siblings"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"value"}},{"kind":"Field","name":{"kind":"Name","value":"deleted"}},{"kind":"Field","name":{"kind":"Name","value":"dot"}},{"kind":"Field","name":{"kind":"Name","value":"writtenAt"}}]}}]}}]}}]} as unknown as DocumentNode<GetKeyQuery, GetKeyQueryVariables>;
 export const GetManyDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"GetMany"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"keys"}},"type":{"kind":"NonNullType","type":{"kind":"ListType","type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"getMany"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"keys"},"value":{"kind":"Variable","name":{"kind":"Name","value":"keys"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"key"}},{"kind":"Field","name":{"kind":"Name","value":"found"}},{"kind":"Field","name":{"kind":"Name","value":"context"}},{"kind":"Field","name":{"kind":"Name","value":"siblings"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"value"}},{"kind":"Field","name":{"kind":"Name","value":"deleted"}}]}}]}}]}}]} as unknown as DocumentNode<GetManyQuery, GetManyQueryVariables>;
-export const PutKeyDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"PutKey"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"key"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"value"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"JSON"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"context"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"w"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"put"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"key"},"value":{"kind":"Variable","name":{"kind":"Name","value":"key"}}},{"kind":"Argument","name":{"kind":"Name","value":"value"},"value":{"kind":"Variable","name":{"kind":"Name","value":"value"}}},{"kind":"Argument","name":{"kind":"Name","value":"context"},"value":{"kind":"Variable","name":{"kind":"Name","value":"context"}}},{"kind":"Argument","name":{"kind":"Name","value":"w"},"value":{"kind":"Variable","name":{"kind":"Name","value":"w"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"key"}},{"kind":"Field","name":{"kind":"Name","value":"context"}},{"kind":"Field","name":{"kind":"Name","value":"acks"}},{"kind":"Field","name":{"kind":"Name","value":"dot"}}]}}]}}]} as unknown as DocumentNode<PutKeyMutation, PutKeyMutationVariables>;
-export const DeleteKeyDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"DeleteKey"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"key"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"context"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"delete"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"key"},"value":{"kind":"Variable","name":{"kind":"Name","value":"key"}}},{"kind":"Argument","name":{"kind":"Name","value":"context"},"value":{"kind":"Variable","name":{"kind":"Name","value":"context"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"key"}},{"kind":"Field","name":{"kind":"Name","value":"context"}},{"kind":"Field","name":{"kind":"Name","value":"acks"}}]}}]}}]} as unknown as DocumentNode<DeleteKeyMutation, DeleteKeyMutationVariables>;
+export const PutKeyDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"PutKey"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"key"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"value"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"JSON"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"context"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"w"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"condition"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"WriteCondition"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"put"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"key"},"value":{"kind":"Variable","name":{"kind":"Name","value":"key"}}},{"kind":"Argument","name":{"kind":"Name","value":"value"},"value":{"kind":"Variable","name":{"kind":"Name","value":"value"}}},{"kind":"Argument","name":{"kind":"Name","value":"context"},"value":{"kind":"Variable","name":{"kind":"Name","value":"context"}}},{"kind":"Argument","name":{"kind":"Name","value":"w"},"value":{"kind":"Variable","name":{"kind":"Name","value":"w"}}},{"kind":"Argument","name":{"kind":"Name","value":"condition"},"value":{"kind":"Variable","name":{"kind":"Name","value":"condition"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"key"}},{"kind":"Field","name":{"kind":"Name","value":"context"}},{"kind":"Field","name":{"kind":"Name","value":"acks"}},{"kind":"Field","name":{"kind":"Name","value":"dot"}}]}}]}}]} as unknown as DocumentNode<PutKeyMutation, PutKeyMutationVariables>;
+export const DeleteKeyDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"DeleteKey"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"key"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"context"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"condition"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"DeleteCondition"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"delete"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"key"},"value":{"kind":"Variable","name":{"kind":"Name","value":"key"}}},{"kind":"Argument","name":{"kind":"Name","value":"context"},"value":{"kind":"Variable","name":{"kind":"Name","value":"context"}}},{"kind":"Argument","name":{"kind":"Name","value":"condition"},"value":{"kind":"Variable","name":{"kind":"Name","value":"condition"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"key"}},{"kind":"Field","name":{"kind":"Name","value":"context"}},{"kind":"Field","name":{"kind":"Name","value":"acks"}}]}}]}}]} as unknown as DocumentNode<DeleteKeyMutation, DeleteKeyMutationVariables>;
 export const ClusterInfoDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"ClusterInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"cluster"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"n"}},{"kind":"Field","name":{"kind":"Name","value":"r"}},{"kind":"Field","name":{"kind":"Name","value":"w"}},{"kind":"Field","name":{"kind":"Name","value":"partitions"}},{"kind":"Field","name":{"kind":"Name","value":"nodes"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"partitions"}}]}}]}}]}}]} as unknown as DocumentNode<ClusterInfoQuery, ClusterInfoQueryVariables>;

@@ -175,6 +175,21 @@ export interface PutRequest {
   readonly pw: number;
   /** set by a node that handed the put on to its coordinator: the receiver must not hand it on again */
   readonly forwarded?: boolean;
+  /**
+   * checked by the coordinator against what it holds, in the step that makes the new version
+   * (core/condition.ts): 'current' fails when the key holds a version the context does not
+   * cover, 'absent' (puts only) when it holds a live one. Answered by `conflict` when it
+   * fails. Protocol version 4; left out when there is none.
+   */
+  readonly condition?: PutCondition;
+}
+
+export type PutCondition = 'current' | 'absent';
+
+/** A conditional put that failed: what the coordinator holds for the key, to merge and write back with. */
+export interface ConflictReply {
+  readonly type: 'conflict';
+  readonly set: SiblingSet;
 }
 
 export interface PutReply {
@@ -189,28 +204,56 @@ export interface PutReply {
 const PUT_DELETED = 1;
 const PUT_HAS_CONTEXT = 2;
 const PUT_FORWARDED = 4;
+/** version 4 on: the put's condition (at most one of the two) */
+const PUT_IF_CURRENT = 8;
+const PUT_IF_ABSENT = 16;
+const CONDITIONS_SINCE = 4;
+
+function conditionFlags(c: PutCondition | undefined): number {
+  return c === 'current' ? PUT_IF_CURRENT : c === 'absent' ? PUT_IF_ABSENT : 0;
+}
 
 const put = request<PutRequest>('put', 14, {
   since: 1,
+  needs: (m) => (m.condition ? CONDITIONS_SINCE : 1),
   write(w, m) {
     w.str16(m.key);
     writeQuorum(w, m.w);
     writeQuorum(w, m.pw);
-    w.u8((m.deleted ? PUT_DELETED : 0) | (m.context ? PUT_HAS_CONTEXT : 0) | (m.forwarded ? PUT_FORWARDED : 0));
+    w.u8((m.deleted ? PUT_DELETED : 0) | (m.context ? PUT_HAS_CONTEXT : 0) | (m.forwarded ? PUT_FORWARDED : 0) | conditionFlags(m.condition));
     if (m.context) writeVV(w, m.context);
     w.blob(m.value);
   },
-  read(r) {
+  read(r, version) {
     const key = readKey(r);
     const w = r.u8();
     const pw = r.u8();
-    const flags = readFlags(r, PUT_DELETED | PUT_HAS_CONTEXT | PUT_FORWARDED, 'put');
+    const conditions = version >= CONDITIONS_SINCE ? PUT_IF_CURRENT | PUT_IF_ABSENT : 0;
+    const flags = readFlags(r, PUT_DELETED | PUT_HAS_CONTEXT | PUT_FORWARDED | conditions, 'put');
+    if (flags & PUT_IF_CURRENT && flags & PUT_IF_ABSENT) throw new ProtocolError('a put has at most one condition');
     const context = flags & PUT_HAS_CONTEXT ? readVV(r) : null;
     const value = r.blob();
     const deleted = (flags & PUT_DELETED) !== 0;
-    // `forwarded` is left out unless set, as the senders write it
-    return { type: 'put', key, w, pw, deleted, context, value, ...(flags & PUT_FORWARDED ? { forwarded: true } : {}) };
+    const condition: PutCondition | null = flags & PUT_IF_CURRENT ? 'current' : flags & PUT_IF_ABSENT ? 'absent' : null;
+    // `forwarded` and `condition` are left out unless set, as the senders write them
+    return {
+      type: 'put',
+      key,
+      w,
+      pw,
+      deleted,
+      context,
+      value,
+      ...(flags & PUT_FORWARDED ? { forwarded: true } : {}),
+      ...(condition ? { condition } : {}),
+    };
   },
+});
+
+const conflict = reply<ConflictReply>('conflict', 83, {
+  since: CONDITIONS_SINCE,
+  write: (w, m) => writeSet(w, m.set),
+  read: (r) => ({ type: 'conflict', set: readSet(r) }),
 });
 
 const putReply = reply<PutReply>('putReply', 15, {
@@ -270,6 +313,6 @@ const statusReply = reply<StatusReply>('statusReply', 33, {
 });
 
 export type ClientRequest = PingRequest | GetRequest | MgetRequest | PutRequest | RingRequest | StatusRequest;
-export type ClientReply = ErrorReply | PongReply | GetReply | MgetReply | PutReply | RingReply | StatusReply;
+export type ClientReply = ErrorReply | PongReply | GetReply | MgetReply | PutReply | ConflictReply | RingReply | StatusReply;
 
-export const clientMessages = { error, ping, pong, get, getReply, mget, mgetReply, put, putReply, ring, ringReply, status, statusReply };
+export const clientMessages = { error, ping, pong, get, getReply, mget, mgetReply, put, putReply, conflict, ring, ringReply, status, statusReply };
