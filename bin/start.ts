@@ -48,7 +48,7 @@ const { values: o } = parseArgs({
 });
 if (o.help) {
   process.stdout.write(
-    'npm start -- [--nodes 5] [--base-port 7001] [--gateway-port 4000] [--data-dir data] [--partitions 64] [--api-keys FILE] [--tls]\n' +
+    'npm start -- [--nodes 5] [--base-port 7001] [--gateway-port 4000] [--jobs-port 4100] [--data-dir data] [--partitions 64] [--api-keys FILE] [--tls]\n' +
       '  --tls: nodes speak wss:// and the gateway https, with a development authority and certificate made in DATA-DIR/tls\n' +
       '  (or give DYNAMO_TLS_CERT, DYNAMO_TLS_KEY and DYNAMO_TLS_CA: the nodes\' certificate and the authorities to trust)\n' +
       `the gateway also takes these from the environment: ${GATEWAY_SETTINGS.join(' ')}\n`,
@@ -104,6 +104,9 @@ if (tls) {
 }
 const nodeTlsEnv: Record<string, string> = tls ? { DYNAMO_TLS_CA: tls.ca } : {};
 const gatewayScheme = gatewaySettings.GATEWAY_TLS_CERT ? 'https' : 'http';
+const production = gatewaySettings.NODE_ENV === 'production';
+// /metrics and the dashboard move to the operator address when there is one
+const adminListen = gatewaySettings.GATEWAY_ADMIN_LISTEN;
 
 // readable log lines from every process, unless asked otherwise
 process.env.LOG_FORMAT ||= 'pretty';
@@ -145,6 +148,12 @@ function noRedisWarning(problem: string): string {
 
 const found = await findRedis();
 const withRedis = found.redis !== null;
+if (!withRedis && gatewaySettings.GATEWAY_RATE_LIMIT_POINTS && !gatewaySettings.GATEWAY_RATE_LIMIT_REDIS_URL) {
+  // the limits are counted in Redis; without one the gateway would refuse to start (an empty
+  // value, since children inherit this environment)
+  gatewaySettings.GATEWAY_RATE_LIMIT_POINTS = '';
+  process.stdout.write('!! GATEWAY_RATE_LIMIT_POINTS is ignored: rate limits are counted in Redis, and there is none\n');
+}
 const cluster = new LocalCluster({
   nodes,
   tls,
@@ -191,6 +200,7 @@ try {
     }),
   );
   const jobsPort = o['jobs-port']!;
+  const operatorBase = adminListen ? `${gatewayScheme}://${adminListen}` : `${gatewayScheme}://127.0.0.1:${gatewayPort}`;
   if (redis) {
     services.push(
       await startService({
@@ -209,11 +219,12 @@ try {
       redis
         ? `Redis:    ${redis.url}${redis.process ? ' (private, started for this run)' : ''}`
         : 'Redis:    NONE: scheduled anti-entropy, the repair workers and the dashboard are off (see above)',
-      `GraphQL:  ${gatewayScheme}://127.0.0.1:${gatewayPort}/graphql (GraphiQL in a browser; /metrics with the admin token)`,
+      `GraphQL:  ${gatewayScheme}://127.0.0.1:${gatewayPort}/graphql${production ? '' : ' (GraphiQL in a browser)'}`,
+      `metrics:  ${operatorBase}/metrics${adminListen ? '' : ' (with the admin token)'}`,
       redis
-        ? `repair:   ${gatewayScheme}://127.0.0.1:${gatewayPort}/admin/queues?token=${adminToken} (workers' /metrics on :${jobsPort})`
+        ? `repair:   ${operatorBase}/admin/queues?token=${adminToken} (workers' /metrics on :${jobsPort})`
         : `repair:   off until Redis is reachable and npm start restarts; nodes replay their own hints`,
-      `admin token: ${adminToken}${process.env.ADMIN_TOKEN ? ' (from ADMIN_TOKEN)' : ' (generated; set ADMIN_TOKEN to choose one)'}; admin scope only, no data`,
+      `admin token: ${adminToken}${process.env.ADMIN_TOKEN ? ' (from ADMIN_TOKEN)' : ' (generated; set ADMIN_TOKEN to choose one)'}${dataAuth ? '; admin scope only, no data' : ''}`,
       dataAuth
         ? `data auth: ${dataAuth}`
         : 'data auth: NONE - the gateway is open: anyone who reaches it reads and writes every key (--api-keys FILE or GATEWAY_JWKS to close it)',

@@ -17,7 +17,10 @@ export type LogFormat = (typeof LOG_FORMATS)[number];
 export const logFormat = z.enum(LOG_FORMATS, { error: (i) => `LOG_FORMAT must be json or pretty, got ${JSON.stringify(i.input)}` });
 
 /** Field names whose values never reach a log line. */
-export const SECRET_FIELDS = ['secret', 'secrets', 'token', 'adminToken', 'password', 'authorization', 'cookie', 'contextKeys', 'apiKey'] as const;
+export const SECRET_FIELDS = ['secret', 'secrets', 'acceptSecrets', 'token', 'adminToken', 'password', 'authorization', 'cookie', 'contextKeys', 'apiKey'] as const;
+/** Field names holding loaded TLS material (certificates, keys, authorities): shown only as present. */
+const TLS_FIELDS = ['tls', 'nodeTls'] as const;
+const TLS_SHOWN = '[certificates loaded]';
 /** Field names holding URLs whose password is masked (redis://user:password@host). */
 const URL_FIELDS = ['url', 'redisUrl', 'repairRedisUrl', 'rateLimitRedisUrl'] as const;
 
@@ -30,6 +33,7 @@ function everywhere(fields: readonly string[]): string[] {
 
 function censor(value: unknown, path: string[]): unknown {
   const field = String(path[path.length - 1]);
+  if ((TLS_FIELDS as readonly string[]).includes(field)) return value == null ? value : TLS_SHOWN;
   if (!(URL_FIELDS as readonly string[]).includes(field)) return REDACTED;
   if (typeof value !== 'string') return value;
   try {
@@ -58,7 +62,7 @@ export function processLogger(name: string, o: LoggerOptions): Logger & { debug:
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
-    redact: { paths: [...everywhere(SECRET_FIELDS), ...everywhere(URL_FIELDS)], censor },
+    redact: { paths: [...everywhere(SECRET_FIELDS), ...everywhere(URL_FIELDS), ...everywhere(TLS_FIELDS)], censor },
   };
   // synchronous writes: a line logged just before process.exit is never lost
   const log: Pino =

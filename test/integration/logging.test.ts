@@ -102,7 +102,7 @@ test('a bad level or format stops the process with a clear error', () => {
   assert.match(run.stderr, /LOG_FORMAT must be json or pretty, got "xml"/);
 });
 
-test('the logger redacts authorization headers, tokens and passwords in nested fields', () => {
+test('the logger redacts authorization headers, tokens, passwords and accepted secrets in nested fields, and shows loaded certificates only as present', () => {
   const dir = mkdtempSync(join(tmpdir(), 'log-'));
   const file = join(dir, 'log');
   const fd = openSync(file, 'w');
@@ -110,10 +110,13 @@ test('the logger redacts authorization headers, tokens and passwords in nested f
     const log = processLogger('test', { level: 'debug', format: 'json', fd });
     log.debug('request', { headers: { authorization: 'Bearer abc123', accept: 'text/html' }, token: 'tok-1', user: { password: 'pw-1', name: 'ann' } });
     log.info('deep', { a: { b: { secret: 's-1' } }, url: 'redis://user:pw-2@host:6379/0' });
+    // a node's configuration: the secrets it accepts during a rotation, the certificates it loaded
+    log.info('configuration', { config: { acceptSecrets: ['s-2'], tls: { client: { ca: [Buffer.from('-----BEGIN CERTIFICATE-----')] } } } });
     closeSync(fd);
     const text = readFileSync(file, 'utf8');
-    for (const s of ['abc123', 'tok-1', 'pw-1', 's-1', 'pw-2']) assert.ok(!text.includes(s), `${s} appears in the log`);
-    const [first, second] = lines(text);
+    for (const s of ['abc123', 'tok-1', 'pw-1', 's-1', 'pw-2', 's-2']) assert.ok(!text.includes(s), `${s} appears in the log`);
+    const [first, second, third] = lines(text);
+    assert.deepEqual(third!.config, { acceptSecrets: REDACTED, tls: '[certificates loaded]' });
     assert.deepEqual(first!.headers, { authorization: REDACTED, accept: 'text/html' });
     assert.deepEqual(first!.user, { password: REDACTED, name: 'ann' });
     assert.equal(second!.url, 'redis://user:redacted@host:6379/0');

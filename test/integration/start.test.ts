@@ -11,11 +11,11 @@ import { ROOT, TS_NODE_ARGS } from '../../storage/launcher.ts';
 import { CSRF, TEST_ADMIN_TOKEN } from '../helpers/stack.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-test('npm start with an unreachable Redis runs the store, says what is off and how to get Redis, and stops on Ctrl-C', async () => {
+test('npm start with an unreachable Redis runs the store (rate limits dropped), says what is off and how to get Redis, and stops on Ctrl-C', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'start-'));
   const start = spawn(process.execPath, [...TS_NODE_ARGS, join(ROOT, 'bin/start.ts'), '--nodes', '3', '--base-port', '7851', '--gateway-port', '4751', '--jobs-port', '4752', '--data-dir', dir], {
     cwd: ROOT,
-    env: { ...process.env, REDIS_URL: 'redis://127.0.0.1:1', ADMIN_TOKEN: TEST_ADMIN_TOKEN, LOG_FORMAT: '', LOG_LEVEL: '' },
+    env: { ...process.env, REDIS_URL: 'redis://127.0.0.1:1', ADMIN_TOKEN: TEST_ADMIN_TOKEN, LOG_FORMAT: '', LOG_LEVEL: '', GATEWAY_RATE_LIMIT_POINTS: '1000' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -33,6 +33,9 @@ test('npm start with an unreachable Redis runs the store, says what is off and h
     assert.match(stdout, /apt-get install redis-server/);
     assert.match(stdout, /Redis: +NONE/);
     assert.match(stdout, /GraphQL: +http:\/\/127\.0\.0\.1:4751\/graphql/);
+    // rate limits are counted in Redis: without one they are dropped, not the gateway
+    assert.match(stdout, /GATEWAY_RATE_LIMIT_POINTS is ignored/);
+    assert.match(stdout, /admin token: \S+ \(from ADMIN_TOKEN\)\n/, 'an open gateway gives the admin token data too, so it is not called admin-only');
 
     // the store's main job goes on: a write and a read through the gateway
     const gql = async (query: string) => {
