@@ -41,7 +41,10 @@ const schema = z
 const USAGE = `jobs: repair workers (hinted handoff, anti-entropy) on BullMQ
 
   --seeds HOST:PORT,...       storage nodes (DYNAMO_SEEDS), required
-  --port PORT                 /health and /metrics (JOBS_PORT, default 4100)
+  --cluster NAME              the cluster's name (DYNAMO_CLUSTER, default dev)
+  DYNAMO_SECRET               the cluster secret, required
+  --host HOST --port PORT     /health and /metrics (JOBS_HOST, default 127.0.0.1; JOBS_PORT, default 4100)
+  JOBS_NODE_TIMEOUT_MS        wait for a node's answer (default 5000)
   REDIS_URL                   default ${DEFAULT_REDIS_URL}; must run with maxmemory-policy noeviction
   REPAIR_QUEUE_PREFIX         Redis key prefix of the queues (default dynamo)
   --concurrency C             jobs per queue at once (default 2)
