@@ -380,6 +380,7 @@ export function story(history: History, final: FinalState, key: string): string[
     const context = w.context ? ` context {${[...w.context].map(([a, c]) => `${a}:${c}`).join(' ')}}` : '';
     lines.push(`${w.id} ${w.deleted ? 'delete' : 'put'} ${w.outcome}${w.dot ? ` as ${d(w.dot)}` : ''} over ${w.readId ?? 'nothing'}${context}`);
   }
+  for (const m of history.mints) if (m.key === key) lines.push(`${m.writeId} minted by ${m.node} as ${version(m.version)}, holding [${m.held.map(d).join(', ')}]`);
   for (const r of reads) lines.push(`${r.id} returned [${r.set.map(version).join(', ')}]`);
   lines.push(`final [${(final.reads.get(key) ?? []).map(version).join(', ')}]`);
   return lines.map((l) => `'${key}' ${l}`);

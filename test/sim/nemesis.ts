@@ -231,15 +231,18 @@ export class Nemesis {
           await new Promise<void>((r) => c.scheduler.at(6000, r)); // long enough for the others to suspect it
         }
         if (kind === 'join') await c.add(target);
+        // a node crashed and then removed or replaced is a disk lost for good: only in seeds whose
+        // writes all waited for two replicas (swarm.ts draws W=1 only without disk loss)
+        const loseDisk = this.f.diskLoss !== 'none';
         if (kind === 'replace') {
-          if (!isolateClaimant && c.isRunning(target)) {
+          if (!isolateClaimant && c.isRunning(target) && loseDisk) {
             c.crash(target);
             this.#down.add(target);
             this.#note(`crash ${target} (to be replaced)`);
           }
           await c.add(by);
         }
-        if (kind === 'remove' && !isolateClaimant && this.random.chance(0.5) && c.isRunning(target)) {
+        if (kind === 'remove' && !isolateClaimant && this.random.chance(0.5) && c.isRunning(target) && loseDisk) {
           c.crash(target);
           this.#down.add(target);
           this.#note(`crash ${target} (to be removed)`);

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { SimCluster, addCounts } from './cluster.ts';
 import { digestOf } from '../../storage/core/ring-merge.ts';
-import { History, actorsOf, check, type FinalState, type Verdict } from './checker.ts';
+import { History, actorsOf, check, story, type FinalState, type Verdict } from './checker.ts';
 import { draw, type Parameters } from './swarm.ts';
 import { finalState, newExercised, readModifyWriteAll, recordGroundTruth, runWorkload, sample, settle, type Exercised } from './workload.ts';
 
@@ -62,6 +62,8 @@ export async function simulate(seed: number, parameters: Parameters = draw(seed)
     const unwritable = await readModifyWriteAll(cluster, keys, pruned ? 2 : 1);
     verdict = check(history, { ...final, unwritable }, { converge: p.converge, pruned });
     verdict = { ...verdict, violations: [...verdict.violations, ...atRest] };
+    // SIM_STORY=k0 prints that key's whole history as the checker saw it
+    if (process.env.SIM_STORY) process.stderr.write(story(history, final, process.env.SIM_STORY).join('\n') + '\n');
   } catch (e) {
     // a cluster that does not settle is a failure of the run, reported with what the nemesis did
     const v = check(history, { reads: new Map() });
