@@ -369,7 +369,8 @@ export function check(history: History, final: FinalState, options: CheckOptions
 
 /**
  * One key's history, as the checker saw it, to print beside a violation: every write (with the
- * read it wrote over and the dot it was acknowledged as), every read's versions, and the final set.
+ * read it wrote over and the dot it was acknowledged as), in the simulator every dot minted (with
+ * what its coordinator held), every read's versions, and the final set.
  */
 export function story(history: History, final: FinalState, key: string): string[] {
   const version = (v: Version) => `${d(v.dot)}${v.deleted ? ' tombstone' : ` ${valueId(v.value) ?? '?'}`}${v.past.size > 0 ? ` over {${[...v.past].map(([a, c]) => `${a}:${c}`).join(' ')}}` : ''}`;
