@@ -131,7 +131,8 @@ function lock(path: string): void {
   throw new Error(`could not lock ${path}`);
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this id exists (EPERM: it does, owned by another user). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

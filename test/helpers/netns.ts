@@ -26,6 +26,7 @@ import { once } from 'node:events';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, TS_NODE_ARGS, waitHealthy } from '../../storage/launcher.ts';
+import { alive } from '../../storage/engine/lmdb.ts';
 
 const COMMAND_TIMEOUT_MS = 10_000;
 /** namespaces are named `${NS_PREFIX}${pid}-${node}` */
@@ -55,15 +56,6 @@ function ipSync(args: readonly string[]): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
