@@ -111,7 +111,11 @@ test('with one primary killed, W=2 writes succeed and a fallback keeps a hint fo
 });
 
 test('a stale replica is repaired after a read', async () => {
-  await withCluster({ nodes: 5, basePort: 7231 }, async ({ cluster, client }) => {
+  // With a repair queue named, the nodes leave hint replay to the workers (none run here): without
+  // it, the fallback holding the write's hint could hand it to the restarted replica before the
+  // read, and the read would have nothing to repair.
+  const queue = { flags: ['--repair-redis-url', process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'], env: { REPAIR_QUEUE_PREFIX: `test-stale-${process.pid}-${Date.now()}` } };
+  await withCluster({ nodes: 5, basePort: 7231, ...queue }, async ({ cluster, client }) => {
     const key = 'repair-me';
     const stale = client.view.primaries(client.view.partitionOf(key))[2]!;
     await cluster.signal(stale, 'SIGKILL');
