@@ -53,7 +53,9 @@ export class Connection {
   #closed = false;
   readonly #offered: VersionRange;
 
-  constructor(readonly options: ConnectionOptions) {
+  readonly options: ConnectionOptions;
+  constructor(options: ConnectionOptions) {
+    this.options = options;
     this.#offered = options.protocol ?? SPOKEN;
   }
 

@@ -49,7 +49,9 @@ export class NodeServer {
   readonly #sockets = new Set<HyperExpress.Websocket<ConnectionContext>>();
   #port = 0;
 
-  constructor(private readonly options: ServerOptions) {
+  private readonly options: ServerOptions;
+  constructor(options: ServerOptions) {
+    this.options = options;
     const tls = options.tls ? { cert_file_name: options.tls.certFile, key_file_name: options.tls.keyFile } : {};
     this.#app = new HyperExpress.Server({ auto_close: false, max_body_length: 64 * 1024, ...tls });
     const secretDigests = [options.secret, ...(options.acceptSecrets ?? [])].map(digest);
