@@ -10,12 +10,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT } from '../../storage/launcher.ts';
 import { TEST_SECRET } from '../helpers/cluster.ts';
+import { CSRF, TEST_CONTEXT_KEY } from '../helpers/stack.ts';
 
 /** plain node: no tsx loader, from the arguments or the environment */
 const plainNode = (args: string[], env: Record<string, string> = {}) =>
   spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', ...env }, timeout: 60_000 });
 
-test('npm run build: dist/ holds JavaScript importing JavaScript, with declarations; each entry point runs on plain node; the compiled launcher starts compiled nodes', async () => {
+test('npm run build: dist/ holds JavaScript importing JavaScript, with declarations; each entry point runs on plain node; the compiled launcher starts a compiled node and gateway, which find their assets', async () => {
   const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
   assert.equal(build.status, 0, `npm run build failed:\n${build.stdout}${build.stderr}`);
 
@@ -57,6 +58,27 @@ test('npm run build: dist/ holds JavaScript importing JavaScript, with declarati
     const get = cli('get', 'built', '--json');
     assert.equal(get.status, 0, get.stderr);
     assert.match(get.stdout, /"compiled"/);
+
+    // a compiled gateway: GraphiQL's page and its bundled assets, and a query through it
+    const gateway = await launcher.startService({
+      entry: 'gateway/main.ts',
+      args: ['--port', '4771', '--seeds', cluster.seeds.join(','), '--cluster', cluster.cluster],
+      env: { DYNAMO_SECRET: TEST_SECRET, GATEWAY_CONTEXT_KEYS: TEST_CONTEXT_KEY, REDIS_URL: '', GATEWAY_LOG_LEVEL: 'warn' },
+      health: '127.0.0.1:4771',
+    });
+    try {
+      assert.deepEqual(gateway.spawnargs.slice(1, 2), [join(ROOT, 'dist/gateway/main.js')]);
+      const page = await fetch('http://127.0.0.1:4771/graphql', { headers: { accept: 'text/html' } });
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /\/graphiql\/graphiql\.js/);
+      const script = await fetch('http://127.0.0.1:4771/graphiql/graphiql.js');
+      assert.equal(script.status, 200);
+      assert.ok((await script.arrayBuffer()).byteLength > 100_000, 'the bundled editor');
+      const res = await fetch('http://127.0.0.1:4771/graphql', { method: 'POST', headers: { 'content-type': 'application/json', ...CSRF }, body: JSON.stringify({ query: '{ get(key: "built") { siblings { value } } }' }) });
+      assert.deepEqual(await res.json(), { data: { get: { siblings: [{ value: 'compiled' }] } } });
+    } finally {
+      await launcher.stopProcess(gateway);
+    }
   } finally {
     await cluster.stop();
     rmSync(dir, { recursive: true, force: true });
