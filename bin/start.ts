@@ -14,6 +14,7 @@ import type { ChildProcess } from 'node:child_process';
 import { LocalCluster, startService, stopProcess, type LauncherTls } from '../storage/launcher.ts';
 import { makeCa, makeCert } from './dev-certs.ts';
 import { DEFAULT_REDIS_URL, ensureRedis, redisAnswers, type PrivateRedis } from '../jobs/redis.ts';
+import { uwsProblem } from '../storage/transport/uws-check.ts';
 
 /** Gateway settings passed through from the environment (README, Configuration). */
 const GATEWAY_SETTINGS = [
@@ -54,6 +55,11 @@ if (o.help) {
       `the gateway also takes these from the environment: ${GATEWAY_SETTINGS.join(' ')}\n`,
   );
   process.exit(0);
+}
+const uws = uwsProblem();
+if (uws) {
+  process.stderr.write(`npm start: ${uws}\n`);
+  process.exit(1);
 }
 const nodes = Number(o.nodes);
 if (!Number.isInteger(nodes) || nodes < 1 || nodes > 64) {

@@ -13,11 +13,13 @@ import { ALL_KEYS, anonymous, type Principal } from './principal.ts';
 
 /** A refused credential: UNAUTHENTICATED, or UNAVAILABLE when the JWT keys cannot be fetched. */
 export class AuthError extends Error {
+  readonly code: 'UNAUTHENTICATED' | 'UNAVAILABLE';
   constructor(
-    readonly code: 'UNAUTHENTICATED' | 'UNAVAILABLE',
+    code: 'UNAUTHENTICATED' | 'UNAVAILABLE',
     message: string,
   ) {
     super(message);
+    this.code = code;
   }
 }
 
@@ -32,7 +34,9 @@ export class Authenticator {
   readonly open: boolean;
   readonly #adminDigest: Buffer | null;
 
-  constructor(private readonly o: AuthOptions = {}) {
+  private readonly o: AuthOptions = {};
+  constructor(o: AuthOptions = {}) {
+    this.o = o;
     this.open = !o.apiKeys && !o.jwt;
     this.#adminDigest = o.adminToken ? sha256(o.adminToken) : null;
   }

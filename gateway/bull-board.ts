@@ -39,10 +39,15 @@ export class HyperExpressAdapter implements IServerAdapter {
   #ui: UIConfig = {};
   #errorHandler: ((e: Error) => ControllerHandlerReturnType) | undefined;
 
+  private readonly basePath: string;
+  private readonly isAdmin: AdminCheck;
   constructor(
-    private readonly basePath: string,
-    private readonly isAdmin: AdminCheck,
-  ) {}
+    basePath: string,
+    isAdmin: AdminCheck,
+  ) {
+    this.basePath = basePath;
+    this.isAdmin = isAdmin;
+  }
 
   setQueues(queues: BullBoardQueues): this {
     this.#queues = queues;

@@ -19,10 +19,14 @@ export class GatewayHttpServer {
   #inflight = 0;
   #idle: (() => void) | null = null;
 
+  private readonly yoga: Gateway;
+  private readonly options: HttpServerOptions;
   constructor(
-    private readonly yoga: Gateway,
-    private readonly options: HttpServerOptions,
+    yoga: Gateway,
+    options: HttpServerOptions,
   ) {
+    this.yoga = yoga;
+    this.options = options;
     const tls = options.tls ? { cert_file_name: options.tls.certFile, key_file_name: options.tls.keyFile } : {};
     this.app = new HyperExpress.Server({ auto_close: false, max_body_length: options.maxBodyBytes, ...tls });
     options.routes?.(this.app);

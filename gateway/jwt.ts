@@ -22,11 +22,13 @@ export interface JwtSettings {
 
 /** Why a token was refused: said to the caller as UNAUTHENTICATED (or UNAVAILABLE when the keys cannot be fetched). */
 export class JwtRefused extends Error {
+  readonly unavailable: boolean;
   constructor(
     message: string,
-    readonly unavailable = false,
+    unavailable = false,
   ) {
     super(message);
+    this.unavailable = unavailable;
   }
 }
 
@@ -38,10 +40,12 @@ export function looksLikeJwt(token: string): boolean {
 export class JwtVerifier {
   readonly #key: KeyObject | JWTVerifyGetKey;
 
+  private readonly settings: JwtSettings;
   private constructor(
     key: KeyObject | JWTVerifyGetKey,
-    private readonly settings: JwtSettings,
+    settings: JwtSettings,
   ) {
+    this.settings = settings;
     this.#key = key;
   }
 

@@ -42,10 +42,12 @@ export class RepairQueues {
   readonly antiEntropy: Queue<AntiEntropyJob>;
   readonly #flows: FlowProducer;
 
+  readonly prefix: string;
   constructor(
     connection: Redis,
-    readonly prefix = 'dynamo',
+    prefix = 'dynamo',
   ) {
+    this.prefix = prefix;
     this.handoff = new Queue<HandoffJob>(QUEUE_NAMES.handoff, { connection, prefix });
     this.antiEntropy = new Queue<AntiEntropyJob>(QUEUE_NAMES.antiEntropy, { connection, prefix });
     this.#flows = new FlowProducer({ connection, prefix });

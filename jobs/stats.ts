@@ -28,10 +28,15 @@ export interface RepairTotals {
 }
 
 export class RepairStats {
+  private readonly redis: Redis;
+  private readonly prefix: string;
   constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
-  ) {}
+    redis: Redis,
+    prefix: string,
+  ) {
+    this.redis = redis;
+    this.prefix = prefix;
+  }
 
   #key(name: string): string {
     return `${this.prefix}:repair:${name}`;

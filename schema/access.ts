@@ -8,11 +8,13 @@ import type { GatewayContext } from './context.ts';
 /** A refusal by scope. Gateway-only codes, never on the node protocol (storage/core/errors.ts). */
 export class AccessError extends Error {
   override readonly name = 'AccessError';
+  readonly code: 'UNAUTHENTICATED' | 'FORBIDDEN';
   constructor(
-    readonly code: 'UNAUTHENTICATED' | 'FORBIDDEN',
+    code: 'UNAUTHENTICATED' | 'FORBIDDEN',
     message: string,
   ) {
     super(message);
+    this.code = code;
   }
 }
 

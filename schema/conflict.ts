@@ -26,11 +26,13 @@ export interface ConflictExtensions {
 export class WriteConflict extends Error {
   override readonly name = 'WriteConflict';
   readonly code = 'CONFLICT';
+  readonly extensions: ConflictExtensions;
   constructor(
     message: string,
-    readonly extensions: ConflictExtensions,
+    extensions: ConflictExtensions,
   ) {
     super(message);
+    this.extensions = extensions;
   }
 }
 

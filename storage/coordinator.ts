@@ -89,7 +89,10 @@ export class Coordinator {
   /** puts handed to another node to coordinate */
   putsForwarded = 0;
 
-  constructor(private readonly d: CoordinatorDeps) {}
+  private readonly d: CoordinatorDeps;
+  constructor(d: CoordinatorDeps) {
+    this.d = d;
+  }
 
   // ------------------------------------------------------------------ get
 

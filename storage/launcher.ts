@@ -9,9 +9,16 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readCa, type ClientTls } from './transport/tls.ts';
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-/** node arguments that run a TypeScript entry point of this repository */
-export const TS_NODE_ARGS = ['--import', import.meta.resolve('tsx')];
+/** this module runs compiled, from dist/ (npm start, the scripts), rather than from the sources (tests, tsx) */
+const COMPILED = import.meta.url.endsWith('.js');
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), COMPILED ? '../..' : '..');
+/** node arguments that run a TypeScript entry point of this repository (none for dist/, where tsx may not be installed) */
+export const TS_NODE_ARGS = COMPILED ? [] : ['--import', import.meta.resolve('tsx')];
+
+/** An entry point named by its source ('gateway/main.ts') as this module runs: the source itself, or its JavaScript in dist/. */
+export function entryPoint(entry: string): string {
+  return COMPILED ? join(ROOT, 'dist', entry.replace(/\.ts$/, '.js')) : join(ROOT, entry);
+}
 
 export interface LocalClusterOptions {
   readonly nodes: number;
@@ -124,7 +131,7 @@ export class LocalCluster {
     const args = [
       ...(o.nodeArgs ?? []),
       ...TS_NODE_ARGS,
-      join(ROOT, 'storage/main.ts'),
+      entryPoint('storage/main.ts'),
       '--id', id,
       ...(initial ? ['--nodes', this.nodeList] : ['--seeds', this.nodeList]),
       '--listen', n.listen,
@@ -168,7 +175,7 @@ export class LocalCluster {
 }
 
 export interface ServiceOptions {
-  /** repository-relative TypeScript entry point */
+  /** repository-relative TypeScript entry point (its compiled JavaScript when the launcher runs from dist/) */
   readonly entry: string;
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string>>;
@@ -185,7 +192,7 @@ export interface ServiceOptions {
 
 /** Starts one more process of this repository (the gateway, the repair workers) and waits until it is healthy. */
 export async function startService(o: ServiceOptions): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), ...TS_NODE_ARGS, join(ROOT, o.entry), ...o.args], {
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), ...TS_NODE_ARGS, entryPoint(o.entry), ...o.args], {
     cwd: ROOT,
     env: { ...process.env, ...o.env },
     stdio: ['ignore', o.output ?? 'ignore', o.output ?? 'ignore'],

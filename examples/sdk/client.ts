@@ -3,20 +3,29 @@ import { print } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 
 export class GatewayError extends Error {
+  readonly code: string;
+  readonly extensions: Record<string, unknown>;
   constructor(
     message: string,
-    readonly code: string,
-    readonly extensions: Record<string, unknown>,
+    code: string,
+    extensions: Record<string, unknown>,
   ) {
     super(message);
+    this.code = code;
+    this.extensions = extensions;
   }
 }
 
 export class Sdk {
+  private readonly url: string;
+  private readonly headers: Record<string, string>;
   constructor(
-    private readonly url: string,
-    private readonly headers: Record<string, string> = {},
-  ) {}
+    url: string,
+    headers: Record<string, string> = {},
+  ) {
+    this.url = url;
+    this.headers = headers;
+  }
 
   async request<Result, Variables>(document: TypedDocumentNode<Result, Variables>, variables: Variables): Promise<Result> {
     const res = await fetch(this.url, {

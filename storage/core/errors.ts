@@ -36,12 +36,16 @@ export type ErrorDetails = Readonly<Record<string, string | number | boolean>>;
 /** An error whose code and details are meant for the caller. */
 export class StoreError extends Error {
   override readonly name = 'StoreError';
+  readonly code: ErrorCode;
+  readonly details: ErrorDetails;
   constructor(
-    readonly code: ErrorCode,
+    code: ErrorCode,
     message: string,
-    readonly details: ErrorDetails = {},
+    details: ErrorDetails = {},
   ) {
     super(message);
+    this.code = code;
+    this.details = details;
   }
 }
 
@@ -84,11 +88,15 @@ export function quorumFailureReason(s: QuorumShortfall, timedOut: boolean): Quor
  * On the wire it is the `conflict` reply, not an error reply: the set does not fit one.
  */
 export class ConflictError extends StoreError {
+  readonly key: string;
+  readonly siblings: SiblingSet;
   constructor(
-    readonly key: string,
-    readonly siblings: SiblingSet,
+    key: string,
+    siblings: SiblingSet,
     message: string,
   ) {
     super('CONFLICT', message, { siblings: siblings.length });
+    this.key = key;
+    this.siblings = siblings;
   }
 }

@@ -40,7 +40,9 @@ export class RingView {
 
   readonly n: number;
 
-  constructor(readonly ring: Ring) {
+  readonly ring: Ring;
+  constructor(ring: Ring) {
+    this.ring = ring;
     this.n = ring.n;
     this.#walks = new Array(ring.partitions);
     this.#primaries = new Array(ring.partitions);

@@ -22,10 +22,15 @@ type LmdbKey = (string | number)[];
 type Flushable = Promise<boolean> & { flushed?: Promise<void> };
 
 class LmdbStore implements Store {
+  private readonly db: Database<Uint8Array, LmdbKey>;
+  private readonly durability: Durability;
   constructor(
-    private readonly db: Database<Uint8Array, LmdbKey>,
-    private readonly durability: Durability,
-  ) {}
+    db: Database<Uint8Array, LmdbKey>,
+    durability: Durability,
+  ) {
+    this.db = db;
+    this.durability = durability;
+  }
 
   get(key: StoreKey): Uint8Array | undefined {
     return this.db.get(key as LmdbKey);

@@ -36,11 +36,13 @@ export interface MemoryEngineOptions {
 /** The error a failed transaction's writes reject with. */
 export class DiskWriteError extends Error {
   override readonly name = 'DiskWriteError';
+  readonly stage: 'commit' | 'sync';
   constructor(
-    readonly stage: 'commit' | 'sync',
+    stage: 'commit' | 'sync',
     message: string,
   ) {
     super(message);
+    this.stage = stage;
   }
 }
 
@@ -76,10 +78,15 @@ export class MemoryDisk {
 }
 
 class MemoryStore implements Store {
+  private readonly engine: MemoryEngine;
+  private readonly table: MemoryTable;
   constructor(
-    private readonly engine: MemoryEngine,
-    private readonly table: MemoryTable,
-  ) {}
+    engine: MemoryEngine,
+    table: MemoryTable,
+  ) {
+    this.engine = engine;
+    this.table = table;
+  }
 
   get(key: StoreKey): Uint8Array | undefined {
     this.engine.checkAlive();
@@ -142,10 +149,12 @@ export class MemoryEngine implements Engine {
   /** transactions that failed, by stage, for reports */
   readonly failures = { commit: 0, sync: 0 };
 
+  readonly disk: MemoryDisk;
   constructor(
-    readonly disk = new MemoryDisk(),
+    disk = new MemoryDisk(),
     options: MemoryEngineOptions = {},
   ) {
+    this.disk = disk;
     this.#options = { schedule: inMicrotask, now: () => 0, commitDelay: () => 0, syncDelay: () => 0, fault: () => 'none', ...options };
     this.data = new MemoryStore(this, disk.data);
     this.hints = new MemoryStore(this, disk.hints);

@@ -45,11 +45,18 @@ export function unframe(raw: Uint8Array): Buffer | null {
 export type CorruptListener = (store: StoreName, key: StoreKey) => void;
 
 class RecordStore implements Store {
+  private readonly name: StoreName;
+  private readonly inner: Store;
+  private readonly onCorrupt: CorruptListener;
   constructor(
-    private readonly name: StoreName,
-    private readonly inner: Store,
-    private readonly onCorrupt: CorruptListener,
-  ) {}
+    name: StoreName,
+    inner: Store,
+    onCorrupt: CorruptListener,
+  ) {
+    this.name = name;
+    this.inner = inner;
+    this.onCorrupt = onCorrupt;
+  }
 
   get(key: StoreKey): Uint8Array | undefined {
     const raw = this.inner.get(key);
@@ -82,10 +89,12 @@ export class RecordEngine implements Engine {
   readonly hints: Store;
   readonly meta: Store;
 
+  readonly inner: Engine;
   private constructor(
-    readonly inner: Engine,
+    inner: Engine,
     onCorrupt: CorruptListener,
   ) {
+    this.inner = inner;
     this.data = new RecordStore('data', inner.data, onCorrupt);
     this.hints = new RecordStore('hints', inner.hints, onCorrupt);
     this.meta = new RecordStore('meta', inner.meta, onCorrupt);

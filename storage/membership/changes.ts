@@ -27,7 +27,10 @@ export class ChangeHandler {
   /** decisions are made one at a time, each over the ring the one before left */
   #decisions: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly d: ChangeDeps) {}
+  private readonly d: ChangeDeps;
+  constructor(d: ChangeDeps) {
+    this.d = d;
+  }
 
   change(req: ChangeRequest): Promise<Extract<Reply, { type: 'changeReply' }>> {
     const decider = this.#decider(this.#ring(), req.kind === 'remove' || req.kind === 'replace' ? req.node : null);

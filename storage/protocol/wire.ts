@@ -119,11 +119,15 @@ export class Writer {
 export class Reader {
   #pos: number;
 
+  private readonly buf: Buffer;
+  private readonly end: number;
   constructor(
-    private readonly buf: Buffer,
+    buf: Buffer,
     start = 0,
-    private readonly end = buf.length,
+    end = buf.length,
   ) {
+    this.buf = buf;
+    this.end = end;
     this.#pos = start;
   }
 

@@ -61,7 +61,10 @@ export class RepairService {
   readonly counters: RepairCounters = { hintsReplayed: 0, hintsExpired: 0, keysRepaired: 0, tombstonesReclaimed: 0, historiesCompacted: 0, treeVerifications: 0, treeMismatches: 0 };
   #verifyNext = 0;
 
-  constructor(private readonly d: RepairServiceDeps) {}
+  private readonly d: RepairServiceDeps;
+  constructor(d: RepairServiceDeps) {
+    this.d = d;
+  }
 
   async handle(req: RepairRequest): Promise<Reply> {
     const { replica } = this.d;

@@ -29,7 +29,10 @@ export interface SweepReport {
 }
 
 export class RepairTicker {
-  constructor(private readonly o: TickerOptions) {}
+  private readonly o: TickerOptions;
+  constructor(o: TickerOptions) {
+    this.o = o;
+  }
 
   /** Delivers every hint whose targets answer. */
   async replayAll(): Promise<ReplayStats> {

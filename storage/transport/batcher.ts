@@ -6,11 +6,16 @@ import type { Message } from '../protocol/messages.ts';
 export class FrameBatcher {
   #writer: Writer | null = null;
 
+  private readonly sink: (bytes: Buffer) => void;
+  /** the connection's agreed protocol version, written on every frame */
+  readonly version: number;
   constructor(
-    private readonly sink: (bytes: Buffer) => void,
-    /** the connection's agreed protocol version, written on every frame */
-    readonly version = PROTOCOL_MAX,
-  ) {}
+    sink: (bytes: Buffer) => void,
+    version = PROTOCOL_MAX,
+  ) {
+    this.sink = sink;
+    this.version = version;
+  }
 
   /**
    * Encodes now (so encoding errors reach the caller, a message too new for the connection's

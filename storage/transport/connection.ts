@@ -13,9 +13,8 @@ import { MAX_FRAME_BYTES } from '../core/limits.ts';
 import { decodeFrames, isBadFrame, SPOKEN, type VersionRange } from '../protocol/codec.ts';
 import type { Reply, Request } from '../protocol/messages.ts';
 import { FrameBatcher } from './batcher.ts';
-import { WS_PATH } from './server.ts';
 import { tlsHint, wsScheme, type ClientTls } from './tls.ts';
-import { answered, offerHeaders, PROTOCOL_HEADER } from './versions.ts';
+import { answered, offerHeaders, PROTOCOL_HEADER, WS_PATH } from './versions.ts';
 
 export interface ConnectionOptions {
   readonly address: string;
@@ -53,7 +52,9 @@ export class Connection {
   #closed = false;
   readonly #offered: VersionRange;
 
-  constructor(readonly options: ConnectionOptions) {
+  readonly options: ConnectionOptions;
+  constructor(options: ConnectionOptions) {
+    this.options = options;
     this.#offered = options.protocol ?? SPOKEN;
   }
 

@@ -17,7 +17,7 @@ import { isRequest } from '../protocol/messages.ts';
 import type { Logger, RequestHandler } from '../runtime.ts';
 import { FrameBatcher } from './batcher.ts';
 import type { ServerTls } from './tls.ts';
-import { agree, offeredRange, PROTOCOL_HEADER, PROTOCOL_MAX_HEADER, refusal } from './versions.ts';
+import { agree, offeredRange, PROTOCOL_HEADER, PROTOCOL_MAX_HEADER, refusal, WS_PATH } from './versions.ts';
 
 export interface ServerOptions {
   readonly host: string;
@@ -36,7 +36,7 @@ export interface ServerOptions {
   readonly routes?: (app: HyperExpress.Server) => void;
 }
 
-export const WS_PATH = '/ws';
+export { WS_PATH };
 
 interface ConnectionContext {
   peer: string;
@@ -49,7 +49,9 @@ export class NodeServer {
   readonly #sockets = new Set<HyperExpress.Websocket<ConnectionContext>>();
   #port = 0;
 
-  constructor(private readonly options: ServerOptions) {
+  private readonly options: ServerOptions;
+  constructor(options: ServerOptions) {
+    this.options = options;
     const tls = options.tls ? { cert_file_name: options.tls.certFile, key_file_name: options.tls.keyFile } : {};
     this.#app = new HyperExpress.Server({ auto_close: false, max_body_length: 64 * 1024, ...tls });
     const secretDigests = [options.secret, ...(options.acceptSecrets ?? [])].map(digest);

@@ -15,6 +15,8 @@ import { describeRange, type VersionRange } from '../protocol/codec.ts';
 
 export const PROTOCOL_HEADER = 'x-dynamo-protocol';
 export const PROTOCOL_MAX_HEADER = 'x-dynamo-protocol-max';
+/** where a node accepts protocol connections (here, not in server.ts, so a client never loads the server) */
+export const WS_PATH = '/ws';
 
 /** The upgrade headers that offer `range`. */
 export function offerHeaders(range: VersionRange): Record<string, string> {

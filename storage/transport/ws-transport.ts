@@ -20,7 +20,10 @@ export interface WsTransportOptions {
 export class WsTransport implements Transport {
   readonly #connections = new Map<string, Connection>();
 
-  constructor(private readonly options: WsTransportOptions) {}
+  private readonly options: WsTransportOptions;
+  constructor(options: WsTransportOptions) {
+    this.options = options;
+  }
 
   request(to: NodeId, message: Request, timeoutMs: number): Promise<Reply> {
     const address = this.options.addressOf(to);

@@ -26,12 +26,16 @@ class NaivePut {
   spares: string[];
   decided: PutState = 'pending';
 
+  readonly w: number;
+  readonly pw: number;
   constructor(
     targets: readonly Target[],
     spares: readonly string[],
-    readonly w: number,
-    readonly pw: number,
+    w: number,
+    pw: number,
   ) {
+    this.w = w;
+    this.pw = pw;
     this.slots = targets.filter((t) => !t.pending).map((t) => ({ node: t.node, primary: t.primary, state: 'open' }));
     this.pendingTargets = targets.filter((t) => t.pending).map((t) => ({ node: t.node, state: 'open' }));
     this.spares = spares.filter((s) => !targets.some((t) => t.node === s));

@@ -77,7 +77,9 @@ export class SimCluster {
   /** told of every key a node forgets by reclaiming it, with what it held */
   onReclaim: ((node: string, key: string, set: SiblingSet) => void) | null = null;
 
-  private constructor(readonly options: SimOptions) {
+  readonly options: SimOptions;
+  private constructor(options: SimOptions) {
+    this.options = options;
     this.random = new SeededRandom(options.seed);
     this.network = new SimNetwork(this.scheduler, this.random.fork(1));
     this.network.faults = options.faults ?? CALM;

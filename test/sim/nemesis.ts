@@ -61,11 +61,17 @@ export class Nemesis {
   };
   readonly #plannedAt = new Set<number>();
 
+  readonly cluster: SimCluster;
+  readonly random: SeededRandom;
+  readonly f: FaultParameters;
   constructor(
-    readonly cluster: SimCluster,
-    readonly random: SeededRandom,
-    readonly f: FaultParameters,
+    cluster: SimCluster,
+    random: SeededRandom,
+    f: FaultParameters,
   ) {
+    this.cluster = cluster;
+    this.random = random;
+    this.f = f;
     this.#nextId = cluster.ids.length + 1;
   }
 

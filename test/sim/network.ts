@@ -37,10 +37,15 @@ export class SimNetwork {
   /** extra rule deciding that a message is lost (tests use it to model a replica missing writes) */
   dropIf: ((from: string, to: string, m: Message) => boolean) | null = null;
 
+  private readonly scheduler: Scheduler;
+  private readonly random: SeededRandom;
   constructor(
-    private readonly scheduler: Scheduler,
-    private readonly random: SeededRandom,
-  ) {}
+    scheduler: Scheduler,
+    random: SeededRandom,
+  ) {
+    this.scheduler = scheduler;
+    this.random = random;
+  }
 
   attach(node: string, handler: RequestHandler): void {
     this.#handlers.set(node, handler);

@@ -4,7 +4,9 @@ import type { Random } from '../../storage/runtime.ts';
 export class SeededRandom implements Random {
   #state: number;
 
-  constructor(readonly seed: number) {
+  readonly seed: number;
+  constructor(seed: number) {
+    this.seed = seed;
     this.#state = seed >>> 0;
   }
 

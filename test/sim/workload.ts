@@ -237,14 +237,27 @@ export async function readModifyWriteAll(cluster: SimCluster, keys: Iterable<str
 class SimClient {
   #seq = 0;
 
+  readonly name: string;
+  readonly transport: Transport;
+  readonly cluster: SimCluster;
+  readonly history: History;
+  readonly random: SeededRandom;
+  readonly o: WorkloadParameters;
   constructor(
-    readonly name: string,
-    readonly transport: Transport,
-    readonly cluster: SimCluster,
-    readonly history: History,
-    readonly random: SeededRandom,
-    readonly o: WorkloadParameters,
-  ) {}
+    name: string,
+    transport: Transport,
+    cluster: SimCluster,
+    history: History,
+    random: SeededRandom,
+    o: WorkloadParameters,
+  ) {
+    this.name = name;
+    this.transport = transport;
+    this.cluster = cluster;
+    this.history = history;
+    this.random = random;
+    this.o = o;
+  }
 
   async run(keys: readonly string[]): Promise<void> {
     const { mix } = this.o;
