@@ -2,6 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeRedis, mask, parseRedisAddress, RedisAddressError } from '../../jobs/redis-address.ts';
+import { loadGatewayConfig } from '../../gateway/config.ts';
+import { ConfigError, loadStorageConfig } from '../../storage/config.ts';
 
 test('redis:// and rediss:// name one server and pass through unchanged', () => {
   for (const url of ['redis://127.0.0.1:6379', 'redis://:pw@host:6380/2', 'rediss://user:pw@redis.example.com:6379', 'redis://localhost']) {
@@ -66,4 +68,17 @@ test('mask hides the password of every form, and describeRedis none leaks it', (
   assert.equal(mask('redis://h:1'), 'redis://h:1');
   for (const s of ['redis://:pw@h:1', 'redis-cluster://u:pw@a:1,b:2', 'redis-sentinel://u:pw@a:1/m']) assert.ok(!describeRedis(parseRedisAddress(s)).includes('pw'), s);
   assert.equal(describeRedis(parseRedisAddress('redis-sentinel://a:1,b:2/m')), 'primary "m" of the sentinels a:1,b:2');
+});
+
+test('each process stops at start on a wrong Redis setting, naming the setting and what is wrong', () => {
+  const nodeArgs = ['--id', 'n1', '--nodes', 'n1=127.0.0.1:7001', '--n', '1', '--r', '1', '--w', '1'];
+  assert.throws(
+    () => loadStorageConfig([...nodeArgs, '--repair-redis-url', 'redis-sentinel://10.0.0.1:26379'], { DYNAMO_SECRET: 'a-secret-of-16-chars-or-more' }),
+    (e: Error) => e instanceof ConfigError && e.message.includes('--repair-redis-url (DYNAMO_REPAIR_REDIS_URL): redis-sentinel:// needs the name the sentinels know the primary by'),
+  );
+  assert.equal(loadStorageConfig([...nodeArgs, '--repair-redis-url', 'redis-cluster://10.0.0.1:7000,10.0.0.2:7000'], { DYNAMO_SECRET: 'a-secret-of-16-chars-or-more' }).repairRedisUrl, 'redis-cluster://10.0.0.1:7000,10.0.0.2:7000');
+  const gatewayEnv = { DYNAMO_SECRET: 'a-secret-of-16-chars-or-more', DYNAMO_SEEDS: '127.0.0.1:7001', GATEWAY_CONTEXT_KEYS: 'k'.repeat(32) };
+  assert.throws(() => loadGatewayConfig([], { ...gatewayEnv, REDIS_URL: 'redis-cluster://' }), (e: Error) => e.message.includes('REDIS_URL: redis-cluster:// needs the host:port of at least one node'));
+  assert.throws(() => loadGatewayConfig([], { ...gatewayEnv, GATEWAY_RATE_LIMIT_POINTS: '10', GATEWAY_RATE_LIMIT_REDIS_URL: 'cluster://a:1' }), (e: Error) => e.message.includes('GATEWAY_RATE_LIMIT_REDIS_URL: unknown scheme "cluster://"'));
+  assert.equal(loadGatewayConfig([], { ...gatewayEnv, REDIS_URL: 'redis-sentinel://a:26379,b:26379/dynamo' }).redisUrl, 'redis-sentinel://a:26379,b:26379/dynamo');
 });
