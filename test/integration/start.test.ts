@@ -89,8 +89,8 @@ test('npm start with an unreachable Redis runs the store (rate limits dropped), 
     // schedule has swept every key range of the running stack
     await waitFor('the dashboard to list the queues', async () => (await board()).status === 200, 20_000, 200);
     const swept = await waitFor('a sweep of every key range, seen through the gateway', async () => {
-      const r = await fetch('http://127.0.0.1:4751/graphql', { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_ADMIN_TOKEN}`, ...CSRF }, body: JSON.stringify({ query: '{ repair { totals { partitionsSwept } } }' }) });
-      const n = ((await r.json()) as { data?: { repair: { totals: { partitionsSwept: number } } } }).data?.repair.totals.partitionsSwept ?? 0;
+      const r = await fetch('http://127.0.0.1:4751/graphql', { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_ADMIN_TOKEN}`, ...CSRF }, body: JSON.stringify({ query: '{ admin { repair { totals { partitionsSwept } } } }' }) });
+      const n = ((await r.json()) as { data?: { admin: { repair: { totals: { partitionsSwept: number } } } } }).data?.admin.repair.totals.partitionsSwept ?? 0;
       return n >= 64 ? n : 0;
     }, 60_000, 250);
     assert.ok(swept >= 64);
