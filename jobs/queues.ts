@@ -57,6 +57,7 @@ export class RepairQueues {
   readonly handoff: Queue<HandoffJob>;
   readonly antiEntropy: Queue<AntiEntropyJob>;
   readonly #flows: FlowProducer;
+  readonly #connection: RedisConnection;
   /** BullMQ's prefix for these queues (keyPrefix) */
   readonly prefix: string;
 
@@ -64,6 +65,7 @@ export class RepairQueues {
     connection: RedisConnection,
     readonly name = 'dynamo',
   ) {
+    this.#connection = connection;
     const prefix = (this.prefix = keyPrefix(name));
     this.handoff = new Queue<HandoffJob>(QUEUE_NAMES.handoff, { connection, prefix });
     this.antiEntropy = new Queue<AntiEntropyJob>(QUEUE_NAMES.antiEntropy, { connection, prefix });
@@ -73,6 +75,11 @@ export class RepairQueues {
     this.handoff.on('error', () => undefined);
     this.antiEntropy.on('error', () => undefined);
     this.#flows.on('error', () => undefined);
+  }
+
+  /** Whether Redis answers now: while it does not, BullMQ calls wait for it, so callers that must answer (the gateway) check first. */
+  get reachable(): boolean {
+    return this.#connection.status === 'ready';
   }
 
   /**

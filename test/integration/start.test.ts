@@ -56,8 +56,11 @@ test('npm start with an unreachable Redis runs the store (rate limits dropped), 
     const got = await gql('{ get(key: "no-redis") { found siblings { value } } }');
     assert.deepEqual(got.data?.get, { found: true, siblings: [{ value: 'still works' }] });
     assert.match(stdout, /npm start -- --repair --data-dir \S+ brings the repair workers up/);
-    // no repair worker runs
+    // no repair worker runs, and the gateway says at once that the repair Redis is not there
     const board = () => fetch('http://127.0.0.1:4751/admin/queues/api/queues', { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+    assert.equal((await board()).status, 503);
+    const offline = await fetch('http://127.0.0.1:4751/graphql', { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_ADMIN_TOKEN}`, ...CSRF }, body: JSON.stringify({ query: '{ admin { repair { totals { partitionsSwept } } } }' }) });
+    assert.match(JSON.stringify(await offline.json()), /the repair Redis is not reachable now/);
     await assert.rejects(fetch('http://127.0.0.1:4752/health'));
     // readable log lines by default
     assert.match(stderr, /INFO \(gateway\): listening/);
