@@ -39,8 +39,11 @@ export function redisConnection(setting: string | RedisAddress, options: RedisOp
         ...base,
         sentinels: a.sentinels.map((s) => ({ host: s.host, port: s.port })),
         name: a.name,
-        // follow a failover as soon as a sentinel announces it, not at the next broken command
-        failoverDetector: true,
+        // A failover is followed by reconnecting: the sentinels make the demoted primary drop its
+        // clients, and a command it refuses as a replica (READONLY) reconnects and is sent again.
+        // ioredis's failoverDetector is left off: when a failover is announced while the
+        // connection is being re-established, it closes that connection for good (ioredis 6.0).
+        reconnectOnError: (e) => (e.message.startsWith('READONLY') ? 2 : false),
         sentinelRetryStrategy: base.retryStrategy ?? ((times) => Math.min(100 * times, 2000)),
         ...(a.username ? { username: a.username, sentinelUsername: a.username } : {}),
         ...(a.password ? { password: a.password, sentinelPassword: a.password } : {}),

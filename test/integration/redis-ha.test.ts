@@ -76,6 +76,7 @@ test('Redis Cluster: nodes queue hint replays, workers run them and a full sweep
         output,
       });
       const redis = redisConnection(redisCluster.url);
+      redis.on('error', () => undefined);
       const queues = new RepairQueues(redis);
       const stats = new RepairStats(redis, 'dynamo');
       try {
@@ -97,13 +98,14 @@ test('Redis Cluster: nodes queue hint replays, workers run them and a full sweep
 
         const gql = async (query: string) => {
           const res = await fetch('http://127.0.0.1:4782/graphql', { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_ADMIN_TOKEN}`, ...CSRF }, body: JSON.stringify({ query }) });
-          return (await res.json()) as { data?: { repair: { queues: { name: string; completed: number }[]; totals: { partitionsSwept: number } } }; errors?: unknown[] };
+          return (await res.json()) as { data?: { admin: { repair: { queues: { name: string; completed: number }[]; totals: { partitionsSwept: number } } } }; errors?: unknown[] };
         };
-        const status = await gql('{ repair { queues { name completed } totals { partitionsSwept } } }');
+        const status = await gql('{ admin { repair { queues { name completed } totals { partitionsSwept } } } }');
         assert.equal(status.errors, undefined, JSON.stringify(status.errors));
-        assert.deepEqual(status.data!.repair.queues.map((q) => q.name).sort(), ['anti-entropy', 'handoff']);
-        assert.ok(status.data!.repair.queues.every((q) => q.completed > 0));
-        assert.equal(status.data!.repair.totals.partitionsSwept, partitions);
+        const repair = status.data!.admin.repair;
+        assert.deepEqual(repair.queues.map((q) => q.name).sort(), ['anti-entropy', 'handoff']);
+        assert.ok(repair.queues.every((q) => q.completed > 0));
+        assert.equal(repair.totals.partitionsSwept, partitions);
         const board = await fetch('http://127.0.0.1:4782/admin/queues/api/queues', { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
         assert.equal(board.status, 200);
         assert.deepEqual(((await board.json()) as { queues: { name: string }[] }).queues.map((q) => q.name).sort(), ['anti-entropy', 'handoff']);
@@ -137,6 +139,7 @@ test('Redis Sentinel: the primary is killed as a node returns with hints to repl
       // a job lost with the primary (not yet copied to the replica) is found again by the scan
       const jobs = await startJobs(cluster, sentinel.url, 4791, ['--handoff-scan-every-ms', '2000', '--lock-ms', '2000']);
       const redis = redisConnection(sentinel.url);
+      redis.on('error', () => undefined);
       const stats = new RepairStats(redis, 'dynamo');
       try {
         const first = await missWrites(cluster, client, 'n2', 'sa', 300);
