@@ -96,9 +96,12 @@ test('docs/operations.md on five hosts: nodes listening on 0.0.0.0 under adverti
       return env;
     };
 
-    // Redis on the operations host, as an operator would run it: noeviction
+    // Redis on the operations host, with the guide's settings (its files in the host's directory)
     const ops = hosts.get('10.0.0.20')!;
-    processes.push(spawn('ip', ['netns', 'exec', ops.ns, 'redis-server', '--bind', ops.ip, '--port', '6379', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], { stdio: ['ignore', output, output] }));
+    mkdirSync(join(dir, 'ops', 'redis'), { recursive: true });
+    const redisConf = join(etc, 'redis.conf');
+    writeFileSync(redisConf, `${localize(block('redis.conf'), 'ops')}\ndir ${join(dir, 'ops', 'redis')}\nsave ""\n`);
+    processes.push(spawn('ip', ['netns', 'exec', ops.ns, 'redis-server', redisConf], { stdio: ['ignore', output, output] }));
 
     const first = await Promise.all([startNode('node.env', '10.0.0.11', 'n1'), startNode('node.env', '10.0.0.12', 'n2'), startNode('node.env', '10.0.0.13', 'n3')]);
     assert.equal(first[0]!.DYNAMO_LISTEN, '0.0.0.0:7000', 'the guide has the first nodes listen on every address');
