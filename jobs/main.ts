@@ -49,7 +49,7 @@ const USAGE = `jobs: repair workers (hinted handoff, anti-entropy) on BullMQ
   REDIS_URL                   default ${DEFAULT_REDIS_URL}; must run with maxmemory-policy noeviction;
                               redis-cluster://HOST:PORT,... for a Redis Cluster (some of its nodes),
                               redis-sentinel://HOST:PORT,.../NAME for Sentinel (the sentinels, the primary's name)
-  REPAIR_QUEUE_PREFIX         Redis key prefix of the queues (default dynamo)
+  REPAIR_QUEUE_PREFIX         the queues' name: their Redis keys start with {NAME}: (default dynamo)
   --concurrency C             jobs per queue at once (default 2)
   --sync-keys-per-second K    anti-entropy exchange rate per worker (default 5000)
   --replay-hints-per-second H hinted-handoff rate per worker (default 5000)
