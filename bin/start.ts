@@ -15,6 +15,8 @@ import { LocalCluster, startService, stopProcess, type LauncherTls } from '../st
 import { makeCa, makeCert } from './dev-certs.ts';
 import { DEFAULT_REDIS_URL, ensureRedis, redisAnswers, type PrivateRedis } from '../jobs/redis.ts';
 import { uwsProblem } from '../storage/transport/uws-check.ts';
+import { startRepairOnly } from './start-repair.ts';
+import { readStackFile, removeStackFile, writeStackFile } from './stack-file.ts';
 
 /** Gateway settings passed through from the environment (README, Configuration). */
 const GATEWAY_SETTINGS = [
@@ -44,12 +46,16 @@ const { values: o } = parseArgs({
     partitions: { type: 'string', default: '64' },
     'api-keys': { type: 'string' },
     tls: { type: 'boolean' },
+    repair: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (o.help) {
   process.stdout.write(
     'npm start -- [--nodes 5] [--base-port 7001] [--gateway-port 4000] [--jobs-port 4100] [--data-dir data] [--partitions 64] [--api-keys FILE] [--tls]\n' +
+      'npm start -- --repair [--data-dir data]\n' +
+      '  --repair: for a stack started without Redis and still running, start the repair workers against the Redis\n' +
+      '  its gateway watches (REDIS_URL, or 127.0.0.1:6379 where a private redis-server is started if none answers)\n' +
       '  --tls: nodes speak wss:// and the gateway https, with a development authority and certificate made in DATA-DIR/tls\n' +
       '  (or give DYNAMO_TLS_CERT, DYNAMO_TLS_KEY and DYNAMO_TLS_CA: the nodes\' certificate and the authorities to trust)\n' +
       `the gateway also takes these from the environment: ${GATEWAY_SETTINGS.join(' ')}\n`,
@@ -81,6 +87,8 @@ function devSecret(env: string, file: string, bytes: number): string {
   return value;
 }
 const secret = devSecret('DYNAMO_SECRET', 'secret', 24);
+// a stack started without Redis gets its repair workers from a second npm start (it never returns)
+if (o.repair) await startRepairOnly(dataDir, secret);
 const contextKeys = devSecret('GATEWAY_CONTEXT_KEYS', 'context-key', 32);
 const adminToken = process.env.ADMIN_TOKEN ?? randomBytes(18).toString('base64url');
 
@@ -118,7 +126,7 @@ const adminListen = gatewaySettings.GATEWAY_ADMIN_LISTEN;
 process.env.LOG_FORMAT ||= 'pretty';
 
 const namedRedis = process.env.REDIS_URL;
-const redisUrl = namedRedis ?? DEFAULT_REDIS_URL;
+const redisUrl = namedRedis || DEFAULT_REDIS_URL;
 
 /**
  * The repair queues' Redis: the one at REDIS_URL, or at the default address, or a private
@@ -146,8 +154,9 @@ function noRedisWarning(problem: string): string {
     `!! ${problem}`,
     '!! To get Redis: apt-get install redis-server (Debian, Ubuntu), brew install redis (macOS),',
     '!! or docker run -d -p 6379:6379 redis:7 --maxmemory-policy noeviction.',
-    '!! Then restart npm start: it uses the Redis on 127.0.0.1:6379, or starts redis-server',
-    '!! itself when it is installed (or set REDIS_URL to your Redis).',
+    `!! Then, in another terminal, npm start -- --repair${o['data-dir'] === 'data' ? '' : ` --data-dir ${o['data-dir']}`} brings the repair workers up for`,
+    `!! this stack against ${namedRedis ? `${namedRedis} (REDIS_URL)` : `${redisUrl} (starting redis-server there if none answers)`}; the dashboard`,
+    '!! comes up by itself once that Redis answers. Or restart npm start.',
     rule,
   ].join('\n');
 }
@@ -182,6 +191,8 @@ const stop = async () => {
   if (stopping) return;
   stopping = true;
   process.stderr.write('\nstopping...\n');
+  const stack = readStackFile(dataDir);
+  if (typeof stack !== 'string' && stack.pid === process.pid) removeStackFile(dataDir);
   for (const s of services.reverse()) await stopProcess(s);
   await cluster.stop();
   await stopProcess(redis?.process);
@@ -199,7 +210,8 @@ try {
     await startService({
       entry: 'gateway/main.ts',
       args: ['--port', gatewayPort, '--seeds', cluster.seeds.join(','), '--cluster', cluster.cluster],
-      env: { ...gatewaySettings, ...nodeTlsEnv, DYNAMO_SECRET: secret, GATEWAY_CONTEXT_KEYS: contextKeys, ADMIN_TOKEN: adminToken, REDIS_URL: redis?.url ?? '' },
+      // without Redis too: the gateway connects whenever it answers there (npm start --repair)
+      env: { ...gatewaySettings, ...nodeTlsEnv, DYNAMO_SECRET: secret, GATEWAY_CONTEXT_KEYS: contextKeys, ADMIN_TOKEN: adminToken, REDIS_URL: redis?.url ?? redisUrl },
       health: `127.0.0.1:${gatewayPort}`,
       healthCa: gatewayScheme === 'https' ? (tls?.ca ?? '') : undefined,
       output: 'inherit',
@@ -229,7 +241,7 @@ try {
       `metrics:  ${operatorBase}/metrics${adminListen ? '' : ' (with the admin token)'}`,
       redis
         ? `repair:   ${operatorBase}/admin/queues?token=${adminToken} (workers' /metrics on :${jobsPort})`
-        : `repair:   off until Redis is reachable and npm start restarts; nodes replay their own hints`,
+        : `repair:   off until Redis answers at ${redisUrl} and npm start -- --repair runs; nodes replay their own hints`,
       `admin token: ${adminToken}${process.env.ADMIN_TOKEN ? ' (from ADMIN_TOKEN)' : ' (generated; set ADMIN_TOKEN to choose one)'}${dataAuth ? '; admin scope only, no data' : ''}`,
       dataAuth
         ? `data auth: ${dataAuth}`
@@ -241,6 +253,16 @@ try {
     ].join('\n'),
   );
   if (!withRedis) process.stdout.write(`${noRedisWarning(found.problem)}\n`);
+  writeStackFile(dataDir, {
+    pid: process.pid,
+    seeds: cluster.seeds,
+    cluster: cluster.cluster,
+    redisUrl: redis?.url ?? redisUrl,
+    redisNamed: Boolean(namedRedis),
+    tlsCa: tls?.ca ?? null,
+    jobsPort: Number(jobsPort),
+    repairPid: redis ? process.pid : null,
+  });
 } catch (e) {
   process.stderr.write(`start failed: ${(e as Error).message}\n`);
   await stop();

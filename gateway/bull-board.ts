@@ -41,12 +41,12 @@ export class HyperExpressAdapter implements IServerAdapter {
 
   private readonly basePath: string;
   private readonly isAdmin: AdminCheck;
-  constructor(
-    basePath: string,
-    isAdmin: AdminCheck,
-  ) {
+  /** whether the queues' Redis answers: while it does not, API calls get 503 at once instead of waiting */
+  private readonly reachable: () => boolean;
+  constructor(basePath: string, isAdmin: AdminCheck, reachable: () => boolean = () => true) {
     this.basePath = basePath;
     this.isAdmin = isAdmin;
+    this.reachable = reachable;
   }
 
   setQueues(queues: BullBoardQueues): this {
@@ -111,6 +111,7 @@ export class HyperExpressAdapter implements IServerAdapter {
         for (const path of paths) {
           app[method](`${base}${path}`, async (req, res) => {
             if (!(await guard(req, res))) return;
+            if (!this.reachable()) return void res.status(503).json({ error: 'the repair Redis is not reachable now' });
             try {
               const body = method === 'get' ? {} : ((await req.json().catch(() => ({}))) as Record<string, unknown>);
               const out = await route.handler({
@@ -162,8 +163,8 @@ function render(template: string, params: Record<string, string>): string {
 }
 
 /** The dashboard of the given queues at `basePath`, mounted on the gateway's server. */
-export function repairDashboard(queues: readonly Queue[], basePath: string, isAdmin: AdminCheck): HyperExpressAdapter {
-  const adapter = new HyperExpressAdapter(basePath, isAdmin);
+export function repairDashboard(queues: readonly Queue[], basePath: string, isAdmin: AdminCheck, reachable?: () => boolean): HyperExpressAdapter {
+  const adapter = new HyperExpressAdapter(basePath, isAdmin, reachable);
   createBullBoard({ queues: queues.map((q) => new BullMQAdapter(q, { readOnlyMode: false })), serverAdapter: adapter, options: { uiConfig: { boardTitle: 'Dynamo repair' } } });
   return adapter;
 }

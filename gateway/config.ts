@@ -1,4 +1,5 @@
 // The gateway's configuration: flags over environment over defaults, validated at start.
+import { redisSetting } from '../jobs/redis-address.ts';
 import { z } from 'zod';
 import { ConfigError, invalidConfig, parseFlags, readSecret } from '../storage/config.ts';
 import { logFormat, logLevel } from '../storage/logging.ts';
@@ -26,7 +27,7 @@ const schema = z
     persistedOperations: z.string().optional(),
     onlyPersisted: z.boolean(),
     graphiql: z.boolean(),
-    redisUrl: z.string().url('REDIS_URL must be a redis:// URL').optional(),
+    redisUrl: redisSetting('REDIS_URL').optional(),
     repairQueuePrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
     logLevel,
     logFormat,
@@ -45,7 +46,7 @@ const schema = z
       .optional(),
     rateLimitPoints: z.coerce.number().int().min(1).max(1_000_000).optional(),
     rateLimitDurationS: z.coerce.number().int().min(1).max(86_400),
-    rateLimitRedisUrl: z.string().url('GATEWAY_RATE_LIMIT_REDIS_URL must be a redis:// URL').optional(),
+    rateLimitRedisUrl: redisSetting('GATEWAY_RATE_LIMIT_REDIS_URL').optional(),
     adminListen: z.string().regex(/^[^\s:]+:\d{1,5}$/, '--admin-listen is HOST:PORT').optional(),
   })
   .strict()
@@ -82,7 +83,8 @@ export const USAGE = `gateway: the GraphQL front door of the cluster
   ADMIN_TOKEN              bearer token with the admin scope only: admin fields, /metrics and
                            /admin/queues (>= 16 chars); not a data credential
   REDIS_URL                the repair queues' Redis: enables the dashboard at /admin/queues and
-                           GraphQL repair status and sweeps (REPAIR_QUEUE_PREFIX, default dynamo)
+                           GraphQL repair status and sweeps (REPAIR_QUEUE_PREFIX, default dynamo);
+                           redis-cluster://HOST:PORT,... or redis-sentinel://HOST:PORT,.../NAME for HA
   --node-timeout-ms T      wait for a node's answer (default 5000; longer than the nodes' own)
   --request-timeout-ms T   whole operation (default 10000)
   --max-body-bytes B       largest request body (default 4 MiB)

@@ -86,7 +86,7 @@ async function main(): Promise<void> {
     logger,
     repair,
   });
-  const dashboard = repair && auth.adminPossible ? repairDashboard([repair.queues.handoff, repair.queues.antiEntropy], '/admin/queues', adminCheck(auth)) : null;
+  const dashboard = repair && auth.adminPossible ? repairDashboard([repair.queues.handoff, repair.queues.antiEntropy], '/admin/queues', adminCheck(auth), () => repair!.queues.reachable) : null;
   let adminServer: HyperExpress.Server | null = null;
   if (config.adminListen) {
     const [host, port] = [config.adminListen.slice(0, config.adminListen.lastIndexOf(':')), Number(config.adminListen.slice(config.adminListen.lastIndexOf(':') + 1))];

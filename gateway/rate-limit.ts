@@ -3,10 +3,11 @@
 // atomically by a Lua script). Each GraphQL request costs one point. While Redis is
 // unreachable, an in-memory limiter of the same size takes over on each gateway, so the
 // gateway keeps answering and a caller can get at most (gateways x points) per window.
-import { Redis } from 'ioredis';
+import { redisConnection, type RedisConnection } from '../jobs/redis.ts';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 
 export interface RateLimitOptions {
+  /** a Redis setting: redis://, redis-cluster:// or redis-sentinel:// (jobs/redis-address.ts) */
   readonly redisUrl: string;
   /** requests per principal per window */
   readonly points: number;
@@ -16,12 +17,12 @@ export interface RateLimitOptions {
 }
 
 export class RateLimit {
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #limiter: RateLimiterRedis;
 
   constructor(o: RateLimitOptions) {
     // no offline queue: while Redis is down a request goes to the in-memory limiter at once
-    this.#redis = new Redis(o.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false });
+    this.#redis = redisConnection(o.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
     this.#redis.on('error', () => undefined);
     this.#limiter = new RateLimiterRedis({
       storeClient: this.#redis,

@@ -10,12 +10,13 @@ import { RepairMetrics } from './metrics.ts';
 import { readCa } from '../storage/transport/tls.ts';
 import { RepairQueues } from './queues.ts';
 import { DEFAULT_REDIS_URL, evictionProblem, redisConnection, watchRedis } from './redis.ts';
+import { describeRedis, parseRedisAddress, redisSetting } from './redis-address.ts';
 import { RepairStats } from './stats.ts';
 import { startWorkers } from './workers.ts';
 
 const schema = z
   .object({
-    redisUrl: z.string().url('REDIS_URL must be a redis:// URL'),
+    redisUrl: redisSetting('REDIS_URL'),
     prefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
     seeds: z.string().min(1, 'seed nodes are required (--seeds or DYNAMO_SEEDS)').transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)),
     cluster: z.string().min(1),
@@ -45,8 +46,10 @@ const USAGE = `jobs: repair workers (hinted handoff, anti-entropy) on BullMQ
   DYNAMO_SECRET               the cluster secret, required
   --host HOST --port PORT     /health and /metrics (JOBS_HOST, default 127.0.0.1; JOBS_PORT, default 4100)
   JOBS_NODE_TIMEOUT_MS        wait for a node's answer (default 5000)
-  REDIS_URL                   default ${DEFAULT_REDIS_URL}; must run with maxmemory-policy noeviction
-  REPAIR_QUEUE_PREFIX         Redis key prefix of the queues (default dynamo)
+  REDIS_URL                   default ${DEFAULT_REDIS_URL}; must run with maxmemory-policy noeviction;
+                              redis-cluster://HOST:PORT,... for a Redis Cluster (some of its nodes),
+                              redis-sentinel://HOST:PORT,.../NAME for Sentinel (the sentinels, the primary's name)
+  REPAIR_QUEUE_PREFIX         the queues' name: their Redis keys start with {NAME}: (default dynamo)
   --concurrency C             jobs per queue at once (default 2)
   --sync-keys-per-second K    anti-entropy exchange rate per worker (default 5000)
   --replay-hints-per-second H hinted-handoff rate per worker (default 5000)
@@ -133,7 +136,6 @@ async function main(): Promise<void> {
     metrics,
     logger,
     connection: () => redisConnection(c.redisUrl),
-    prefix: c.prefix,
     timeoutMs: c.timeoutMs,
     syncKeysPerSecond: c.syncKeysPerSecond,
     syncJobsPerSecond: c.syncJobsPerSecond,
@@ -151,7 +153,7 @@ async function main(): Promise<void> {
     res.send(await metrics.registry.metrics());
   });
   await app.listen(c.port, c.host);
-  logger.info('repair workers running', { queues: workers.map((w) => w.name), prefix: c.prefix, http: `${c.host}:${c.port}` });
+  logger.info('repair workers running', { queues: workers.map((w) => w.name), prefix: queues.prefix, redis: describeRedis(parseRedisAddress(c.redisUrl)), http: `${c.host}:${c.port}` });
 
   let stopping = false;
   const stop = () => {

@@ -5,11 +5,27 @@
 // BullMQ only schedules and distributes: the hints and the data stay on the storage nodes,
 // and a job that is lost only delays a repair that the next schedule does again.
 import { FlowProducer, Queue, type FlowJob, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './redis.ts';
 import type { RingView } from '../storage/core/preference.ts';
 import { sweepPairs } from '../storage/repair/anti-entropy.ts';
 
 export const QUEUE_NAMES = { handoff: 'handoff', antiEntropy: 'anti-entropy' } as const;
+
+/**
+ * Every Redis key of the repair queues and their reports starts with this: the configured
+ * name (REPAIR_QUEUE_PREFIX, default dynamo) in braces. The braces make it a Redis Cluster hash
+ * tag, so all the keys live in one slot, as BullMQ needs on a cluster (a flow's parent and
+ * children, a job and its queue's lists, the reports' transactions); on a single Redis they are
+ * only part of the name. Keys: {dynamo}:handoff:*, {dynamo}:anti-entropy:*, {dynamo}:repair:*.
+ */
+export function keyPrefix(name: string): string {
+  return `{${name}}`;
+}
+
+/** The key of a repair report (jobs/stats.ts): totals, last-sweep, reclaim. */
+export function reportKey(name: string, report: 'totals' | 'last-sweep' | 'reclaim'): string {
+  return `${keyPrefix(name)}:repair:${report}`;
+}
 
 export type HandoffJob =
   /** deliver the hints `holder` keeps for `owner` */
@@ -41,13 +57,15 @@ export class RepairQueues {
   readonly handoff: Queue<HandoffJob>;
   readonly antiEntropy: Queue<AntiEntropyJob>;
   readonly #flows: FlowProducer;
-
+  readonly #connection: RedisConnection;
+  /** BullMQ's prefix for these queues (keyPrefix) */
   readonly prefix: string;
-  constructor(
-    connection: Redis,
-    prefix = 'dynamo',
-  ) {
-    this.prefix = prefix;
+  readonly name: string;
+
+  constructor(connection: RedisConnection, name = 'dynamo') {
+    this.name = name;
+    this.#connection = connection;
+    const prefix = (this.prefix = keyPrefix(name));
     this.handoff = new Queue<HandoffJob>(QUEUE_NAMES.handoff, { connection, prefix });
     this.antiEntropy = new Queue<AntiEntropyJob>(QUEUE_NAMES.antiEntropy, { connection, prefix });
     this.#flows = new FlowProducer({ connection, prefix });
@@ -56,6 +74,11 @@ export class RepairQueues {
     this.handoff.on('error', () => undefined);
     this.antiEntropy.on('error', () => undefined);
     this.#flows.on('error', () => undefined);
+  }
+
+  /** Whether Redis answers now: while it does not, BullMQ calls wait for it, so callers that must answer (the gateway) check first. */
+  get reachable(): boolean {
+    return this.#connection.status === 'ready';
   }
 
   /**

@@ -2,7 +2,8 @@
 // and the last sweep of each key range. These are reports, not state: losing them loses no
 // data and no repair. Reclaim candidates (since when a tombstone has been everywhere) are kept
 // here too, so the grace period survives a worker restart.
-import type { Redis } from 'ioredis';
+import { reportKey } from './queues.ts';
+import type { RedisConnection } from './redis.ts';
 import type { SyncStats } from '../storage/repair/anti-entropy.ts';
 import type { CandidateStore } from '../storage/repair/reclaim.ts';
 
@@ -28,18 +29,16 @@ export interface RepairTotals {
 }
 
 export class RepairStats {
-  private readonly redis: Redis;
-  private readonly prefix: string;
-  constructor(
-    redis: Redis,
-    prefix: string,
-  ) {
+  private readonly redis: RedisConnection;
+  /** the queues' name (REPAIR_QUEUE_PREFIX) */
+  private readonly name: string;
+  constructor(redis: RedisConnection, name: string) {
     this.redis = redis;
-    this.prefix = prefix;
+    this.name = name;
   }
 
-  #key(name: string): string {
-    return `${this.prefix}:repair:${name}`;
+  #key(report: 'totals' | 'last-sweep' | 'reclaim'): string {
+    return reportKey(this.name, report);
   }
 
   async recordSync(s: SyncStats): Promise<void> {

@@ -2,7 +2,7 @@
 // storage/repair/ (the same code the simulator ticks) against the cluster over the binary
 // protocol, reports progress on the job, and records what it did.
 import { Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './redis.ts';
 import type { DynamoClient } from '../storage/client.ts';
 import { replayHints, type ReplayStats } from '../storage/repair/handoff.ts';
 import { syncPair, type SyncStats } from '../storage/repair/anti-entropy.ts';
@@ -19,8 +19,7 @@ export interface WorkerOptions {
   readonly stats: RepairStats;
   readonly metrics: RepairMetrics;
   readonly logger: Logger;
-  readonly connection: () => Redis;
-  readonly prefix: string;
+  readonly connection: () => RedisConnection;
   /** per request to a node */
   readonly timeoutMs: number;
   /** anti-entropy: keys exchanged per second, per worker, so sweeps never starve foreground traffic */
@@ -40,13 +39,13 @@ export function startWorkers(o: WorkerOptions): Worker[] {
   const locks = { lockDuration: o.lockMs, stalledInterval: o.lockMs, maxStalledCount: 5 };
   const handoff = new Worker<HandoffJob>(QUEUE_NAMES.handoff, (job) => runHandoff(o, job), {
     connection: o.connection(),
-    prefix: o.prefix,
+    prefix: o.queues.prefix,
     concurrency: o.concurrency,
     ...locks,
   });
   const antiEntropy = new Worker<AntiEntropyJob>(QUEUE_NAMES.antiEntropy, (job) => runAntiEntropy(o, job), {
     connection: o.connection(),
-    prefix: o.prefix,
+    prefix: o.queues.prefix,
     concurrency: o.concurrency,
     limiter: { max: o.syncJobsPerSecond, duration: 1000 },
     ...locks,

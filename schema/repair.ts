@@ -94,6 +94,7 @@ const RepairStatus = builder.objectRef<{ ctx: GatewayContext }>('RepairStatus').
 
 function repairOf(ctx: GatewayContext) {
   if (!ctx.repair) throw new StoreError('UNAVAILABLE', 'the gateway was started without the repair Redis (REDIS_URL)');
+  if (!ctx.repair.queues.reachable) throw new StoreError('UNAVAILABLE', 'the repair Redis is not reachable now; repair status and sweeps wait for it');
   return ctx.repair;
 }
 

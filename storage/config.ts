@@ -1,5 +1,6 @@
 // A storage node's configuration: flags over environment over defaults, validated at start
 // so that a mistake is one clear message, not a node that misbehaves later.
+import { redisSetting } from '../jobs/redis-address.ts';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -92,7 +93,7 @@ const schema = z
     phiThreshold: z.coerce.number().min(1).max(50),
     transferBytesPerSecond: int(1024, Number.MAX_SAFE_INTEGER),
     dropGraceMs: int(0, 86_400_000),
-    repairRedisUrl: z.string().url('the repair Redis URL must look like redis://host:port').optional(),
+    repairRedisUrl: redisSetting('--repair-redis-url (DYNAMO_REPAIR_REDIS_URL)').optional(),
     repairQueuePrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
     logLevel,
     logFormat,
@@ -223,7 +224,8 @@ export const USAGE = `storage node: one Dynamo replica process
   --transfer-bytes-per-second B  throttle for key-range transfers (default 16 MiB)
   --drop-grace-ms T       keep moved key ranges this long after a change commits (default 10000)
   --repair-redis-url URL  the repair queues' Redis (DYNAMO_REPAIR_REDIS_URL): the node queues hint
-                          replays there when an owner returns; without it, it replays its own hints
+                          replays there when an owner returns; without it, it replays its own hints.
+                          redis-cluster://HOST:PORT,... or redis-sentinel://HOST:PORT,.../NAME for HA
   --log-level LEVEL       debug|info|warn|error|silent (DYNAMO_LOG_LEVEL or LOG_LEVEL, default info)
   LOG_FORMAT              json (default: one object per line on stderr) or pretty (readable)
   --tls-cert FILE --tls-key FILE   serve wss:// and https with this PEM certificate and key

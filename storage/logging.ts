@@ -7,6 +7,7 @@ import { pino, type Logger as Pino } from 'pino';
 import pretty from 'pino-pretty';
 import { z } from 'zod';
 import type { Logger } from './runtime.ts';
+import { mask as maskPassword } from '../jobs/redis-address.ts';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -35,15 +36,7 @@ function censor(value: unknown, path: string[]): unknown {
   const field = String(path[path.length - 1]);
   if ((TLS_FIELDS as readonly string[]).includes(field)) return value == null ? value : TLS_SHOWN;
   if (!(URL_FIELDS as readonly string[]).includes(field)) return REDACTED;
-  if (typeof value !== 'string') return value;
-  try {
-    const url = new URL(value);
-    if (!url.password) return value;
-    url.password = 'redacted';
-    return url.toString();
-  } catch {
-    return value;
-  }
+  return typeof value === 'string' ? maskPassword(value) : value;
 }
 
 export interface LoggerOptions {

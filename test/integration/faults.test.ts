@@ -14,7 +14,7 @@ import { Redis } from 'ioredis';
 import { DynamoClient } from '../../storage/client.ts';
 import type { SiblingSet } from '../../storage/core/siblings.ts';
 import { LocalCluster, startService, stopProcess } from '../../storage/launcher.ts';
-import { RepairQueues } from '../../jobs/queues.ts';
+import { keyPrefix, RepairQueues } from '../../jobs/queues.ts';
 import { RepairStats } from '../../jobs/stats.ts';
 import { ContextSigner } from '../../gateway/context-token.ts';
 import { History, check, story } from '../sim/checker.ts';
@@ -215,7 +215,7 @@ test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write 
     await cluster.stop().catch(() => undefined);
     await proxies.close();
     await queues.close();
-    const keys = await redis.keys(`${prefix}:*`);
+    const keys = await redis.keys(`${keyPrefix(prefix)}:*`);
     if (keys.length) await redis.del(...keys);
     redis.disconnect();
     rmSync(dataDir, { recursive: true, force: true });

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { keyPrefix } from '../../jobs/queues.ts';
 import { ROOT, startService, stopProcess, TS_NODE_ARGS } from '../../storage/launcher.ts';
 import { TEST_SECRET, withCluster } from '../helpers/cluster.ts';
 import { TEST_ADMIN_TOKEN, TEST_CONTEXT_KEY } from '../helpers/stack.ts';
@@ -142,7 +143,7 @@ test('production: introspection and GraphiQL are off, data still answers; --admi
       } finally {
         await stopProcess(gateway);
         const redis = new Redis(REDIS);
-        const keys = await redis.keys(`${prefix}:*`);
+        const keys = await redis.keys(`${keyPrefix(prefix)}:*`);
         if (keys.length) await redis.del(...keys);
         redis.disconnect();
       }

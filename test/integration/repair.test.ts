@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { chromium, type Browser } from 'playwright-core';
 import type { DynamoClient } from '../../storage/client.ts';
 import { startService, stopProcess, type LocalCluster } from '../../storage/launcher.ts';
-import { RepairQueues } from '../../jobs/queues.ts';
+import { keyPrefix, RepairQueues } from '../../jobs/queues.ts';
 import { RepairStats } from '../../jobs/stats.ts';
 import { TEST_SECRET, withCluster } from '../helpers/cluster.ts';
 import { TEST_ADMIN_TOKEN, TEST_CONTEXT_KEY } from '../helpers/stack.ts';
@@ -21,7 +21,7 @@ function prefix(name: string): string {
 
 async function cleanup(p: string): Promise<void> {
   const r = new Redis(REDIS);
-  const keys = await r.keys(`${p}:*`);
+  const keys = await r.keys(`${keyPrefix(p)}:*`);
   if (keys.length) await r.del(...keys);
   r.disconnect();
 }
