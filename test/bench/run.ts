@@ -28,7 +28,7 @@ import { ROOT, TS_NODE_ARGS, startService, stopProcess } from '../../storage/lau
 import { makeCa, makeCert } from '../../bin/dev-certs.ts';
 import { cpuPerOp, startUse, type ProcessUse, type Watched } from './stats.ts';
 import type { LoadResult, LoadSpec, LoadTarget } from './loadgen.ts';
-import { startRedisReplicated } from './redis-replicated.ts';
+import { startRedisReplicated, waitFor } from './redis-replicated.ts';
 import { buildRevision, describeCheckout, type Revision } from './revision.ts';
 import { compare, judgeTargets, writeReport, type CaseResult, type Summary } from './report.ts';
 import { API_TOKEN, SECRET, SETTINGS, startSystem, type Pki, type System } from './system.ts';
@@ -89,6 +89,7 @@ async function main(): Promise<number> {
   const redis = spawn('redis-server', ['--port', String(REDIS_PORT), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
   track(redis);
   try {
+    await waitFor('the single redis-server', REDIS_PORT, redis, async (r) => (await r.ping()) === 'PONG');
     log(`on ${cpus().length} cores: baselines first, then the cluster of ${current.commit}${against ? `, then of ${against.commit}` : ''}`);
     await baselines(dir, redis.pid!, cases);
     // the open loop runs every revision at the same rate: half the first revision's peak
@@ -327,9 +328,12 @@ async function redisBenchmark(t: 'SET' | 'GET', redisPid: number): Promise<CaseR
   const use = startUse([{ name: 'redis-server', pid: redisPid, group: 'baseline' }, { name: 'redis-benchmark', pid: child.pid!, group: 'load generator' }]);
   let csv = '';
   child.stdout.on('data', (d: Buffer) => (csv += d.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
+  // redis-benchmark spins when it cannot connect: bound it
+  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+  clearTimeout(timer);
   const processes = use.stop();
-  if (code !== 0) throw new Error(`redis-benchmark exited ${code}`);
+  if (code !== 0) throw new Error(`redis-benchmark exited ${code ?? signal}`);
   const r = csv.trim().split('\n').slice(1).map((l) => l.split(',').map((x) => x.replace(/"/g, ''))).find((x) => x[0] === t);
   if (!r) throw new Error(`redis-benchmark printed no ${t} row: ${csv}`);
   const ops = Number(r[1]);
