@@ -92,11 +92,7 @@ async function main(): Promise<number> {
     await waitFor('the single redis-server', REDIS_PORT, redis, async (r) => (await r.ping()) === 'PONG');
     log(`on ${cpus().length} cores: baselines first, then the cluster of ${current.commit}${against ? `, then of ${against.commit}` : ''}`);
     await baselines(dir, redis.pid!, cases);
-    // the open loop runs every revision at the same rate: half the first revision's peak
-    let openRate = 0;
-    for (const [i, rev] of [current, ...(against ? [{ root: against.root, commit: against.commit }] : [])].entries()) {
-      openRate = await systemCases(rev, PORTS[i]!, dir, pki, openRate, cases, i === 0);
-    }
+    await systemCases([current, ...(against ? [{ root: against.root, commit: against.commit }] : [])], dir, pki, cases);
   } finally {
     redis.kill('SIGTERM');
     await once(redis, 'exit').catch(() => undefined);
@@ -209,77 +205,104 @@ async function baselines(dir: string, redisPid: number, cases: CaseResult[]): Pr
   }
 }
 
-// ---- the system under test, from one source tree
+// ---- the systems under test: this checkout, and the --against revision, case by case
 
-async function systemCases(rev: { root: string; commit: string }, ports: { nodes: number; gateway: number }, dir: string, pki: Pki, openRate: number, cases: CaseResult[], first: boolean): Promise<number> {
-  const nodeArgs = first && o['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'test/bench/profiles')}`] : [];
-  const tag = `[${rev.commit}]`;
-  const push = (c: CaseResult) => {
+interface Rev {
+  readonly root: string;
+  readonly commit: string;
+}
+
+/**
+ * Runs the cluster and gateway cases on every revision, interleaved: both revisions' clusters
+ * are up at once (on their own ports), and each case runs on one revision and then the other, so
+ * a change in the machine's load over the run falls on both sides alike.
+ */
+async function systemCases(revs: Rev[], dir: string, pki: Pki, cases: CaseResult[]): Promise<void> {
+  const profile = o['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'test/bench/profiles')}`] : [];
+  const push = (rev: Rev, c: CaseResult) => {
     cases.push(c);
-    log(`${tag} ${c.name}: ${Math.round(c.keysPerSecond ?? c.opsPerSecond)}${c.keysPerSecond ? ' keys' : ''}/s, p99.9 ${c.latencyMs.p999.toFixed(1)} ms${c.errors ? `, ${c.errors} ERRORS (${c.firstError})` : ''}`);
+    log(`[${rev.commit}] ${c.name}: ${Math.round(c.keysPerSecond ?? c.opsPerSecond)}${c.keysPerSecond ? ' keys' : ''}/s, p99.9 ${c.latencyMs.p999.toFixed(1)} ms${c.errors ? `, ${c.errors} ERRORS (${c.firstError})` : ''}`);
   };
-  const sysDir = join(dir, rev.commit);
-  mkdirSync(sysDir, { recursive: true });
+  /** Starts one system per revision (the first with --cpu-prof when asked), runs `body`, stops them all. */
+  const phase = async (what: string, start: (rev: Rev, i: number, nodeArgs: string[]) => Promise<System>, body: (systems: { rev: Rev; sys: System }[]) => Promise<void>) => {
+    const systems: { rev: Rev; sys: System }[] = [];
+    try {
+      for (const [i, rev] of revs.entries()) {
+        log(`[${rev.commit}] starting ${what}`);
+        systems.push({ rev, sys: await start(rev, i, i === 0 ? profile : []) });
+      }
+      await body(systems);
+    } finally {
+      for (const { sys } of systems) await sys.stop();
+    }
+  };
+  const dirOf = (rev: Rev, what: string) => {
+    const d = join(dir, `${rev.commit}-${what}`);
+    mkdirSync(d, { recursive: true });
+    return d;
+  };
+  const gw = (sys: System, g: { pid: number }, name = 'gateway'): Watched[] => [...sys.nodes, { name, pid: g.pid, group: 'gateway' }];
+  const graphql = async (rev: Rev, id: string, name: string, url: string, kind: keyof typeof BODIES, watch: Watched[]) => {
+    const r = await http(url, BODIES[kind], watch);
+    push(rev, { ...r, id, name, system: 'gateway', revision: rev.commit, ...(kind === 'getMany' ? { keysPerSecond: r.opsPerSecond * 100 } : {}) });
+  };
 
   // ---- plain: binary protocol, GraphQL (with and without a rate limit), open loop
-  log(`${tag} starting 4 nodes and 2 gateways`);
-  let sys: System = await startSystem({ root: rev.root, dir: sysDir, basePort: ports.nodes, gatewayPort: ports.gateway, rateLimitRedis: `redis://127.0.0.1:${REDIS_PORT}`, nodeArgs, track });
-  try {
-    await fill(rev.root, sys, undefined);
-    const target: LoadTarget = { kind: 'dynamo', root: rev.root, seeds: sys.seeds, secret: SECRET };
-    for (const mode of ['put', 'get'] as const) {
-      const r = await loadgen({ target, mode, prefix: mode === 'put' ? 'p' : 'g' }, sys.nodes);
-      push(loadCase(mode, `quorum ${mode} (binary protocol, C=${C})`, 'cluster', rev.commit, r));
-    }
-    const gw = (g: { pid: number }, name = 'gateway'): Watched[] => [...sys.nodes, { name, pid: g.pid, group: 'gateway' }];
-    const graphql = async (id: string, name: string, url: string, kind: keyof typeof BODIES, watch: Watched[]) => {
-      const r = await http(url, BODIES[kind], watch);
-      push({ ...r, id, name, system: 'gateway', revision: rev.commit, ...(kind === 'getMany' ? { keysPerSecond: r.opsPerSecond * 100 } : {}) });
-    };
-    await graphql('graphql-get', `GraphQL get through the gateway (C=${C})`, sys.gateway.url, 'get', gw(sys.gateway));
-    await graphql('graphql-get-rate-limited', `GraphQL get, rate limit on (C=${C})`, sys.rateLimited!.url, 'get', gw(sys.rateLimited!, 'gateway (rate-limited)'));
-    await graphql('graphql-put', `GraphQL put through the gateway (C=${C})`, sys.gateway.url, 'put', gw(sys.gateway));
-    await graphql('graphql-getmany', `GraphQL getMany of 100 keys (C=${C})`, sys.gateway.url, 'getMany', gw(sys.gateway));
+  await phase(
+    '4 nodes and 2 gateways',
+    (rev, i, nodeArgs) => startSystem({ root: rev.root, dir: dirOf(rev, 'plain'), basePort: PORTS[i]!.nodes, gatewayPort: PORTS[i]!.gateway, rateLimitRedis: `redis://127.0.0.1:${REDIS_PORT}`, nodeArgs, track }),
+    async (systems) => {
+      const target = (rev: Rev, sys: System): LoadTarget => ({ kind: 'dynamo', root: rev.root, seeds: sys.seeds, secret: SECRET });
+      for (const { rev, sys } of systems) await fill(target(rev, sys));
+      for (const mode of ['put', 'get'] as const) {
+        for (const { rev, sys } of systems) {
+          const r = await loadgen({ target: target(rev, sys), mode, prefix: mode === 'put' ? 'p' : 'g' }, sys.nodes);
+          push(rev, loadCase(mode, `quorum ${mode} (binary protocol, C=${C})`, 'cluster', rev.commit, r));
+        }
+      }
+      for (const { rev, sys } of systems) await graphql(rev, 'graphql-get', `GraphQL get through the gateway (C=${C})`, sys.gateway.url, 'get', gw(sys, sys.gateway));
+      for (const { rev, sys } of systems) await graphql(rev, 'graphql-get-rate-limited', `GraphQL get, rate limit on (C=${C})`, sys.rateLimited!.url, 'get', gw(sys, sys.rateLimited!, 'gateway (rate-limited)'));
+      for (const { rev, sys } of systems) await graphql(rev, 'graphql-put', `GraphQL put through the gateway (C=${C})`, sys.gateway.url, 'put', gw(sys, sys.gateway));
+      for (const { rev, sys } of systems) await graphql(rev, 'graphql-getmany', `GraphQL getMany of 100 keys (C=${C})`, sys.gateway.url, 'getMany', gw(sys, sys.gateway));
 
-    // open loop at half the peak, with all replicas and with one stopped
-    if (openRate === 0) {
-      const peak = await loadgen({ target, mode: 'mixed', prefix: 'g' }, sys.nodes);
-      openRate = Math.round(peak.result.opsPerSecond / 2);
-      log(`${tag} mixed peak ${Math.round(peak.result.opsPerSecond)}/s; open loop at ${openRate}/s for ${OPEN_SAMPLES} requests`);
-    }
-    const open = await loadgen({ target, mode: 'mixed', prefix: 'g', rate: openRate, samples: OPEN_SAMPLES }, sys.nodes);
-    push({ ...loadCase('open-loop', `open loop at ${openRate}/s (50% get / 50% put)`, 'cluster', rev.commit, open), note: `half the first revision's closed-loop peak of a 50/50 mix, C=${C}` });
-    await sys.cluster.signal('n4', 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 6000)); // let failure detection notice
-    const alive = sys.nodes.filter((n) => n.name !== 'n4');
-    const degraded = await loadgen({ target, mode: 'mixed', prefix: 'g', rate: openRate, samples: OPEN_SAMPLES }, alive);
-    push(loadCase('open-loop-node-down', `open loop at the same rate, one node killed (sloppy quorum, hints)`, 'cluster', rev.commit, degraded));
-  } finally {
-    await sys.stop();
-  }
+      // open loop at half this checkout's peak, the same rate for every revision, with all replicas and with one killed
+      const first = systems[0]!;
+      const peak = await loadgen({ target: target(first.rev, first.sys), mode: 'mixed', prefix: 'g' }, first.sys.nodes);
+      const rate = Math.round(peak.result.opsPerSecond / 2);
+      log(`mixed peak ${Math.round(peak.result.opsPerSecond)}/s; open loop at ${rate}/s for ${OPEN_SAMPLES} requests`);
+      for (const { rev, sys } of systems) {
+        const open = await loadgen({ target: target(rev, sys), mode: 'mixed', prefix: 'g', rate, samples: OPEN_SAMPLES }, sys.nodes);
+        push(rev, { ...loadCase('open-loop', `open loop at ${rate}/s (50% get / 50% put)`, 'cluster', rev.commit, open), note: `half the closed-loop peak of a 50/50 mix on ${first.rev.commit} (${Math.round(peak.result.opsPerSecond)}/s), C=${C}` });
+      }
+      for (const { sys } of systems) await sys.cluster.signal('n4', 'SIGKILL');
+      await new Promise((r) => setTimeout(r, 6000)); // let failure detection notice
+      for (const { rev, sys } of systems) {
+        const degraded = await loadgen({ target: target(rev, sys), mode: 'mixed', prefix: 'g', rate, samples: OPEN_SAMPLES }, sys.nodes.filter((n) => n.name !== 'n4'));
+        push(rev, loadCase('open-loop-node-down', `open loop at the same rate, one node killed (sloppy quorum, hints)`, 'cluster', rev.commit, degraded));
+      }
+    },
+  );
 
   // ---- TLS everywhere: nodes wss://, clients wss://, the gateway https
-  log(`${tag} starting 4 nodes and a gateway with TLS`);
-  sys = await startSystem({ root: rev.root, dir: sysDir, basePort: ports.nodes + 4, gatewayPort: ports.gateway + 2, tls: pki, track });
-  try {
-    await fill(rev.root, sys, pki.ca);
-    const target: LoadTarget = { kind: 'dynamo', root: rev.root, seeds: sys.seeds, secret: SECRET, ca: pki.ca };
-    for (const mode of ['put', 'get'] as const) {
-      const r = await loadgen({ target, mode, prefix: mode === 'put' ? 'p' : 'g' }, sys.nodes);
-      push(loadCase(`${mode}-tls`, `quorum ${mode}, TLS (wss://, C=${C})`, 'cluster', rev.commit, r));
-    }
-    const r = await http(sys.gateway.url, BODIES.get, [...sys.nodes, { name: 'gateway', pid: sys.gateway.pid, group: 'gateway' }]);
-    push({ ...r, id: 'graphql-get-tls', name: `GraphQL get, TLS (https, wss:// to the nodes, C=${C})`, system: 'gateway', revision: rev.commit });
-  } finally {
-    await sys.stop();
-    rmSync(sysDir, { recursive: true, force: true });
-  }
-  return openRate;
+  await phase(
+    '4 nodes and a gateway with TLS',
+    (rev, i, nodeArgs) => startSystem({ root: rev.root, dir: dirOf(rev, 'tls'), basePort: PORTS[i]!.nodes + 4, gatewayPort: PORTS[i]!.gateway + 2, tls: pki, nodeArgs, track }),
+    async (systems) => {
+      const target = (rev: Rev, sys: System): LoadTarget => ({ kind: 'dynamo', root: rev.root, seeds: sys.seeds, secret: SECRET, ca: pki.ca });
+      for (const { rev, sys } of systems) await fill(target(rev, sys));
+      for (const mode of ['put', 'get'] as const) {
+        for (const { rev, sys } of systems) {
+          const r = await loadgen({ target: target(rev, sys), mode, prefix: mode === 'put' ? 'p' : 'g' }, sys.nodes);
+          push(rev, loadCase(`${mode}-tls`, `quorum ${mode}, TLS (wss://, C=${C})`, 'cluster', rev.commit, r));
+        }
+      }
+      for (const { rev, sys } of systems) await graphql(rev, 'graphql-get-tls', `GraphQL get, TLS (https, wss:// to the nodes, C=${C})`, sys.gateway.url, 'get', gw(sys, sys.gateway));
+    },
+  );
 }
 
 /** Writes the key space the gets read, once per cluster. */
-async function fill(root: string, sys: System, ca: string | undefined): Promise<void> {
-  const target: LoadTarget = { kind: 'dynamo', root, seeds: sys.seeds, secret: SECRET, ...(ca ? { ca } : {}) };
+async function fill(target: LoadTarget): Promise<void> {
   const r = await loadgen({ target, mode: 'fill', prefix: 'g', concurrency: 64 }, []);
   if (r.result.errors > 0) throw new Error(`filling the key space: ${r.result.errors} errors (${r.result.firstError})`);
   log(`filled ${KEYS} keys at ${Math.round(r.result.opsPerSecond)} puts/s`);
