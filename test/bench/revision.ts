@@ -15,7 +15,6 @@ export interface Revision {
   readonly root: string;
   /** how its dependencies were provided */
   readonly modules: 'linked' | 'npm ci';
-  remove(): void;
 }
 
 const git = (root: string, args: string[]) => execFileSync('git', args, { cwd: root, encoding: 'utf8', maxBuffer: 1 << 30 });
@@ -27,11 +26,10 @@ export function describeCheckout(root: string): string {
   return dirty ? `${commit}+changes` : commit;
 }
 
-/** Unpacks `ref` of the repository at `root` into a new temporary directory and provides its dependencies. */
+/** Unpacks `ref` of the repository at `root` into a new temporary directory and provides its dependencies; the caller removes the directory. */
 export function buildRevision(root: string, ref: string, log: (s: string) => void): Revision {
   const commit = git(root, ['rev-parse', '--verify', '--short', `${ref}^{commit}`]).trim();
   const dir = mkdtempSync(join(tmpdir(), `dynamo-bench-${commit}-`));
-  const remove = () => rmSync(dir, { recursive: true, force: true });
   try {
     execFileSync('sh', ['-c', `git archive --format=tar "$1" | tar -x -C "$2"`, 'sh', commit, dir], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
     const theirs = readFileSync(join(dir, 'package-lock.json'), 'utf8');
@@ -45,9 +43,9 @@ export function buildRevision(root: string, ref: string, log: (s: string) => voi
       execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
       modules = 'npm ci';
     }
-    return { ref, commit, root: dir, modules, remove };
+    return { ref, commit, root: dir, modules };
   } catch (e) {
-    remove();
+    rmSync(dir, { recursive: true, force: true });
     throw e;
   }
 }

@@ -47,7 +47,7 @@ const C = Number(o.concurrency);
 const KEYS = Number(o.keys);
 const SECONDS = QUICK ? 4 : 10;
 const WARMUP = QUICK ? 1 : 3;
-const OPEN_SAMPLES = QUICK ? 15_000 : 100_000;
+const OPEN_SAMPLES = QUICK ? 10_000 : 100_000;
 const VALUE = 200;
 const REDIS_PORT = 6391;
 /** the replicated Redis: primary, then two replicas on the next ports */
@@ -60,7 +60,8 @@ const PORTS = [
 ];
 const REPLICATED_NAME = 'redis replicated (primary + 2 replicas, appendfsync always, WAIT 1)';
 
-const log = (s: string) => process.stderr.write(`${s}\n`);
+const t0 = performance.now();
+const log = (s: string) => process.stderr.write(`${String(Math.round((performance.now() - t0) / 1000)).padStart(4)} s  ${s}\n`);
 
 // ---- everything this run starts is stopped and removed, even when it fails or is interrupted
 const children = new Set<ChildProcess>();
@@ -80,7 +81,9 @@ async function main(): Promise<number> {
   let against: Revision | undefined;
   if (o.against) {
     log(`building ${o.against} in a temporary directory`);
-    against = buildRevision(ROOT, o.against, log);
+    const built = buildRevision(ROOT, o.against, log);
+    // the same commit as this checkout (--against HEAD): label it apart so its cases stay its own
+    against = built.commit === current.commit ? { ...built, commit: `${built.commit}@${o.against}` } : built;
     dirs.add(against.root);
     log(`${o.against} is ${against.commit} in ${against.root} (dependencies ${against.modules})`);
   }
@@ -345,7 +348,7 @@ async function loadgen(spec: Partial<LoadSpec> & { target: LoadTarget }, watch: 
 
 /** redis-benchmark with the same value size, key space and concurrency, against the single in-memory redis-server. */
 async function redisBenchmark(t: 'SET' | 'GET', redisPid: number): Promise<CaseResult> {
-  const n = QUICK ? 150_000 : 1_000_000;
+  const n = QUICK ? 100_000 : 1_000_000;
   const child = spawn('redis-benchmark', ['-p', String(REDIS_PORT), '-t', t.toLowerCase(), '-d', String(VALUE), '-c', String(C), '-r', String(KEYS), '-n', String(n), '--csv', '--precision', '3'], { stdio: ['ignore', 'pipe', 'inherit'] });
   track(child);
   const use = startUse([{ name: 'redis-server', pid: redisPid, group: 'baseline' }, { name: 'redis-benchmark', pid: child.pid!, group: 'load generator' }]);
