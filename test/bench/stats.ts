@@ -19,16 +19,24 @@ export function percentiles(ms: Float64Array | number[]): Latency {
 
 const TICKS = 100; // USER_HZ
 
+/** Which part of the system a process is, for CPU per operation by group. */
+export type Group = 'nodes' | 'gateway' | 'load generator' | 'baseline';
+
+export interface Watched {
+  readonly name: string;
+  readonly pid: number;
+  readonly group: Group;
+}
+
 export interface ProcessUse {
   name: string;
+  group: Group;
   /** share of one core over the measured window, in percent */
   cpuPercent: number;
   peakMB: number;
 }
 
-interface Mark {
-  name: string;
-  pid: number;
+interface Mark extends Watched {
   cpu: number;
 }
 
@@ -38,7 +46,7 @@ function cpuTicks(pid: number): number {
 }
 
 /** Starts measuring these processes: resets their peak memory and notes their CPU time. */
-export function startUse(procs: { name: string; pid: number }[]): { stop(): ProcessUse[] } {
+export function startUse(procs: readonly Watched[]): { stop(): ProcessUse[] } {
   const started = performance.now();
   const marks: Mark[] = procs.flatMap((p) => {
     try {
@@ -55,11 +63,21 @@ export function startUse(procs: { name: string; pid: number }[]): { stop(): Proc
         try {
           const status = readFileSync(`/proc/${m.pid}/status`, 'utf8');
           const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-          return [{ name: m.name, cpuPercent: Math.round(((cpuTicks(m.pid) - m.cpu) / TICKS / seconds) * 100), peakMB: Math.round(hwm / 1024) }];
+          return [{ name: m.name, group: m.group, cpuPercent: round1(((cpuTicks(m.pid) - m.cpu) / TICKS / seconds) * 100), peakMB: Math.round(hwm / 1024) }];
         } catch {
           return [];
         }
       });
     },
   };
+}
+
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
+/** CPU microseconds per operation of each group: the group's cores busy over the window, per operation per second. */
+export function cpuPerOp(use: readonly ProcessUse[], opsPerSecond: number): Partial<Record<Group, number>> {
+  const out: Partial<Record<Group, number>> = {};
+  for (const p of use) out[p.group] = (out[p.group] ?? 0) + p.cpuPercent / 100;
+  for (const g of Object.keys(out) as Group[]) out[g] = round1((out[g]! / opsPerSecond) * 1e6);
+  return out;
 }
