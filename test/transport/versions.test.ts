@@ -22,7 +22,7 @@ async function withServer(fn: (address: string) => Promise<void>): Promise<void>
     if (request.type === 'put' && request.condition) return { type: 'conflict', set: [] };
     return { type: 'error', code: 'BAD_REQUEST', message: `${request.type} is not served here`, details: {} };
   };
-  const server = new NodeServer({ host: '127.0.0.1', port: 0, cluster: CLUSTER, secret: SECRET, handler, logger: silentLogger });
+  const server = new NodeServer({ host: '127.0.0.1', port: 0, cluster: CLUSTER, id: 'n1', secret: SECRET, handler, logger: silentLogger });
   const port = await server.listen();
   try {
     await fn(`127.0.0.1:${port}`);
