@@ -3,6 +3,11 @@
 // (7001...), the GraphQL gateway on 4000 (repair dashboard at /admin/queues), the repair
 // workers; data and dev secrets under ./data/; readable logs. Ctrl-C stops everything cleanly.
 //
+// Every process gets its own identity on the node protocol from a development authority kept
+// in ./data/identities/ (docs/security.md): the nodes are peers, the gateway an admin (its
+// admin fields change the ring), the workers repair, and the CLI reads admin.json from there.
+// The nodes take no cluster secret.
+//
 // Without Redis the store still runs: nodes replay their own hints, and the gateway serves
 // reads and writes. Scheduled anti-entropy, the repair workers and the dashboard stay off, and
 // the start says so, with how to get Redis.
@@ -74,7 +79,6 @@ function devSecret(env: string, file: string, bytes: number): string {
   writeFileSync(path, value, { mode: 0o600 });
   return value;
 }
-const secret = devSecret('DYNAMO_SECRET', 'secret', 24);
 const contextKeys = devSecret('GATEWAY_CONTEXT_KEYS', 'context-key', 32);
 const adminToken = process.env.ADMIN_TOKEN ?? randomBytes(18).toString('base64url');
 
@@ -161,7 +165,7 @@ const cluster = new LocalCluster({
   flags: withRedis ? ['--repair-redis-url', found.redis.url] : [],
   basePort: Number(o['base-port']),
   dataDir,
-  secret,
+  identities: join(dataDir, 'identities'),
   partitions: Number(o.partitions),
   n: Math.min(3, nodes),
   r: Math.min(2, nodes),
@@ -187,13 +191,15 @@ process.on('SIGTERM', () => void stop());
 
 try {
   if (!withRedis) process.stdout.write(`${noRedisWarning(found.problem)}\n`);
+  // the CLI's identity (npx dynamo reads data/identities/admin.json)
+  cluster.identity('admin', 'admin');
   await cluster.start();
   const gatewayPort = o['gateway-port']!;
   services.push(
     await startService({
       entry: 'gateway/main.ts',
       args: ['--port', gatewayPort, '--seeds', cluster.seeds.join(','), '--cluster', cluster.cluster],
-      env: { ...gatewaySettings, ...nodeTlsEnv, DYNAMO_SECRET: secret, GATEWAY_CONTEXT_KEYS: contextKeys, ADMIN_TOKEN: adminToken, REDIS_URL: redis?.url ?? '' },
+      env: { ...gatewaySettings, ...nodeTlsEnv, DYNAMO_IDENTITY: cluster.identity('gateway', 'admin'), DYNAMO_SECRET: '', GATEWAY_CONTEXT_KEYS: contextKeys, ADMIN_TOKEN: adminToken, REDIS_URL: redis?.url ?? '' },
       health: `127.0.0.1:${gatewayPort}`,
       healthCa: gatewayScheme === 'https' ? (tls?.ca ?? '') : undefined,
       output: 'inherit',
@@ -206,7 +212,7 @@ try {
       await startService({
         entry: 'jobs/main.ts',
         args: ['--port', jobsPort, '--seeds', cluster.seeds.join(','), '--cluster', cluster.cluster],
-        env: { ...nodeTlsEnv, DYNAMO_SECRET: secret, REDIS_URL: redis.url },
+        env: { ...nodeTlsEnv, DYNAMO_IDENTITY: cluster.identity('repair', 'repair'), DYNAMO_SECRET: '', REDIS_URL: redis.url },
         health: `127.0.0.1:${jobsPort}`,
         output: 'inherit',
       }),
@@ -228,7 +234,7 @@ try {
       dataAuth
         ? `data auth: ${dataAuth}`
         : 'data auth: NONE - the gateway is open: anyone who reaches it reads and writes every key (--api-keys FILE or GATEWAY_JWKS to close it)',
-      `cluster secret in ${join(dataDir, 'secret')}; try: ${tls ? `export DYNAMO_TLS_CA=${tls.ca}; ` : ''}npx dynamo put greeting hello && npx dynamo get greeting`,
+      `identities: ${join(dataDir, 'identities')} (authority, one per process; the CLI uses admin.json); try: ${tls ? `export DYNAMO_TLS_CA=${tls.ca}; ` : ''}npx dynamo put greeting hello && npx dynamo get greeting`,
       'Logs: readable lines (LOG_FORMAT=json for JSON), level from LOG_LEVEL (default info).',
       'Ctrl-C stops everything.',
       '',
