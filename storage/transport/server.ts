@@ -192,9 +192,13 @@ export class NodeServer {
     let caller: Caller | null = certificate ? null : { role: 'peer', from: ws.context.peer || null, name: ws.context.peer || 'a holder of the cluster secret' };
     if (caller?.from) this.options.onPeer?.(caller.from);
     const deadline = certificate ? setTimeout(() => ws.close(1008, 'no hello in time'), HELLO_DEADLINE_MS) : null;
+    // a certificate is good until its notAfter, not for as long as its connection lasts: the
+    // caller dials again, and must then show a valid one
+    const expiry = certificate ? setTimeout(() => ws.close(1008, 'certificate expired'), Math.min(2 ** 31 - 1, Math.max(0, Date.parse(certificate.notAfter) - Date.now()))) : null;
     ws.on('close', () => {
       this.#sockets.delete(ws);
       if (deadline) clearTimeout(deadline);
+      if (expiry) clearTimeout(expiry);
     });
     const refuse = (id: number, message: string) => {
       out.push(id, { type: 'error', code: 'UNAUTHORIZED', message, details: {} });
