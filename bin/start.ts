@@ -55,6 +55,8 @@ if (o.help) {
   process.stdout.write(
     'npm start -- [--nodes 5] [--base-port 7001] [--gateway-port 4000] [--jobs-port 4100] [--data-dir data] [--partitions 64] [--api-keys FILE] [--tls]\n' +
       '  --tls: nodes speak wss:// and the gateway https, with a development authority and certificate made in DATA-DIR/tls\n' +
+      '  every process gets its own node-protocol identity from a development authority in DATA-DIR/identities\n' +
+      '  (the CLI uses DATA-DIR/identities/admin.json; npm run identity -- issue ... makes more)\n' +
       '  (or give DYNAMO_TLS_CERT, DYNAMO_TLS_KEY and DYNAMO_TLS_CA: the nodes\' certificate and the authorities to trust)\n' +
       `the gateway also takes these from the environment: ${GATEWAY_SETTINGS.join(' ')}\n`,
   );
