@@ -10,6 +10,7 @@ const IO_EDGES = [
   'storage/client.ts',
   'storage/real-runtime.ts',
   'storage/launcher.ts',
+  'storage/auth/identity-file.ts',
 ];
 
 const why = 'storage logic takes time, randomness and timers from the Clock and Random interfaces (storage/runtime.ts)';

@@ -10,6 +10,7 @@ import { DynamoClient, decodeContext, encodeContext, type WriteResult } from '..
 import { readCa, type ClientTls } from '../storage/transport/tls.ts';
 import type { PutCondition } from '../storage/protocol/messages.ts';
 import { changeRing, showStatus } from './membership.ts';
+import { readCredential, type NodeCredential } from '../storage/config.ts';
 
 const USAGE = `dynamo: command-line client for the Dynamo cluster
 
@@ -28,7 +29,10 @@ const USAGE = `dynamo: command-line client for the Dynamo cluster
 
   --seeds HOST:PORT,...   nodes to contact (DYNAMO_SEEDS, default 127.0.0.1:7001)
   --cluster NAME          (DYNAMO_CLUSTER, default dev)
-  --secret-file PATH      cluster secret (or DYNAMO_SECRET; default ./data/secret)
+  --identity FILE         the identity to prove to the nodes (DYNAMO_IDENTITY; default
+                          ./data/identities/admin.json, which npm start makes): an admin identity
+                          for ring changes, hints and replicas, or a client one for data
+  --secret-file PATH      the cluster secret instead (legacy mode; or DYNAMO_SECRET, or ./data/secret)
   --tls-ca FILE[,FILE]    the nodes speak TLS: dial wss:// trusting these authorities (DYNAMO_TLS_CA)
   --json                  machine-readable output
 
@@ -49,6 +53,7 @@ async function main(argv: string[]): Promise<number> {
       seeds: { type: 'string' },
       cluster: { type: 'string' },
       'secret-file': { type: 'string' },
+      identity: { type: 'string' },
       'tls-ca': { type: 'string' },
       context: { type: 'string' },
       r: { type: 'string' },
@@ -78,10 +83,11 @@ async function main(argv: string[]): Promise<number> {
   };
   const context = o.context === undefined ? undefined : parseContext(o.context);
   const condition = parseCondition(o.if, command);
+  const cluster = o.cluster ?? process.env.DYNAMO_CLUSTER ?? 'dev';
   const client = await DynamoClient.connect({
     seeds: (o.seeds ?? process.env.DYNAMO_SEEDS ?? '127.0.0.1:7001').split(',').map((s) => s.trim()),
-    cluster: o.cluster ?? process.env.DYNAMO_CLUSTER ?? 'dev',
-    secret: secret(o['secret-file']),
+    cluster,
+    ...credential(o.identity, o['secret-file'], cluster),
     tls: tlsCa(o['tls-ca'] ?? (process.env.DYNAMO_TLS_CA || undefined)),
   });
   const print = (text: string, json: unknown) => process.stdout.write((o.json ? JSON.stringify(json) : text) + '\n');
@@ -213,12 +219,28 @@ function tlsCa(files: string | undefined): ClientTls | undefined {
   }
 }
 
-function secret(file: string | undefined): string {
-  if (file) return readFileSync(file, 'utf8').trim();
-  if (process.env.DYNAMO_SECRET) return process.env.DYNAMO_SECRET;
-  if (existsSync('data/secret')) return readFileSync('data/secret', 'utf8').trim();
-  throw new StoreError('UNAUTHORIZED', 'no cluster secret: set DYNAMO_SECRET or pass --secret-file');
+/**
+ * What the CLI proves to the nodes: the flags first (--identity, --secret-file), then the
+ * environment (DYNAMO_IDENTITY, DYNAMO_SECRET), then what npm start keeps in ./data.
+ */
+function credential(identityFile: string | undefined, secretFile: string | undefined, cluster: string): NodeCredential {
+  const load = (identity: string | undefined, secret: string | undefined) => {
+    try {
+      return readCredential(identity, secret, { cluster, roles: ['admin', 'client'], what: 'dynamo' });
+    } catch (e) {
+      throw new StoreError('BAD_REQUEST', (e as Error).message);
+    }
+  };
+  if (identityFile) return load(identityFile, undefined);
+  if (secretFile) return load(undefined, readFileSync(secretFile, 'utf8').trim());
+  if (process.env.DYNAMO_IDENTITY) return load(process.env.DYNAMO_IDENTITY, undefined);
+  if (process.env.DYNAMO_SECRET) return load(undefined, process.env.DYNAMO_SECRET);
+  if (existsSync(DEV_IDENTITY)) return load(DEV_IDENTITY, undefined);
+  if (existsSync('data/secret')) return load(undefined, readFileSync('data/secret', 'utf8').trim());
+  throw new StoreError('UNAUTHORIZED', `no identity: pass --identity FILE or set DYNAMO_IDENTITY (npm start makes ${DEV_IDENTITY})`);
 }
+
+const DEV_IDENTITY = 'data/identities/admin.json';
 
 function show(value: Uint8Array): string {
   const b = Buffer.from(value);

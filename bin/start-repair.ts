@@ -8,10 +8,17 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { startService, stopProcess } from '../storage/launcher.ts';
 import { ensureRedis, redisAnswers, type PrivateRedis } from '../jobs/redis.ts';
+import { ensureIdentity } from '../storage/auth/identity-file.ts';
 import { readStackFile, running, writeStackFile } from './stack-file.ts';
 
+/** The workers' repair identity, issued by the stack's development authority (a stack started without Redis has none yet). */
+function repairIdentity(dataDir: string, cluster: string): string {
+  const dir = join(dataDir, 'identities');
+  return ensureIdentity(dir, dir, 'repair', { cluster, id: 'repair', role: 'repair' });
+}
+
 /** Runs until Ctrl-C or until the stack stops, then exits the process: it never returns. */
-export async function startRepairOnly(dataDir: string, secret: string): Promise<never> {
+export async function startRepairOnly(dataDir: string): Promise<never> {
   const fail = (message: string): never => {
     process.stderr.write(`npm start --repair: ${message}\n`);
     process.exit(2);
@@ -57,7 +64,7 @@ export async function startRepairOnly(dataDir: string, secret: string): Promise<
     workers = await startService({
       entry: 'jobs/main.ts',
       args: ['--port', String(stack.jobsPort), '--seeds', stack.seeds.join(','), '--cluster', stack.cluster],
-      env: { DYNAMO_SECRET: secret, REDIS_URL: redis.url, ...(stack.tlsCa ? { DYNAMO_TLS_CA: stack.tlsCa } : {}) },
+      env: { DYNAMO_IDENTITY: repairIdentity(dataDir, stack.cluster), DYNAMO_SECRET: '', REDIS_URL: redis.url, ...(stack.tlsCa ? { DYNAMO_TLS_CA: stack.tlsCa } : {}) },
       health: `127.0.0.1:${stack.jobsPort}`,
       output: 'inherit',
     });

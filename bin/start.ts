@@ -3,6 +3,11 @@
 // (7001...), the GraphQL gateway on 4000 (repair dashboard at /admin/queues), the repair
 // workers; data and dev secrets under ./data/; readable logs. Ctrl-C stops everything cleanly.
 //
+// Every process gets its own identity on the node protocol from a development authority kept
+// in ./data/identities/ (docs/security.md): the nodes are peers, the gateway an admin (its
+// admin fields change the ring), the workers repair, and the CLI reads admin.json from there.
+// The nodes take no cluster secret.
+//
 // Without Redis the store still runs: nodes replay their own hints, and the gateway serves
 // reads and writes. Scheduled anti-entropy, the repair workers and the dashboard stay off, and
 // the start says so, with how to get Redis.
@@ -57,6 +62,8 @@ if (o.help) {
       '  --repair: for a stack started without Redis and still running, start the repair workers against the Redis\n' +
       '  its gateway watches (REDIS_URL, or 127.0.0.1:6379 where a private redis-server is started if none answers)\n' +
       '  --tls: nodes speak wss:// and the gateway https, with a development authority and certificate made in DATA-DIR/tls\n' +
+      '  every process gets its own node-protocol identity from a development authority in DATA-DIR/identities\n' +
+      '  (the CLI uses DATA-DIR/identities/admin.json; npm run identity -- issue ... makes more)\n' +
       '  (or give DYNAMO_TLS_CERT, DYNAMO_TLS_KEY and DYNAMO_TLS_CA: the nodes\' certificate and the authorities to trust)\n' +
       `the gateway also takes these from the environment: ${GATEWAY_SETTINGS.join(' ')}\n`,
   );
@@ -86,9 +93,8 @@ function devSecret(env: string, file: string, bytes: number): string {
   writeFileSync(path, value, { mode: 0o600 });
   return value;
 }
-const secret = devSecret('DYNAMO_SECRET', 'secret', 24);
 // a stack started without Redis gets its repair workers from a second npm start (it never returns)
-if (o.repair) await startRepairOnly(dataDir, secret);
+if (o.repair) await startRepairOnly(dataDir);
 const contextKeys = devSecret('GATEWAY_CONTEXT_KEYS', 'context-key', 32);
 const adminToken = process.env.ADMIN_TOKEN ?? randomBytes(18).toString('base64url');
 
@@ -176,7 +182,7 @@ const cluster = new LocalCluster({
   flags: withRedis ? ['--repair-redis-url', found.redis.url] : [],
   basePort: Number(o['base-port']),
   dataDir,
-  secret,
+  identities: join(dataDir, 'identities'),
   partitions: Number(o.partitions),
   n: Math.min(3, nodes),
   r: Math.min(2, nodes),
@@ -204,6 +210,8 @@ process.on('SIGTERM', () => void stop());
 
 try {
   if (!withRedis) process.stdout.write(`${noRedisWarning(found.problem)}\n`);
+  // the CLI's identity (npx dynamo reads data/identities/admin.json)
+  cluster.identity('admin', 'admin');
   await cluster.start();
   const gatewayPort = o['gateway-port']!;
   services.push(
@@ -211,7 +219,7 @@ try {
       entry: 'gateway/main.ts',
       args: ['--port', gatewayPort, '--seeds', cluster.seeds.join(','), '--cluster', cluster.cluster],
       // without Redis too: the gateway connects whenever it answers there (npm start --repair)
-      env: { ...gatewaySettings, ...nodeTlsEnv, DYNAMO_SECRET: secret, GATEWAY_CONTEXT_KEYS: contextKeys, ADMIN_TOKEN: adminToken, REDIS_URL: redis?.url ?? redisUrl },
+      env: { ...gatewaySettings, ...nodeTlsEnv, DYNAMO_IDENTITY: cluster.identity('gateway', 'admin'), DYNAMO_SECRET: '', GATEWAY_CONTEXT_KEYS: contextKeys, ADMIN_TOKEN: adminToken, REDIS_URL: redis?.url ?? redisUrl },
       health: `127.0.0.1:${gatewayPort}`,
       healthCa: gatewayScheme === 'https' ? (tls?.ca ?? '') : undefined,
       output: 'inherit',
@@ -224,7 +232,7 @@ try {
       await startService({
         entry: 'jobs/main.ts',
         args: ['--port', jobsPort, '--seeds', cluster.seeds.join(','), '--cluster', cluster.cluster],
-        env: { ...nodeTlsEnv, DYNAMO_SECRET: secret, REDIS_URL: redis.url },
+        env: { ...nodeTlsEnv, DYNAMO_IDENTITY: cluster.identity('repair', 'repair'), DYNAMO_SECRET: '', REDIS_URL: redis.url },
         health: `127.0.0.1:${jobsPort}`,
         output: 'inherit',
       }),
@@ -246,7 +254,7 @@ try {
       dataAuth
         ? `data auth: ${dataAuth}`
         : 'data auth: NONE - the gateway is open: anyone who reaches it reads and writes every key (--api-keys FILE or GATEWAY_JWKS to close it)',
-      `cluster secret in ${join(dataDir, 'secret')}; try: ${tls ? `export DYNAMO_TLS_CA=${tls.ca}; ` : ''}npx dynamo put greeting hello && npx dynamo get greeting`,
+      `identities: ${join(dataDir, 'identities')} (authority, one per process; the CLI uses admin.json); try: ${tls ? `export DYNAMO_TLS_CA=${tls.ca}; ` : ''}npx dynamo put greeting hello && npx dynamo get greeting`,
       'Logs: readable lines (LOG_FORMAT=json for JSON), level from LOG_LEVEL (default info).',
       'Ctrl-C stops everything.',
       '',

@@ -1,7 +1,7 @@
 // The gateway's configuration: flags over environment over defaults, validated at start.
 import { redisSetting } from '../jobs/redis-address.ts';
 import { z } from 'zod';
-import { ConfigError, invalidConfig, parseFlags, readSecret } from '../storage/config.ts';
+import { ConfigError, invalidConfig, parseFlags, readCredential, readSecret, type NodeCredential } from '../storage/config.ts';
 import { logFormat, logLevel } from '../storage/logging.ts';
 import { readCa, serverTls, type ClientTls, type ServerTls } from '../storage/transport/tls.ts';
 
@@ -15,7 +15,6 @@ const schema = z
       .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
       .pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each seed is host:port')).min(1)),
     cluster: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'cluster name: 1-64 letters, digits, _ . -'),
-    secret: z.string().min(16, 'the cluster secret must be at least 16 characters (DYNAMO_SECRET or --secret-file)'),
     contextKeys: z
       .string({ error: 'context signing keys are required (GATEWAY_CONTEXT_KEYS), shared by every gateway of the cluster' })
       .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
@@ -69,6 +68,8 @@ export type GatewayConfig = z.infer<typeof schema> & {
   readonly tls: ServerTls | undefined;
   /** dial the nodes over wss:// trusting these authorities; plain ws:// without */
   readonly nodeTls: ClientTls | undefined;
+  /** what the gateway proves to the nodes: its identity (client, or admin for the admin fields), or the secret */
+  readonly credential: NodeCredential;
 };
 
 export const USAGE = `gateway: the GraphQL front door of the cluster
@@ -77,7 +78,9 @@ export const USAGE = `gateway: the GraphQL front door of the cluster
   --port PORT              (GATEWAY_PORT, default 4000)
   --seeds HOST:PORT,...    storage nodes to learn the ring from (DYNAMO_SEEDS), required
   --cluster NAME           (DYNAMO_CLUSTER, default dev)
-  --secret-file PATH       cluster secret (or DYNAMO_SECRET), required
+  --identity FILE          the gateway's identity on the node protocol (DYNAMO_IDENTITY): a client
+                           identity, or admin for the admin fields (ring changes, replicas, hints)
+  --secret-file PATH       the cluster secret (or DYNAMO_SECRET): legacy mode, without --identity
   GATEWAY_CONTEXT_KEYS     comma-separated keys (>= 32 chars) signing contexts; the first signs,
                            all verify; every gateway of a cluster must share them. Required.
   ADMIN_TOKEN              bearer token with the admin scope only: admin fields, /metrics and
@@ -125,6 +128,7 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
       seeds: { type: 'string' },
       cluster: { type: 'string' },
       'secret-file': { type: 'string' },
+      identity: { type: 'string' },
       'node-timeout-ms': { type: 'string' },
       'request-timeout-ms': { type: 'string' },
       'max-body-bytes': { type: 'string' },
@@ -154,7 +158,6 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
     port: flags.port ?? env.GATEWAY_PORT ?? 4000,
     seeds: flags.seeds ?? env.DYNAMO_SEEDS ?? '',
     cluster: flags.cluster ?? env.DYNAMO_CLUSTER ?? 'dev',
-    secret: secret ?? '',
     contextKeys: env.GATEWAY_CONTEXT_KEYS,
     adminToken: env.ADMIN_TOKEN || undefined,
     nodeTimeoutMs: flags['node-timeout-ms'] ?? env.GATEWAY_NODE_TIMEOUT_MS ?? 5000,
@@ -188,5 +191,7 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
   const tls = serverTls(flags['tls-cert'] ?? (env.GATEWAY_TLS_CERT || undefined), flags['tls-key'] ?? (env.GATEWAY_TLS_KEY || undefined), '--tls-cert/--tls-key (GATEWAY_TLS_CERT, GATEWAY_TLS_KEY)');
   const ca = (flags['tls-ca'] as string | undefined) ?? (env.DYNAMO_TLS_CA || undefined);
   if (ca === '') throw new ConfigError('--tls-ca names no file');
-  return { ...parsed.data, tls, nodeTls: ca !== undefined ? readCa(ca, '--tls-ca (DYNAMO_TLS_CA)') : undefined };
+  const identityFile = (flags.identity as string | undefined) ?? (env.DYNAMO_IDENTITY || undefined);
+  const credential = readCredential(identityFile, secret, { cluster: parsed.data.cluster, roles: ['client', 'admin'], what: 'the gateway' });
+  return { ...parsed.data, tls, nodeTls: ca !== undefined ? readCa(ca, '--tls-ca (DYNAMO_TLS_CA)') : undefined, credential };
 }

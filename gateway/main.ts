@@ -32,7 +32,7 @@ async function main(): Promise<void> {
       }),
   );
   const logger = processLogger('gateway', { level: config.logLevel, format: config.logFormat });
-  logger.info('configuration', { config });
+  logger.info('configuration', { config: { ...config, credential: config.credential.identity ? config.credential.identity.certificate : 'cluster secret' } });
   if (auth.open) {
     const why = config.production ? 'started with --allow-anonymous' : 'no GATEWAY_API_KEYS_FILE or GATEWAY_JWKS (development)';
     logger.warn(`THE GATEWAY IS OPEN: anyone who reaches it can read and write every key (${why}). Set GATEWAY_API_KEYS_FILE or GATEWAY_JWKS to require credentials.`);
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   const connect = async () => {
     for (let attempt = 1; !stopping; attempt++) {
       try {
-        client = await DynamoClient.connect({ seeds: config.seeds, cluster: config.cluster, secret: config.secret, timeoutMs: config.nodeTimeoutMs, tls: config.nodeTls });
+        client = await DynamoClient.connect({ seeds: config.seeds, cluster: config.cluster, ...config.credential, timeoutMs: config.nodeTimeoutMs, tls: config.nodeTls });
         logger.info('connected to the cluster', { ringVersion: client.ring.version, nodes: client.ring.members.length });
         return;
       } catch (e) {

@@ -3,7 +3,7 @@
 // jobs. It refuses to start on a Redis that may evict keys.
 import HyperExpress from 'hyper-express';
 import { z } from 'zod';
-import { configOrExit, invalidConfig, parseFlags } from '../storage/config.ts';
+import { configOrExit, invalidConfig, parseFlags, readCredential } from '../storage/config.ts';
 import { DynamoClient } from '../storage/client.ts';
 import { logFormat, logLevel, processLogger } from '../storage/logging.ts';
 import { RepairMetrics } from './metrics.ts';
@@ -20,7 +20,6 @@ const schema = z
     prefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
     seeds: z.string().min(1, 'seed nodes are required (--seeds or DYNAMO_SEEDS)').transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)),
     cluster: z.string().min(1),
-    secret: z.string().min(16, 'the cluster secret must be at least 16 characters (DYNAMO_SECRET)'),
     host: z.string(),
     port: z.coerce.number().int().min(0).max(65535),
     timeoutMs: z.coerce.number().int().min(100),
@@ -43,7 +42,8 @@ const USAGE = `jobs: repair workers (hinted handoff, anti-entropy) on BullMQ
 
   --seeds HOST:PORT,...       storage nodes (DYNAMO_SEEDS), required
   --cluster NAME              the cluster's name (DYNAMO_CLUSTER, default dev)
-  DYNAMO_SECRET               the cluster secret, required
+  --identity FILE             the workers' repair identity on the node protocol (DYNAMO_IDENTITY)
+  DYNAMO_SECRET               the cluster secret: legacy mode, without --identity
   --host HOST --port PORT     /health and /metrics (JOBS_HOST, default 127.0.0.1; JOBS_PORT, default 4100)
   JOBS_NODE_TIMEOUT_MS        wait for a node's answer (default 5000)
   REDIS_URL                   default ${DEFAULT_REDIS_URL}; must run with maxmemory-policy noeviction;
@@ -83,6 +83,7 @@ function load(argv: string[], env: NodeJS.ProcessEnv) {
       'no-schedule': { type: 'boolean' },
       'log-level': { type: 'string' },
       'tls-ca': { type: 'string' },
+      identity: { type: 'string' },
       help: { type: 'boolean' },
     },
     USAGE,
@@ -92,7 +93,6 @@ function load(argv: string[], env: NodeJS.ProcessEnv) {
     prefix: env.REPAIR_QUEUE_PREFIX ?? 'dynamo',
     seeds: f.seeds ?? env.DYNAMO_SEEDS ?? '',
     cluster: f.cluster ?? env.DYNAMO_CLUSTER ?? 'dev',
-    secret: env.DYNAMO_SECRET ?? '',
     host: f.host ?? env.JOBS_HOST ?? '127.0.0.1',
     port: f.port ?? env.JOBS_PORT ?? 4100,
     timeoutMs: env.JOBS_NODE_TIMEOUT_MS ?? 5000,
@@ -111,13 +111,15 @@ function load(argv: string[], env: NodeJS.ProcessEnv) {
   });
   if (!parsed.success) throw invalidConfig('jobs configuration', parsed.error);
   const ca = (f['tls-ca'] as string | undefined) ?? (env.DYNAMO_TLS_CA || undefined);
-  return { ...parsed.data, tls: ca !== undefined ? readCa(ca, '--tls-ca (DYNAMO_TLS_CA)') : undefined };
+  const identityFile = (f.identity as string | undefined) ?? (env.DYNAMO_IDENTITY || undefined);
+  const credential = readCredential(identityFile, env.DYNAMO_SECRET, { cluster: parsed.data.cluster, roles: ['repair'], what: 'the repair workers' });
+  return { ...parsed.data, tls: ca !== undefined ? readCa(ca, '--tls-ca (DYNAMO_TLS_CA)') : undefined, credential };
 }
 
 async function main(): Promise<void> {
   const c = configOrExit(() => load(process.argv.slice(2), process.env));
   const logger = processLogger('jobs', { level: c.logLevel, format: c.logFormat });
-  logger.info('configuration', { config: c });
+  logger.info('configuration', { config: { ...c, credential: c.credential.identity ? c.credential.identity.certificate : 'cluster secret' } });
   const redis = redisConnection(c.redisUrl);
   watchRedis(redis, logger, 'the repair workers wait');
   const problem = await evictionProblem(redis);
@@ -125,7 +127,7 @@ async function main(): Promise<void> {
     process.stderr.write(`${problem}\nRefusing to start the repair workers.\n`);
     process.exit(2);
   }
-  const client = await DynamoClient.connect({ seeds: c.seeds, cluster: c.cluster, secret: c.secret, timeoutMs: c.timeoutMs, tls: c.tls });
+  const client = await DynamoClient.connect({ seeds: c.seeds, cluster: c.cluster, ...c.credential, timeoutMs: c.timeoutMs, tls: c.tls });
   const queues = new RepairQueues(redis, c.prefix);
   const stats = new RepairStats(redis, c.prefix);
   const metrics = new RepairMetrics();

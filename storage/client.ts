@@ -17,6 +17,7 @@ import type { MgetItem, PutCondition, Reply, Request } from './protocol/messages
 import type { NodeStatus } from './status.ts';
 import { WsTransport } from './transport/ws-transport.ts';
 import type { ClientTls } from './transport/tls.ts';
+import type { ProcessIdentity } from './auth/identity-file.ts';
 import type { Transport } from './runtime.ts';
 
 export interface ClientOptions {
@@ -25,7 +26,10 @@ export interface ClientOptions {
   readonly cluster: string;
   /** dial the nodes over wss:// trusting these authorities (storage/transport/tls.ts) */
   readonly tls?: ClientTls;
-  readonly secret: string;
+  /** this process's identity (storage/auth/identity-file.ts): proved on every connection */
+  readonly identity?: ProcessIdentity;
+  /** the cluster secret: the legacy mode, without an identity (docs/security.md) */
+  readonly secret?: string;
   /** per request; longer than the nodes' own timeout so a node's answer is never cut off */
   readonly timeoutMs?: number;
   /** how often the ring is fetched again */
@@ -91,6 +95,7 @@ export class DynamoClient {
     this.#options = options;
     this.#transport = new WsTransport({
       cluster: options.cluster,
+      identity: options.identity,
       secret: options.secret,
       tls: options.tls,
       addressOf: (id) => this.#view?.ring.members.find((m) => m.id === id)?.address,

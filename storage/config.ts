@@ -1,5 +1,6 @@
 // A storage node's configuration: flags over environment over defaults, validated at start
 // so that a mistake is one clear message, not a node that misbehaves later.
+import type { KeyObject } from 'node:crypto';
 import { redisSetting } from '../jobs/redis-address.ts';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -8,6 +9,8 @@ import { DEFAULT_MAX_SIBLINGS } from './core/limits.ts';
 import { validateMembers, type Member } from './core/ring.ts';
 import { logFormat, logLevel } from './logging.ts';
 import { readCa, serverTls, type ClientTls, type ServerTls } from './transport/tls.ts';
+import { IdentityFileError, loadAuthorities, loadIdentity, type ProcessIdentity } from './auth/identity-file.ts';
+import type { Role } from './auth/roles.ts';
 
 /** `n1=127.0.0.1:7001,n2=127.0.0.1:7002/2` (an optional /weight after the address) */
 export function parseNodeList(text: string): Member[] {
@@ -43,11 +46,56 @@ export function parseFlags(argv: string[], options: FlagOptions, usage: string):
 
 /** The cluster secret: the file's content when one is named, else DYNAMO_SECRET. */
 export function readSecret(file: unknown, env: NodeJS.ProcessEnv): string | undefined {
-  if (typeof file !== 'string') return env.DYNAMO_SECRET;
+  if (typeof file !== 'string') return env.DYNAMO_SECRET || undefined;
   try {
     return readFileSync(file, 'utf8').trim();
   } catch (e) {
     throw new ConfigError(`cannot read the secret file: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * A process's identity file (`what` names the setting), checked for the cluster and, when
+ * given, the role and id it must have: a mistake is one clear message at start.
+ */
+export function readIdentity(file: string, what: string, expect: { cluster: string; roles?: readonly Role[]; id?: string }): ProcessIdentity {
+  let identity: ProcessIdentity;
+  try {
+    identity = loadIdentity(file);
+  } catch (e) {
+    if (e instanceof IdentityFileError) throw new ConfigError(`${what}: ${e.message}`);
+    throw e;
+  }
+  const c = identity.certificate;
+  if (c.cluster !== expect.cluster) throw new ConfigError(`${what}: the identity in ${file} is for cluster '${c.cluster}', not '${expect.cluster}'`);
+  if (expect.roles && !expect.roles.includes(c.role)) throw new ConfigError(`${what}: the identity in ${file} has the ${c.role} role; this process needs ${expect.roles.join(' or ')}`);
+  if (expect.id !== undefined && c.id !== expect.id) throw new ConfigError(`${what}: the identity in ${file} names '${c.id}', not this node's id '${expect.id}'`);
+  return identity;
+}
+
+/** How a process that dials the nodes authenticates: its identity, or the cluster secret (legacy mode). */
+export type NodeCredential = { readonly identity: ProcessIdentity; readonly secret?: undefined } | { readonly secret: string; readonly identity?: undefined };
+
+/**
+ * The credential of a gateway, worker or CLI: the identity file when one is named (the secret is
+ * then not used), else the cluster secret, else a message naming both settings.
+ */
+export function readCredential(identityFile: string | undefined, secret: string | undefined, o: { cluster: string; roles: readonly Role[]; what: string }): NodeCredential {
+  if (identityFile) return { identity: readIdentity(identityFile, '--identity (DYNAMO_IDENTITY)', { cluster: o.cluster, roles: o.roles }) };
+  if (secret === undefined || secret === '') {
+    throw new ConfigError(`${o.what} needs an identity to dial the nodes with: --identity FILE (DYNAMO_IDENTITY), a ${o.roles.join(' or ')} identity; or, in the legacy mode, the cluster secret (DYNAMO_SECRET)`);
+  }
+  if (secret.length < 16) throw new ConfigError('the cluster secret must be at least 16 characters (DYNAMO_SECRET or --secret-file)');
+  return { secret };
+}
+
+/** The authorities whose certificates a node takes (comma-separated PEM files). */
+export function readAuthorities(files: string, what: string): KeyObject[] {
+  try {
+    return loadAuthorities(files);
+  } catch (e) {
+    if (e instanceof IdentityFileError) throw new ConfigError(`${what}: ${e.message}`);
+    throw e;
   }
 }
 
@@ -73,7 +121,7 @@ const schema = z
   .object({
     id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'node id: 1-64 letters, digits, _ . -'),
     cluster: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'cluster name: 1-64 letters, digits, _ . -'),
-    secret: z.string().min(16, 'the cluster secret must be at least 16 characters (DYNAMO_SECRET or --secret-file)'),
+    secret: z.string().min(16, 'the cluster secret must be at least 16 characters (DYNAMO_SECRET or --secret-file)').optional(),
     nodes: z.string().optional(),
     seeds: z.string().optional(),
     listen: z.string().optional(),
@@ -112,6 +160,9 @@ export interface StorageConfig extends Omit<z.infer<typeof schema>, 'nodes' | 'l
   readonly tls: { readonly server: ServerTls; readonly client: ClientTls } | null;
   /** secrets accepted besides `secret` from connecting processes, during a rotation */
   readonly acceptSecrets: readonly string[];
+  /** this node's peer identity, and the authorities whose certificates it takes; null: the secret alone */
+  readonly identity: ProcessIdentity | null;
+  readonly authorities: readonly KeyObject[];
 }
 
 export const DEFAULTS = {
@@ -195,6 +246,8 @@ const FLAGS = {
   'tls-key': { type: 'string' },
   'tls-ca': { type: 'string' },
   'accept-secret-file': { type: 'string' },
+  identity: { type: 'string' },
+  authority: { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
@@ -205,7 +258,14 @@ export const USAGE = `storage node: one Dynamo replica process
   --seeds LIST            nodes of an existing cluster to gossip with: n1=host:port,...
                           (a node needs --nodes or --seeds; a joining node gives --seeds and --listen)
   --cluster NAME          cluster name, checked on every connection (DYNAMO_CLUSTER, default dev)
-  --secret-file PATH      file holding the cluster secret (or DYNAMO_SECRET), required
+  --identity FILE         this node's identity: a peer certificate for this id and cluster and
+                          its key (DYNAMO_IDENTITY; npm run identity -- issue ...)
+  --authority FILE[,FILE] the cluster authorities' public keys whose certificates this node takes
+                          (DYNAMO_AUTHORITY); required with --identity
+  --secret-file PATH      the cluster secret (or DYNAMO_SECRET): the legacy mode, for migrating a
+                          running cluster to identities. A node with a secret also takes it (as a
+                          peer credential); it dials its peers with its identity when it has one,
+                          else with the secret. Required without --identity
   --accept-secret-file PATH  more secrets accepted from connecting processes, one a line
                           (or DYNAMO_ACCEPT_SECRETS, comma-separated): for rotating the secret
   --listen HOST:PORT      where to listen (DYNAMO_LISTEN, default: this node's address in --nodes)
@@ -301,7 +361,18 @@ export function loadStorageConfig(argv: string[], env: NodeJS.ProcessEnv): Stora
   if (ca !== undefined && !server) throw new ConfigError('--tls-ca (DYNAMO_TLS_CA) is for a node that speaks TLS: give it --tls-cert and --tls-key too');
   const tls = server ? { server, client: ca !== undefined ? readCa(ca, '--tls-ca (DYNAMO_TLS_CA)') : { ca: [] } } : null;
   const acceptSecrets = readAcceptedSecrets(flags['accept-secret-file'], env);
-  return { ...rest, members, seeds: allSeeds, host: hp[1]!, port: Number(hp[2]), address: me?.address ?? listen, tls, acceptSecrets };
+  const identityFile = (flags.identity as string | undefined) ?? (env.DYNAMO_IDENTITY || undefined);
+  const authorityFiles = (flags.authority as string | undefined) ?? (env.DYNAMO_AUTHORITY || undefined);
+  if (identityFile !== undefined && authorityFiles === undefined) {
+    throw new ConfigError('--identity (DYNAMO_IDENTITY) needs --authority (DYNAMO_AUTHORITY): the authorities whose certificates this node takes from its callers');
+  }
+  if (identityFile === undefined && c.secret === undefined) {
+    throw new ConfigError('a node needs --identity and --authority (DYNAMO_IDENTITY, DYNAMO_AUTHORITY), or the cluster secret (DYNAMO_SECRET or --secret-file) in the legacy mode');
+  }
+  if (acceptSecrets.length > 0 && c.secret === undefined) throw new ConfigError('--accept-secret-file (DYNAMO_ACCEPT_SECRETS) is for a node with a cluster secret');
+  const authorities = authorityFiles === undefined ? [] : readAuthorities(authorityFiles, '--authority (DYNAMO_AUTHORITY)');
+  const identity = identityFile === undefined ? null : readIdentity(identityFile, '--identity (DYNAMO_IDENTITY)', { cluster: c.cluster, roles: ['peer'], id: c.id });
+  return { ...rest, members, seeds: allSeeds, host: hp[1]!, port: Number(hp[2]), address: me?.address ?? listen, tls, acceptSecrets, identity, authorities };
 }
 
 /** Secrets a node accepts besides its own: a file (one a line) or DYNAMO_ACCEPT_SECRETS (comma-separated). */

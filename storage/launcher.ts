@@ -8,6 +8,8 @@ import { request as httpsRequest } from 'node:https';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readCa, type ClientTls } from './transport/tls.ts';
+import { authorityFiles, ensureIdentity } from './auth/identity-file.ts';
+import type { Role } from './auth/roles.ts';
 
 /** this module runs compiled, from dist/ (npm start, the scripts), rather than from the sources (tests, tsx) */
 const COMPILED = import.meta.url.endsWith('.js');
@@ -26,7 +28,13 @@ export interface LocalClusterOptions {
   readonly host?: string;
   readonly dataDir: string;
   readonly cluster?: string;
-  readonly secret: string;
+  /** the cluster secret every node takes (the legacy mode); none: identities only */
+  readonly secret?: string;
+  /**
+   * a directory holding the cluster authority and one identity per process (made when
+   * missing): every node proves its peer identity and takes certificates from this authority
+   */
+  readonly identities?: string;
   readonly partitions?: number;
   readonly n?: number;
   readonly r?: number;
@@ -71,6 +79,7 @@ export class LocalCluster {
   readonly #initial: NodeProcess[];
 
   constructor(options: LocalClusterOptions) {
+    if (options.secret === undefined && options.identities === undefined) throw new Error('a local cluster needs identities, a secret, or both');
     this.#options = options;
     const host = options.host ?? '127.0.0.1';
     const base = options.basePort ?? 7001;
@@ -108,6 +117,21 @@ export class LocalCluster {
     return this.#options.cluster ?? 'dev';
   }
 
+  /**
+   * The identity file `<identities>/<name>.json` of a process of this cluster with this role,
+   * issued by the cluster's authority when missing (nodes are named by their id).
+   */
+  identity(name: string, role: Role): string {
+    const dir = this.#options.identities;
+    if (!dir) throw new Error('this local cluster has no identities (LocalClusterOptions.identities)');
+    return ensureIdentity(dir, dir, name, { cluster: this.cluster, id: name, role });
+  }
+
+  /** The authority's public key file the nodes trust, when the cluster has identities. */
+  get authority(): string | undefined {
+    return this.#options.identities ? authorityFiles(this.#options.identities).pub : undefined;
+  }
+
   node(id: string): NodeProcess {
     const n = this.nodes.find((x) => x.id === id);
     if (!n) throw new Error(`no node ${id}`);
@@ -142,12 +166,13 @@ export class LocalCluster {
       '--r', String(o.r ?? 2),
       '--w', String(o.w ?? 2),
       ...(o.tls ? ['--tls-cert', o.tls.cert, '--tls-key', o.tls.key, '--tls-ca', o.tls.ca] : []),
+      ...(o.identities ? ['--identity', this.identity(id, 'peer'), '--authority', this.authority!] : []),
       ...(o.flags ?? []),
       ...extraFlags,
     ];
     const child = spawn(process.execPath, args, {
       cwd: ROOT,
-      env: { ...process.env, ...o.env, DYNAMO_SECRET: o.secret },
+      env: { ...process.env, ...o.env, DYNAMO_SECRET: o.secret ?? '' },
       stdio: ['ignore', o.output ?? 'ignore', o.output ?? 'ignore'],
     });
     n.process = child;

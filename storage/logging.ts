@@ -18,7 +18,7 @@ export type LogFormat = (typeof LOG_FORMATS)[number];
 export const logFormat = z.enum(LOG_FORMATS, { error: (i) => `LOG_FORMAT must be json or pretty, got ${JSON.stringify(i.input)}` });
 
 /** Field names whose values never reach a log line. */
-export const SECRET_FIELDS = ['secret', 'secrets', 'acceptSecrets', 'token', 'adminToken', 'password', 'authorization', 'cookie', 'contextKeys', 'apiKey'] as const;
+export const SECRET_FIELDS = ['secret', 'secrets', 'acceptSecrets', 'token', 'adminToken', 'password', 'authorization', 'cookie', 'contextKeys', 'apiKey', 'privateKey'] as const;
 /** Field names holding loaded TLS material (certificates, keys, authorities): shown only as present. */
 const TLS_FIELDS = ['tls', 'nodeTls'] as const;
 const TLS_SHOWN = '[certificates loaded]';

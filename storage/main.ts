@@ -20,14 +20,15 @@ import { redisConnection, watchRedis } from '../jobs/redis.ts';
 
 async function startStorageNode(config: StorageConfig): Promise<{ stop: () => Promise<void>; port: number }> {
   const logger = processLogger(`storage:${config.id}`, { level: config.logLevel, format: config.logFormat });
-  logger.info('configuration', { config });
+  logger.info('configuration', { config: { ...config, identity: config.identity?.certificate ?? null, authorities: config.authorities.length } });
   const metrics = new NodeMetrics();
   const bootstrap = config.members.length > 0 ? createRing(config.members, config.partitions, config.n) : null;
   const engine = LmdbEngine.open(config.dataDir, config.durability, config.commitDelayMs);
   const transport = new WsTransport({
     self: config.id,
     cluster: config.cluster,
-    secret: config.secret,
+    // its identity when it has one; else the cluster secret (the legacy mode, docs/security.md)
+    ...(config.identity ? { identity: config.identity } : { secret: config.secret }),
     tls: config.tls?.client,
     addressOf: (id) => node.addressOf(id),
   });
@@ -53,6 +54,8 @@ async function startStorageNode(config: StorageConfig): Promise<{ stop: () => Pr
     host: config.host,
     port: config.port,
     cluster: config.cluster,
+    id: config.id,
+    authorities: config.authorities,
     secret: config.secret,
     acceptSecrets: config.acceptSecrets,
     tls: config.tls?.server,

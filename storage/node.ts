@@ -437,6 +437,9 @@ export class StorageNode {
 
   async #serve(from: NodeId | null, request: Request): Promise<Reply> {
     switch (request.type) {
+      case 'hello':
+        // the server checks a hello when a connection opens (transport/server.ts); it never reaches a node
+        throw new StoreError('PROTOCOL', 'a hello is only the first frame of a connection opened with a certificate');
       case 'ping':
         return { type: 'pong' };
       case 'get':

@@ -13,6 +13,7 @@ import type { MessageEntry } from './entry.ts';
 import type { Frame, Message, MessageType, Request } from './messages.ts';
 import { clientMessages } from './messages/client.ts';
 import { handoffMessages } from './messages/handoff.ts';
+import { helloMessages } from './messages/hello.ts';
 import { membershipMessages } from './messages/membership.ts';
 import { repairMessages } from './messages/repair.ts';
 import { replicaMessages } from './messages/replica.ts';
@@ -30,9 +31,10 @@ export { decodeSet, encodeSet, readRing, readSet, readVV, writeRing, writeSet, w
  *   2: heartbeats carry their run's `life`; lastBeat.
  *   3: inspect, quietKeys and compact; hint expiry semantics changed.
  *   4: a put may carry a condition (current, absent), answered by conflict when it fails.
+ *   5: hello, a caller's signed proof of its identity (connections opened with a certificate).
  */
 export const PROTOCOL_MIN = 2;
-export const PROTOCOL_MAX = 4;
+export const PROTOCOL_MAX = 5;
 /** The newest version this node speaks. */
 export const PROTOCOL_VERSION = PROTOCOL_MAX;
 
@@ -52,8 +54,8 @@ export function describeRange(range: VersionRange): string {
 type Registry = { readonly [T in MessageType]: MessageEntry<Extract<Message, { type: T }>> };
 
 /** Every message type has exactly one entry: the type checker refuses a type without one. */
-const ENTRIES: Registry = { ...clientMessages, ...replicaMessages, ...membershipMessages, ...repairMessages, ...handoffMessages };
-const GROUPS = [clientMessages, replicaMessages, membershipMessages, repairMessages, handoffMessages];
+const ENTRIES: Registry = { ...clientMessages, ...replicaMessages, ...membershipMessages, ...repairMessages, ...handoffMessages, ...helloMessages };
+const GROUPS = [clientMessages, replicaMessages, membershipMessages, repairMessages, handoffMessages, helloMessages];
 
 function entryOf(type: MessageType): MessageEntry<Message> {
   return ENTRIES[type];

@@ -7,20 +7,28 @@
 // their timeout fail with TIMEOUT (checked by one sweep timer, not a timer per request).
 // Each connection speaks the protocol version agreed when it opened (versions.ts); a request
 // the node's version does not have fails on its own with PROTOCOL and the connection stays.
+// With an identity, the connection is ready only once the node has taken its hello: the
+// certificate in the upgrade request, then the node's nonce signed (server.ts).
 import WebSocket from 'ws';
+import { signHello } from '../auth/certificate.ts';
+import type { ProcessIdentity } from '../auth/identity-file.ts';
 import { StoreError } from '../core/errors.ts';
 import { MAX_FRAME_BYTES } from '../core/limits.ts';
 import { decodeFrames, isBadFrame, SPOKEN, type VersionRange } from '../protocol/codec.ts';
 import type { Reply, Request } from '../protocol/messages.ts';
 import { FrameBatcher } from './batcher.ts';
+import { IDENTITY_HEADER, IDENTITY_PROTOCOL, NODE_ID_HEADER, NONCE_HEADER } from './identity-headers.ts';
 import { tlsHint, wsScheme, type ClientTls } from './tls.ts';
 import { answered, offerHeaders, PROTOCOL_HEADER, WS_PATH } from './versions.ts';
 
 export interface ConnectionOptions {
   readonly address: string;
   readonly cluster: string;
-  readonly secret: string;
-  /** our node id when we are a peer; absent for clients */
+  /** prove this identity on the connection; the secret is then never sent */
+  readonly identity?: ProcessIdentity;
+  /** the cluster secret (legacy mode), when there is no identity */
+  readonly secret?: string;
+  /** legacy mode: our node id when we are a peer; absent for clients */
   readonly self?: string;
   /** after a failed attempt, fail fast for this long before trying again */
   readonly retryAfterMs?: number;
@@ -130,12 +138,13 @@ export class Connection {
       return Promise.reject(new StoreError('UNAVAILABLE', `${this.options.address} is unreachable: ${this.#lastError}`, { sent: false }));
     }
     this.#open = new Promise<WebSocket>((resolve, reject) => {
-      const headers: Record<string, string> = {
-        authorization: `Bearer ${this.options.secret}`,
-        'x-dynamo-cluster': this.options.cluster,
-        ...offerHeaders(this.#offered),
-      };
-      if (this.options.self) headers['x-dynamo-node'] = this.options.self;
+      const identity = this.options.identity;
+      const headers: Record<string, string> = { 'x-dynamo-cluster': this.options.cluster, ...offerHeaders(this.#offered) };
+      if (identity) headers[IDENTITY_HEADER] = identity.encoded;
+      else {
+        headers.authorization = `Bearer ${this.options.secret ?? ''}`;
+        if (this.options.self) headers['x-dynamo-node'] = this.options.self;
+      }
       // an attempt the peer never answers is abandoned, so the next request tries afresh
       const tls = this.options.tls;
       const ws = new WebSocket(`${wsScheme(tls)}://${this.options.address}${WS_PATH}`, {
@@ -171,29 +180,59 @@ export class Connection {
         if (ws.readyState === WebSocket.OPEN) return;
         failed(new StoreError('UNAVAILABLE', `${this.options.address} is unreachable: ${e.message}${tlsHint(e, tls)}`, { sent: false }));
       });
-      // the node's answer to our offer, read from the 101 response
+      // the node's answer to our offer, read from the 101 response, with the nonce to sign
       let answer: number | string = this.#offered.min;
+      let nonce = '';
+      let nodeId = '';
       ws.on('upgrade', (res) => {
         const header = res.headers[PROTOCOL_HEADER];
         answer = answered(this.#offered, Array.isArray(header) ? header.join(',') : header);
+        nonce = String(res.headers[NONCE_HEADER] ?? '');
+        nodeId = String(res.headers[NODE_ID_HEADER] ?? '');
       });
       ws.on('open', () => {
         const version = answer;
-        if (typeof version === 'string') {
-          failed(new StoreError('UNAVAILABLE', `connection to ${this.options.address} abandoned: ${version}`, { sent: false }));
+        if (typeof version === 'string' || (identity && (version < IDENTITY_PROTOCOL || !nonce || !nodeId))) {
+          const why = typeof version === 'string' ? version : `the node did not answer with a nonce at protocol version ${IDENTITY_PROTOCOL} (an older node takes the cluster secret only)`;
+          failed(new StoreError('UNAVAILABLE', `connection to ${this.options.address} abandoned: ${why}`, { sent: false }));
           ws.terminate();
           return;
         }
-        settled = true;
-        this.#ws = ws;
-        this.#open = null;
-        this.#batcher = new FrameBatcher((bytes) => {
+        const batcher = new FrameBatcher((bytes) => {
           if (ws.readyState === WebSocket.OPEN) ws.send(bytes, { binary: true });
         }, version);
-        ws.on('message', (data: Buffer) => this.#receive(data, version));
-        resolve(ws);
+        const ready = () => {
+          settled = true;
+          this.#ws = ws;
+          this.#open = null;
+          this.#batcher = batcher;
+          resolve(ws);
+        };
+        if (!identity) {
+          ws.on('message', (data: Buffer) => this.#receive(data, version));
+          ready();
+          return;
+        }
+        // the hello is request id 0, which requests never use; its answer comes first
+        let proved = false;
+        ws.on('message', (data: Buffer) => {
+          if (proved) return this.#receive(data, version);
+          const [frame] = decodeFrames(data, { min: this.#offered.min, max: version });
+          const reply = frame && !isBadFrame(frame) && frame.id === 0 ? (frame.message as Reply) : null;
+          if (reply?.type === 'ack') {
+            proved = true;
+            ready();
+            return;
+          }
+          const code = reply?.type === 'error' ? reply.code : 'PROTOCOL';
+          const why = reply?.type === 'error' ? reply.message : 'the node did not answer the hello';
+          failed(new StoreError(code, `${this.options.address} refused the identity '${identity.certificate.id}': ${why}`, { sent: false }));
+          ws.terminate();
+        });
+        batcher.push(0, { type: 'hello', signature: signHello(this.options.cluster, nodeId, Buffer.from(nonce, 'base64url'), identity.privateKey) });
       });
       ws.on('close', () => {
+        failed(new StoreError('UNAVAILABLE', `${this.options.address} closed the connection while it opened`, { sent: false }));
         if (this.#ws === ws) {
           this.#ws = null;
           this.#batcher = null;

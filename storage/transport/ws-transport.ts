@@ -6,11 +6,15 @@ import type { Reply, Request } from '../protocol/messages.ts';
 import type { Transport } from '../runtime.ts';
 import { Connection } from './connection.ts';
 import type { ClientTls } from './tls.ts';
+import type { ProcessIdentity } from '../auth/identity-file.ts';
 
 export interface WsTransportOptions {
   readonly self?: string;
   readonly cluster: string;
-  readonly secret: string;
+  /** proves this identity on every connection (docs/security.md); the secret is then never sent */
+  readonly identity?: ProcessIdentity;
+  /** the cluster secret: legacy mode, without an identity */
+  readonly secret?: string;
   /** dial wss:// trusting these authorities (transport/tls.ts) */
   readonly tls?: ClientTls;
   /** where a node listens, from the current ring */
@@ -41,7 +45,14 @@ export class WsTransport implements Transport {
   connection(address: string): Connection {
     let c = this.#connections.get(address);
     if (!c) {
-      c = new Connection({ address, cluster: this.options.cluster, secret: this.options.secret, self: this.options.self, tls: this.options.tls });
+      c = new Connection({
+        address,
+        cluster: this.options.cluster,
+        identity: this.options.identity,
+        secret: this.options.secret,
+        self: this.options.self,
+        tls: this.options.tls,
+      });
       this.#connections.set(address, c);
     }
     return c;

@@ -1,7 +1,7 @@
 // A real cluster and a real gateway process, for tests of the GraphQL front door.
 import type { ChildProcess } from 'node:child_process';
 import { startService, stopProcess } from '../../storage/launcher.ts';
-import { TEST_SECRET, withCluster, type TestCluster } from './cluster.ts';
+import { withCluster, type TestCluster } from './cluster.ts';
 
 export const TEST_CONTEXT_KEY = 'test-context-signing-key-0123456789abcdef';
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -28,7 +28,8 @@ export async function withStack(
       gateway = await startService({
         entry: 'gateway/main.ts',
         args: ['--port', String(options.gatewayPort), '--seeds', t.cluster.seeds.join(','), ...(options.gatewayArgs ?? [])],
-        env: { DYNAMO_SECRET: TEST_SECRET, GATEWAY_CONTEXT_KEYS: TEST_CONTEXT_KEY, ADMIN_TOKEN: TEST_ADMIN_TOKEN, GATEWAY_LOG_LEVEL: 'warn', ...options.gatewayEnv },
+        // an admin identity: the tests use the gateway's admin fields (ring changes, replicas, hints)
+        env: { DYNAMO_IDENTITY: t.cluster.identity('gateway', 'admin'), DYNAMO_SECRET: '', GATEWAY_CONTEXT_KEYS: TEST_CONTEXT_KEY, ADMIN_TOKEN: TEST_ADMIN_TOKEN, GATEWAY_LOG_LEVEL: 'warn', ...options.gatewayEnv },
         health: `127.0.0.1:${options.gatewayPort}`,
         output: process.env.NODE_OUTPUT === '1' ? 'inherit' : 'ignore',
       });

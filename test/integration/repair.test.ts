@@ -30,7 +30,8 @@ function startJobs(cluster: LocalCluster, p: string, port: number, args: string[
   return startService({
     entry: 'jobs/main.ts',
     args: ['--port', String(port), '--seeds', cluster.seeds.join(','), ...args],
-    env: { DYNAMO_SECRET: TEST_SECRET, REDIS_URL: REDIS, REPAIR_QUEUE_PREFIX: p, JOBS_LOG_LEVEL: 'warn' },
+    // the workers' own repair identity: hint replay, anti-entropy and reclaim all within the repair role
+    env: { DYNAMO_IDENTITY: cluster.identity('repair', 'repair'), DYNAMO_SECRET: '', REDIS_URL: REDIS, REPAIR_QUEUE_PREFIX: p, JOBS_LOG_LEVEL: 'warn' },
     health: `127.0.0.1:${port}`,
     output: process.env.NODE_OUTPUT === '1' ? 'inherit' : 'ignore',
   });

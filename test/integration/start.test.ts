@@ -4,12 +4,13 @@
 // dashboard and GraphQL repair status come up by themselves; Ctrl-C stops it all.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, TS_NODE_ARGS } from '../../storage/launcher.ts';
+import { ROOT, stopProcess, TS_NODE_ARGS, waitHealthy } from '../../storage/launcher.ts';
 import { redisAnswers } from '../../jobs/redis.ts';
 import { CSRF, TEST_ADMIN_TOKEN } from '../helpers/stack.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -31,6 +32,7 @@ test('npm start with an unreachable Redis runs the store (rate limits dropped), 
   start.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
   start.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   const exited = once(start, 'exit');
+  let n4: ChildProcess | undefined;
   try {
     await waitFor('npm start to print its addresses', () => {
       if (start.exitCode !== null) throw new Error(`npm start exited: ${stderr}`);
@@ -109,6 +111,26 @@ test('npm start with an unreachable Redis runs the store (rate limits dropped), 
     await assert.rejects(fetch('http://127.0.0.1:4752/health'));
     assert.equal((await fetch('http://127.0.0.1:4751/health')).status, 200, 'the stack runs on');
 
+    // every process has its own identity; the CLI's admin one works as the README says, and
+    // growing the cluster works as documented: issue the new node's identity, start it, join it
+    assert.match(stdout, /identities: \S+identities \(authority, one per process; the CLI uses admin\.json\)/);
+    const ids = join(dir, 'identities');
+    const run = (entry: string, args: string[]) =>
+      promisify(execFile)(process.execPath, [...TS_NODE_ARGS, join(ROOT, entry), ...args], { cwd: ROOT, env: { ...process.env, DYNAMO_SECRET: '', DYNAMO_SEEDS: '127.0.0.1:7851' } });
+    const cli = (...args: string[]) => run('bin/dynamo.ts', ['--identity', join(ids, 'admin.json'), ...args]);
+    await cli('put', 'cli-key', 'from the CLI');
+    assert.match((await cli('get', 'cli-key')).stdout, /from the CLI/);
+    await run('bin/identity.ts', ['issue', '--dir', ids, '--id', 'n4', '--role', 'peer']);
+    n4 = spawn(process.execPath, [...TS_NODE_ARGS, join(ROOT, 'storage/main.ts'), '--id', 'n4', '--listen', '127.0.0.1:7854', '--seeds', 'n1=127.0.0.1:7851', '--data-dir', join(dir, 'n4'), '--identity', join(ids, 'n4.json'), '--authority', join(ids, 'authority.pub')], { cwd: ROOT, env: { ...process.env, DYNAMO_SECRET: '' }, stdio: 'ignore' });
+    await waitHealthy('127.0.0.1:7854', n4, 30_000);
+    const joined = await cli('join', 'n4', '127.0.0.1:7854', '--wait');
+    assert.match(joined.stdout, /n4/);
+    assert.match((await cli('ring')).stdout, /n4/);
+    // a client identity may not change the ring: the nodes refuse it
+    await run('bin/identity.ts', ['issue', '--dir', ids, '--id', 'app', '--role', 'client']);
+    await assert.rejects(run('bin/dynamo.ts', ['--identity', join(ids, 'app.json'), 'leave', 'n4']), /FORBIDDEN: app has the client role, which may not send change/);
+
+    await stopProcess(n4);
     start.kill('SIGINT');
     const [code] = await exited;
     assert.equal(code, 0);
@@ -120,6 +142,7 @@ test('npm start with an unreachable Redis runs the store (rate limits dropped), 
       repair.kill('SIGINT');
       await once(repair, 'exit');
     }
+    await stopProcess(n4);
     if (start.exitCode === null) {
       start.kill('SIGINT');
       await exited;

@@ -189,6 +189,7 @@ export const arbitraries: MessageArbitraries = {
   quietKeys: fc.record({ type: t('quietKeys'), partition: u32, limit: u32 }),
   quietKeysReply: fc.record({ type: t('quietKeysReply'), keys: keyed(fc.record({ key, leaf: hash, dots, tombstones: fc.boolean() })) }),
   compact: fc.record({ type: t('compact'), keys: keyed(fc.record({ key, leaf: hash })) }),
+  hello: fc.record({ type: t('hello'), signature: fc.uint8Array({ minLength: 64, maxLength: 64 }) }),
 };
 
 /** Any message, every type equally likely. */

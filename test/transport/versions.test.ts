@@ -22,7 +22,7 @@ async function withServer(fn: (address: string) => Promise<void>): Promise<void>
     if (request.type === 'put' && request.condition) return { type: 'conflict', set: [] };
     return { type: 'error', code: 'BAD_REQUEST', message: `${request.type} is not served here`, details: {} };
   };
-  const server = new NodeServer({ host: '127.0.0.1', port: 0, cluster: CLUSTER, secret: SECRET, handler, logger: silentLogger });
+  const server = new NodeServer({ host: '127.0.0.1', port: 0, cluster: CLUSTER, id: 'n1', secret: SECRET, handler, logger: silentLogger });
   const port = await server.listen();
   try {
     await fn(`127.0.0.1:${port}`);
@@ -55,11 +55,11 @@ test('clients of different ranges on one node: each speaks the highest common ve
     const both = connect(address);
     const v2 = connect(address, { min: 2, max: 2 });
     const v3 = connect(address, { min: 3, max: 3 });
-    const future = connect(address, { min: 5, max: 6 });
+    const future = connect(address, { min: 6, max: 7 });
     const conditional: Request = { type: 'put', key: 'k', value: new Uint8Array(1), deleted: false, context: null, w: 0, pw: 0, condition: 'absent' };
     try {
       assert.deepEqual(await both.request({ type: 'ping' }, 2000), { type: 'pong' });
-      assert.equal(both.version, 4);
+      assert.equal(both.version, 5);
       assert.deepEqual(await both.request(conditional, 2000), { type: 'conflict', set: [] });
 
       assert.deepEqual(await v2.request({ type: 'ping' }, 2000), { type: 'pong' });
@@ -87,7 +87,7 @@ test('clients of different ranges on one node: each speaks the highest common ve
         (e: unknown) => e,
       );
       assert.ok(error instanceof StoreError && error.details.sent === false, String(error));
-      assert.match(error.message, /no protocol version in common: this node speaks versions 2 to 4, the client offered versions 5 to 6/);
+      assert.match(error.message, /no protocol version in common: this node speaks versions 2 to 5, the client offered versions 6 to 7/);
     } finally {
       for (const c of [both, v2, v3, future]) c.close();
     }
