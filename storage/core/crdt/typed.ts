@@ -4,7 +4,7 @@
 import { StoreError } from '../errors.ts';
 import type { SiblingSet } from '../siblings.ts';
 import type { ActorId } from '../version-vector.ts';
-import { decodeTyped } from './codec.ts';
+import { decodeTyped, encodeTyped } from './codec.ts';
 import { EMPTY_COUNTER, increment, joinCounters, type Counter } from './counter.ts';
 import { EMPTY_MAP, joinMaps, updateMap, type CrdtMap, type MapUpdate } from './map.ts';
 import { add, EMPTY_SET_STATE, joinSets, remove, type Orswot } from './orswot.ts';
@@ -69,4 +69,18 @@ export function joinSiblings(key: string, set: SiblingSet, expect?: TypeName): T
     out = out ? joinTyped(out, typed) : typed;
   }
   return out;
+}
+
+/**
+ * What a coordinator writes for `op` over the siblings it holds (`current`): their joined
+ * state, or the type's empty state, with the operation applied as `actor`, encoded.
+ */
+export function operate(key: string, current: SiblingSet, actor: ActorId, op: TypedOp): Uint8Array {
+  const base = joinSiblings(key, current, op.type) ?? empty(op.type);
+  try {
+    return encodeTyped(applyOp(base, actor, op));
+  } catch (e) {
+    if (e instanceof RangeError) throw new StoreError('BAD_REQUEST', `${op.type} operation on key '${key}' refused: ${e.message}`);
+    throw e;
+  }
 }
