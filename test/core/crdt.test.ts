@@ -207,6 +207,10 @@ test('operations round-trip through their encoding; malformed ones do not decode
   assert.equal(decodeOp(Buffer.from([2, ...Buffer.from('{"add":["{\\"b\\":1,\\"a\\":2}"],"remove":[]}')])), null, 'a member not in canonical form');
   assert.equal(decodeOp(Buffer.from([9, ...Buffer.from('{}')])), null);
   assert.equal(canonical({ b: 1, a: [{ d: 1, c: 2 }] }), '{"a":[{"c":2,"d":1}],"b":1}');
+  // as GraphQL parses an object literal
+  assert.equal(canonical(Object.assign(Object.create(null) as object, { b: 1, a: 2 })), '{"a":2,"b":1}');
+  assert.throws(() => canonical(new Date(0)), /object is not a JSON value/);
+  assert.throws(() => canonical(Number.NaN), /NaN is not a JSON number/);
 });
 
 test('joinSiblings joins live siblings, skips tombstones, and refuses plain values and mixed types', () => {

@@ -16,7 +16,9 @@ function sorted(value: unknown, depth: number): unknown {
     return value;
   }
   if (Array.isArray(value)) return value.map((v) => sorted(v, depth + 1));
-  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+  // GraphQL literals arrive as objects without a prototype
+  const proto: unknown = typeof value === 'object' ? Object.getPrototypeOf(value) : undefined;
+  if (typeof value === 'object' && (proto === Object.prototype || proto === null)) {
     const out: Record<string, unknown> = {};
     for (const k of Object.keys(value).sort()) out[k] = sorted((value as Record<string, unknown>)[k], depth + 1);
     return out;
