@@ -7,7 +7,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeTyped } from '../../storage/core/crdt/codec.ts';
-import { counterValue } from '../../storage/core/crdt/counter.ts';
 import { members } from '../../storage/core/crdt/orswot.ts';
 import { joinSiblings, type TypedOp } from '../../storage/core/crdt/typed.ts';
 import type { DynamoClient } from '../../storage/client.ts';
@@ -16,7 +15,6 @@ import { waitFor } from '../helpers/wait.ts';
 
 const WRITER = 'typed-writer-0123456789abcdef';
 const READER = 'typed-reader-0123456789abcdef';
-const NODES = ['n1', 'n2', 'n3'];
 
 /** A typed operation sent to one node, which coordinates it (every node replicates every key on three nodes). */
 async function opAt(client: DynamoClient, node: string, key: string, op: TypedOp, w = 2) {
