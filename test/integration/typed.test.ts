@@ -10,6 +10,10 @@ import { decodeTyped } from '../../storage/core/crdt/codec.ts';
 import { members } from '../../storage/core/crdt/orswot.ts';
 import { joinSiblings, type TypedOp } from '../../storage/core/crdt/typed.ts';
 import type { DynamoClient } from '../../storage/client.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { ROOT, TS_NODE_ARGS } from '../../storage/launcher.ts';
+import { TEST_SECRET } from '../helpers/cluster.ts';
 import { withStack, type GqlResult } from '../helpers/stack.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -146,6 +150,26 @@ test('typed values on a real cluster', async (t) => {
         // a typed key read without types shows its bytes
         const raw = ok(await gql(`{ get(key: "t:c") { siblings { value } } }`)).get.siblings[0].value as string;
         assert.ok(raw.startsWith('\u0000CRDT'), raw);
+      });
+
+      await t.test('the CLI: incr, decr, counter, sadd, srem, members; a wrong type is refused', async () => {
+        const cli = (...args: string[]) =>
+          promisify(execFile)(process.execPath, [...TS_NODE_ARGS, join(ROOT, 'bin/dynamo.ts'), '--seeds', cluster.seeds.join(','), '--cluster', cluster.cluster, ...args], {
+            env: { ...process.env, DYNAMO_SECRET: TEST_SECRET },
+          }).then(
+            (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
+            (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout, err: e.stderr }),
+          );
+        assert.equal((await cli('incr', 'cli:n')).out, '1\n');
+        assert.equal((await cli('incr', 'cli:n', '5')).out, '6\n');
+        assert.equal((await cli('decr', 'cli:n', '2')).out, '4\n');
+        assert.equal((await cli('counter', 'cli:n')).out, '4\n');
+        assert.equal((await cli('sadd', 'cli:s', 'pear', '{"sku":1}', '3')).out, '"pear"\n3\n{"sku":1}\n');
+        assert.equal((await cli('srem', 'cli:s', 'pear')).out, '3\n{"sku":1}\n');
+        assert.deepEqual(JSON.parse((await cli('members', 'cli:s', '--json')).out).members, [3, { sku: 1 }]);
+        const wrong = await cli('sadd', 'cli:n', 'x');
+        assert.equal(wrong.code, 1);
+        assert.match(wrong.err, /error BAD_REQUEST: key 'cli:n' holds a counter, not a set/);
       });
     });
   } finally {
