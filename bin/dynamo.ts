@@ -4,6 +4,10 @@ import { readFileSync, existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConflictError, StoreError } from '../storage/core/errors.ts';
 import { partitionCounts } from '../storage/core/ring.ts';
+import { canonical } from '../storage/core/crdt/canonical.ts';
+import { counterValue } from '../storage/core/crdt/counter.ts';
+import { members } from '../storage/core/crdt/orswot.ts';
+import { joinSiblings } from '../storage/core/crdt/typed.ts';
 import { contextOf as contextOfSet, type SiblingSet } from '../storage/core/siblings.ts';
 import { formatDot } from '../storage/core/version-vector.ts';
 import { DynamoClient, decodeContext, encodeContext, type WriteResult } from '../storage/client.ts';
@@ -17,6 +21,12 @@ const USAGE = `dynamo: command-line client for the Dynamo cluster
   dynamo get KEY [--r R] [--pr PR]
   dynamo put KEY VALUE [--context CTX] [--if current|absent] [--w W] [--pw PW]     (VALUE "-" reads stdin)
   dynamo delete KEY [--context CTX] [--if current] [--w W]
+  dynamo incr KEY [BY] [--w W]               add BY (default 1) to a counter; prints its value after
+  dynamo decr KEY [BY] [--w W]               subtract BY (default 1)
+  dynamo counter KEY [--r R]                 a counter's value
+  dynamo sadd KEY MEMBER... [--w W]          add members to a set (JSON, or else taken as a string); prints the set after
+  dynamo srem KEY MEMBER... [--w W]          remove members from a set
+  dynamo members KEY [--r R]                 a set's members, one per line as JSON
   dynamo hints [--node ID] [--limit N]
   dynamo replicas KEY                        every node's own versions of KEY and its hints for it, without repair
   dynamo ring
@@ -40,7 +50,9 @@ A put without --context is a blind write: it becomes a sibling of what is there.
 A delete without --context deletes what its coordinator holds at that moment.
 --if current writes only if the context covers every version the key holds; --if absent
 (put only) only if the key holds no live version. A refusal prints the key's siblings and
-their context, to merge and write again with, and exits with status 3.`;
+their context, to merge and write again with, and exits with status 3.
+Counters and sets merge themselves (docs/types.md): concurrent updates through other nodes
+are never lost; an update to a key holding a plain value or another type is refused.`;
 
 /** The exit status of a conditional write the key's coordinator refused. */
 const EXIT_CONFLICT = 3;
@@ -71,6 +83,7 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   const [command, key, value, extra] = positionals;
+  const rest = positionals.slice(2);
   if (o.help || !command) {
     process.stdout.write(USAGE + '\n');
     return command ? 0 : 2;
@@ -126,6 +139,40 @@ async function main(argv: string[]): Promise<number> {
         if (!w) return EXIT_CONFLICT;
         const ctx = encodeContext(w.context).toString('base64url');
         print(`deleted: ${w.acks} acks, tombstone ${formatDot(w.dot)}\ncontext: ${ctx}`, { key: k, acks: w.acks, dot: formatDot(w.dot), context: ctx });
+        return 0;
+      }
+      case 'incr':
+      case 'decr': {
+        const k = required(key, 'KEY');
+        const by = value === undefined ? 1 : Number(value);
+        if (!Number.isSafeInteger(by)) throw new StoreError('BAD_REQUEST', `BY must be an integer, got '${value}'`);
+        const u = await client.update(k, { type: 'counter', by: command === 'decr' ? -by : by }, { w: num(o.w, 'w'), pw: num(o.pw, 'pw') });
+        const n = u.state.type === 'counter' ? counterValue(u.state.state) : 0;
+        print(String(n), { key: k, value: n, acks: u.acks, dot: formatDot(u.dot) });
+        return 0;
+      }
+      case 'sadd':
+      case 'srem': {
+        const k = required(key, 'KEY');
+        if (rest.length === 0) throw new StoreError('BAD_REQUEST', 'name at least one MEMBER');
+        const list = rest.map(memberOf);
+        const u = await client.update(k, { type: 'set', add: command === 'sadd' ? list : [], remove: command === 'srem' ? list : [] }, { w: num(o.w, 'w'), pw: num(o.pw, 'pw') });
+        const m = u.state.type === 'set' ? members(u.state.state) : [];
+        print(m.join('\n'), { key: k, members: m.map((x) => JSON.parse(x) as unknown), acks: u.acks, dot: formatDot(u.dot) });
+        return 0;
+      }
+      case 'counter':
+      case 'members': {
+        const k = required(key, 'KEY');
+        const r = await client.get(k, { r: num(o.r, 'r'), pr: num(o.pr, 'pr') });
+        const t = joinSiblings(k, r.siblings, command === 'counter' ? 'counter' : 'set');
+        if (command === 'counter') {
+          const n = t?.type === 'counter' ? counterValue(t.state) : 0;
+          print(String(n), { key: k, value: n });
+        } else {
+          const m = t?.type === 'set' ? members(t.state) : [];
+          print(m.join('\n'), { key: k, members: m.map((x) => JSON.parse(x) as unknown) });
+        }
         return 0;
       }
       case 'hints': {
@@ -194,6 +241,15 @@ function parseCondition(text: string | undefined, command: string): { condition?
   if (command !== 'put' && command !== 'delete') throw new StoreError('BAD_REQUEST', '--if is for put and delete');
   if (text === 'current' || (text === 'absent' && command === 'put')) return { condition: text };
   throw new StoreError('BAD_REQUEST', `--if takes ${command === 'put' ? "'current' or 'absent'" : "'current'"} for ${command}, got '${text}'`);
+}
+
+/** A set member as typed on the command line: JSON when it parses, else the text as a string. */
+function memberOf(text: string): string {
+  try {
+    return canonical(JSON.parse(text));
+  } catch {
+    return canonical(text);
+  }
 }
 
 function required(v: string | undefined, name: string): string {

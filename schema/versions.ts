@@ -45,7 +45,7 @@ export const Versions = builder.objectRef<VersionsShape>('Versions').implement({
 /** Keys one operation may read, over all its fields: aliases cannot multiply a getMany past this. */
 export const MAX_OPERATION_KEYS = 5 * MAX_MGET_KEYS;
 
-function spend(ctx: GatewayContext, keys: number): void {
+export function spend(ctx: GatewayContext, keys: number): void {
   ctx.readBudget.left -= keys;
   if (ctx.readBudget.left < 0) {
     throw new StoreError('BAD_REQUEST', `one operation may read at most ${MAX_OPERATION_KEYS} keys in all; split it into several`);

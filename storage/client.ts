@@ -6,6 +6,8 @@
 // never left (the node could not be reached) is retried on the next replica; one that may
 // have reached a node is not, since a put sent twice would write twice.
 import { conditionFailure } from './core/condition.ts';
+import { decodeTyped } from './core/crdt/codec.ts';
+import type { Typed, TypedOp } from './core/crdt/typed.ts';
 import { ConflictError, StoreError } from './core/errors.ts';
 import { checkKey, checkValue, MAX_MGET_KEYS } from './core/limits.ts';
 import { RingView } from './core/preference.ts';
@@ -61,6 +63,11 @@ export interface WriteResult {
   readonly context: VersionVector;
   readonly dot: Dot;
   readonly acks: number;
+}
+
+export interface UpdateResult extends WriteResult {
+  /** the state the coordinator wrote: the join of what it held, with the operation applied */
+  readonly state: Typed;
 }
 
 export interface ReadOptions {
@@ -216,6 +223,20 @@ export class DynamoClient {
 
   delete(key: string, options: WriteOptions = {}): Promise<WriteResult> {
     return this.#write(key, new Uint8Array(0), true, options);
+  }
+
+  /**
+   * Applies a typed operation (docs/types.md): the key's coordinator joins the typed siblings
+   * it holds, applies `op` and writes the result. Answers with the state it wrote.
+   */
+  async update(key: string, op: TypedOp, options: { readonly w?: number; readonly pw?: number } = {}): Promise<UpdateResult> {
+    checkKey(key);
+    const request: Request = { type: 'put', key, value: new Uint8Array(0), deleted: false, context: null, w: options.w ?? 0, pw: options.pw ?? 0, op };
+    const reply = await this.#send(key, request);
+    if (reply.type !== 'opReply') throw unexpected(reply);
+    const state = decodeTyped(reply.state);
+    if (!state || state.type !== op.type) throw new StoreError('PROTOCOL', `the coordinator of key '${key}' answered a ${op.type} operation with a state that is not a ${op.type}`);
+    return { key, context: reply.context, dot: reply.dot, acks: reply.acks, state };
   }
 
   async request(node: NodeId, request: Request): Promise<Reply> {

@@ -21,7 +21,8 @@ import type { RingView, Target } from './core/preference.ts';
 import type { NodeId } from './core/ring.ts';
 import { applyWrite, bound, contextOf, history, type SiblingSet, type Version } from './core/siblings.ts';
 import { formatDot, EMPTY_VV, type VersionVector } from './core/version-vector.ts';
-import type { GetReply, PutReply, PutRequest, Reply } from './protocol/messages.ts';
+import type { GetReply, OpReply, PutReply, PutRequest, Reply } from './protocol/messages.ts';
+import { operate } from './core/crdt/typed.ts';
 import type { Identity } from './identity.ts';
 import type { Liveness } from './liveness.ts';
 import type { Replica } from './replica.ts';
@@ -206,10 +207,11 @@ export class Coordinator {
    * handed it tries the next replica), and only a put no other replica takes is coordinated
    * here, as a new actor.
    */
-  async put(req: PutRequest, ready: Readiness = ALWAYS_READY): Promise<PutReply> {
+  async put(req: PutRequest, ready: Readiness = ALWAYS_READY): Promise<PutReply | OpReply> {
     checkKey(req.key);
     checkValue(req.value);
     if (req.deleted && req.condition === 'absent') throw new StoreError('BAD_REQUEST', 'a delete takes no condition absent: only current');
+    if (req.op && (req.deleted || req.context || req.condition)) throw new StoreError('BAD_REQUEST', 'a typed operation takes no delete, context or condition');
     const view = this.d.view();
     const w = req.w || this.d.config.w;
     checkQuorum('w', w, view.n);
@@ -260,7 +262,7 @@ export class Coordinator {
    * reached is skipped only when the put never left: one that may have reached a coordinator is
    * never sent to a second, or it could be applied twice.
    */
-  async #forward(req: PutRequest, targets: readonly Target[]): Promise<PutReply> {
+  async #forward(req: PutRequest, targets: readonly Target[]): Promise<PutReply | OpReply> {
     const order = [...targets.filter((t) => t.primary), ...targets.filter((t) => !t.primary && !t.pending)];
     for (const t of order) {
       if (t.node === this.d.self) continue;
@@ -272,7 +274,7 @@ export class Coordinator {
         if (e instanceof StoreError && e.code === 'UNAVAILABLE' && e.details.sent === false) continue;
         throw e;
       }
-      if (reply.type === 'putReply') return reply;
+      if (reply.type === 'putReply' || reply.type === 'opReply') return reply;
       if (reply.type === 'conflict') throw new ConflictError(req.key, reply.set, `conditional write of key '${req.key}' (if ${req.condition ?? 'none'}) refused by ${t.node}`);
       // refused before it was applied: the next may take it
       if (reply.type === 'error' && (reply.code === 'SHUTTING_DOWN' || reply.details.applied === false)) continue;
@@ -282,7 +284,7 @@ export class Coordinator {
     throw new StoreError('UNAVAILABLE', `no replica of key '${req.key}' is reachable to coordinate the write`, { sent: false });
   }
 
-  async #coordinate(req: PutRequest, w: number, partition: number, mine: Target, targets: readonly Target[], fallbacks: readonly NodeId[]): Promise<PutReply> {
+  async #coordinate(req: PutRequest, w: number, partition: number, mine: Target, targets: readonly Target[], fallbacks: readonly NodeId[]): Promise<PutReply | OpReply> {
     const { identity, replica, clock, config } = this.d;
     const started = clock.now();
     const actor = identity.actorFor(partition);
@@ -307,13 +309,16 @@ export class Coordinator {
         if (why) throw new ConflictError(req.key, current, `conditional ${req.deleted ? 'delete' : 'put'} of key '${req.key}' (if ${req.condition}) refused: ${why}`);
         given = conditionalContext(req.condition, req.context, current);
       }
-      const context: VersionVector = given ?? (req.deleted ? contextOf(current) : EMPTY_VV);
+      // a typed operation applies to the join of every sibling held, and its version replaces them all (docs/types.md)
+      const value = req.op ? operate(req.key, current, actor, req.op) : req.deleted ? new Uint8Array(0) : req.value;
+      if (req.op) checkValue(value);
+      const context: VersionVector = req.op ? contextOf(current) : (given ?? (req.deleted ? contextOf(current) : EMPTY_VV));
       version = {
         dot: { actor, counter: identity.next() },
         past: context,
         deleted: req.deleted,
         writtenAt: clock.wallNow(),
-        value: req.deleted ? new Uint8Array(0) : req.value,
+        value,
       };
       const written = applyWrite(current, version);
       const next = bound(written, config.maxActors, current.map((v) => v.dot.actor));
@@ -351,12 +356,13 @@ export class Coordinator {
 
     // The timer bounds the client's wait; the replicas' own request timeouts bound the rest,
     // so writes to spare fallbacks for failed replicas go on after the answer.
-    return new Promise<PutReply>((resolve, reject) => {
+    return new Promise<PutReply | OpReply>((resolve, reject) => {
       let answered = false;
       const settle = () => {
         if (!answered && core.state === 'ok') {
           answered = true;
-          resolve({ type: 'putReply', acks: core.acks, dot: written.dot, context: history(written) });
+          const reply = { acks: core.acks, dot: written.dot, context: history(written) };
+          resolve(req.op ? { type: 'opReply', ...reply, state: written.value } : { type: 'putReply', ...reply });
         } else if (!answered && core.state === 'failed' && core.complete) {
           // quorum is out of reach; the answer waits for the replicas still working on it, so it
           // can say how many have the write

@@ -32,9 +32,10 @@ export { decodeSet, encodeSet, readRing, readSet, readVV, writeRing, writeSet, w
  *   3: inspect, quietKeys and compact; hint expiry semantics changed.
  *   4: a put may carry a condition (current, absent), answered by conflict when it fails.
  *   5: hello, a caller's signed proof of its identity (connections opened with a certificate).
+ *   6: a put may carry a typed operation in place of a value, answered by opReply.
  */
 export const PROTOCOL_MIN = 2;
-export const PROTOCOL_MAX = 5;
+export const PROTOCOL_MAX = 6;
 /** The newest version this node speaks. */
 export const PROTOCOL_VERSION = PROTOCOL_MAX;
 
@@ -130,6 +131,7 @@ export function writeFrame(w: Writer, id: number, m: Message, version = PROTOCOL
 
 /** What makes a message need a later version than its type: for the sender's refusal. */
 function describeNeed(m: Message): string {
+  if (m.type === 'put' && m.op) return `a ${m.op.type} operation`;
   return m.type === 'put' && m.condition ? `a put with condition ${m.condition}` : m.type;
 }
 

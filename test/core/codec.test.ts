@@ -130,7 +130,7 @@ test('a message type newer than the frame version is refused, on both sides, and
   const forged = encodeFrame(4, { type: 'quietKeys', partition: 1, limit: 2 }, 3);
   forged[4] = 2;
   assert.match(bad(forged), /message type 80 \(quietKeys\) does not exist in protocol version 2/);
-  assert.throws(() => encodeFrame(1, { type: 'ping' }, PROTOCOL_MAX + 1), /protocol version 6 is not spoken here/);
+  assert.throws(() => encodeFrame(1, { type: 'ping' }, PROTOCOL_MAX + 1), /protocol version 7 is not spoken here/);
   assert.throws(() => encodeFrame(1, { type: 'ping' }, PROTOCOL_MIN - 1), /protocol version 1 is not spoken here/);
 });
 
@@ -143,7 +143,7 @@ test('a decoder accepts the versions of its range and no other', () => {
   assert.match(bad(v3, { min: 2, max: 2 }), /protocol version 3 is not supported \(this connection speaks version 2\)/);
   const v1 = Buffer.from(v2);
   v1[4] = 1;
-  assert.match(bad(v1), /protocol version 1 is not supported \(this connection speaks versions 2 to 5\)/);
+  assert.match(bad(v1), /protocol version 1 is not supported \(this connection speaks versions 2 to 6\)/);
 });
 
 test('a put condition exists from version 4: refused by the writer below it, and by the reader in an older frame', () => {
@@ -166,6 +166,24 @@ test('a put condition exists from version 4: refused by the writer below it, and
   assert.equal(messageSince('conflict'), 4);
 });
 
+test('a typed operation exists from version 6: refused by the writer below it and by the reader in an older frame; it comes alone', () => {
+  const m = { type: 'put', key: 'k', value: new Uint8Array(0), deleted: false, context: null, w: 0, pw: 0, op: { type: 'counter', by: 3 } } as const;
+  assert.equal(messageNeeds(m), 6);
+  const w = new Writer();
+  assert.throws(() => writeFrame(w, 1, m, 4), /this put needs protocol version 6 \(a counter operation\); this connection speaks version 4/);
+  assert.equal(w.length, 0, 'nothing was written');
+  const forged = encodeFrame(2, m, 6);
+  forged[4] = 4;
+  assert.match(bad(forged), /unknown put flags 32/);
+  const withDelete = encodeFrame(3, m, 6);
+  withDelete[15] = withDelete[15]! | 1; // the flags byte
+  assert.match(bad(withDelete), /a typed operation takes no delete, context or condition/);
+  const garbled = encodeFrame(4, m, 6);
+  garbled[garbled.length - 2] = 0x7b; // inside the operation's JSON
+  assert.match(bad(garbled), /malformed typed operation/);
+  assert.equal(messageSince('opReply'), 6);
+});
+
 test('specific malformed input gets specific errors', () => {
   const ok = encodeFrame(1, { type: 'get', key: 'k', r: 0, pr: 0 });
   const wrongVersion = Buffer.from(ok);
@@ -183,8 +201,8 @@ test('specific malformed input gets specific errors', () => {
   const trailing = Buffer.concat([ok, Buffer.from([0])]);
   assert.match(bad(trailing), /frame|truncated/);
   const put = encodeFrame(1, { type: 'put', key: 'k', value: new Uint8Array(0), deleted: false, context: null, w: 0, pw: 0 });
-  put[10 + 3 + 2] = 32; // the flags byte, after key (u16 length + 1 byte) and two quorums
-  assert.match(bad(put), /unknown put flags 32/);
+  put[10 + 3 + 2] = 64; // the flags byte, after key (u16 length + 1 byte) and two quorums
+  assert.match(bad(put), /unknown put flags 64/);
   const leaf = encodeFrame(1, { type: 'compact', keys: [{ key: 'k', leaf: new Uint8Array(16) }] });
   assert.match(bad(leaf.subarray(0, leaf.length - 1)), /frame length|truncated/);
   const shortLeaf = { type: 'compact', keys: [{ key: 'k', leaf: new Uint8Array(15) }] } as const;

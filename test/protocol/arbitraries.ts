@@ -10,6 +10,8 @@ import { ERROR_CODES, type ErrorCode } from '../../storage/core/errors.ts';
 import type { Member, Ring } from '../../storage/core/ring.ts';
 import type { Version } from '../../storage/core/siblings.ts';
 import type { Dot } from '../../storage/core/version-vector.ts';
+import { canonical } from '../../storage/core/crdt/canonical.ts';
+import type { TypedOp } from '../../storage/core/crdt/typed.ts';
 import type { Message, MessageType } from '../../storage/protocol/messages.ts';
 
 type Of<T extends MessageType> = Extract<Message, { type: T }>;
@@ -92,6 +94,15 @@ export const ring: fc.Arbitrary<Ring> = fc
     return { version, partitions, n, members: ms, owners, next, transfers };
   });
 
+const member = fc.jsonValue({ maxDepth: 2 }).map(canonical);
+const typedOp: fc.Arbitrary<TypedOp> = fc.oneof(
+  fc.integer().map((by): TypedOp => ({ type: 'counter', by })),
+  fc.record({ add: fc.array(member, { maxLength: 3 }), remove: fc.array(member, { maxLength: 3 }) }).map((o): TypedOp => ({ type: 'set', ...o })),
+  fc
+    .array(fc.oneof(fc.record({ field: fc.string(), register: member }), fc.record({ field: fc.string(), increment: fc.integer() })), { maxLength: 3 })
+    .map((updates): TypedOp => ({ type: 'map', updates: updates.map((u) => ({ ...u })) })),
+);
+
 const t = <T extends MessageType>(type: T) => fc.constant(type);
 
 export const arbitraries: MessageArbitraries = {
@@ -113,11 +124,17 @@ export const arbitraries: MessageArbitraries = {
       pw: quorum,
       forwarded: fc.boolean(),
       condition: fc.constantFrom(undefined, 'current' as const, 'absent' as const),
+      op: fc.option(typedOp, { nil: undefined }),
     })
-    // the decoder leaves `forwarded` and `condition` out unless they are set
-    .map(({ forwarded, condition, ...m }) => ({ ...m, ...(forwarded ? { forwarded } : {}), ...(condition ? { condition } : {}) })),
+    // the decoder leaves `forwarded`, `condition` and `op` out unless they are set; an op comes alone, with an empty value
+    .map(({ forwarded, condition, op, ...m }) =>
+      op
+        ? { ...m, value: new Uint8Array(0), deleted: false, context: null, ...(forwarded ? { forwarded } : {}), op }
+        : { ...m, ...(forwarded ? { forwarded } : {}), ...(condition ? { condition } : {}) },
+    ),
   putReply: fc.record({ type: t('putReply'), acks: u8, dot, context: vv }),
   conflict: fc.record({ type: t('conflict'), set }),
+  opReply: fc.record({ type: t('opReply'), acks: u8, dot, context: vv, state: fc.uint8Array({ maxLength: 48 }) }),
   ring: fc.constant({ type: 'ring' }),
   ringReply: fc.record({ type: t('ringReply'), n: u8, r: u8, w: u8, ring }),
   replicaRead: fc.record({ type: t('replicaRead'), key }),

@@ -117,7 +117,7 @@ export async function runWorkload(cluster: SimCluster, history: History, o: RunO
 
 
 /** One round of repair as the workers would run it: hint replay, expiry, and a sweep (anti-entropy, then reclamation). */
-async function repairRound(cluster: SimCluster, repair: ReturnType<SimCluster['repairer']>, all: boolean): Promise<SweepReport> {
+export async function repairRound(cluster: SimCluster, repair: ReturnType<SimCluster['repairer']>, all: boolean): Promise<SweepReport> {
   await repair.replayAll();
   const members = cluster.ring().members.map((m) => m.id).filter((id) => cluster.isRunning(id));
   await repair.expire(members).catch(() => 0);

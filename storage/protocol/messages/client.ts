@@ -5,6 +5,8 @@ import { MAX_MGET_KEYS } from '../../core/limits.ts';
 import type { Ring } from '../../core/ring.ts';
 import type { SiblingSet } from '../../core/siblings.ts';
 import type { Dot, VersionVector } from '../../core/version-vector.ts';
+import { decodeOp, encodeOp } from '../../core/crdt/codec.ts';
+import type { TypedOp } from '../../core/crdt/typed.ts';
 import { reply, request } from '../entry.ts';
 import { readFlags, readKey, readRing, readSet, readVV, writeQuorum, writeRing, writeSet, writeVV } from '../shapes.ts';
 import { ProtocolError, type Reader, type Writer } from '../wire.ts';
@@ -182,6 +184,23 @@ export interface PutRequest {
    * fails. Protocol version 4; left out when there is none.
    */
   readonly condition?: PutCondition;
+  /**
+   * a typed operation (core/crdt/typed.ts) in place of a value: the coordinator joins the
+   * typed siblings it holds, applies this, and writes the result (docs/types.md). Answered by
+   * `opReply`. `value` is empty, and it takes no context, delete or condition. Protocol
+   * version 6; left out when there is none.
+   */
+  readonly op?: TypedOp;
+}
+
+/** A typed operation applied: the put's answer, with the state its coordinator wrote. */
+export interface OpReply {
+  readonly type: 'opReply';
+  readonly acks: number;
+  readonly dot: Dot;
+  readonly context: VersionVector;
+  /** the encoded state the coordinator wrote (core/crdt/codec.ts) */
+  readonly state: Uint8Array;
 }
 
 export type PutCondition = 'current' | 'absent';
@@ -208,6 +227,9 @@ const PUT_FORWARDED = 4;
 const PUT_IF_CURRENT = 8;
 const PUT_IF_ABSENT = 16;
 const CONDITIONS_SINCE = 4;
+/** version 6 on: the blob is a typed operation (core/crdt/codec.ts encodeOp), not a value */
+const PUT_TYPED_OP = 32;
+const TYPED_SINCE = 6;
 
 function conditionFlags(c: PutCondition | undefined): number {
   return c === 'current' ? PUT_IF_CURRENT : c === 'absent' ? PUT_IF_ABSENT : 0;
@@ -215,24 +237,34 @@ function conditionFlags(c: PutCondition | undefined): number {
 
 const put = request<PutRequest>('put', 14, {
   since: 1,
-  needs: (m) => (m.condition ? CONDITIONS_SINCE : 1),
+  needs: (m) => (m.op ? TYPED_SINCE : m.condition ? CONDITIONS_SINCE : 1),
   write(w, m) {
     w.str16(m.key);
     writeQuorum(w, m.w);
     writeQuorum(w, m.pw);
-    w.u8((m.deleted ? PUT_DELETED : 0) | (m.context ? PUT_HAS_CONTEXT : 0) | (m.forwarded ? PUT_FORWARDED : 0) | conditionFlags(m.condition));
+    w.u8((m.deleted ? PUT_DELETED : 0) | (m.context ? PUT_HAS_CONTEXT : 0) | (m.forwarded ? PUT_FORWARDED : 0) | conditionFlags(m.condition) | (m.op ? PUT_TYPED_OP : 0));
     if (m.context) writeVV(w, m.context);
-    w.blob(m.value);
+    w.blob(m.op ? encodeOp(m.op) : m.value);
   },
   read(r, version) {
     const key = readKey(r);
     const w = r.u8();
     const pw = r.u8();
     const conditions = version >= CONDITIONS_SINCE ? PUT_IF_CURRENT | PUT_IF_ABSENT : 0;
-    const flags = readFlags(r, PUT_DELETED | PUT_HAS_CONTEXT | PUT_FORWARDED | conditions, 'put');
+    const typed = version >= TYPED_SINCE ? PUT_TYPED_OP : 0;
+    const flags = readFlags(r, PUT_DELETED | PUT_HAS_CONTEXT | PUT_FORWARDED | conditions | typed, 'put');
     if (flags & PUT_IF_CURRENT && flags & PUT_IF_ABSENT) throw new ProtocolError('a put has at most one condition');
+    if (flags & PUT_TYPED_OP && flags & (PUT_DELETED | PUT_HAS_CONTEXT | PUT_IF_CURRENT | PUT_IF_ABSENT)) {
+      throw new ProtocolError('a typed operation takes no delete, context or condition');
+    }
     const context = flags & PUT_HAS_CONTEXT ? readVV(r) : null;
-    const value = r.blob();
+    let value = r.blob();
+    let op: TypedOp | null = null;
+    if (flags & PUT_TYPED_OP) {
+      op = decodeOp(value);
+      if (!op) throw new ProtocolError('a put carries a malformed typed operation');
+      value = new Uint8Array(0);
+    }
     const deleted = (flags & PUT_DELETED) !== 0;
     const condition: PutCondition | null = flags & PUT_IF_CURRENT ? 'current' : flags & PUT_IF_ABSENT ? 'absent' : null;
     // `forwarded` and `condition` are left out unless set, as the senders write them
@@ -246,8 +278,21 @@ const put = request<PutRequest>('put', 14, {
       value,
       ...(flags & PUT_FORWARDED ? { forwarded: true } : {}),
       ...(condition ? { condition } : {}),
+      ...(op ? { op } : {}),
     };
   },
+});
+
+const opReply = reply<OpReply>('opReply', 88, {
+  since: TYPED_SINCE,
+  write(w, m) {
+    w.u8(m.acks);
+    w.str8(m.dot.actor);
+    w.u64(m.dot.counter);
+    writeVV(w, m.context);
+    w.blob(m.state);
+  },
+  read: (r) => ({ type: 'opReply', acks: r.u8(), dot: { actor: r.str8(), counter: r.u64() }, context: readVV(r), state: r.blob() }),
 });
 
 const conflict = reply<ConflictReply>('conflict', 83, {
@@ -313,6 +358,6 @@ const statusReply = reply<StatusReply>('statusReply', 33, {
 });
 
 export type ClientRequest = PingRequest | GetRequest | MgetRequest | PutRequest | RingRequest | StatusRequest;
-export type ClientReply = ErrorReply | PongReply | GetReply | MgetReply | PutReply | ConflictReply | RingReply | StatusReply;
+export type ClientReply = ErrorReply | PongReply | GetReply | MgetReply | PutReply | ConflictReply | OpReply | RingReply | StatusReply;
 
-export const clientMessages = { error, ping, pong, get, getReply, mget, mgetReply, put, putReply, conflict, ring, ringReply, status, statusReply };
+export const clientMessages = { error, ping, pong, get, getReply, mget, mgetReply, put, putReply, conflict, opReply, ring, ringReply, status, statusReply };
