@@ -412,14 +412,14 @@ export class Coordinator {
     return quorumError(kind, shortfall, timedOut);
   }
 
-  /** One request to a peer, feeding the liveness view: failures to reach it mark it down. */
+  /** One request to a peer, feeding the liveness view: failing to reach it marks it down, timeouts in a row do (liveness.ts). */
   async #ask(node: NodeId, request: Parameters<Transport['request']>[1], timeoutMs = this.d.config.requestTimeoutMs): Promise<Reply> {
     try {
       const reply = await this.d.transport.request(node, request, timeoutMs);
       this.d.liveness.success(node);
       return reply;
     } catch (e) {
-      if (e instanceof StoreError && (e.code === 'UNAVAILABLE' || e.code === 'TIMEOUT')) this.d.liveness.failure(node);
+      if (e instanceof StoreError && (e.code === 'UNAVAILABLE' || e.code === 'TIMEOUT')) this.d.liveness.failure(node, e.code === 'TIMEOUT' ? 'timeout' : 'unreachable');
       throw e;
     }
   }

@@ -641,7 +641,8 @@ export class StorageNode {
 
   #track(work: Promise<unknown>, what: string): void {
     this.#inflight.set(work, what);
-    void work.finally(() => this.#inflight.delete(work)).catch(() => undefined);
+    const done = () => void this.#inflight.delete(work);
+    work.then(done, done);
   }
 
   #failure(e: unknown, request: Request): ErrorReply {

@@ -48,11 +48,12 @@ export class PhiAccrual {
     return this.#last;
   }
 
-  phi(now: number): number {
+  /** `pauseScale` multiplies the tolerated pause (a node that is itself slow tolerates more: core/awareness.ts). */
+  phi(now: number, pauseScale = 1): number {
     if (this.#last === null) return 0;
     const elapsed = now - this.#last;
     const n = this.#intervals.length;
-    const mean = this.#sum / n + this.#o.acceptablePauseMs;
+    const mean = this.#sum / n + this.#o.acceptablePauseMs * pauseScale;
     const variance = Math.max(0, this.#sumSquares / n - (this.#sum / n) ** 2);
     const std = Math.max(Math.sqrt(variance), this.#o.minStdMs);
     // logistic approximation of the normal CDF (as Akka's PhiAccrualFailureDetector)
@@ -61,8 +62,8 @@ export class PhiAccrual {
     return elapsed > mean ? -Math.log10(e / (1 + e)) : -Math.log10(1 - 1 / (1 + e));
   }
 
-  isAvailable(now: number): boolean {
-    return this.phi(now) < this.#o.threshold;
+  isAvailable(now: number, pauseScale = 1): boolean {
+    return this.phi(now, pauseScale) < this.#o.threshold;
   }
 
   #add(interval: number): void {

@@ -32,11 +32,15 @@ export function sloppyTargets(walk: readonly NodeId[], n: number, isUp: (node: N
   return targets;
 }
 
+/** Keys whose places a RingView keeps. */
+const PLACES_KEPT = 4096;
+
 /** Indexes one ring: the partition of a key and each partition's walk order, computed once. */
 export class RingView {
   readonly #walks: (readonly NodeId[] | undefined)[];
   readonly #primaries: (readonly NodeId[] | undefined)[];
   readonly #nextWalks: (readonly NodeId[] | undefined)[];
+  readonly #places = new Map<string, Place>();
 
   readonly n: number;
 
@@ -50,13 +54,23 @@ export class RingView {
   }
 
   partitionOf(key: string): number {
-    return partitionOfPosition(ringPosition(key), this.ring.partitions);
+    return this.place(key).partition;
   }
 
-  /** The key's partition and Merkle segment, from one hash. */
+  /**
+   * The key's partition and Merkle segment, from one hash. A request asks for a key's place
+   * several times (the coordinator, the replica's read and write, the replicas' checks), so
+   * the places of recent keys are kept; the cache is emptied when it fills.
+   */
   place(key: string): Place {
-    const position = ringPosition(key);
-    return { partition: partitionOfPosition(position, this.ring.partitions), segment: segmentOfPosition(position, this.ring.partitions) };
+    let place = this.#places.get(key);
+    if (place === undefined) {
+      const position = ringPosition(key);
+      place = { partition: partitionOfPosition(position, this.ring.partitions), segment: segmentOfPosition(position, this.ring.partitions) };
+      if (this.#places.size >= PLACES_KEPT) this.#places.clear();
+      this.#places.set(key, place);
+    }
+    return place;
   }
 
   /** All members owning partitions, clockwise from the partition: the first n are its primaries. */

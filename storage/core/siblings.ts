@@ -74,15 +74,26 @@ export function applyWrite(set: SiblingSet, version: Version): SiblingSet {
  * loses entries (bound(), compaction), so the smaller one is the newer.
  */
 export function merge(a: SiblingSet, b: SiblingSet, maxActors = MAX_ACTORS_PER_KEY): SiblingSet {
-  if (b.length === 0) return a;
+  if (b.length === 0 || a === b) return a;
   if (a.length === 0) return b;
+  // the same versions on both sides (replicas that agree): a as it is, as the general case would give
+  if (sameSet(a, b)) return a;
   const all: Version[] = [...a];
   for (const v of b) {
     const i = all.findIndex((x) => equalDots(x.dot, v.dot));
     if (i < 0) all.push(v);
     else if (!equalVV(all[i]!.past, v.past)) all[i] = { ...all[i]!, past: meet(all[i]!.past, v.past) };
   }
-  return bound(maximal(all).sort(byDot), maxActors);
+  const out = bound(maximal(all).sort(byDot), maxActors);
+  // the very versions of one side (a write that supersedes what a replica held): that side's
+  // set itself, so what is known of it (its encoding: protocol/shapes.ts) is kept
+  return sameMembers(out, b) ? b : sameMembers(out, a) ? a : out;
+}
+
+function sameMembers(a: SiblingSet, b: SiblingSet): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**

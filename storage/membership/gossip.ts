@@ -7,6 +7,7 @@
 // converge: each node feeds the heartbeats it hears of into its own phi-accrual detectors and
 // decides for itself whom it can reach.
 import { StoreError } from '../core/errors.ts';
+import { DEFAULT_AWARENESS, LocalHealth, type AwarenessOptions } from '../core/awareness.ts';
 import { DEFAULT_PHI, PhiAccrual, type PhiOptions } from '../core/phi.ts';
 import { compareDigests, digestOf, validateRing, type RingDigest } from '../core/ring-merge.ts';
 import type { NodeId, Ring } from '../core/ring.ts';
@@ -19,6 +20,8 @@ export interface GossipOptions {
   readonly phi: PhiOptions;
   /** heartbeats carried per message besides our own: the freshest ones, so messages stay small in large clusters */
   readonly maxBeats: number;
+  /** how this node's own health slows its suspicion of others (core/awareness.ts) */
+  readonly awareness?: AwarenessOptions;
 }
 
 // one exchange per second with one peer (and one seed); a silent peer is suspected in 4-6 s
@@ -61,6 +64,8 @@ interface PeerState {
   readonly detector: PhiAccrual;
   /** a request to the peer failed after the last sign of life */
   suspect: boolean;
+  /** requests to the peer timed out in a row since its last answer */
+  timeouts: number;
   /** whether the peer was up when last looked at, to notice returns */
   wasUp: boolean;
 }
@@ -73,11 +78,16 @@ export class Gossiper implements Liveness {
   #knownIds: NodeId[] | undefined;
   readonly #forks = new Set<number>();
   rounds = 0;
+  /** this node's own health: a slow node is slower to suspect others */
+  readonly health: LocalHealth;
+  /** when the last round ended, to see how late the next one runs */
+  #roundEnded: number | null = null;
   /** ring versions seen decided twice, differently */
   ringForks = 0;
 
   constructor(deps: GossipDeps) {
     this.#d = deps;
+    this.health = new LocalHealth(deps.options.awareness ?? DEFAULT_AWARENESS);
     for (const b of deps.remembered ?? []) this.#peer(b.node).beat = { ...b, beat: 0 };
   }
 
@@ -86,7 +96,7 @@ export class Gossiper implements Liveness {
   isUp(node: NodeId): boolean {
     if (node === this.#d.self) return true;
     const p = this.#peer(node);
-    const up = !p.suspect && p.detector.isAvailable(this.#d.clock.now());
+    const up = !p.suspect && p.detector.isAvailable(this.#d.clock.now(), this.health.multiplier);
     p.wasUp = up;
     return up;
   }
@@ -96,13 +106,15 @@ export class Gossiper implements Liveness {
     const p = this.#peer(node);
     const was = p.wasUp && !p.suspect;
     p.suspect = false;
+    p.timeouts = 0;
     p.detector.alive(this.#d.clock.now());
     if (!was && this.isUp(node)) this.#d.onReturn?.(node);
   }
 
-  failure(node: NodeId): void {
+  failure(node: NodeId, kind: 'timeout' | 'unreachable' = 'unreachable'): void {
     if (node === this.#d.self) return;
     const p = this.#peer(node);
+    if (kind === 'timeout' && ++p.timeouts < this.health.timeoutsToSuspect) return;
     p.suspect = true;
     p.wasUp = false;
   }
@@ -120,15 +132,22 @@ export class Gossiper implements Liveness {
 
   /** One round: bump our heartbeat, exchange with a random peer and a random seed. */
   async tick(): Promise<void> {
+    // rounds are started one interval after the last one ended: one that starts late says this node is slow
+    const started = this.#d.clock.now();
+    if (this.#roundEnded !== null) this.health.round(started - this.#roundEnded - this.#d.options.intervalMs, this.#d.options.intervalMs);
     this.#beat++;
     this.rounds++;
-    const others = this.#known();
-    if (others.length === 0) return;
-    const peer = others[randomInt(this.#d.random, others.length)]!;
-    const seeds = this.#d.seeds().filter((s) => s !== this.#d.self && s !== peer);
-    const targets = [peer];
-    if (seeds.length > 0) targets.push(seeds[randomInt(this.#d.random, seeds.length)]!);
-    await Promise.all(targets.map((t) => this.exchange(t)));
+    try {
+      const others = this.#known();
+      if (others.length === 0) return;
+      const peer = others[randomInt(this.#d.random, others.length)]!;
+      const seeds = this.#d.seeds().filter((s) => s !== this.#d.self && s !== peer);
+      const targets = [peer];
+      if (seeds.length > 0) targets.push(seeds[randomInt(this.#d.random, seeds.length)]!);
+      await Promise.all(targets.map((t) => this.exchange(t)));
+    } finally {
+      this.#roundEnded = this.#d.clock.now();
+    }
   }
 
   /** A push-pull exchange with one peer. */
@@ -144,8 +163,8 @@ export class Gossiper implements Liveness {
     let reply: Reply;
     try {
       reply = await this.#d.transport.request(peer, request, Math.max(200, this.#d.options.intervalMs / 2));
-    } catch {
-      this.failure(peer);
+    } catch (e) {
+      this.failure(peer, e instanceof StoreError && e.code === 'TIMEOUT' ? 'timeout' : 'unreachable');
       return;
     }
     if (reply.type !== 'gossipReply') {
@@ -249,7 +268,7 @@ export class Gossiper implements Liveness {
       }
       const p = this.#peer(b.node);
       if (b.generation > p.beat.generation || (b.generation === p.beat.generation && b.beat > p.beat.beat)) {
-        const was = p.wasUp && !p.suspect && p.detector.isAvailable(now);
+        const was = p.wasUp && !p.suspect && p.detector.isAvailable(now, this.health.multiplier);
         p.heardAt = now;
         p.suspect = false;
         p.detector.heartbeat(now);
@@ -301,7 +320,7 @@ export class Gossiper implements Liveness {
   #peer(node: NodeId): PeerState {
     let p = this.#peers.get(node);
     if (!p) {
-      p = { beat: { node, generation: 0, beat: 0, life: '' }, heardAt: 0, detector: new PhiAccrual(this.#d.options.phi), suspect: false, wasUp: true };
+      p = { beat: { node, generation: 0, beat: 0, life: '' }, heardAt: 0, detector: new PhiAccrual(this.#d.options.phi), suspect: false, timeouts: 0, wasUp: true };
       // silence counts from the moment we first know of a peer
       p.detector.alive(this.#d.clock.now());
       this.#peers.set(node, p);

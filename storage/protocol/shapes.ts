@@ -99,24 +99,70 @@ function readVersion(r: Reader): Version {
   return { dot: { actor, counter }, past, deleted: (flags & VERSION_DELETED) !== 0, writtenAt, value };
 }
 
+// A set's encoding is kept on the set (sets are immutable), so that a set is encoded once: the
+// coordinator stores and sends the same bytes, a replica stores the bytes it received when the
+// merge keeps the received set, and a read answers with the bytes it read. Only canonical bytes
+// are kept, the ones writeSet itself would write (a decoded set whose version vectors were not
+// in actor order, or whose writtenAt is a NaN, is encoded afresh), so every replica stores the
+// same bytes for the same set and the Merkle trees agree.
+const ENCODING = Symbol('encoding');
+
+type Encoded = SiblingSet & { [ENCODING]?: Uint8Array };
+
+function remember(set: SiblingSet, bytes: Uint8Array): void {
+  if (Object.isExtensible(set)) Object.defineProperty(set, ENCODING, { value: bytes });
+}
+
+/** The set's canonical encoding when it is already known. */
+function knownEncoding(set: SiblingSet): Uint8Array | undefined {
+  return (set as Encoded)[ENCODING];
+}
+
 export function writeSet(w: Writer, set: SiblingSet): void {
+  const known = knownEncoding(set);
+  if (known) {
+    w.bytes(known);
+    return;
+  }
   if (set.length > 0xffff) throw new ProtocolError('too many siblings to encode');
   w.u16(set.length);
   for (const v of set) writeVersion(w, v);
 }
 
 export function readSet(r: Reader): SiblingSet {
+  const start = r.pos;
   const count = r.u16();
   const set: Version[] = [];
-  for (let i = 0; i < count; i++) set.push(readVersion(r));
+  let canonical = true;
+  for (let i = 0; i < count; i++) {
+    const v = readVersion(r);
+    if (canonical && !isCanonical(v)) canonical = false;
+    set.push(v);
+  }
+  if (canonical && count > 0) remember(set, r.span(start));
   return set;
 }
 
+/** Whether writeVersion would write back the bytes this version was read from. */
+function isCanonical(v: Version): boolean {
+  if (Number.isNaN(v.writtenAt)) return false;
+  let previous: string | null = null;
+  for (const actor of v.past.keys()) {
+    if (previous !== null && !(previous < actor)) return false;
+    previous = actor;
+  }
+  return true;
+}
+
 /** A sibling set on its own, as the engines store it. */
-export function encodeSet(set: SiblingSet): Buffer {
+export function encodeSet(set: SiblingSet): Uint8Array {
+  const known = knownEncoding(set);
+  if (known) return known;
   const w = new Writer(64 + set.reduce((n, v) => n + v.value.byteLength + 64, 0));
   writeSet(w, set);
-  return w.result();
+  const bytes = w.result();
+  if (set.length > 0) remember(set, bytes);
+  return bytes;
 }
 
 export function decodeSet(buf: Buffer): SiblingSet {

@@ -202,6 +202,11 @@ export class Reader {
     return this.#str(this.u32());
   }
 
+  /** A view of the bytes from `start` to here: callers hand in buffers they own. */
+  span(start: number): Buffer {
+    return this.buf.subarray(start, this.#pos);
+  }
+
   /** A view into the frame: callers hand in buffers they own (each message arrives in a fresh one). */
   blob(): Uint8Array {
     return this.bytes(this.u32());

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { actorCounters, applyWrite, bound, contextCovers, contextOf, merge, supersedes, type SiblingSet, type Version } from '../../storage/core/siblings.ts';
-import { compare, coversDot, formatDot, join, leq, EMPTY_VV, type Dot, type VersionVector } from '../../storage/core/version-vector.ts';
+import { compare, compareDots, coversDot, equalVV, formatDot, join, leq, meet, EMPTY_VV, type Dot, type VersionVector } from '../../storage/core/version-vector.ts';
 
 // ------------------------------------------------------------------ the naive model
 
@@ -140,6 +140,38 @@ test('merge is commutative, associative and idempotent, and never keeps a supers
       assert.deepEqual(dots(merge(a, a)), dots(a));
       const m = merge(a, b);
       for (const x of m) for (const y of m) assert.ok(!supersedes(x, y));
+    }),
+    { numRuns: 300 },
+  );
+});
+
+/** merge as it was before its shortcuts (the same versions on both sides, one side's versions kept whole); sets bounded alike. */
+function referenceMerge(a: SiblingSet, b: SiblingSet, maxActors: number): SiblingSet {
+  if (b.length === 0) return a;
+  if (a.length === 0) return b;
+  const all: Version[] = [...a];
+  for (const v of b) {
+    const i = all.findIndex((x) => x.dot.actor === v.dot.actor && x.dot.counter === v.dot.counter);
+    if (i < 0) all.push(v);
+    else if (!equalVV(all[i]!.past, v.past)) all[i] = { ...all[i]!, past: meet(all[i]!.past, v.past) };
+  }
+  const maximal = all.filter((v) => !all.some((x) => supersedes(x, v)));
+  return bound(maximal.sort((x, y) => compareDots(x.dot, y.dot)), maxActors);
+}
+
+test('merge gives what the merge without shortcuts gives, and a side itself when the result is its versions', () => {
+  fc.assert(
+    fc.property(runWith(1), fc.integer({ min: 2, max: 8 }), ({ replicas, steps }, max) => {
+      execute(replicas, steps, (w) => {
+        for (const a of w.real) {
+          for (const b of w.real) {
+            const m = merge(a, b, max);
+            assert.deepEqual(m, referenceMerge(a, b, max));
+            if (m.length > 0 && m.length === b.length && m.every((v, i) => v === b[i])) assert.equal(m, b);
+            if (m.length > 0 && m.length === a.length && m.every((v, i) => v === a[i])) assert.equal(m, a);
+          }
+        }
+      }, max);
     }),
     { numRuns: 300 },
   );
