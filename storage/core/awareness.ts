@@ -21,8 +21,11 @@ export const DEFAULT_AWARENESS: AwarenessOptions = { max: 8, timeoutsToSuspect: 
 
 export class LocalHealth {
   #score = 0;
+  readonly options: AwarenessOptions;
 
-  constructor(readonly options: AwarenessOptions = DEFAULT_AWARENESS) {}
+  constructor(options: AwarenessOptions = DEFAULT_AWARENESS) {
+    this.options = options;
+  }
 
   /** 0 when healthy; higher the more this node's own work runs late. */
   get score(): number {

@@ -136,7 +136,7 @@ for (const seed of [3, 11, 29, 41, 57, 63, 78, 85, 92, 100]) {
       for (const m of present) assert.ok(added.get(key)!.has(m), `${key}: ${m} was never added; ${where}`);
     }
     for (const [key, byPrimary] of final.primaries!) {
-      const bytes = new Set([...byPrimary.values()].map((set) => encodeSet(set).toString('hex')));
+      const bytes = new Set([...byPrimary.values()].map((set) => Buffer.from(encodeSet(set)).toString('hex')));
       assert.equal(bytes.size, 1, `${key}: the primaries hold different sets after repair; ${where}`);
     }
   });

@@ -105,7 +105,7 @@ test('after concurrent increments and anti-entropy, every replica holds the same
   const dots = () => new Set([p1, p2, p3].flatMap((id) => c.node(id).replica.read(KEY).map((v) => `${v.dot.actor}:${v.dot.counter}`)));
   const before = dots();
   await c.scheduler.drive(c.repairer().sweep());
-  const stored = [p1, p2, p3].map((id) => encodeSet(c.node(id).replica.read(KEY)).toString('hex'));
+  const stored = [p1, p2, p3].map((id) => Buffer.from(encodeSet(c.node(id).replica.read(KEY))).toString('hex'));
   assert.equal(new Set(stored).size, 1, 'byte-identical sibling sets on the three replicas');
   assert.ok([...dots()].every((d) => before.has(d)), 'no dot that an operation did not make');
   assert.equal(count(c.node(p1).replica.read(KEY)), 9);

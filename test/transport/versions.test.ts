@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import WebSocket, { WebSocketServer } from 'ws';
 import { StoreError } from '../../storage/core/errors.ts';
 import { silentLogger } from '../../storage/runtime.ts';
-import { decodeFrames, encodeFrame, isBadFrame, type VersionRange } from '../../storage/protocol/codec.ts';
+import { decodeFrames, encodeFrame, isBadFrame, PROTOCOL_MAX, type VersionRange } from '../../storage/protocol/codec.ts';
 import type { Reply, Request } from '../../storage/protocol/messages.ts';
 import { Connection } from '../../storage/transport/connection.ts';
 import { NodeServer, WS_PATH } from '../../storage/transport/server.ts';
@@ -55,11 +55,11 @@ test('clients of different ranges on one node: each speaks the highest common ve
     const both = connect(address);
     const v2 = connect(address, { min: 2, max: 2 });
     const v3 = connect(address, { min: 3, max: 3 });
-    const future = connect(address, { min: 6, max: 7 });
+    const future = connect(address, { min: PROTOCOL_MAX + 1, max: PROTOCOL_MAX + 2 });
     const conditional: Request = { type: 'put', key: 'k', value: new Uint8Array(1), deleted: false, context: null, w: 0, pw: 0, condition: 'absent' };
     try {
       assert.deepEqual(await both.request({ type: 'ping' }, 2000), { type: 'pong' });
-      assert.equal(both.version, 5);
+      assert.equal(both.version, PROTOCOL_MAX);
       assert.deepEqual(await both.request(conditional, 2000), { type: 'conflict', set: [] });
 
       assert.deepEqual(await v2.request({ type: 'ping' }, 2000), { type: 'pong' });
@@ -87,7 +87,7 @@ test('clients of different ranges on one node: each speaks the highest common ve
         (e: unknown) => e,
       );
       assert.ok(error instanceof StoreError && error.details.sent === false, String(error));
-      assert.match(error.message, /no protocol version in common: this node speaks versions 2 to 5, the client offered versions 6 to 7/);
+      assert.match(error.message, new RegExp(`no protocol version in common: this node speaks versions 2 to ${PROTOCOL_MAX}, the client offered versions ${PROTOCOL_MAX + 1} to ${PROTOCOL_MAX + 2}`));
     } finally {
       for (const c of [both, v2, v3, future]) c.close();
     }
