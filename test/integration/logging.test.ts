@@ -54,7 +54,8 @@ test('secrets, tokens and a Redis password never reach the log: the configuratio
     const logged = lines(text);
     const config = logged.find((l) => l.msg === 'configuration')?.config as Record<string, unknown>;
     assert.ok(config, 'the configuration is logged at start');
-    assert.equal(config.secret, REDACTED);
+    // the credential is named (a certificate is shown as such), never its secret or private key
+    assert.equal(config.credential, 'cluster secret');
     assert.equal(config.adminToken, REDACTED);
     assert.equal(config.contextKeys, REDACTED);
     assert.equal(config.redisUrl, 'redis://:redacted@127.0.0.1:1');

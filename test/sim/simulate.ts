@@ -24,9 +24,9 @@ export interface SimResult {
   readonly faults: readonly string[];
 }
 
-export async function simulate(seed: number, parameters: Parameters = draw(seed)): Promise<SimResult> {
-  const p = parameters;
-  const cluster = await SimCluster.create({
+/** The simulated cluster a seed's drawn parameters describe: its size, network, disks and clocks. */
+export function clusterFor(seed: number, p: Parameters): Promise<SimCluster> {
+  return SimCluster.create({
     seed,
     nodes: p.nodes,
     partitions: p.partitions,
@@ -37,6 +37,11 @@ export async function simulate(seed: number, parameters: Parameters = draw(seed)
     clockSkewMs: p.faults.clockSkewMs,
     maxActors: p.maxActors,
   });
+}
+
+export async function simulate(seed: number, parameters: Parameters = draw(seed)): Promise<SimResult> {
+  const p = parameters;
+  const cluster = await clusterFor(seed, p);
   const history = new History();
   const exercised = newExercised();
   recordGroundTruth(cluster, history);

@@ -7,7 +7,7 @@
 // Disk loss stays off: a wiped disk loses what only it held, typed or not.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SimCluster } from './cluster.ts';
+import { clusterFor } from './simulate.ts';
 import { Nemesis } from './nemesis.ts';
 import { draw } from './swarm.ts';
 import { finalState, newExercised, repairRound, settle } from './workload.ts';
@@ -31,16 +31,7 @@ interface Tally {
 async function run(seed: number) {
   const drawn = draw(seed);
   const p = { ...drawn, faults: { ...drawn.faults, diskLoss: 'none' as const } };
-  const cluster = await SimCluster.create({
-    seed,
-    nodes: p.nodes,
-    partitions: p.partitions,
-    faults: { drop: p.faults.network.drop, duplicate: p.faults.network.duplicate, minDelayMs: 1, maxDelayMs: p.faults.network.maxDelayMs },
-    localHandoffEveryMs: p.faults.repairEveryMs ? 0 : 2000,
-    hintMaxAgeMs: p.faults.hintMaxAgeMs,
-    disk: p.faults.disk,
-    clockSkewMs: p.faults.clockSkewMs,
-  });
+  const cluster = await clusterFor(seed, p);
   const random = cluster.random.fork(4242);
   const counts = new Map(COUNTERS.map((k) => [k, { acked: 0, failed: 0 } as Tally]));
   const added = new Map(SETS.map((k) => [k, new Set<string>()]));
