@@ -3,6 +3,7 @@
 // is given. storage/main.ts runs one as a process; the simulator runs many in one process.
 import { ConflictError, StoreError } from './core/errors.ts';
 import { MAX_MGET_KEYS, receivedSiblingsLimit } from './core/limits.ts';
+import { HeardLeases } from './core/leases.ts';
 import { checkSet } from './core/set-check.ts';
 import { RingView } from './core/preference.ts';
 import { claimantOf } from './core/ring-change.ts';
@@ -80,6 +81,8 @@ export class StorageNode {
   readonly identity: Identity;
   readonly replica: Replica;
   readonly gossip: Gossiper;
+  /** the dot-counter leases peers advertised in their own heartbeats, in memory (core/leases.ts) */
+  readonly leases = new HeardLeases();
   readonly coordinator: Coordinator;
   readonly transfers: Transfers;
   readonly repair: RepairService;
@@ -137,10 +140,12 @@ export class StorageNode {
       },
       knowsRun: (life) => identity.knowsRun(life),
       onOlderSelf: (beat) => void this.#restored(beat).catch((e: unknown) => deps.logger.error('could not record a new epoch', { error: String(e) })),
+      lease: () => ({ epoch: identity.epoch, counter: identity.lease }),
+      onLease: (node, lease) => this.leases.heard(node, lease.epoch, lease.counter),
     });
     const setLimits = { maxSiblings: receivedSiblingsLimit(deps.config.maxSiblings), maxActors: deps.config.maxActors };
     this.replica = new Replica(deps.engine, (key) => this.#requireView().place(key), deps.config.hints, deps.config.maxActors, (set) =>
-      checkSet(set, setLimits, { owns: (actor) => this.identity.owns(actor), counter: this.identity.counter }),
+      checkSet(set, setLimits, { owns: (actor) => this.identity.owns(actor), counter: this.identity.counter }, (actor) => this.leases.limit(actor)),
     );
     this.coordinator = new Coordinator({
       self: deps.config.id,
@@ -463,9 +468,9 @@ export class StorageNode {
       case 'status':
         return { type: 'statusReply', json: JSON.stringify(this.status()) };
       case 'gossip':
-        return this.gossip.handleGossip(request);
+        return this.gossip.handleGossip(request, from);
       case 'lastBeat':
-        return { type: 'lastBeatReply', beat: await this.gossip.handleLastBeat(request.cluster, request.beat) };
+        return { type: 'lastBeatReply', beat: await this.gossip.handleLastBeat(request.cluster, request.beat, from) };
       case 'ringPush':
         this.gossip.handleRingPush(request.cluster, request.ring, from);
         return { type: 'ack' };

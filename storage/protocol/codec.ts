@@ -124,7 +124,7 @@ export function writeFrame(w: Writer, id: number, m: Message, version = PROTOCOL
   w.u8(version);
   w.u8(entry.number);
   w.u32(id);
-  entry.write(w, m);
+  entry.write(w, m, version);
   const length = w.length - start - 4;
   if (length + 4 > MAX_FRAME_BYTES) throw new StoreError('FRAME_TOO_LARGE', `frame of ${length + 4} bytes exceeds ${MAX_FRAME_BYTES}`);
   w.patchU32(start, length);
