@@ -4,7 +4,7 @@
 import { ConflictError, StoreError } from './core/errors.ts';
 import { MAX_MGET_KEYS, receivedSiblingsLimit } from './core/limits.ts';
 import { HeardLeases } from './core/leases.ts';
-import { checkSet } from './core/set-check.ts';
+import { checkSet, setProblem } from './core/set-check.ts';
 import { RingView } from './core/preference.ts';
 import { claimantOf } from './core/ring-change.ts';
 import { partitionCounts, type Member, type NodeId, type Ring } from './core/ring.ts';
@@ -144,9 +144,23 @@ export class StorageNode {
       onLease: (node, lease) => this.leases.heard(node, lease.epoch, lease.counter),
     });
     const setLimits = { maxSiblings: receivedSiblingsLimit(deps.config.maxSiblings), maxActors: deps.config.maxActors };
-    this.replica = new Replica(deps.engine, (key) => this.#requireView().place(key), deps.config.hints, deps.config.maxActors, (set) =>
-      checkSet(set, setLimits, { owns: (actor) => this.identity.owns(actor), counter: this.identity.counter }, (actor) => this.leases.limit(actor)),
-    );
+    this.replica = new Replica(deps.engine, (key) => this.#requireView().place(key), deps.config.hints, deps.config.maxActors, (set) => {
+      const own = { owns: (actor: string) => this.identity.owns(actor), counter: this.identity.counter };
+      let judged = false;
+      const limit = (actor: string) => {
+        const l = this.leases.limit(actor);
+        judged ||= l !== undefined;
+        return l;
+      };
+      try {
+        checkSet(set, setLimits, own, limit);
+      } catch (e) {
+        if (judged && setProblem(set, setLimits, own) === null) this.setsRefusedByLease++;
+        throw e;
+      } finally {
+        if (judged) this.setsJudgedByLease++;
+      }
+    });
     this.coordinator = new Coordinator({
       self: deps.config.id,
       config: deps.config,
@@ -230,6 +244,9 @@ export class StorageNode {
 
   /** Records on disk that failed their checksum since start (each counted once). */
   corruptRecords = 0;
+  /** received sets naming an actor of another node whose lease was heard, and those refused for a counter above it */
+  setsJudgedByLease = 0;
+  setsRefusedByLease = 0;
   readonly #reportedCorrupt = new Set<string>();
   /** key ranges whose actor is moving on because a record there was corrupt: no dot is made there until it has */
   readonly #incarnating = new Map<number, Promise<void>>();
@@ -572,6 +589,8 @@ export class StorageNode {
       cluster: this.config.cluster,
       actor: this.identity.actor,
       counter: this.identity.counter,
+      lease: this.identity.lease,
+      heardLeases: this.leases.all(),
       ringVersion: ring?.version ?? null,
       claimant: ring ? claimantOf(ring) : null,
       changing: ring ? ring.next !== null : false,

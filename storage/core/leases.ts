@@ -53,6 +53,11 @@ export class HeardLeases {
     return this.#byNode.get(node)?.get(epoch);
   }
 
+  /** Every lease heard, by node and epoch (for status reports). */
+  all(): Record<string, Record<string, number>> {
+    return Object.fromEntries([...this.#byNode].map(([node, epochs]) => [node, Object.fromEntries(epochs)]));
+  }
+
   /** The highest counter of an actor a replica takes, or undefined when nothing is known of it. */
   limit(actor: ActorId): number | undefined {
     const id = actorNodeEpoch(actor);
