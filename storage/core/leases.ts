@@ -31,6 +31,8 @@ export function actorNodeEpoch(actor: ActorId): { readonly node: string; readonl
 /** The highest lease heard per node and epoch; never lowered, so a late or replayed heartbeat changes nothing. */
 export class HeardLeases {
   readonly #byNode = new Map<string, Map<string, number>>();
+  /** the epoch each node advertised last: only its actors are judged */
+  readonly #current = new Map<string, string>();
   readonly #block: number;
 
   /** `block`: the counters a node leases at a time (tests use small blocks) */
@@ -40,6 +42,7 @@ export class HeardLeases {
 
   /** Takes in a lease a node advertised for one of its epochs. */
   heard(node: string, epoch: string, counter: number): void {
+    this.#current.set(node, epoch);
     let epochs = this.#byNode.get(node);
     if (!epochs) this.#byNode.set(node, (epochs = new Map()));
     const before = epochs.get(epoch);
@@ -61,7 +64,9 @@ export class HeardLeases {
   /** The highest counter of an actor a replica takes, or undefined when nothing is known of it. */
   limit(actor: ActorId): number | undefined {
     const id = actorNodeEpoch(actor);
-    if (!id) return undefined;
+    // an epoch the node has left makes no new dots, so a counter above its lease can only cover dots that exist,
+    // which no bound prevents; and a run of it that was never heard (a restored node's lost run) may have gone further
+    if (!id || this.#current.get(id.node) !== id.epoch) return undefined;
     const lease = this.lease(id.node, id.epoch);
     return lease === undefined ? undefined : lease + this.#block;
   }

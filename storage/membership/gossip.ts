@@ -157,8 +157,8 @@ export class Gossiper implements Liveness {
     }
   }
 
-  /** A push-pull exchange with one peer. */
-  async exchange(peer: NodeId): Promise<void> {
+  /** A push-pull exchange with one peer; true when the peer answered it. */
+  async exchange(peer: NodeId): Promise<boolean> {
     const ring = this.#d.ring();
     const request: GossipRequest = {
       type: 'gossip',
@@ -172,11 +172,11 @@ export class Gossiper implements Liveness {
       reply = await this.#d.transport.request(peer, request, Math.max(200, this.#d.options.intervalMs / 2));
     } catch (e) {
       this.failure(peer, e instanceof StoreError && e.code === 'TIMEOUT' ? 'timeout' : 'unreachable');
-      return;
+      return false;
     }
     if (reply.type !== 'gossipReply') {
       if (reply.type === 'error') this.#d.logger.warn('gossip refused', { peer, code: reply.code, error: reply.message });
-      return;
+      return false;
     }
     this.success(peer);
     this.#leases(peer, reply.beats);
@@ -185,13 +185,14 @@ export class Gossiper implements Liveness {
       try {
         this.#offer(reply.ring, peer);
       } catch {
-        return; // logged in #offer
+        return true; // logged in #offer
       }
     }
     const mine = this.#d.ring();
     if (reply.wantRing && mine) {
       await this.#d.transport.request(peer, { type: 'ringPush', cluster: this.#d.cluster, ring: mine }, this.#d.options.intervalMs).catch(() => undefined);
     }
+    return true;
   }
 
   /**
