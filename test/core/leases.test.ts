@@ -143,7 +143,7 @@ test('a dot or past entry above a heard lease plus one block fails the check, as
   );
 });
 
-test('actors with no lease heard pass; the highest lease heard per node and epoch is kept, never lowered', () => {
+test('actors with no lease heard and epochs left pass; the highest lease heard per node and epoch is kept, never lowered', () => {
   const heard = new HeardLeases();
   const v = (actor: string, counter: number): Version => ({ dot: { actor, counter }, past: EMPTY_VV, deleted: false, writtenAt: 0, value: new Uint8Array() });
   const check = (set: Version[]) => setProblem(set, limits, undefined, (a) => heard.limit(a));
@@ -155,6 +155,10 @@ test('actors with no lease heard pass; the highest lease heard per node and epoc
   assert.match(check([v('n1@e1', 300_001 + LEASE_BLOCK)]) ?? '', /above the counters its node has leased and advertised \(up to 400000/);
   assert.match(check([v('n1@e1.4', 300_001 + LEASE_BLOCK)]) ?? '', /n1@e1\.4/, 'every incarnation shares the node\'s counters');
   assert.equal(check([v('n1@e2', 2 ** 40)]), null, 'another epoch of n1: nothing heard');
+  heard.heard('n1', 'e2', 100_000);
+  assert.equal(check([v('n1@e1', 2 ** 40)]), null, 'an epoch n1 has left is no longer judged');
+  assert.match(check([v('n1@e2', 200_001)]) ?? '', /n1@e2:200001/);
+  assert.equal(heard.lease('n1', 'e1'), 300_000, 'its lease is kept');
   assert.equal(check([v('n2@e1', 2 ** 40)]), null, 'another node');
   // the receiver's own actors are judged by its own counter, not by leases
   const own = { owns: (a: string) => a === 'n1@e1', counter: 10 ** 9 };
