@@ -163,7 +163,8 @@ export class StorageNode {
         const node = actorNodeEpoch(actor)?.node;
         // a node's own actors, in a set it sends: it is the authority on its counters (it could advertise any lease), and
         // its newest dots reach a replica before its heartbeat does, several blocks ahead when it restarted meanwhile
-        if (node === undefined || node === from || this.#unasked(node)) return undefined;
+        // and a set this node's own coordinator built (from this node itself) is made of what it read, which is not judged
+        if (node === undefined || node === from || from === this.id || this.#unasked(node)) return undefined;
         const l = this.leases.limit(actor);
         judged ||= l !== undefined;
         return l;
@@ -548,15 +549,19 @@ export class StorageNode {
    * Serves a request; one refused for a counter above a lease heard is served again once the
    * nodes named have been asked for their lease (a gossip exchange each): a node that restarted
    * since it was last heard starts each run a block further on. Nothing changed when it was
-   * refused (sets are checked before anything is merged), so serving it again is safe. Refused
-   * when the lease the node itself advertises now is still below the counter, or when it cannot
-   * be asked.
+   * refused (sets are checked before anything is merged), so serving a replicaWrite or keysMerge
+   * again is safe; nothing else is served again. Refused when the lease the node itself
+   * advertises now is still below the counter; a node that cannot be asked goes unjudged.
    */
   async #serveHearing(from: NodeId | null, request: Request): Promise<Reply> {
     try {
       return await this.#serve(from, request);
     } catch (e) {
       if (!(e instanceof LeaseRefusal)) throw e;
+      if (request.type !== 'replicaWrite' && request.type !== 'keysMerge') {
+        this.setsRefusedByLease++;
+        throw e;
+      }
       const answered = await Promise.all(e.nodes.map((node) => this.#askLease(node)));
       // a node that cannot be asked is not judged for a while: a refusal would cost availability of real data
       const now = this.#deps.clock.now();
