@@ -399,8 +399,9 @@ export class Coordinator {
 
   async #writeReplica(t: Target, key: string, set: SiblingSet): Promise<void> {
     if (t.node === this.d.self) {
-      if (t.hintFor) await this.d.replica.storeHint(t.hintFor, key, set, this.d.clock.wallNow());
-      else await this.d.replica.mergeIn(key, set);
+      // from this node itself: a set it built from what it read, which leases do not judge (node.ts)
+      if (t.hintFor) await this.d.replica.storeHint(t.hintFor, key, set, this.d.clock.wallNow(), this.d.self);
+      else await this.d.replica.mergeIn(key, set, this.d.self);
       return;
     }
     const reply = await this.#ask(t.node, { type: 'replicaWrite', key, hintFor: t.hintFor ?? null, set });

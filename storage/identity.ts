@@ -17,12 +17,12 @@
 // under it is handed out, so after a crash the node resumes above every dot it ever made. A
 // lease write that fails is tried again; counters past the last durable lease are refused.
 import { StoreError } from './core/errors.ts';
+import { LEASE_BLOCK } from './core/leases.ts';
 import { Reader, Writer } from './protocol/codec.ts';
 import type { Store } from './engine/engine.ts';
 import { randomId, type Random } from './runtime.ts';
 import type { ActorId } from './core/version-vector.ts';
 
-const LEASE_BLOCK = 100_000;
 const NODE_KEY = ['node'];
 const LEASE_KEY = ['lease'];
 const GENERATION_KEY = ['generation'];
@@ -220,6 +220,11 @@ export class Identity {
   owns(actor: ActorId): boolean {
     const base = this.actor;
     return actor === base || (actor.startsWith(`${base}.`) && /^\d+$/.test(actor.slice(base.length + 1)));
+  }
+
+  /** The highest counter a durable lease covers: what this node's heartbeat advertises (core/leases.ts). */
+  get lease(): number {
+    return this.#durableLease;
   }
 
   /** The highest counter handed out so far. */

@@ -3,7 +3,8 @@
 // is given. storage/main.ts runs one as a process; the simulator runs many in one process.
 import { ConflictError, StoreError } from './core/errors.ts';
 import { MAX_MGET_KEYS, receivedSiblingsLimit } from './core/limits.ts';
-import { checkSet } from './core/set-check.ts';
+import { actorNodeEpoch, HeardLeases } from './core/leases.ts';
+import { checkSet, setProblem } from './core/set-check.ts';
 import { RingView } from './core/preference.ts';
 import { claimantOf } from './core/ring-change.ts';
 import { partitionCounts, type Member, type NodeId, type Ring } from './core/ring.ts';
@@ -19,7 +20,7 @@ import { RepairService } from './repair/service.ts';
 import { Reader, Writer, readRing, writeRing } from './protocol/codec.ts';
 import type { ConflictReply, ErrorReply, Heartbeat, HintsRequest, MgetItem, Reply, Request } from './protocol/messages.ts';
 import { Replica, type HintLimits } from './replica.ts';
-import type { SiblingSet } from './core/siblings.ts';
+import { actorCounters, type SiblingSet } from './core/siblings.ts';
 import type { Clock, Logger, Random, Timer, Transport } from './runtime.ts';
 import type { NodeStatus } from './status.ts';
 
@@ -69,6 +70,18 @@ function isRingOrHeard(key: StoreKey): boolean {
 /** a node that left the ring delivers or passes on the hints it still holds this often */
 const DEPARTED_HANDOFF_EVERY_MS = 2000;
 const TRANSFER_EVERY_MS = 250;
+/** How long a node that could not be asked for its lease goes unjudged: until gossip has had a few rounds to reach it. */
+const UNASKED_MS = 10_000;
+
+/** A set refused only for counters above the leases heard from `nodes`. */
+class LeaseRefusal extends StoreError {
+  readonly nodes: readonly NodeId[];
+  constructor(message: string, nodes: readonly NodeId[]) {
+    super('BAD_REQUEST', message);
+    this.nodes = nodes;
+  }
+}
+
 /** How long a starting node waits for a member's word on its last run before asking again (see #checkRestored). */
 const RESTORE_CHECK_TIMEOUT_MS = 500;
 const RESTORE_CHECK_RETRY_MS = 250;
@@ -80,6 +93,8 @@ export class StorageNode {
   readonly identity: Identity;
   readonly replica: Replica;
   readonly gossip: Gossiper;
+  /** the dot-counter leases peers advertised in their own heartbeats, in memory (core/leases.ts) */
+  readonly leases = new HeardLeases();
   readonly coordinator: Coordinator;
   readonly transfers: Transfers;
   readonly repair: RepairService;
@@ -137,11 +152,36 @@ export class StorageNode {
       },
       knowsRun: (life) => identity.knowsRun(life),
       onOlderSelf: (beat) => void this.#restored(beat).catch((e: unknown) => deps.logger.error('could not record a new epoch', { error: String(e) })),
+      lease: () => ({ epoch: identity.epoch, counter: identity.lease }),
+      onLease: (node, lease) => this.leases.heard(node, lease.epoch, lease.counter),
     });
     const setLimits = { maxSiblings: receivedSiblingsLimit(deps.config.maxSiblings), maxActors: deps.config.maxActors };
-    this.replica = new Replica(deps.engine, (key) => this.#requireView().place(key), deps.config.hints, deps.config.maxActors, (set) =>
-      checkSet(set, setLimits, { owns: (actor) => this.identity.owns(actor), counter: this.identity.counter }),
-    );
+    this.replica = new Replica(deps.engine, (key) => this.#requireView().place(key), deps.config.hints, deps.config.maxActors, (set, from) => {
+      const own = { owns: (actor: string) => this.identity.owns(actor), counter: this.identity.counter };
+      let judged = false;
+      const limit = (actor: string) => {
+        const node = actorNodeEpoch(actor)?.node;
+        // a node's own actors, in a set it sends: it is the authority on its counters (it could advertise any lease), and
+        // its newest dots reach a replica before its heartbeat does, several blocks ahead when it restarted meanwhile
+        // and a set this node's own coordinator built (from this node itself) is made of what it read, which is not judged
+        if (node === undefined || node === from || from === this.id || this.#unasked(node)) return undefined;
+        const l = this.leases.limit(actor);
+        judged ||= l !== undefined;
+        return l;
+      };
+      try {
+        checkSet(set, setLimits, own, limit);
+      } catch (e) {
+        if (judged && setProblem(set, setLimits, own) === null) {
+          // above a lease heard: the nodes named may have restarted (each run starts a block further on) since they were heard
+          const over = [...actorCounters(set)].filter(([actor, n]) => n > (limit(actor) ?? Infinity)).map(([actor]) => actorNodeEpoch(actor)!.node);
+          throw new LeaseRefusal((e as Error).message, [...new Set(over)]);
+        }
+        throw e;
+      } finally {
+        if (judged) this.setsJudgedByLease++;
+      }
+    });
     this.coordinator = new Coordinator({
       self: deps.config.id,
       config: deps.config,
@@ -225,6 +265,12 @@ export class StorageNode {
 
   /** Records on disk that failed their checksum since start (each counted once). */
   corruptRecords = 0;
+  /** received sets naming an actor of another node whose lease was heard, and those refused for a counter above it */
+  setsJudgedByLease = 0;
+  setsRefusedByLease = 0;
+  readonly #askingLease = new Map<NodeId, Promise<boolean>>();
+  /** nodes that could not be asked for their lease, until when their actors are not judged */
+  readonly #cannotAsk = new Map<NodeId, number>();
   readonly #reportedCorrupt = new Set<string>();
   /** key ranges whose actor is moving on because a record there was corrupt: no dot is made there until it has */
   readonly #incarnating = new Map<number, Promise<void>>();
@@ -427,7 +473,7 @@ export class StorageNode {
   handle = async (from: NodeId | null, request: Request): Promise<Reply> => {
     if (from !== null) this.gossip.success(from);
     if (!this.#accepting) return errorReply(new StoreError('SHUTTING_DOWN', `node ${this.id} is shutting down`));
-    const work = this.#serve(from, request).catch((e: unknown) =>
+    const work = this.#serveHearing(from, request).catch((e: unknown) =>
       // a failed condition answers with the set the coordinator held, for the writer to merge
       e instanceof ConflictError ? ({ type: 'conflict', set: e.siblings } satisfies ConflictReply) : this.#failure(e, request),
     );
@@ -457,15 +503,15 @@ export class StorageNode {
       case 'replicaReadMany':
         return { type: 'replicaReadManyReply', sets: request.keys.map((k) => this.replica.read(k)) };
       case 'replicaWrite':
-        return this.#replicaWrite(request.key, request.hintFor, request.set);
+        return this.#replicaWrite(from, request.key, request.hintFor, request.set);
       case 'hints':
         return this.#hints(request);
       case 'status':
         return { type: 'statusReply', json: JSON.stringify(this.status()) };
       case 'gossip':
-        return this.gossip.handleGossip(request);
+        return this.gossip.handleGossip(request, from);
       case 'lastBeat':
-        return { type: 'lastBeatReply', beat: await this.gossip.handleLastBeat(request.cluster, request.beat) };
+        return { type: 'lastBeatReply', beat: await this.gossip.handleLastBeat(request.cluster, request.beat, from) };
       case 'ringPush':
         this.gossip.handleRingPush(request.cluster, request.ring, from);
         return { type: 'ack' };
@@ -499,19 +545,71 @@ export class StorageNode {
     }
   }
 
-  async #replicaWrite(key: string, hintFor: NodeId | null, set: Parameters<Replica['mergeIn']>[1]): Promise<Reply> {
+  /**
+   * Serves a request; one refused for a counter above a lease heard is served again once the
+   * nodes named have been asked for their lease (a gossip exchange each): a node that restarted
+   * since it was last heard starts each run a block further on. Nothing changed when it was
+   * refused (sets are checked before anything is merged), so serving a replicaWrite or keysMerge
+   * again is safe; nothing else is served again. Refused when the lease the node itself
+   * advertises now is still below the counter; a node that cannot be asked goes unjudged.
+   */
+  async #serveHearing(from: NodeId | null, request: Request): Promise<Reply> {
+    try {
+      return await this.#serve(from, request);
+    } catch (e) {
+      if (!(e instanceof LeaseRefusal)) throw e;
+      if (request.type !== 'replicaWrite' && request.type !== 'keysMerge') {
+        this.setsRefusedByLease++;
+        throw e;
+      }
+      const answered = await Promise.all(e.nodes.map((node) => this.#askLease(node)));
+      // a node that cannot be asked is not judged for a while: a refusal would cost availability of real data
+      const now = this.#deps.clock.now();
+      e.nodes.forEach((node, i) => {
+        if (!answered[i]) this.#cannotAsk.set(node, now + UNASKED_MS);
+      });
+      try {
+        return await this.#serve(from, request);
+      } catch (again) {
+        if (again instanceof LeaseRefusal) this.setsRefusedByLease++;
+        throw again;
+      }
+    }
+  }
+
+  /** Whether a node could not be asked for its lease lately: its actors are not judged meanwhile. */
+  #unasked(node: NodeId): boolean {
+    const until = this.#cannotAsk.get(node);
+    if (until === undefined) return false;
+    if (until > this.#deps.clock.now()) return true;
+    this.#cannotAsk.delete(node);
+    return false;
+  }
+
+  /** Exchanges gossip with a node at once, to hear its lease (one exchange at a time per node); true when it answered. */
+  #askLease(node: NodeId): Promise<boolean> {
+    if (node === this.id) return Promise.resolve(true);
+    let asking = this.#askingLease.get(node);
+    if (!asking) {
+      asking = this.gossip.exchange(node).finally(() => this.#askingLease.delete(node));
+      this.#askingLease.set(node, asking);
+    }
+    return asking;
+  }
+
+  async #replicaWrite(from: NodeId | null, key: string, hintFor: NodeId | null, set: Parameters<Replica['mergeIn']>[1]): Promise<Reply> {
     const view = this.#requireView();
     if (hintFor !== null && hintFor !== this.id) {
       // a node that left the ring keeps no new hints: nobody would deliver them
       if (!view.ring.members.some((m) => m.id === this.id)) throw new StoreError('STALE_RING', `node ${this.id} is not a member at ring version ${view.ring.version}`);
-      await this.replica.storeHint(hintFor, key, set, this.#deps.clock.wallNow());
+      await this.replica.storeHint(hintFor, key, set, this.#deps.clock.wallNow(), from);
       return { type: 'ack' };
     }
     const p = view.partitionOf(key);
     if (!view.replicates(this.id, p)) {
       throw new StoreError('STALE_RING', `node ${this.id} does not replicate key '${key}' at ring version ${view.ring.version}`);
     }
-    await this.replica.mergeIn(key, set);
+    await this.replica.mergeIn(key, set, from);
     return { type: 'ack' };
   }
 
@@ -567,6 +665,8 @@ export class StorageNode {
       cluster: this.config.cluster,
       actor: this.identity.actor,
       counter: this.identity.counter,
+      lease: this.identity.lease,
+      heardLeases: this.leases.all(),
       ringVersion: ring?.version ?? null,
       claimant: ring ? claimantOf(ring) : null,
       changing: ring ? ring.next !== null : false,

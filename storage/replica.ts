@@ -74,10 +74,10 @@ export class Replica {
   /** hints written (new, or grown by a later version) */
   hintWrites = 0;
 
-  /** throws when a received set cannot have come from a replica (core/set-check.ts) */
-  readonly #check: (set: SiblingSet) => void;
+  /** throws when a received set cannot have come from a replica (core/set-check.ts); `from`: the node that sent it, when one did */
+  readonly #check: (set: SiblingSet, from: NodeId | null) => void;
 
-  constructor(engine: Engine, place: (key: string) => Place, limits: HintLimits, maxActors = MAX_ACTORS_PER_KEY, check?: (set: SiblingSet) => void) {
+  constructor(engine: Engine, place: (key: string) => Place, limits: HintLimits, maxActors = MAX_ACTORS_PER_KEY, check?: (set: SiblingSet, from: NodeId | null) => void) {
     this.#place = place;
     this.#check = check ?? ((set) => checkSet(set, { maxSiblings: receivedSiblingsLimit(DEFAULT_MAX_SIBLINGS), maxActors }));
     this.#limits = limits;
@@ -158,13 +158,13 @@ export class Replica {
    * (core/set-check.ts). mergeIn and storeHint check each set; a batch is checked whole first,
    * so that a bad entry changes nothing.
    */
-  checkReceived(set: SiblingSet): void {
-    this.#check(set);
+  checkReceived(set: SiblingSet, from: NodeId | null = null): void {
+    this.#check(set, from);
   }
 
-  /** Merges a sibling set received from another replica into the key's own data; refuses a set checkReceived refuses. */
-  mergeIn(key: string, set: SiblingSet): Promise<SiblingSet> {
-    this.#check(set);
+  /** Merges a sibling set received from another replica (`from`, when a node sent it) into the key's own data; refuses a set checkReceived refuses. */
+  mergeIn(key: string, set: SiblingSet, from: NodeId | null = null): Promise<SiblingSet> {
+    this.#check(set, from);
     return this.update(key, (current) => merge(current, set, this.#maxActors));
   }
 
@@ -301,8 +301,8 @@ export class Replica {
     return { set: next, durable: this.#hints.put(['h', owner, p, key], encoded) };
   }
 
-  async storeHint(owner: NodeId, key: string, set: SiblingSet, now: number): Promise<SiblingSet> {
-    this.#check(set);
+  async storeHint(owner: NodeId, key: string, set: SiblingSet, now: number, from: NodeId | null = null): Promise<SiblingSet> {
+    this.#check(set, from);
     const staged = this.stageHint(owner, key, now, (current) => merge(current, set, this.#maxActors));
     await staged.durable;
     return staged.set;

@@ -28,6 +28,10 @@ export interface NodeStatus {
   readonly cluster: string;
   readonly actor: string;
   readonly counter: number;
+  /** the highest counter this node's durable lease covers: what its heartbeat advertises */
+  readonly lease: number;
+  /** the highest lease heard from each peer in its own heartbeat, by node and epoch (core/leases.ts) */
+  readonly heardLeases: Readonly<Record<NodeId, Readonly<Record<string, number>>>>;
   /** null until the node holds a ring */
   readonly ringVersion: number | null;
   readonly claimant: NodeId | null;

@@ -10,8 +10,10 @@
 // Counters are checked where the receiver can know them: the dots of its own actors (the
 // current epoch's, every incarnation; identity.ts) are all at or below the highest counter it
 // has handed out, so a set naming one above it, as a dot or in a past, is forged. Such a past
-// would make the node's own next writes look already seen, and be dropped. Other actors'
-// counters cannot be checked here: see docs/security.md.
+// would make the node's own next writes look already seen, and be dropped. Other nodes'
+// actors are checked against the leases those nodes advertised (leases.ts): a counter above
+// the last lease heard plus one block is forged; an actor no lease was heard for is not judged
+// (docs/security.md, Advertised leases).
 import { StoreError } from './errors.ts';
 import { MAX_VALUE_BYTES } from './limits.ts';
 import { actorCounters, supersedes, type SiblingSet } from './siblings.ts';
@@ -32,8 +34,11 @@ export interface OwnCounters {
   readonly counter: number;
 }
 
+/** The highest counter of another node's actor the receiver takes (HeardLeases.limit), or undefined when it knows none. */
+export type CounterLimit = (actor: ActorId) => number | undefined;
+
 /** Why a received set cannot have come from a replica, or null when it could have. */
-export function setProblem(set: SiblingSet, limits: SetLimits, own?: OwnCounters): string | null {
+export function setProblem(set: SiblingSet, limits: SetLimits, own?: OwnCounters, others?: CounterLimit): string | null {
   if (set.length > limits.maxSiblings) return `${set.length} siblings, more than the ${limits.maxSiblings} a replica accepts`;
   for (let i = 1; i < set.length; i++) {
     const order = compareDots(set[i - 1]!.dot, set[i]!.dot);
@@ -54,11 +59,18 @@ export function setProblem(set: SiblingSet, limits: SetLimits, own?: OwnCounters
       if (own.owns(actor) && n > own.counter) return `names dot ${actor}:${n} of this node, which has handed out counters up to ${own.counter} only`;
     }
   }
+  if (others) {
+    for (const [actor, n] of counters) {
+      if (own?.owns(actor)) continue;
+      const limit = others(actor);
+      if (limit !== undefined && n > limit) return `names dot ${actor}:${n}, above the counters its node has leased and advertised (up to ${limit}, one lease block included)`;
+    }
+  }
   return null;
 }
 
 /** Throws BAD_REQUEST, naming what is wrong, unless the set could have come from a replica. */
-export function checkSet(set: SiblingSet, limits: SetLimits, own?: OwnCounters): void {
-  const problem = setProblem(set, limits, own);
+export function checkSet(set: SiblingSet, limits: SetLimits, own?: OwnCounters, others?: CounterLimit): void {
+  const problem = setProblem(set, limits, own, others);
   if (problem !== null) throw new StoreError('BAD_REQUEST', `refused a sibling set: ${problem}`);
 }

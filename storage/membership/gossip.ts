@@ -12,7 +12,7 @@ import { DEFAULT_PHI, PhiAccrual, type PhiOptions } from '../core/phi.ts';
 import { compareDigests, digestOf, validateRing, type RingDigest } from '../core/ring-merge.ts';
 import type { NodeId, Ring } from '../core/ring.ts';
 import type { Liveness } from '../liveness.ts';
-import type { GossipReply, GossipRequest, Heartbeat, Reply } from '../protocol/messages.ts';
+import type { AdvertisedLease, GossipReply, GossipRequest, Heartbeat, Reply } from '../protocol/messages.ts';
 import { randomInt, type Clock, type Logger, type Random, type Transport } from '../runtime.ts';
 
 export interface GossipOptions {
@@ -55,6 +55,13 @@ export interface GossipDeps {
   readonly knowsRun?: (life: string) => boolean;
   /** a beat of this node from a run its data directory does not know: the directory is older than the node */
   readonly onOlderSelf?: (beat: Heartbeat) => void;
+  /** this node's epoch and durable lease, carried in our heartbeat (identity.ts) */
+  readonly lease?: () => AdvertisedLease;
+  /**
+   * a peer advertised its lease in its own heartbeat, sent by the peer itself: a lease relayed
+   * in another node's gossip is never taken, so a compromised node cannot raise another's
+   */
+  readonly onLease?: (node: NodeId, lease: AdvertisedLease) => void;
 }
 
 interface PeerState {
@@ -150,8 +157,8 @@ export class Gossiper implements Liveness {
     }
   }
 
-  /** A push-pull exchange with one peer. */
-  async exchange(peer: NodeId): Promise<void> {
+  /** A push-pull exchange with one peer; true when the peer answered it. */
+  async exchange(peer: NodeId): Promise<boolean> {
     const ring = this.#d.ring();
     const request: GossipRequest = {
       type: 'gossip',
@@ -165,33 +172,40 @@ export class Gossiper implements Liveness {
       reply = await this.#d.transport.request(peer, request, Math.max(200, this.#d.options.intervalMs / 2));
     } catch (e) {
       this.failure(peer, e instanceof StoreError && e.code === 'TIMEOUT' ? 'timeout' : 'unreachable');
-      return;
+      return false;
     }
     if (reply.type !== 'gossipReply') {
       if (reply.type === 'error') this.#d.logger.warn('gossip refused', { peer, code: reply.code, error: reply.message });
-      return;
+      return false;
     }
     this.success(peer);
+    this.#leases(peer, reply.beats);
     void Promise.allSettled(this.#learn(reply.beats));
     if (reply.ring) {
       try {
         this.#offer(reply.ring, peer);
       } catch {
-        return; // logged in #offer
+        return true; // logged in #offer
       }
     }
     const mine = this.#d.ring();
     if (reply.wantRing && mine) {
       await this.#d.transport.request(peer, { type: 'ringPush', cluster: this.#d.cluster, ring: mine }, this.#d.options.intervalMs).catch(() => undefined);
     }
+    return true;
   }
 
-  /** Answers a peer's exchange; refuses gossip from another cluster. */
-  handleGossip(request: GossipRequest): GossipReply {
+  /**
+   * Answers a peer's exchange; refuses gossip from another cluster. `sender` is who the
+   * connection proved to be (null for a caller that is not a node): only its own heartbeat's
+   * lease is taken.
+   */
+  handleGossip(request: GossipRequest, sender: NodeId | null = null): GossipReply {
     if (request.cluster !== this.#d.cluster) {
       throw new StoreError('BAD_CLUSTER', `gossip from cluster '${request.cluster}' reached cluster '${this.#d.cluster}'`);
     }
     this.success(request.from);
+    if (sender !== null) this.#leases(sender, request.beats);
     void Promise.allSettled(this.#learn(request.beats));
     const ring = this.#d.ring();
     const mine = ring ? digestOf(ring) : NO_RING;
@@ -205,8 +219,9 @@ export class Gossiper implements Liveness {
    * goes out, so every peer that answered knows this run before it makes a dot. Each peer's
    * newest generation and life are kept on disk, so a restart does not forget them.
    */
-  async handleLastBeat(cluster: string, beat: Heartbeat): Promise<Heartbeat | null> {
+  async handleLastBeat(cluster: string, beat: Heartbeat, sender: NodeId | null = null): Promise<Heartbeat | null> {
     if (cluster !== this.#d.cluster) throw new StoreError('BAD_CLUSTER', `a question from cluster '${cluster}' reached cluster '${this.#d.cluster}'`);
+    if (sender !== null) this.#leases(sender, [beat]);
     const p = this.#peers.get(beat.node);
     const before = p && p.beat.generation > 0 ? p.beat : null;
     await Promise.all(this.#learn([beat]));
@@ -215,7 +230,8 @@ export class Gossiper implements Liveness {
 
   /** This run's heartbeat. */
   get beat(): Heartbeat {
-    return { node: this.#d.self, generation: this.#d.generation(), beat: this.#beat, life: this.#d.life };
+    const beat: Heartbeat = { node: this.#d.self, generation: this.#d.generation(), beat: this.#beat, life: this.#d.life };
+    return this.#d.lease ? { ...beat, lease: this.#d.lease() } : beat;
   }
 
   /** Every node this one gossips with. */
@@ -251,6 +267,12 @@ export class Gossiper implements Liveness {
       this.#d.logger.warn('two different rings were decided at one version; keeping the one with the larger digest', { version: theirs.version, from });
     }
     if (compareDigests(theirs, ours) > 0) this.#d.adopt(ring);
+  }
+
+  /** Takes the lease in `sender`'s own heartbeat among `beats`, if it carries one. */
+  #leases(sender: NodeId, beats: readonly Heartbeat[]): void {
+    if (!this.#d.onLease || sender === this.#d.self) return;
+    for (const b of beats) if (b.node === sender && b.lease) this.#d.onLease(sender, b.lease);
   }
 
   /**

@@ -212,8 +212,8 @@ export class Transfers {
       if (reply.type === 'error') throw new StoreError(reply.code, `${source}: ${reply.message}`);
       if (reply.type !== 'transferBatch') throw new StoreError('PROTOCOL', `${source} answered a transfer read with ${reply.type}`);
       if (after === '') p.total += reply.total;
-      for (const e of reply.entries) this.#d.replica.checkReceived(e.set);
-      await Promise.all(reply.entries.map((e) => this.#d.replica.mergeIn(e.key, e.set)));
+      for (const e of reply.entries) this.#d.replica.checkReceived(e.set, source);
+      await Promise.all(reply.entries.map((e) => this.#d.replica.mergeIn(e.key, e.set, source)));
       for (const e of reply.entries) {
         const size = encodeSet(e.set).byteLength;
         p.bytes += size;

@@ -33,9 +33,10 @@ export { decodeSet, encodeSet, readRing, readSet, readVV, writeRing, writeSet, w
  *   4: a put may carry a condition (current, absent), answered by conflict when it fails.
  *   5: hello, a caller's signed proof of its identity (connections opened with a certificate).
  *   6: a put may carry a typed operation in place of a value, answered by opReply.
+ *   7: heartbeats carry the sender's epoch and the highest counter its durable lease covers.
  */
 export const PROTOCOL_MIN = 2;
-export const PROTOCOL_MAX = 6;
+export const PROTOCOL_MAX = 7;
 /** The newest version this node speaks. */
 export const PROTOCOL_VERSION = PROTOCOL_MAX;
 
@@ -123,7 +124,7 @@ export function writeFrame(w: Writer, id: number, m: Message, version = PROTOCOL
   w.u8(version);
   w.u8(entry.number);
   w.u32(id);
-  entry.write(w, m);
+  entry.write(w, m, version);
   const length = w.length - start - 4;
   if (length + 4 > MAX_FRAME_BYTES) throw new StoreError('FRAME_TOO_LARGE', `frame of ${length + 4} bytes exceeds ${MAX_FRAME_BYTES}`);
   w.patchU32(start, length);

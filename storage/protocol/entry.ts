@@ -17,8 +17,11 @@ export interface MessageCodec<M extends Typed> {
    * (a put's condition): never sent to a peer that speaks less. `since` when absent.
    */
   needs?(m: M): number;
-  /** the payload only: the frame header is codec.ts's */
-  write(w: Writer, m: M): void;
+  /**
+   * the payload only: the frame header is codec.ts's. `version` is the frame's: a field newer
+   * than it is left out (a heartbeat's lease before version 7).
+   */
+  write(w: Writer, m: M, version: number): void;
   /**
    * reads exactly the payload write() wrote; codec.ts checks that nothing is left over.
    * `version` is the frame's: a field newer than it is refused as malformed.

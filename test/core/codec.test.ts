@@ -16,7 +16,7 @@ import {
   writeFrame,
 } from '../../storage/protocol/codec.ts';
 import { MESSAGE_TYPES, type Message, type MessageType } from '../../storage/protocol/messages.ts';
-import { anyMessage, arbitraries, normalize } from '../protocol/arbitraries.ts';
+import { anyMessage, arbitraries, asOfVersion, normalize } from '../protocol/arbitraries.ts';
 
 const TYPES = Object.keys(MESSAGE_TYPES) as MessageType[];
 
@@ -30,7 +30,7 @@ function roundTrip(m: Message, id: number, version: number): void {
   assert.ok(frame && more.length === 0);
   assert.ok(!isBadFrame(frame), isBadFrame(frame) ? `${m.type}: ${frame.error.message}` : '');
   assert.equal(frame.id, id);
-  assert.deepEqual(normalize(frame.message), normalize(m));
+  assert.deepEqual(normalize(frame.message), normalize(asOfVersion(m, version)));
 }
 
 test('every message type has a generator, and the registry numbers each type once', () => {
@@ -61,7 +61,7 @@ test('several frames to one WebSocket message decode in order', () => {
       decoded.forEach((d, i) => {
         assert.ok(!isBadFrame(d), isBadFrame(d) ? d.error.message : '');
         assert.equal(d.id, frames[i]![0]);
-        assert.deepEqual(normalize(d.message), normalize(frames[i]![1][0]));
+        assert.deepEqual(normalize(d.message), normalize(asOfVersion(frames[i]![1][0], frames[i]![1][1])));
       });
     }),
     { numRuns: 300 },
@@ -130,7 +130,7 @@ test('a message type newer than the frame version is refused, on both sides, and
   const forged = encodeFrame(4, { type: 'quietKeys', partition: 1, limit: 2 }, 3);
   forged[4] = 2;
   assert.match(bad(forged), /message type 80 \(quietKeys\) does not exist in protocol version 2/);
-  assert.throws(() => encodeFrame(1, { type: 'ping' }, PROTOCOL_MAX + 1), /protocol version 7 is not spoken here/);
+  assert.throws(() => encodeFrame(1, { type: 'ping' }, PROTOCOL_MAX + 1), /protocol version 8 is not spoken here/);
   assert.throws(() => encodeFrame(1, { type: 'ping' }, PROTOCOL_MIN - 1), /protocol version 1 is not spoken here/);
 });
 
@@ -143,7 +143,7 @@ test('a decoder accepts the versions of its range and no other', () => {
   assert.match(bad(v3, { min: 2, max: 2 }), /protocol version 3 is not supported \(this connection speaks version 2\)/);
   const v1 = Buffer.from(v2);
   v1[4] = 1;
-  assert.match(bad(v1), /protocol version 1 is not supported \(this connection speaks versions 2 to 6\)/);
+  assert.match(bad(v1), /protocol version 1 is not supported \(this connection speaks versions 2 to 7\)/);
 });
 
 test('a put condition exists from version 4: refused by the writer below it, and by the reader in an older frame', () => {
@@ -182,6 +182,24 @@ test('a typed operation exists from version 6: refused by the writer below it an
   garbled[garbled.length - 2] = 0x7b; // inside the operation's JSON
   assert.match(bad(garbled), /malformed typed operation/);
   assert.equal(messageSince('opReply'), 6);
+});
+
+test('heartbeats carry their lease from version 7; an older frame carries none, and a lease without an epoch is refused', () => {
+  const beat = { node: 'n1', generation: 3, beat: 9, life: 'abcdefgh', lease: { epoch: 'e1', counter: 200_000 } };
+  const m = { type: 'gossipReply', digest: { version: 1, hash: 'ff' }, beats: [beat, { ...beat, node: 'n2', lease: undefined }], ring: null, wantRing: false } as const;
+  const at = (version: number) => {
+    const [f] = decodeFrames(encodeFrame(1, m, version));
+    assert.ok(f && !isBadFrame(f) && f.message.type === 'gossipReply');
+    return f.message.beats;
+  };
+  assert.deepEqual(at(7)[0]!.lease, { epoch: 'e1', counter: 200_000 });
+  assert.equal(at(7)[1]!.lease, undefined, 'a beat heard without a lease is passed on without one');
+  assert.equal(at(6)[0]!.lease, undefined, 'a version-6 peer is sent no lease, and never a field it cannot read');
+  // version 7 adds epoch str8 and counter u64 per beat: 1 + 2 + 8 bytes, and 1 + 0 + 8 for the one without a lease
+  assert.equal(encodeFrame(1, m, 7).length - encodeFrame(1, m, 6).length, 11 + 9);
+  // a lease counter with an empty epoch: the epoch field is the last str8 before the counter
+  const forged = encodeFrame(2, { ...m, beats: [{ ...beat, lease: { epoch: '', counter: 5 } }] }, 7);
+  assert.match(bad(forged), /a heartbeat leases counters without an epoch/);
 });
 
 test('specific malformed input gets specific errors', () => {

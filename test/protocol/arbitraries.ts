@@ -12,7 +12,7 @@ import type { Version } from '../../storage/core/siblings.ts';
 import type { Dot } from '../../storage/core/version-vector.ts';
 import { canonical } from '../../storage/core/crdt/canonical.ts';
 import type { TypedOp } from '../../storage/core/crdt/typed.ts';
-import type { Message, MessageType } from '../../storage/protocol/messages.ts';
+import type { Heartbeat, Message, MessageType } from '../../storage/protocol/messages.ts';
 
 type Of<T extends MessageType> = Extract<Message, { type: T }>;
 export type MessageArbitraries = { readonly [T in MessageType]: fc.Arbitrary<Of<T>> };
@@ -43,7 +43,11 @@ const version: fc.Arbitrary<Version> = fc.record({
 });
 const set = fc.array(version, { maxLength: 3 });
 const entries = fc.array(fc.record({ key, set }), { maxLength: 3 });
-const beat = fc.record({ node: name, generation: u64, beat: u64, life: fc.stringMatching(/^[a-z0-9]{8}$/) });
+// a heartbeat's lease exists from version 7 (asOfVersion drops it below)
+const beat = fc.record(
+  { node: name, generation: u64, beat: u64, life: fc.stringMatching(/^[a-z0-9]{8}$/), lease: fc.record({ epoch: fc.stringMatching(/^[a-z0-9]{1,8}$/), counter: u64 }) },
+  { requiredKeys: ['node', 'generation', 'beat', 'life'] },
+);
 const digest = fc.record({ version: u32, hash: fc.stringMatching(/^[0-9a-f]{0,32}$/) });
 const hintEntries = fc.array(fc.record({ owner: name, key, partition: u32, storedAt: time, set }), { maxLength: 3 });
 const hintRefs = fc.array(fc.record({ owner: name, key, dots }), { maxLength: 3 });
@@ -219,4 +223,21 @@ export function normalize(m: unknown): unknown {
   if (Array.isArray(m)) return m.map(normalize);
   if (m && typeof m === 'object') return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, normalize(v)]));
   return m;
+}
+
+/** A message as a frame of `version` carries it: heartbeats lose their lease below version 7. */
+export function asOfVersion(m: Message, version: number): Message {
+  if (version >= 7) return m;
+  const strip = (b: Heartbeat): Heartbeat => ({ node: b.node, generation: b.generation, beat: b.beat, life: b.life });
+  switch (m.type) {
+    case 'gossip':
+    case 'gossipReply':
+      return { ...m, beats: m.beats.map(strip) };
+    case 'lastBeat':
+      return { ...m, beat: strip(m.beat) };
+    case 'lastBeatReply':
+      return { ...m, beat: m.beat && strip(m.beat) };
+    default:
+      return m;
+  }
 }

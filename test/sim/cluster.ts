@@ -316,6 +316,9 @@ function countsOf(node: StorageNode): Record<string, number> {
     incarnationsMoved: node.identity.incarnationsMoved,
     epochsRenewed: node.identity.epochsRenewed,
     diskWritesRefused: node.replica.diskErrors,
+    setsJudgedByLease: node.setsJudgedByLease,
+    // no set of a simulated run is forged: each one refused here is a real set the bound was wrong for
+    setsRefusedByLease: node.setsRefusedByLease,
   };
 }
 

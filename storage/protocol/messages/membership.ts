@@ -17,6 +17,14 @@ export interface Heartbeat {
   readonly beat: number;
   /** random per process start: tells this run's beats from another run's with the same generation */
   readonly life: string;
+  /** version 7 on: the node's epoch and the highest dot counter its durable lease covers; absent when unknown */
+  readonly lease?: AdvertisedLease;
+}
+
+/** What a node advertises of its dot counters (identity.ts): every dot it made is at or below `counter`, give or take the lease it is writing. */
+export interface AdvertisedLease {
+  readonly epoch: string;
+  readonly counter: number;
 }
 
 export interface RingDigestWire {
@@ -26,22 +34,39 @@ export interface RingDigestWire {
 
 /** node str8 + generation u64 + beat u64 + life str8 */
 const MIN_BEAT_BYTES = 18;
+/** the protocol version heartbeats first carry a lease in: before it, the lease is left out */
+const LEASE_SINCE = 7;
 
-function writeBeats(w: Writer, beats: readonly Heartbeat[]): void {
+function writeBeats(w: Writer, beats: readonly Heartbeat[], version: number): void {
   w.u32(beats.length);
   for (const b of beats) {
     w.str8(b.node);
     w.u64(b.generation);
     w.u64(b.beat);
     w.str8(b.life);
+    if (version >= LEASE_SINCE) {
+      // an empty epoch (and counter 0) says the lease is unknown
+      w.str8(b.lease?.epoch ?? '');
+      w.u64(b.lease?.counter ?? 0);
+    }
   }
 }
 
-function readBeats(r: Reader): Heartbeat[] {
+function readBeats(r: Reader, version: number): Heartbeat[] {
   const count = r.u32();
   checkCount(r, count, MIN_BEAT_BYTES, 'heartbeat');
   const beats: Heartbeat[] = [];
-  for (let i = 0; i < count; i++) beats.push({ node: r.str8(), generation: r.u64(), beat: r.u64(), life: r.str8() });
+  for (let i = 0; i < count; i++) {
+    const beat: Heartbeat = { node: r.str8(), generation: r.u64(), beat: r.u64(), life: r.str8() };
+    if (version < LEASE_SINCE) {
+      beats.push(beat);
+      continue;
+    }
+    const epoch = r.str8();
+    const counter = r.u64();
+    if (epoch === '' && counter !== 0) throw new ProtocolError('a heartbeat leases counters without an epoch');
+    beats.push(epoch === '' ? beat : { ...beat, lease: { epoch, counter } });
+  }
   return beats;
 }
 
@@ -76,27 +101,27 @@ export interface GossipReply {
 
 const gossip = request<GossipRequest>('gossip', 40, {
   since: 1,
-  write(w, m) {
+  write(w, m, version) {
     w.str8(m.cluster);
     w.str8(m.from);
     writeDigest(w, m.digest);
-    writeBeats(w, m.beats);
+    writeBeats(w, m.beats, version);
   },
-  read: (r) => ({ type: 'gossip', cluster: r.str8(), from: r.str8(), digest: readDigest(r), beats: readBeats(r) }),
+  read: (r, version) => ({ type: 'gossip', cluster: r.str8(), from: r.str8(), digest: readDigest(r), beats: readBeats(r, version) }),
 });
 
 const gossipReply = reply<GossipReply>('gossipReply', 41, {
   since: 1,
-  write(w, m) {
+  write(w, m, version) {
     writeDigest(w, m.digest);
-    writeBeats(w, m.beats);
+    writeBeats(w, m.beats, version);
     writeBool(w, m.ring !== null);
     if (m.ring) writeRing(w, m.ring);
     writeBool(w, m.wantRing);
   },
-  read(r) {
+  read(r, version) {
     const digest = readDigest(r);
-    const beats = readBeats(r);
+    const beats = readBeats(r, version);
     const ring = readBool(r, 'ring present') ? readRing(r) : null;
     return { type: 'gossipReply', digest, beats, ring, wantRing: readBool(r, 'want ring') };
   },
@@ -245,13 +270,13 @@ export interface LastBeatReply {
 // both carry their heartbeat as a list (of exactly one, and of at most one)
 const lastBeat = request<LastBeatRequest>('lastBeat', 76, {
   since: 2,
-  write(w, m) {
+  write(w, m, version) {
     w.str8(m.cluster);
-    writeBeats(w, [m.beat]);
+    writeBeats(w, [m.beat], version);
   },
-  read(r) {
+  read(r, version) {
     const cluster = r.str8();
-    const [beat, ...more] = readBeats(r);
+    const [beat, ...more] = readBeats(r, version);
     if (!beat || more.length > 0) throw new ProtocolError('a lastBeat carries exactly one heartbeat');
     return { type: 'lastBeat', cluster, beat };
   },
@@ -259,9 +284,9 @@ const lastBeat = request<LastBeatRequest>('lastBeat', 76, {
 
 const lastBeatReply = reply<LastBeatReply>('lastBeatReply', 77, {
   since: 2,
-  write: (w, m) => writeBeats(w, m.beat ? [m.beat] : []),
-  read(r) {
-    const beats = readBeats(r);
+  write: (w, m, version) => writeBeats(w, m.beat ? [m.beat] : [], version),
+  read(r, version) {
+    const beats = readBeats(r, version);
     if (beats.length > 1) throw new ProtocolError('more than one heartbeat in a lastBeatReply');
     return { type: 'lastBeatReply', beat: beats[0] ?? null };
   },
