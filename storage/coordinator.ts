@@ -21,7 +21,9 @@ import type { RingView, Target } from './core/preference.ts';
 import type { NodeId } from './core/ring.ts';
 import { applyWrite, bound, contextOf, history, type SiblingSet, type Version } from './core/siblings.ts';
 import { formatDot, EMPTY_VV, type VersionVector } from './core/version-vector.ts';
-import type { GetReply, OpReply, PutReply, PutRequest, Reply } from './protocol/messages.ts';
+import type { GetReply, OpReply, PutReply, PutRequest, Request } from './protocol/messages.ts';
+import type { ReplyOf } from './protocol/replies.ts';
+import { expectReply, ReplyError } from './call.ts';
 import { operate } from './core/crdt/typed.ts';
 import type { Identity } from './identity.ts';
 import type { Liveness } from './liveness.ts';
@@ -186,7 +188,7 @@ export class Coordinator {
   async #readReplicas(node: NodeId, keys: string[]): Promise<readonly SiblingSet[]> {
     if (node === this.d.self) return keys.map((k) => this.d.replica.read(k));
     const reply = await this.#ask(node, { type: 'replicaReadMany', keys });
-    if (reply.type !== 'replicaReadManyReply' || reply.sets.length !== keys.length) throw unexpected(node, reply);
+    if (reply.sets.length !== keys.length) throw new StoreError('PROTOCOL', `${node} answered ${keys.length} keys with ${reply.sets.length} sets`);
     return reply.sets;
   }
 
@@ -266,20 +268,21 @@ export class Coordinator {
     const order = [...targets.filter((t) => t.primary), ...targets.filter((t) => !t.primary && !t.pending)];
     for (const t of order) {
       if (t.node === this.d.self) continue;
-      let reply: Reply;
+      let reply: ReplyOf<'put'>;
       this.putsForwarded++;
       try {
         reply = await this.#ask(t.node, { ...req, forwarded: true }, this.d.config.requestTimeoutMs * 2);
       } catch (e) {
+        if (e instanceof ReplyError && e.reply.type === 'error') {
+          // refused before it was applied: the next may take it
+          if (e.code === 'SHUTTING_DOWN' || e.details.applied === false) continue;
+          throw new StoreError(e.reply.code, e.reply.message, e.reply.details);
+        }
         if (e instanceof StoreError && e.code === 'UNAVAILABLE' && e.details.sent === false) continue;
         throw e;
       }
-      if (reply.type === 'putReply' || reply.type === 'opReply') return reply;
       if (reply.type === 'conflict') throw new ConflictError(req.key, reply.set, `conditional write of key '${req.key}' (if ${req.condition ?? 'none'}) refused by ${t.node}`);
-      // refused before it was applied: the next may take it
-      if (reply.type === 'error' && (reply.code === 'SHUTTING_DOWN' || reply.details.applied === false)) continue;
-      if (reply.type === 'error') throw new StoreError(reply.code, reply.message, reply.details);
-      throw unexpected(t.node, reply);
+      return reply;
     }
     throw new StoreError('UNAVAILABLE', `no replica of key '${req.key}' is reachable to coordinate the write`, { sent: false });
   }
@@ -404,8 +407,7 @@ export class Coordinator {
       else await this.d.replica.mergeIn(key, set, this.d.self);
       return;
     }
-    const reply = await this.#ask(t.node, { type: 'replicaWrite', key, hintFor: t.hintFor ?? null, set });
-    if (reply.type !== 'ack') throw unexpected(t.node, reply);
+    await this.#ask(t.node, { type: 'replicaWrite', key, hintFor: t.hintFor ?? null, set });
   }
 
   #quorumFailed(kind: 'read' | 'write', shortfall: QuorumShortfall, timedOut: boolean): StoreError {
@@ -414,19 +416,15 @@ export class Coordinator {
   }
 
   /** One request to a peer, feeding the liveness view: failing to reach it marks it down, timeouts in a row do (liveness.ts). */
-  async #ask(node: NodeId, request: Parameters<Transport['request']>[1], timeoutMs = this.d.config.requestTimeoutMs): Promise<Reply> {
+  async #ask<R extends Request>(node: NodeId, request: R, timeoutMs = this.d.config.requestTimeoutMs): Promise<ReplyOf<R['type']>> {
+    let reply;
     try {
-      const reply = await this.d.transport.request(node, request, timeoutMs);
+      reply = await this.d.transport.request(node, request, timeoutMs);
       this.d.liveness.success(node);
-      return reply;
     } catch (e) {
       if (e instanceof StoreError && (e.code === 'UNAVAILABLE' || e.code === 'TIMEOUT')) this.d.liveness.failure(node, e.code === 'TIMEOUT' ? 'timeout' : 'unreachable');
       throw e;
     }
+    return expectReply(node, request, reply);
   }
-}
-
-function unexpected(node: NodeId, reply: Reply): StoreError {
-  if (reply.type === 'error') return new StoreError(reply.code, `${node}: ${reply.message}`, reply.details);
-  return new StoreError('PROTOCOL', `${node} answered with an unexpected ${reply.type}`);
 }

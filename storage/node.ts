@@ -17,8 +17,10 @@ import { DEFAULT_GOSSIP, Gossiper, type GossipOptions } from './membership/gossi
 import { DEFAULT_TRANSFER, Transfers, type TransferOptions } from './membership/transfers.ts';
 import { replayHints } from './repair/handoff.ts';
 import { RepairService } from './repair/service.ts';
+import { dispatch, type Handlers } from './node/dispatch.ts';
+import { call } from './call.ts';
 import { Reader, Writer, readRing, writeRing } from './protocol/codec.ts';
-import type { ConflictReply, ErrorReply, Heartbeat, HintsRequest, MgetItem, Reply, Request } from './protocol/messages.ts';
+import type { AckReply, ConflictReply, ErrorReply, Heartbeat, HintsReply, HintsRequest, MgetItem, Reply, Request } from './protocol/messages.ts';
 import { Replica, type HintLimits } from './replica.ts';
 import { actorCounters, type SiblingSet } from './core/siblings.ts';
 import type { Clock, Logger, Random, Timer, Transport } from './runtime.ts';
@@ -110,6 +112,7 @@ export class StorageNode {
   #confirmed = false;
   readonly #confirmWaiters: (() => void)[] = [];
   readonly #readiness: Readiness;
+  readonly #table: Handlers;
   #ringListeners: ((ring: Ring) => void)[] = [];
   #returnListeners: ((node: NodeId) => void)[] = [];
 
@@ -229,6 +232,7 @@ export class StorageNode {
       view: () => this.#requireView(),
       onReclaim: deps.onReclaim,
     });
+    this.#table = this.#handlers();
   }
 
   static async open(given: NodeDeps): Promise<StorageNode> {
@@ -407,8 +411,7 @@ export class StorageNode {
           .filter((p) => !answered.has(p))
           .map(async (peer) => {
             try {
-              const r = await this.#deps.transport.request(peer, { type: 'lastBeat', cluster: this.config.cluster, beat: this.gossip.beat }, RESTORE_CHECK_TIMEOUT_MS);
-              if (r.type !== 'lastBeatReply') return;
+              const r = await call(this.#deps.transport, peer, { type: 'lastBeat', cluster: this.config.cluster, beat: this.gossip.beat }, RESTORE_CHECK_TIMEOUT_MS);
               this.gossip.success(peer);
               answered.add(peer);
               if (r.beat && !identity.knowsRun(r.beat.life)) unknown = r.beat;
@@ -481,68 +484,48 @@ export class StorageNode {
     return work;
   };
 
-  async #serve(from: NodeId | null, request: Request): Promise<Reply> {
-    switch (request.type) {
-      case 'hello':
-        // the server checks a hello when a connection opens (transport/server.ts); it never reaches a node
+  /** One handler per request type (node/dispatch.ts): the node's own rows and the repair service's. */
+  #handlers(): Handlers {
+    return {
+      ...this.repair.handlers,
+      // the server checks a hello when a connection opens (transport/server.ts); it never reaches a node
+      hello: () => {
         throw new StoreError('PROTOCOL', 'a hello is only the first frame of a connection opened with a certificate');
-      case 'ping':
-        return { type: 'pong' };
-      case 'get':
-        return this.coordinator.get(request.key, request.r, request.pr);
-      case 'mget':
-        return { type: 'mgetReply', items: await this.#mget(request.keys, request.r, request.pr) };
-      case 'put':
-        return this.coordinator.put(request, this.#readiness);
-      case 'ring': {
+      },
+      ping: () => ({ type: 'pong' }),
+      get: (request) => this.coordinator.get(request.key, request.r, request.pr),
+      mget: async (request) => ({ type: 'mgetReply', items: await this.#mget(request.keys, request.r, request.pr) }),
+      put: (request) => this.coordinator.put(request, this.#readiness),
+      ring: () => {
         const ring = this.#requireView().ring;
         return { type: 'ringReply', n: ring.n, r: this.config.r, w: this.config.w, ring };
-      }
-      case 'replicaRead':
-        return { type: 'replicaReadReply', set: this.replica.read(request.key) };
-      case 'replicaReadMany':
-        return { type: 'replicaReadManyReply', sets: request.keys.map((k) => this.replica.read(k)) };
-      case 'replicaWrite':
-        return this.#replicaWrite(from, request.key, request.hintFor, request.set);
-      case 'hints':
-        return this.#hints(request);
-      case 'status':
-        return { type: 'statusReply', json: JSON.stringify(this.status()) };
-      case 'gossip':
-        return this.gossip.handleGossip(request, from);
-      case 'lastBeat':
-        return { type: 'lastBeatReply', beat: await this.gossip.handleLastBeat(request.cluster, request.beat, from) };
-      case 'ringPush':
+      },
+      replicaRead: (request) => ({ type: 'replicaReadReply', set: this.replica.read(request.key) }),
+      replicaReadMany: (request) => ({ type: 'replicaReadManyReply', sets: request.keys.map((k) => this.replica.read(k)) }),
+      replicaWrite: (request, from) => this.#replicaWrite(from, request.key, request.hintFor, request.set),
+      hints: (request) => this.#hints(request),
+      status: () => ({ type: 'statusReply', json: JSON.stringify(this.status()) }),
+      gossip: (request, from) => this.gossip.handleGossip(request, from),
+      lastBeat: async (request, from) => ({ type: 'lastBeatReply', beat: await this.gossip.handleLastBeat(request.cluster, request.beat, from) }),
+      ringPush: (request, from) => {
         this.gossip.handleRingPush(request.cluster, request.ring, from);
         return { type: 'ack' };
-      case 'change':
-        return this.changes.change(request);
-      case 'transferRead':
-        return this.transfers.serve(request);
-      case 'transferDone':
+      },
+      change: (request) => this.changes.change(request),
+      transferRead: (request) => this.transfers.serve(request),
+      transferDone: async (request) => {
         await this.changes.transferDone(request.partition, request.to);
         return { type: 'ack' };
-      case 'merkleRoots':
-      case 'merkleSegments':
-      case 'segmentKeys':
-      case 'keysRead':
-      case 'keysMerge':
-      case 'hintsRead':
-      case 'hintsAck':
-      case 'hintsExpired':
-      case 'hintsDrop':
-      case 'reclaim':
-      case 'hintsFor':
-      case 'tombstones':
-      case 'quietKeys':
-      case 'compact':
-        return this.repair.handle(request);
-      case 'inspect':
-        return { type: 'inspectReply', own: this.replica.readOwn(request.key), hints: this.replica.hintOwners(request.key).flatMap((owner) => {
+      },
+      inspect: (request) => ({
+        type: 'inspectReply',
+        own: this.replica.readOwn(request.key),
+        hints: this.replica.hintOwners(request.key).flatMap((owner) => {
           const hint = this.replica.readHint(owner, request.key);
           return hint ? [{ owner, set: hint.set }] : [];
-        }) };
-    }
+        }),
+      }),
+    };
   }
 
   /**
@@ -555,7 +538,7 @@ export class StorageNode {
    */
   async #serveHearing(from: NodeId | null, request: Request): Promise<Reply> {
     try {
-      return await this.#serve(from, request);
+      return await dispatch(this.#table, request, from);
     } catch (e) {
       if (!(e instanceof LeaseRefusal)) throw e;
       if (request.type !== 'replicaWrite' && request.type !== 'keysMerge') {
@@ -569,7 +552,7 @@ export class StorageNode {
         if (!answered[i]) this.#cannotAsk.set(node, now + UNASKED_MS);
       });
       try {
-        return await this.#serve(from, request);
+        return await dispatch(this.#table, request, from);
       } catch (again) {
         if (again instanceof LeaseRefusal) this.setsRefusedByLease++;
         throw again;
@@ -597,7 +580,7 @@ export class StorageNode {
     return asking;
   }
 
-  async #replicaWrite(from: NodeId | null, key: string, hintFor: NodeId | null, set: Parameters<Replica['mergeIn']>[1]): Promise<Reply> {
+  async #replicaWrite(from: NodeId | null, key: string, hintFor: NodeId | null, set: Parameters<Replica['mergeIn']>[1]): Promise<AckReply> {
     const view = this.#requireView();
     if (hintFor !== null && hintFor !== this.id) {
       // a node that left the ring keeps no new hints: nobody would deliver them
@@ -625,7 +608,7 @@ export class StorageNode {
     return Promise.all(reads.map((p, i) => p.catch((e: unknown) => this.#failure(e, { type: 'get', key: keys[i]!, r, pr }))));
   }
 
-  #hints(request: HintsRequest): Reply {
+  #hints(request: HintsRequest): HintsReply {
     const hints = [];
     let total = 0;
     for (const h of this.replica.hints(request.owner ?? undefined)) {
