@@ -141,15 +141,8 @@ export class RepairService {
       return { type: 'hintsForReply', keys: req.keys.filter((k) => replica.hintOwners(k).length > 0 || stale(k)) };
     },
     quietKeys: (req) => {
-      const { replica } = this.d;
-      const keys = [];
-      for (const e of replica.keysOf(req.partition)) {
-        if (keys.length >= req.limit) break;
-        const set = replica.readOwn(e.key);
-        const tombstones = set.length > 0 && set.every((v) => v.deleted);
-        if (tombstones || set.some((v) => v.past.size > 0)) keys.push({ key: e.key, leaf: leafHash(e.key, e.bytes), dots: set.map((v) => v.dot), tombstones });
-      }
-      return { type: 'quietKeysReply', keys };
+      const quiet = this.#keysWhere(req.partition, req.limit, (set) => allDeleted(set) || set.some((v) => v.past.size > 0));
+      return { type: 'quietKeysReply', keys: quiet.map(({ key, leaf, dots, set }) => ({ key, leaf, dots, tombstones: allDeleted(set) })) };
     },
     compact: async (req) => {
       const results = await Promise.all(req.keys.map((k) => this.d.replica.compactIf(k.key, Buffer.from(k.leaf))));
@@ -158,16 +151,22 @@ export class RepairService {
       return { type: 'countReply', count: n };
     },
     tombstones: (req) => {
-      const { replica } = this.d;
-      const keys = [];
-      for (const e of replica.keysOf(req.partition)) {
-        if (keys.length >= req.limit) break;
-        const set = replica.readOwn(e.key);
-        if (set.length > 0 && set.every((v) => v.deleted)) keys.push({ key: e.key, leaf: leafHash(e.key, e.bytes), dots: set.map((v) => v.dot) });
-      }
+      const keys = this.#keysWhere(req.partition, req.limit, allDeleted).map(({ key, leaf, dots }) => ({ key, leaf, dots }));
       return { type: 'tombstonesReply', keys };
     },
   };
+
+  /** Up to `limit` keys of a key range whose own versions `wanted` picks, in key order, with their leaf hash and dots. */
+  #keysWhere(partition: number, limit: number, wanted: (set: SiblingSet) => boolean) {
+    const { replica } = this.d;
+    const keys = [];
+    for (const e of replica.keysOf(partition)) {
+      if (keys.length >= limit) break;
+      const set = replica.readOwn(e.key);
+      if (wanted(set)) keys.push({ key: e.key, leaf: leafHash(e.key, e.bytes), dots: set.map((v) => v.dot), set });
+    }
+    return keys;
+  }
 
   /** Rebuilds one key range's tree from the data and compares (a slow, round-robin schedule calls this). */
   verifyNextTree(): void {
@@ -196,4 +195,9 @@ export class RepairService {
     const results = await Promise.all(refs.map((h) => replica.deleteHintIf(h.owner, h.key, h.dots)));
     return results.filter(Boolean).length;
   }
+}
+
+/** A set of tombstones only: a key deleted everywhere it was written. */
+function allDeleted(set: SiblingSet): boolean {
+  return set.length > 0 && set.every((v) => v.deleted);
 }
