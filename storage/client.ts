@@ -170,6 +170,8 @@ export class DynamoClient {
   route(key: string): NodeId[] {
     const view = this.view;
     const walk = view.walk(view.partitionOf(key));
+    // no node has failed to take a request: the walk is the order
+    if (this.#down.size === 0) return [...walk];
     const now = performance.now();
     const up = (id: NodeId) => (this.#down.get(id) ?? 0) <= now;
     const primaries = walk.slice(0, this.#defaults.n);

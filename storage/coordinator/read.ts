@@ -24,7 +24,8 @@ export function readMany(d: CoordinatorDeps, replicas: Replicas, counters: ReadC
   const reads = keys.map((key) => {
     checkKey(key);
     // replicas a key range is still moving to may not hold it yet: reads go to the current ones
-    const targets = view.targets(view.partitionOf(key), isUp).filter((t) => !t.pending);
+    const all = view.targets(view.partitionOf(key), isUp);
+    const targets = all.some((t) => t.pending) ? all.filter((t) => !t.pending) : all;
     return { key, targets, core: new GetCore(targets, rr, pr, d.config.maxActors) };
   });
   const byNode = new Map<NodeId, number[]>();
