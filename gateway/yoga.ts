@@ -47,6 +47,8 @@ export interface GatewayOptions {
   readonly graphiql: boolean;
   readonly logger: Logger;
   readonly repair?: GatewayContext['repair'];
+  /** OpenTelemetry spans per operation (gateway/tracing.ts); absent: tracing off */
+  readonly tracing?: readonly Plugin[];
 }
 
 export type Gateway = YogaServerInstance<ServerContext, GatewayContext>;
@@ -94,6 +96,7 @@ export function createGateway(o: GatewayOptions): Gateway {
     },
     plugins: [
       bodyLimit(o.maxBodyBytes),
+      ...(o.tracing ?? []),
       ...(o.metrics ? [o.metrics.plugin] : []),
       ...(o.graphiql ? [graphiqlAssets()] : []),
       useAuth({ auth, rateLimit: o.rateLimit ?? null, metrics: o.metrics ?? null }),

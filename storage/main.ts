@@ -15,6 +15,7 @@ import type { Logger } from './runtime.ts';
 import { NodeServer } from './transport/server.ts';
 import { WsTransport } from './transport/ws-transport.ts';
 import { NodeMetrics } from './metrics.ts';
+import { startTracing } from './tracing.ts';
 import { RepairQueues } from '../jobs/queues.ts';
 import { redisConnection, watchRedis } from '../jobs/redis.ts';
 
@@ -22,6 +23,7 @@ async function startStorageNode(config: StorageConfig): Promise<{ stop: () => Pr
   const logger = processLogger(`storage:${config.id}`, { level: config.logLevel, format: config.logFormat });
   logger.info('configuration', { config: { ...config, identity: config.identity?.certificate ?? null, authorities: config.authorities.length } });
   const metrics = new NodeMetrics();
+  const tracing = config.tracing ? await startTracing(config.tracing, logger) : null;
   const bootstrap = config.members.length > 0 ? createRing(config.members, config.partitions, config.n) : null;
   const engine = LmdbEngine.open(config.dataDir, config.durability, config.commitDelayMs);
   const transport = new WsTransport({
@@ -60,6 +62,7 @@ async function startStorageNode(config: StorageConfig): Promise<{ stop: () => Pr
     acceptSecrets: config.acceptSecrets,
     tls: config.tls?.server,
     handler: node.handle,
+    ...(tracing ? { tracer: tracing.requests } : {}),
     onPeer: (peer) => transport.heardFrom(peer),
     logger,
     routes: (app) => {
@@ -91,6 +94,7 @@ async function startStorageNode(config: StorageConfig): Promise<{ stop: () => Pr
       transport.close();
       await queues?.close();
       await engine.close();
+      await tracing?.shutdown();
       logger.info('stopped cleanly');
     })());
   return { stop, port };

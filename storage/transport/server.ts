@@ -28,6 +28,7 @@ import { MAX_FRAME_BYTES } from '../core/limits.ts';
 import { decodeFrames, isBadFrame, PROTOCOL_MIN, SPOKEN } from '../protocol/codec.ts';
 import { isRequest, type Reply } from '../protocol/messages.ts';
 import type { Logger, RequestHandler } from '../runtime.ts';
+import type { RequestTracer } from '../tracing.ts';
 import { FrameBatcher } from './batcher.ts';
 import type { ServerTls } from './tls.ts';
 import { IDENTITY_HEADER, IDENTITY_PROTOCOL, NODE_ID_HEADER, NONCE_HEADER } from './identity-headers.ts';
@@ -53,6 +54,8 @@ export interface ServerOptions {
   readonly tls?: ServerTls;
   /** extra HTTP routes (health, metrics) */
   readonly routes?: (app: HyperExpress.Server) => void;
+  /** serves each request that carries a trace context inside a span (storage/tracing.ts); absent: tracing off */
+  readonly tracer?: RequestTracer;
 }
 
 export { WS_PATH };
@@ -240,7 +243,10 @@ export class NodeServer {
           out.push(id, { type: 'error', code: 'FORBIDDEN', message: `${caller.name} has the ${caller.role} role, which may not send ${message.type}`, details: { role: caller.role, request: message.type } });
           continue;
         }
-        void this.options.handler(caller.from, message).then(
+        const { tracer, handler } = this.options;
+        const from = caller.from;
+        const work = frame.trace && tracer ? tracer.serve(frame.trace, from, message, () => handler(from, message)) : handler(from, message);
+        void work.then(
           (reply: Reply) => {
             try {
               out.push(id, reply);
