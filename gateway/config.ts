@@ -3,7 +3,8 @@ import { redisSetting } from '../jobs/redis-address.ts';
 import { z } from 'zod';
 import { ConfigError, invalidConfig, parseFlags, readCredential, readSecret, type NodeCredential } from '../storage/config.ts';
 import { logFormat, logLevel } from '../storage/logging.ts';
-import { readCa, serverTls, type ClientTls, type ServerTls } from '../storage/transport/tls.ts';
+import type { ClientTls } from '../client/src/transport/tls.ts';
+import { readCa, serverTls, type ServerTls } from '../storage/transport/tls.ts';
 import { tracingSettings, type TracingSettings } from '../storage/tracing-settings.ts';
 
 const schema = z

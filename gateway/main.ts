@@ -3,7 +3,7 @@
 // and a graceful shutdown on SIGTERM or SIGINT.
 import type HyperExpress from 'hyper-express';
 import { configOrExit } from '../storage/config.ts';
-import { DynamoClient } from '../storage/client.ts';
+import { DynamoClient } from '../client/src/client.ts';
 import { processLogger } from '../storage/logging.ts';
 import { loadGatewayConfig } from './config.ts';
 import { ContextSigner } from './context-token.ts';

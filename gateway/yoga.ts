@@ -9,9 +9,9 @@ import { createYoga, maskError as defaultMaskError, useReadinessCheck, type Plug
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
-import { StoreError } from '../storage/core/errors.ts';
-import type { DynamoClient, ReadResult } from '../storage/client.ts';
-import type { Logger } from '../storage/runtime.ts';
+import { StoreError } from '../client/src/core/errors.ts';
+import type { DynamoClient, ReadResult } from '../client/src/client.ts';
+import type { Logger } from '../client/src/runtime.ts';
 import type { GatewayContext, ReadKey } from '../schema/context.ts';
 import { schema } from '../schema/index.ts';
 import { AccessError } from '../schema/access.ts';

@@ -5,12 +5,13 @@ import { redisSetting } from '../jobs/redis-address.ts';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { DEFAULT_MAX_SIBLINGS } from './core/limits.ts';
-import { validateMembers, type Member } from './core/ring.ts';
+import { DEFAULT_MAX_SIBLINGS } from '../client/src/core/limits.ts';
+import { validateMembers, type Member } from '../client/src/core/ring.ts';
 import { logFormat, logLevel } from './logging.ts';
-import { readCa, serverTls, type ClientTls, type ServerTls } from './transport/tls.ts';
-import { IdentityFileError, loadAuthorities, loadIdentity, type ProcessIdentity } from './auth/identity-file.ts';
-import type { Role } from './auth/roles.ts';
+import type { ClientTls } from '../client/src/transport/tls.ts';
+import { readCa, serverTls, type ServerTls } from './transport/tls.ts';
+import { IdentityFileError, loadAuthorities, loadIdentity, type ProcessIdentity } from '../client/src/auth/identity-file.ts';
+import type { Role } from '../client/src/auth/roles.ts';
 import { tracingSettings, type TracingSettings } from './tracing-settings.ts';
 
 /** `n1=127.0.0.1:7001,n2=127.0.0.1:7002/2` (an optional /weight after the address) */

@@ -12,21 +12,21 @@
 // get: any node may coordinate. It asks the key's N targets, answers once R have answered
 // with every causally-maximal version, keeps listening, and repairs the replicas that
 // answered with less than the merged result (read repair).
-import { conditionalContext, conditionFailure } from './core/condition.ts';
-import { ConflictError, StoreError, quorumError, quorumFailureReason, type QuorumFailureReason, type QuorumShortfall } from './core/errors.ts';
+import { conditionalContext, conditionFailure } from '../client/src/core/condition.ts';
+import { ConflictError, StoreError, quorumError, quorumFailureReason, type QuorumFailureReason, type QuorumShortfall } from '../client/src/core/errors.ts';
 import { GetCore } from './core/get-core.ts';
 import { PutCore } from './core/put-core.ts';
-import { checkKey, checkQuorum, checkValue } from './core/limits.ts';
-import type { RingView, Target } from './core/preference.ts';
-import type { NodeId } from './core/ring.ts';
-import { applyWrite, bound, contextOf, history, type SiblingSet, type Version } from './core/siblings.ts';
-import { formatDot, EMPTY_VV, type VersionVector } from './core/version-vector.ts';
-import type { GetReply, OpReply, PutReply, PutRequest, Reply } from './protocol/messages.ts';
-import { operate } from './core/crdt/typed.ts';
+import { checkKey, checkQuorum, checkValue } from '../client/src/core/limits.ts';
+import type { RingView, Target } from '../client/src/core/preference.ts';
+import type { NodeId } from '../client/src/core/ring.ts';
+import { applyWrite, bound, contextOf, history, type SiblingSet, type Version } from '../client/src/core/siblings.ts';
+import { formatDot, EMPTY_VV, type VersionVector } from '../client/src/core/version-vector.ts';
+import type { GetReply, OpReply, PutReply, PutRequest, Reply } from '../client/src/protocol/messages.ts';
+import { operate } from '../client/src/core/crdt/typed.ts';
 import type { Identity } from './identity.ts';
 import type { Liveness } from './liveness.ts';
 import type { Replica } from './replica.ts';
-import type { Clock, Logger, Transport } from './runtime.ts';
+import type { Clock, Logger, Transport } from '../client/src/runtime.ts';
 
 export interface CoordinatorConfig {
   readonly r: number;

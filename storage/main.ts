@@ -1,8 +1,8 @@
 // A storage node process: configuration, the LMDB engine, the node, its server, and a
 // graceful shutdown on SIGTERM or SIGINT (stop taking requests, finish those in flight,
 // flush, exit).
-import { createRing } from './core/ring.ts';
-import { MAX_ACTORS_PER_KEY } from './core/limits.ts';
+import { createRing } from '../client/src/core/ring.ts';
+import { MAX_ACTORS_PER_KEY } from '../client/src/core/limits.ts';
 import { DEFAULT_PHI } from './core/phi.ts';
 import { DEFAULT_GOSSIP } from './membership/gossip.ts';
 import { DEFAULT_TRANSFER } from './membership/transfers.ts';
@@ -11,9 +11,9 @@ import { LmdbEngine } from './engine/lmdb.ts';
 import { StorageNode } from './node.ts';
 import { cryptoRandom, realClock } from './real-runtime.ts';
 import { processLogger } from './logging.ts';
-import type { Logger } from './runtime.ts';
+import type { Logger } from '../client/src/runtime.ts';
 import { NodeServer } from './transport/server.ts';
-import { WsTransport } from './transport/ws-transport.ts';
+import { WsTransport } from '../client/src/transport/ws-transport.ts';
 import { NodeMetrics } from './metrics.ts';
 import { startTracing } from './tracing.ts';
 import { RepairQueues } from '../jobs/queues.ts';

@@ -1,13 +1,13 @@
 // A storage node: its replica, its coordinator, and its part in membership (gossip, ring
 // changes, key-range transfers, hinted handoff), over whatever transport, clock and engine it
 // is given. storage/main.ts runs one as a process; the simulator runs many in one process.
-import { ConflictError, StoreError } from './core/errors.ts';
-import { MAX_MGET_KEYS, receivedSiblingsLimit } from './core/limits.ts';
+import { ConflictError, StoreError } from '../client/src/core/errors.ts';
+import { MAX_MGET_KEYS, receivedSiblingsLimit } from '../client/src/core/limits.ts';
 import { actorNodeEpoch, HeardLeases } from './core/leases.ts';
 import { checkSet, setProblem } from './core/set-check.ts';
-import { RingView } from './core/preference.ts';
+import { RingView } from '../client/src/core/preference.ts';
 import { claimantOf } from './core/ring-change.ts';
-import { partitionCounts, type Member, type NodeId, type Ring } from './core/ring.ts';
+import { partitionCounts, type Member, type NodeId, type Ring } from '../client/src/core/ring.ts';
 import type { Engine, StoreKey } from './engine/engine.ts';
 import { RecordEngine, type StoreName } from './engine/records.ts';
 import { Coordinator, type CoordinatorConfig, type CoordinatorObserver, type Mint, type Readiness } from './coordinator.ts';
@@ -17,12 +17,12 @@ import { DEFAULT_GOSSIP, Gossiper, type GossipOptions } from './membership/gossi
 import { DEFAULT_TRANSFER, Transfers, type TransferOptions } from './membership/transfers.ts';
 import { replayHints } from './repair/handoff.ts';
 import { RepairService } from './repair/service.ts';
-import { Reader, Writer, readRing, writeRing } from './protocol/codec.ts';
-import type { ConflictReply, ErrorReply, Heartbeat, HintsRequest, MgetItem, Reply, Request } from './protocol/messages.ts';
+import { Reader, Writer, readRing, writeRing } from '../client/src/protocol/codec.ts';
+import type { ConflictReply, ErrorReply, Heartbeat, HintsRequest, MgetItem, Reply, Request } from '../client/src/protocol/messages.ts';
 import { Replica, type HintLimits } from './replica.ts';
-import { actorCounters, type SiblingSet } from './core/siblings.ts';
-import type { Clock, Logger, Random, Timer, Transport } from './runtime.ts';
-import type { NodeStatus } from './status.ts';
+import { actorCounters, type SiblingSet } from '../client/src/core/siblings.ts';
+import type { Clock, Logger, Random, Timer, Transport } from '../client/src/runtime.ts';
+import type { NodeStatus } from '../client/src/status.ts';
 
 export interface NodeConfig extends CoordinatorConfig {
   readonly id: NodeId;

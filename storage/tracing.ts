@@ -8,10 +8,10 @@
 // Off, nothing of the SDK is loaded: no span is made, and a request pays one null check to
 // learn it carries no trace context.
 import { context, isSpanContextValid, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type TracerProvider } from '@opentelemetry/api';
-import type { NodeId } from './core/ring.ts';
-import type { Reply, Request, TraceContext } from './protocol/messages.ts';
-import { setTraceSource } from './protocol/trace-context.ts';
-import type { Logger } from './runtime.ts';
+import type { NodeId } from '../client/src/core/ring.ts';
+import type { Reply, Request, TraceContext } from '../client/src/protocol/messages.ts';
+import { setTraceSource } from '../client/src/protocol/trace-context.ts';
+import type { Logger } from '../client/src/runtime.ts';
 import type { TracingSettings } from './tracing-settings.ts';
 
 /** Serves a request that arrived with a trace context, inside its own span (transport/server.ts). */

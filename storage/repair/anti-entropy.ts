@@ -6,12 +6,12 @@
 //
 // A sweep of a key range syncs its replicas pairwise in a fixed order, (A,B), (A,C), (B,C):
 // after the three, every replica holds the union of all three.
-import { StoreError } from '../core/errors.ts';
-import { differingKeys, differingSegments, type TreeSide } from '../core/merkle.ts';
-import type { RingView } from '../core/preference.ts';
-import type { NodeId } from '../core/ring.ts';
-import type { Reply, Request, TransferEntry } from '../protocol/messages.ts';
-import type { Transport } from '../runtime.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
+import { differingKeys, differingSegments, type TreeSide } from '../../client/src/core/merkle.ts';
+import type { RingView } from '../../client/src/core/preference.ts';
+import type { NodeId } from '../../client/src/core/ring.ts';
+import type { Reply, Request, TransferEntry } from '../../client/src/protocol/messages.ts';
+import type { Transport } from '../../client/src/runtime.ts';
 
 export interface SyncOptions {
   readonly transport: Transport;

@@ -11,11 +11,11 @@
 //
 // A holder that is leaving the ring hands on the hints it cannot deliver: to a staying node,
 // as hints for the same owner.
-import { StoreError } from '../core/errors.ts';
-import type { RingView } from '../core/preference.ts';
-import type { NodeId } from '../core/ring.ts';
-import type { HintEntry, HintRef, Reply } from '../protocol/messages.ts';
-import type { Transport } from '../runtime.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
+import type { RingView } from '../../client/src/core/preference.ts';
+import type { NodeId } from '../../client/src/core/ring.ts';
+import type { HintEntry, HintRef, Reply } from '../../client/src/protocol/messages.ts';
+import type { Transport } from '../../client/src/runtime.ts';
 
 /** Where a hint goes now: its owner while that node replicates the key, else the key's current replicas. */
 export function hintTargets(view: RingView, hint: { owner: NodeId; key: string }, holder: NodeId): NodeId[] {

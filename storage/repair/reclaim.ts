@@ -13,12 +13,12 @@
 // Each primary acts only if it still holds exactly what was seen (the dots, or the leaf hash).
 // Dots are never reused (counters are per node and leased), so a context from before can never
 // cover a write made after it.
-import { StoreError } from '../core/errors.ts';
-import type { RingView } from '../core/preference.ts';
-import type { NodeId } from '../core/ring.ts';
-import type { Dot } from '../core/version-vector.ts';
-import type { Reply, Request } from '../protocol/messages.ts';
-import type { Transport } from '../runtime.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
+import type { RingView } from '../../client/src/core/preference.ts';
+import type { NodeId } from '../../client/src/core/ring.ts';
+import type { Dot } from '../../client/src/core/version-vector.ts';
+import type { Reply, Request } from '../../client/src/protocol/messages.ts';
+import type { Transport } from '../../client/src/runtime.ts';
 
 /** Remembers since when a key has been quiet (Redis for the workers, memory in the simulator). */
 export interface CandidateStore {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { StoreError } from '../../storage/core/errors.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
 import {
   decodeFrames,
   encodeFrame,
@@ -14,8 +14,8 @@ import {
   ProtocolError,
   Writer,
   writeFrame,
-} from '../../storage/protocol/codec.ts';
-import { MESSAGE_TYPES, type Message, type MessageType } from '../../storage/protocol/messages.ts';
+} from '../../client/src/protocol/codec.ts';
+import { MESSAGE_TYPES, type Message, type MessageType } from '../../client/src/protocol/messages.ts';
 import { anyMessage, arbitraries, asOfVersion, normalize } from '../protocol/arbitraries.ts';
 
 const TYPES = Object.keys(MESSAGE_TYPES) as MessageType[];

@@ -3,9 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeFrames, encodeFrame, isBadFrame, isRequest, messageNeeds, PROTOCOL_MAX, PROTOCOL_MIN } from '../../storage/protocol/codec.ts';
-import type { Frame } from '../../storage/protocol/messages.ts';
-import { TRACE_BYTES, TRACE_SINCE, type TraceContext } from '../../storage/protocol/trace-context.ts';
+import { decodeFrames, encodeFrame, isBadFrame, isRequest, messageNeeds, PROTOCOL_MAX, PROTOCOL_MIN } from '../../client/src/protocol/codec.ts';
+import type { Frame } from '../../client/src/protocol/messages.ts';
+import { TRACE_BYTES, TRACE_SINCE, type TraceContext } from '../../client/src/protocol/trace-context.ts';
 import { anyMessage, asOfVersion, normalize } from '../protocol/arbitraries.ts';
 
 const trace: TraceContext = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', flags: 1 };
