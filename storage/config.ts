@@ -295,8 +295,7 @@ export const USAGE = `storage node: one Dynamo replica process
                           node of a cluster needs one
   --tls-ca FILE[,FILE]    the authorities peers' certificates must chain to (DYNAMO_TLS_CA;
                           default the system's); name old and new during a rotation
-  --otel-endpoint URL     export OpenTelemetry traces to this OTLP/HTTP collector, e.g.
-                          http://127.0.0.1:4318 (OTEL_EXPORTER_OTLP_ENDPOINT; default off)`;
+  --otel-endpoint URL     send traces to this OTLP/HTTP collector (OTEL_EXPORTER_OTLP_ENDPOINT; off by default)`;
 
 export function loadStorageConfig(argv: string[], env: NodeJS.ProcessEnv): StorageConfig {
   const flags = parseFlags(argv, FLAGS, USAGE);

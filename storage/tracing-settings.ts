@@ -18,14 +18,23 @@ export interface TracingSettings {
  * OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none turns an environment's endpoint off;
  * OTEL_SERVICE_NAME names the service. null: tracing off.
  */
-export function tracingSettings(flag: unknown, env: NodeJS.ProcessEnv, defaults: { serviceName: string; instanceId?: string }): TracingSettings | null {
+export function tracingSettings(
+  flag: unknown,
+  env: NodeJS.ProcessEnv,
+  defaults: { serviceName: string; instanceId?: string },
+): TracingSettings | null {
   let url: string | undefined;
   if (typeof flag === 'string') url = tracesUrl(flag, '--otel-endpoint');
   else if (env.OTEL_SDK_DISABLED === 'true' || env.OTEL_TRACES_EXPORTER === 'none') return null;
-  else if (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) url = checkedUrl(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  else if (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
+    url = checkedUrl(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
   else if (env.OTEL_EXPORTER_OTLP_ENDPOINT) url = tracesUrl(env.OTEL_EXPORTER_OTLP_ENDPOINT, 'OTEL_EXPORTER_OTLP_ENDPOINT');
   if (url === undefined) return null;
-  return { url, serviceName: env.OTEL_SERVICE_NAME || defaults.serviceName, ...(defaults.instanceId ? { instanceId: defaults.instanceId } : {}) };
+  return {
+    url,
+    serviceName: env.OTEL_SERVICE_NAME || defaults.serviceName,
+    ...(defaults.instanceId ? { instanceId: defaults.instanceId } : {}),
+  };
 }
 
 function tracesUrl(base: string, what: string): string {

@@ -7,7 +7,17 @@
 //
 // Off, nothing of the SDK is loaded: no span is made, and a request pays one null check to
 // learn it carries no trace context.
-import { context, isSpanContextValid, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type TracerProvider } from '@opentelemetry/api';
+import {
+  context,
+  isSpanContextValid,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Span,
+  type TracerProvider,
+} from '@opentelemetry/api';
 import type { NodeId } from '../client/src/core/ring.ts';
 import type { Reply, Request, TraceContext } from '../client/src/protocol/messages.ts';
 import { setTraceSource } from '../client/src/protocol/trace-context.ts';
@@ -42,7 +52,10 @@ export async function startTracing(settings: TracingSettings, logger: Logger): P
     ...(settings.instanceId ? { 'service.instance.id': settings.instanceId } : {}),
   });
   // the batch's size and delay follow OTEL_BSP_* when set
-  const provider = new NodeTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: settings.url }))] });
+  const provider = new NodeTracerProvider({
+    resource,
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: settings.url }))],
+  });
   // the AsyncLocalStorage context manager and the W3C traceparent propagator
   provider.register();
   setTraceSource(currentTraceContext);
@@ -52,8 +65,17 @@ export async function startTracing(settings: TracingSettings, logger: Logger): P
     provider,
     requests: {
       serve(parent, from, request, run) {
-        const remote = trace.setSpanContext(ROOT_CONTEXT, { traceId: parent.traceId, spanId: parent.spanId, traceFlags: parent.flags, isRemote: true });
-        const span = tracer.startSpan(`dynamo.${request.type}`, { kind: SpanKind.SERVER, attributes: requestAttributes(request, from) }, remote);
+        const remote = trace.setSpanContext(ROOT_CONTEXT, {
+          traceId: parent.traceId,
+          spanId: parent.spanId,
+          traceFlags: parent.flags,
+          isRemote: true,
+        });
+        const span = tracer.startSpan(
+          `dynamo.${request.type}`,
+          { kind: SpanKind.SERVER, attributes: requestAttributes(request, from) },
+          remote,
+        );
         return context.with(trace.setSpan(remote, span), run).then(
           (reply) => {
             endWith(span, reply);

@@ -3,11 +3,20 @@
 import { contextOf, DynamoClient, type ReadResult } from 'dynamo-gateway-client';
 
 const seeds = (process.env.DYNAMO_SEEDS ?? '127.0.0.1:7001').split(',');
-const client = await DynamoClient.connect({ seeds, cluster: process.env.DYNAMO_CLUSTER ?? 'dev', secret: process.env.DYNAMO_SECRET, timeoutMs: 5000 });
+const client = await DynamoClient.connect({
+  seeds,
+  cluster: process.env.DYNAMO_CLUSTER ?? 'dev',
+  secret: process.env.DYNAMO_SECRET,
+  timeoutMs: 5000,
+});
 const key = process.argv[2] ?? `example-${Date.now()}`;
 
 /** The live values of a read, as text, sorted. */
-const values = (r: ReadResult): string[] => r.siblings.filter((v) => !v.deleted).map((v) => Buffer.from(v.value).toString('utf8')).sort();
+const values = (r: ReadResult): string[] =>
+  r.siblings
+    .filter((v) => !v.deleted)
+    .map((v) => Buffer.from(v.value).toString('utf8'))
+    .sort();
 
 try {
   const before = await client.get(key);

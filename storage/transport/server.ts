@@ -245,7 +245,8 @@ export class NodeServer {
         }
         const { tracer, handler } = this.options;
         const from = caller.from;
-        const work = frame.trace && tracer ? tracer.serve(frame.trace, from, message, () => handler(from, message)) : handler(from, message);
+        const parent = frame.trace;
+        const work = parent && tracer ? tracer.serve(parent, from, message, () => handler(from, message)) : handler(from, message);
         void work.then(
           (reply: Reply) => {
             try {

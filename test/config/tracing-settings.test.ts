@@ -14,9 +14,17 @@ test('tracing is off unless an endpoint is given', () => {
 });
 
 test('the flag and OTEL_EXPORTER_OTLP_ENDPOINT name a collector, whose /v1/traces takes the spans', () => {
-  assert.deepEqual(tracingSettings('http://c:4318/', {}, node), { url: 'http://c:4318/v1/traces', serviceName: 'dynamo-node', instanceId: 'n1' });
+  assert.deepEqual(tracingSettings('http://c:4318/', {}, node), {
+    url: 'http://c:4318/v1/traces',
+    serviceName: 'dynamo-node',
+    instanceId: 'n1',
+  });
   assert.equal(tracingSettings(undefined, { OTEL_EXPORTER_OTLP_ENDPOINT: 'https://c:4318' }, node)?.url, 'https://c:4318/v1/traces');
-  assert.equal(tracingSettings(undefined, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:9/t', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://x:1' }, node)?.url, 'http://c:9/t');
+  assert.equal(
+    tracingSettings(undefined, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:9/t', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://x:1' }, node)
+      ?.url,
+    'http://c:9/t',
+  );
   assert.equal(tracingSettings('http://flag:1', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://env:1' }, node)?.url, 'http://flag:1/v1/traces');
   assert.equal(tracingSettings('http://c:1', { OTEL_SERVICE_NAME: 'store-eu' }, node)?.serviceName, 'store-eu');
 });
@@ -28,14 +36,33 @@ test('OTEL_SDK_DISABLED and OTEL_TRACES_EXPORTER=none turn an environment endpoi
 });
 
 test('an endpoint that is not an http URL is refused at start, naming the setting', () => {
-  assert.throws(() => tracingSettings('c:4318', {}, node), (e) => e instanceof ConfigError && /--otel-endpoint must be an http:\/\/ or https:\/\/ URL/.test(e.message));
-  assert.throws(() => tracingSettings(undefined, { OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url' }, node), /OTEL_EXPORTER_OTLP_ENDPOINT is not a URL: 'not a url'/);
+  assert.throws(
+    () => tracingSettings('c:4318', {}, node),
+    (e) => e instanceof ConfigError && /--otel-endpoint must be an http:\/\/ or https:\/\/ URL/.test(e.message),
+  );
+  assert.throws(
+    () => tracingSettings(undefined, { OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url' }, node),
+    /OTEL_EXPORTER_OTLP_ENDPOINT is not a URL: 'not a url'/,
+  );
 });
 
 test('the node and the gateway read it, with their own service names', () => {
-  const n = loadStorageConfig(['--id', 'n1', '--nodes', 'n1=127.0.0.1:7001', '--n', '1', '--r', '1', '--w', '1', '--otel-endpoint', 'http://c:4318'], { DYNAMO_SECRET: 'a-secret-of-16-chars-or-more' });
+  const n = loadStorageConfig(
+    ['--id', 'n1', '--nodes', 'n1=127.0.0.1:7001', '--n', '1', '--r', '1', '--w', '1', '--otel-endpoint', 'http://c:4318'],
+    { DYNAMO_SECRET: 'a-secret-of-16-chars-or-more' },
+  );
   assert.deepEqual(n.tracing, { url: 'http://c:4318/v1/traces', serviceName: 'dynamo-node', instanceId: 'n1' });
-  const g = loadGatewayConfig(['--seeds', '127.0.0.1:7001'], { DYNAMO_SECRET: 'a-secret-of-16-chars-or-more', GATEWAY_CONTEXT_KEYS: 'k'.repeat(32), OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' });
+  const g = loadGatewayConfig(['--seeds', '127.0.0.1:7001'], {
+    DYNAMO_SECRET: 'a-secret-of-16-chars-or-more',
+    GATEWAY_CONTEXT_KEYS: 'k'.repeat(32),
+    OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318',
+  });
   assert.deepEqual(g.tracing, { url: 'http://c:4318/v1/traces', serviceName: 'dynamo-gateway' });
-  assert.equal(loadGatewayConfig(['--seeds', '127.0.0.1:7001'], { DYNAMO_SECRET: 'a-secret-of-16-chars-or-more', GATEWAY_CONTEXT_KEYS: 'k'.repeat(32) }).tracing, null);
+  assert.equal(
+    loadGatewayConfig(['--seeds', '127.0.0.1:7001'], {
+      DYNAMO_SECRET: 'a-secret-of-16-chars-or-more',
+      GATEWAY_CONTEXT_KEYS: 'k'.repeat(32),
+    }).tracing,
+    null,
+  );
 });

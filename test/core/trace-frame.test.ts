@@ -3,13 +3,25 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeFrames, encodeFrame, isBadFrame, isRequest, messageNeeds, PROTOCOL_MAX, PROTOCOL_MIN } from '../../client/src/protocol/codec.ts';
+import {
+  decodeFrames,
+  encodeFrame,
+  isBadFrame,
+  isRequest,
+  messageNeeds,
+  PROTOCOL_MAX,
+  PROTOCOL_MIN,
+} from '../../client/src/protocol/codec.ts';
 import type { Frame } from '../../client/src/protocol/messages.ts';
 import { TRACE_BYTES, TRACE_SINCE, type TraceContext } from '../../client/src/protocol/trace-context.ts';
 import { anyMessage, asOfVersion, normalize } from '../protocol/arbitraries.ts';
 
 const trace: TraceContext = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', flags: 1 };
-const hex = (n: number) => fc.uint8Array({ minLength: n, maxLength: n }).filter((b) => b.some((x) => x !== 0)).map((b) => Buffer.from(b).toString('hex'));
+const hex = (n: number) =>
+  fc
+    .uint8Array({ minLength: n, maxLength: n })
+    .filter((b) => b.some((x) => x !== 0))
+    .map((b) => Buffer.from(b).toString('hex'));
 const anyTrace = fc.record({ traceId: hex(16), spanId: hex(8), flags: fc.integer({ min: 0, max: 255 }) });
 
 function decodeOne(buf: Buffer): Frame {

@@ -33,20 +33,31 @@ test('a put and a get each make one trace: gateway operation, coordinator, repli
       assert.equal(op.service, 'dynamo-gateway');
       assert.equal(op.kind, SERVER);
       assert.equal(op.attributes['graphql.execute.operationName'], 'Put');
-      const writes = await waitFor('the coordinator span and both replica writes of the put', () => {
-        const trace = collector.spans.filter((s) => s.traceId === op.traceId);
-        const coordinator = trace.find((s) => s.name === 'dynamo.put' && childrenOf(trace, s, 'dynamo.replicaWrite').length === 2);
-        return coordinator ? { trace, coordinator, replicas: childrenOf(trace, coordinator, 'dynamo.replicaWrite') } : null;
-      }, 15_000);
+      const writes = await waitFor(
+        'the coordinator span and both replica writes of the put',
+        () => {
+          const trace = collector.spans.filter((s) => s.traceId === op.traceId);
+          const coordinator = trace.find((s) => s.name === 'dynamo.put' && childrenOf(trace, s, 'dynamo.replicaWrite').length === 2);
+          return coordinator ? { trace, coordinator, replicas: childrenOf(trace, coordinator, 'dynamo.replicaWrite') } : null;
+        },
+        15_000,
+      );
       // the coordinator's span is the operation's child, or a forwarding node's child in between
       const first = writes.trace.find((s) => s.name === 'dynamo.put' && s.parentSpanId === op.spanId);
-      assert.ok(first, 'a node span is the operation span\'s child');
-      assert.ok(writes.coordinator === first || writes.coordinator.parentSpanId === first.spanId, 'the coordinator is the first node or the one it forwarded to');
+      assert.ok(first, "a node span is the operation span's child");
+      assert.ok(
+        writes.coordinator === first || writes.coordinator.parentSpanId === first.spanId,
+        'the coordinator is the first node or the one it forwarded to',
+      );
       assert.equal(writes.coordinator.service, 'dynamo-node');
       assert.equal(writes.coordinator.attributes['dynamo.key'], 'traced');
       assert.equal(writes.coordinator.attributes['dynamo.acks'], 2, 'the put was answered at W=2 acks');
       const replicaNodes = writes.replicas.map((s) => s.instance).sort();
-      assert.equal(new Set([writes.coordinator.instance, ...replicaNodes]).size, 3, `replicas ${replicaNodes.join(',')} and coordinator ${writes.coordinator.instance} are the three nodes`);
+      assert.equal(
+        new Set([writes.coordinator.instance, ...replicaNodes]).size,
+        3,
+        `replicas ${replicaNodes.join(',')} and coordinator ${writes.coordinator.instance} are the three nodes`,
+      );
       for (const r of writes.replicas) {
         assert.equal(r.kind, SERVER);
         assert.equal(r.attributes['dynamo.key'], 'traced');
@@ -56,11 +67,15 @@ test('a put and a get each make one trace: gateway operation, coordinator, repli
       // the get: query.Get → dynamo.mget on the coordinator → dynamo.replicaReadMany on the two others
       const read = await waitFor('the gateway span of the get', () => collector.spans.find((s) => s.name === 'query.Get'), 15_000);
       assert.notEqual(read.traceId, op.traceId, 'each operation is its own trace');
-      const reads = await waitFor('the coordinator span and both replica reads of the get', () => {
-        const mget = collector.spans.find((s) => s.name === 'dynamo.mget' && s.parentSpanId === read.spanId);
-        const replicas = mget ? childrenOf(collector.spans, mget, 'dynamo.replicaReadMany') : [];
-        return mget && replicas.length === 2 ? { mget, replicas } : null;
-      }, 15_000);
+      const reads = await waitFor(
+        'the coordinator span and both replica reads of the get',
+        () => {
+          const mget = collector.spans.find((s) => s.name === 'dynamo.mget' && s.parentSpanId === read.spanId);
+          const replicas = mget ? childrenOf(collector.spans, mget, 'dynamo.replicaReadMany') : [];
+          return mget && replicas.length === 2 ? { mget, replicas } : null;
+        },
+        15_000,
+      );
       assert.equal(reads.mget.attributes['dynamo.keys'], 1);
       assert.equal(new Set([reads.mget.instance, ...reads.replicas.map((s) => s.instance)]).size, 3);
     });
