@@ -14,12 +14,13 @@ import { DynamoClient, decodeContext, encodeContext, type WriteResult } from '..
 import { readCa, type ClientTls } from '../storage/transport/tls.ts';
 import type { PutCondition } from '../storage/protocol/messages.ts';
 import { changeRing, showStatus } from './membership.ts';
+import { checkTtl, MAX_TTL_SECONDS } from '../storage/core/expiry.ts';
 import { readCredential, type NodeCredential } from '../storage/config.ts';
 
 const USAGE = `dynamo: command-line client for the Dynamo cluster
 
   dynamo get KEY [--r R] [--pr PR]
-  dynamo put KEY VALUE [--context CTX] [--if current|absent] [--w W] [--pw PW]     (VALUE "-" reads stdin)
+  dynamo put KEY VALUE [--context CTX] [--if current|absent] [--ttl SECONDS] [--w W] [--pw PW]     (VALUE "-" reads stdin)
   dynamo delete KEY [--context CTX] [--if current] [--w W]
   dynamo incr KEY [BY] [--w W]               add BY (default 1) to a counter; prints its value after
   dynamo decr KEY [BY] [--w W]               subtract BY (default 1)
@@ -51,6 +52,8 @@ A delete without --context deletes what its coordinator holds at that moment.
 --if current writes only if the context covers every version the key holds; --if absent
 (put only) only if the key holds no live version. A refusal prints the key's siblings and
 their context, to merge and write again with, and exits with status 3.
+--ttl SECONDS (put only, 1 to ${MAX_TTL_SECONDS}): the value expires that long after its coordinator
+writes it, by that node's clock, and then reads as absent (docs/graphql.md, Expiry).
 Counters and sets merge themselves (docs/types.md): concurrent updates through other nodes
 are never lost; an update to a key holding a plain value or another type is refused.`;
 
@@ -77,6 +80,7 @@ async function main(argv: string[]): Promise<number> {
       weight: { type: 'string' },
       'expect-version': { type: 'string' },
       if: { type: 'string' },
+      ttl: { type: 'string' },
       wait: { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -96,6 +100,7 @@ async function main(argv: string[]): Promise<number> {
   };
   const context = o.context === undefined ? undefined : parseContext(o.context);
   const condition = parseCondition(o.if, command);
+  const ttl = parseTtl(o.ttl, command);
   const cluster = o.cluster ?? process.env.DYNAMO_CLUSTER ?? 'dev';
   const client = await DynamoClient.connect({
     seeds: (o.seeds ?? process.env.DYNAMO_SEEDS ?? '127.0.0.1:7001').split(',').map((s) => s.trim()),
@@ -127,7 +132,7 @@ async function main(argv: string[]): Promise<number> {
         const k = required(key, 'KEY');
         const v = required(value, 'VALUE');
         const bytes = v === '-' ? readFileSync(0) : Buffer.from(v, 'utf8');
-        const w = await conditional(k, client.put(k, bytes, { context, w: num(o.w, 'w'), pw: num(o.pw, 'pw'), ...condition }));
+        const w = await conditional(k, client.put(k, bytes, { context, w: num(o.w, 'w'), pw: num(o.pw, 'pw'), ...condition, ...ttl }));
         if (!w) return EXIT_CONFLICT;
         const ctx = encodeContext(w.context).toString('base64url');
         print(`ok: ${w.acks} acks, version ${formatDot(w.dot)}\ncontext: ${ctx}`, { key: k, acks: w.acks, dot: formatDot(w.dot), context: ctx });
@@ -234,6 +239,16 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     client.close();
   }
+}
+
+/** --ttl SECONDS, for put only: a whole number of seconds from 1 to MAX_TTL_SECONDS. */
+function parseTtl(text: string | undefined, command: string): { ttlSeconds?: number } {
+  if (text === undefined) return {};
+  if (command !== 'put') throw new StoreError('BAD_REQUEST', '--ttl is for put');
+  if (!/^\d+$/.test(text)) throw new StoreError('BAD_REQUEST', `--ttl takes a whole number of seconds from 1 to ${MAX_TTL_SECONDS}, got '${text}'`);
+  const ttlSeconds = Number(text);
+  checkTtl(ttlSeconds);
+  return { ttlSeconds };
 }
 
 function parseCondition(text: string | undefined, command: string): { condition?: PutCondition } {

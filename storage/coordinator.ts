@@ -14,6 +14,7 @@
 // answered with less than the merged result (read repair).
 import { conditionalContext, conditionFailure } from './core/condition.ts';
 import { ConflictError, StoreError, quorumError, quorumFailureReason, type QuorumFailureReason, type QuorumShortfall } from './core/errors.ts';
+import { checkTtl, expiryDelete, expiryTime, visibleAt } from './core/expiry.ts';
 import { GetCore } from './core/get-core.ts';
 import { PutCore } from './core/put-core.ts';
 import { checkKey, checkQuorum, checkValue } from './core/limits.ts';
@@ -56,6 +57,8 @@ export interface CoordinatorDeps {
   readonly rangeReady?: (partition: number) => Promise<void> | null;
   /** told of every get and put this node coordinates, and of every failed quorum (metrics.ts) */
   readonly observer?: CoordinatorObserver;
+  /** the node's start-up check, for the deletes this node makes of expired values */
+  readonly readiness?: Readiness;
 }
 
 export interface CoordinatorObserver {
@@ -89,6 +92,10 @@ export class Coordinator {
   readRepairs = 0;
   /** puts handed to another node to coordinate */
   putsForwarded = 0;
+  /** deletes made to turn expired values a read found into tombstones (core/expiry.ts) */
+  expiryDeletes = 0;
+  /** keys whose expiry delete is under way */
+  readonly #expiring = new Set<string>();
 
   private readonly d: CoordinatorDeps;
   constructor(d: CoordinatorDeps) {
@@ -145,7 +152,10 @@ export class Coordinator {
       if (!out.answered && core.state === 'ok') {
         out.answered = true;
         this.d.observer?.request('get', this.d.clock.now() - started, 'ok');
-        out.resolve({ type: 'getReply', replies: core.answers, set: core.merged });
+        // expired versions read as deleted, by this coordinator's clock, and become a tombstone
+        const now = this.d.clock.wallNow();
+        out.resolve({ type: 'getReply', replies: core.answers, set: visibleAt(core.merged, now) });
+        this.#expire(key, core.merged, now);
       } else if (!out.answered && core.state === 'failed') {
         out.answered = true;
         const error = this.#quorumFailed('read', core.shortfall(), timedOut);
@@ -198,6 +208,23 @@ export class Coordinator {
     }
   }
 
+  /**
+   * Turns the expired versions a read found into a tombstone through the write path: a delete
+   * over a context covering them and no live version (core/expiry.ts), one at a time per key.
+   */
+  #expire(key: string, set: SiblingSet, now: number): void {
+    const plan = expiryDelete(set, now);
+    if (!plan || this.#expiring.has(key)) return;
+    this.#expiring.add(key);
+    this.expiryDeletes++;
+    const request: PutRequest = { type: 'put', key, value: new Uint8Array(0), deleted: true, context: plan.context, w: 0, pw: 0 };
+    const work = this.put(request, this.d.readiness ?? ALWAYS_READY).then(
+      () => this.d.logger.info('expired versions deleted', { key, dots: plan.expired.map((v) => formatDot(v.dot)) }),
+      (e: unknown) => this.d.logger.warn('an expired value could not be deleted yet; the next read tries again', { key, error: String(e) }),
+    );
+    this.d.track(work.finally(() => this.#expiring.delete(key)));
+  }
+
   // ------------------------------------------------------------------ put
 
   /**
@@ -212,6 +239,10 @@ export class Coordinator {
     checkValue(req.value);
     if (req.deleted && req.condition === 'absent') throw new StoreError('BAD_REQUEST', 'a delete takes no condition absent: only current');
     if (req.op && (req.deleted || req.context || req.condition)) throw new StoreError('BAD_REQUEST', 'a typed operation takes no delete, context or condition');
+    if (req.ttlSeconds !== undefined) {
+      checkTtl(req.ttlSeconds);
+      if (req.op || req.deleted) throw new StoreError('BAD_REQUEST', `ttlSeconds is for a put of a value; a ${req.op ? 'typed operation' : 'delete'} takes none`);
+    }
     const view = this.d.view();
     const w = req.w || this.d.config.w;
     checkQuorum('w', w, view.n);
@@ -305,7 +336,7 @@ export class Coordinator {
       // in the step that makes its dot: writes to the key through this node are serialized
       let given = req.context;
       if (req.condition) {
-        const why = conditionFailure(req.condition, req.context, current);
+        const why = conditionFailure(req.condition, req.context, current, clock.wallNow());
         if (why) throw new ConflictError(req.key, current, `conditional ${req.deleted ? 'delete' : 'put'} of key '${req.key}' (if ${req.condition}) refused: ${why}`);
         given = conditionalContext(req.condition, req.context, current);
       }
@@ -313,12 +344,14 @@ export class Coordinator {
       const value = req.op ? operate(req.key, current, actor, req.op) : req.deleted ? new Uint8Array(0) : req.value;
       if (req.op) checkValue(value);
       const context: VersionVector = req.op ? contextOf(current) : (given ?? (req.deleted ? contextOf(current) : EMPTY_VV));
+      const writtenAt = clock.wallNow();
       version = {
         dot: { actor, counter: identity.next() },
         past: context,
         deleted: req.deleted,
-        writtenAt: clock.wallNow(),
+        writtenAt,
         value,
+        ...(req.ttlSeconds !== undefined ? { expiresAt: expiryTime(writtenAt, req.ttlSeconds) } : {}),
       };
       const written = applyWrite(current, version);
       const next = bound(written, config.maxActors, current.map((v) => v.dot.actor));

@@ -196,6 +196,7 @@ export class StorageNode {
       onMint: deps.onMint,
       rangeReady: (p) => this.#incarnating.get(p) ?? null,
       observer: deps.observer,
+      readiness: this.#readiness,
     });
     this.changes = new ChangeHandler({
       self: deps.config.id,
@@ -694,6 +695,7 @@ export class StorageNode {
       ringForks: this.gossip.ringForks,
       corruptRecords: this.corruptRecords,
       historyPrunes: this.coordinator.historyPrunes,
+      expiryDeletes: this.coordinator.expiryDeletes,
       diskErrors: this.replica.diskErrors,
       identityConfirmed: this.#confirmed,
       accepting: this.#accepting,

@@ -30,6 +30,11 @@ export interface Version {
   /** coordinator's wall clock in ms, for display only: it never decides anything */
   readonly writtenAt: number;
   readonly value: Uint8Array;
+  /**
+   * for a value written with a TTL: when it expires, in ms since 1970 by its coordinator's wall
+   * clock. Part of the version, the same on every replica (core/expiry.ts); absent otherwise.
+   */
+  readonly expiresAt?: number;
 }
 
 /** Sorted by dot, no version covering another. */
