@@ -337,7 +337,7 @@ export class Coordinator {
       let given = req.context;
       if (req.condition) {
         const why = conditionFailure(req.condition, req.context, current, clock.wallNow());
-        if (why) throw new ConflictError(req.key, current, `conditional ${req.deleted ? 'delete' : 'put'} of key '${req.key}' (if ${req.condition}) refused: ${why}`);
+        if (why) throw new ConflictError(req.key, visibleAt(current, clock.wallNow()), `conditional ${req.deleted ? 'delete' : 'put'} of key '${req.key}' (if ${req.condition}) refused: ${why}`);
         given = conditionalContext(req.condition, req.context, current);
       }
       // a typed operation applies to the join of every sibling held, and its version replaces them all (docs/types.md)
