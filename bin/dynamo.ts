@@ -323,7 +323,13 @@ function siblingsJson(set: SiblingSet) {
   const ctx = set.length ? encodeContext(contextOfSet(set)).toString('base64url') : null;
   return {
     found: set.some((v) => !v.deleted),
-    siblings: set.map((v) => ({ dot: formatDot(v.dot), deleted: v.deleted, writtenAt: new Date(v.writtenAt).toISOString(), value: v.deleted ? null : show(v.value) })),
+    siblings: set.map((v) => ({
+      dot: formatDot(v.dot),
+      deleted: v.deleted,
+      writtenAt: new Date(v.writtenAt).toISOString(),
+      expiresAt: v.expiresAt === undefined ? null : new Date(v.expiresAt).toISOString(),
+      value: v.deleted ? null : show(v.value),
+    })),
     context: ctx,
   };
 }
@@ -331,7 +337,7 @@ function siblingsJson(set: SiblingSet) {
 function formatSiblings(key: string, set: SiblingSet, source: string): string {
   if (set.length === 0) return `'${key}': not found (${source})`;
   const j = siblingsJson(set);
-  const lines = j.siblings.map((s, i) => `  [${i + 1}] ${s.deleted ? '(deleted)' : s.value}    version ${s.dot}, written ${s.writtenAt}`);
+  const lines = j.siblings.map((s, i) => `  [${i + 1}] ${s.deleted ? '(deleted)' : s.value}    version ${s.dot}, written ${s.writtenAt}${s.expiresAt ? `, expires ${s.expiresAt}` : ''}`);
   return `'${key}': ${set.length} sibling${set.length > 1 ? 's' : ''} (${source})\n${lines.join('\n')}\ncontext: ${j.context}`;
 }
 
