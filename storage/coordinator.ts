@@ -14,7 +14,7 @@
 // answered with less than the merged result (read repair).
 import { conditionalContext, conditionFailure } from './core/condition.ts';
 import { ConflictError, StoreError, quorumError, quorumFailureReason, type QuorumFailureReason, type QuorumShortfall } from './core/errors.ts';
-import { checkTtl, expiryDelete, expiryTime, visibleAt } from './core/expiry.ts';
+import { checkTtl, expireAt, expiryTime } from './core/expiry.ts';
 import { GetCore } from './core/get-core.ts';
 import { PutCore } from './core/put-core.ts';
 import { checkKey, checkQuorum, checkValue } from './core/limits.ts';
@@ -57,8 +57,6 @@ export interface CoordinatorDeps {
   readonly rangeReady?: (partition: number) => Promise<void> | null;
   /** told of every get and put this node coordinates, and of every failed quorum (metrics.ts) */
   readonly observer?: CoordinatorObserver;
-  /** the node's start-up check, for the deletes this node makes of expired values */
-  readonly readiness?: Readiness;
 }
 
 export interface CoordinatorObserver {
@@ -92,10 +90,8 @@ export class Coordinator {
   readRepairs = 0;
   /** puts handed to another node to coordinate */
   putsForwarded = 0;
-  /** deletes made to turn expired values a read found into tombstones (core/expiry.ts) */
-  expiryDeletes = 0;
-  /** keys whose expiry delete is under way */
-  readonly #expiring = new Set<string>();
+  /** expired versions reads found and turned into tombstones, written back by read repair (core/expiry.ts) */
+  expiredVersions = 0;
 
   private readonly d: CoordinatorDeps;
   constructor(d: CoordinatorDeps) {
@@ -152,10 +148,9 @@ export class Coordinator {
       if (!out.answered && core.state === 'ok') {
         out.answered = true;
         this.d.observer?.request('get', this.d.clock.now() - started, 'ok');
-        // expired versions read as deleted, by this coordinator's clock, and become a tombstone
-        const now = this.d.clock.wallNow();
-        out.resolve({ type: 'getReply', replies: core.answers, set: visibleAt(core.merged, now) });
-        this.#expire(key, core.merged, now);
+        // expired versions, by this coordinator's clock, become their tombstones
+        this.expiredVersions += core.expire(this.d.clock.wallNow());
+        out.resolve({ type: 'getReply', replies: core.answers, set: core.merged });
       } else if (!out.answered && core.state === 'failed') {
         out.answered = true;
         const error = this.#quorumFailed('read', core.shortfall(), timedOut);
@@ -164,6 +159,8 @@ export class Coordinator {
       }
       if (core.complete && !out.repaired) {
         out.repaired = true;
+        // answers that came after the reply may hold expired versions too: their tombstones are repaired with the rest
+        this.expiredVersions += core.expire(this.d.clock.wallNow());
         if (--open === 0) timer.cancel();
         this.#readRepair(key, core.finalAction());
       }
@@ -206,23 +203,6 @@ export class Coordinator {
       this.d.logger.info('read repair', { key, replica: t.node });
       this.d.track(this.#writeReplica(t, key, plan.merged).catch(() => undefined));
     }
-  }
-
-  /**
-   * Turns the expired versions a read found into a tombstone through the write path: a delete
-   * over a context covering them and no live version (core/expiry.ts), one at a time per key.
-   */
-  #expire(key: string, set: SiblingSet, now: number): void {
-    const plan = expiryDelete(set, now);
-    if (!plan || this.#expiring.has(key)) return;
-    this.#expiring.add(key);
-    this.expiryDeletes++;
-    const request: PutRequest = { type: 'put', key, value: new Uint8Array(0), deleted: true, context: plan.context, w: 0, pw: 0 };
-    const work = this.put(request, this.d.readiness ?? ALWAYS_READY).then(
-      () => this.d.logger.info('expired versions deleted', { key, dots: plan.expired.map((v) => formatDot(v.dot)) }),
-      (e: unknown) => this.d.logger.warn('an expired value could not be deleted yet; the next read tries again', { key, error: String(e) }),
-    );
-    this.d.track(work.finally(() => this.#expiring.delete(key)));
   }
 
   // ------------------------------------------------------------------ put
@@ -337,7 +317,7 @@ export class Coordinator {
       let given = req.context;
       if (req.condition) {
         const why = conditionFailure(req.condition, req.context, current, clock.wallNow());
-        if (why) throw new ConflictError(req.key, visibleAt(current, clock.wallNow()), `conditional ${req.deleted ? 'delete' : 'put'} of key '${req.key}' (if ${req.condition}) refused: ${why}`);
+        if (why) throw new ConflictError(req.key, expireAt(current, clock.wallNow()), `conditional ${req.deleted ? 'delete' : 'put'} of key '${req.key}' (if ${req.condition}) refused: ${why}`);
         given = conditionalContext(req.condition, req.context, current);
       }
       // a typed operation applies to the join of every sibling held, and its version replaces them all (docs/types.md)

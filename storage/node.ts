@@ -196,7 +196,6 @@ export class StorageNode {
       onMint: deps.onMint,
       rangeReady: (p) => this.#incarnating.get(p) ?? null,
       observer: deps.observer,
-      readiness: this.#readiness,
     });
     this.changes = new ChangeHandler({
       self: deps.config.id,
@@ -695,7 +694,7 @@ export class StorageNode {
       ringForks: this.gossip.ringForks,
       corruptRecords: this.corruptRecords,
       historyPrunes: this.coordinator.historyPrunes,
-      expiryDeletes: this.coordinator.expiryDeletes,
+      expiredVersions: this.coordinator.expiredVersions,
       diskErrors: this.replica.diskErrors,
       identityConfirmed: this.#confirmed,
       accepting: this.#accepting,

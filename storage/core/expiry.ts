@@ -5,14 +5,20 @@
 // and is the same on every replica: Merkle trees agree, and no replica decides anything alone.
 //
 // Whether a version has expired is judged only where a client's read is answered, by that
-// coordinator's wall clock: an expired version is shown as deleted (its dot and past are kept,
-// so the read's context still covers it). The coordinator then turns it into a tombstone through
-// the ordinary write path: a delete over a context that covers the expired versions and no live
-// one (expiryDelete). A version written later, or a live sibling, is never covered, so it
-// survives; a replica never drops an expired version by itself.
+// coordinator's wall clock. There the expired version becomes a tombstone of itself: the same
+// dot, past, write time and expiry time, deleted and with no value (expireAt). The read answers
+// with it, and read repair writes it to every replica that still holds the live copy. Two copies
+// of one dot merge to the deleted one wherever they meet (siblings.ts merge), so a stale live
+// copy, in a hint, on a replica that was down, or sent by anti-entropy, can never bring the value
+// back, and every replica ends with the same bytes. Only the expired version changes: its
+// siblings, and anything written later, are untouched, and the read's context still covers it,
+// so a write with that context replaces the tombstone as it would any other.
+//
+// A delete over a context was not used for this: a version vector cannot name one dot alone,
+// and an expired blind write (A,5) claims every earlier dot of A, so a delete over its context
+// would also remove a live blind write (A,3) beside it.
 import { StoreError } from './errors.ts';
-import { contextCovers, history, type SiblingSet, type Version } from './siblings.ts';
-import { EMPTY_VV, join, type VersionVector } from './version-vector.ts';
+import type { SiblingSet, Version } from './siblings.ts';
 
 /** The longest TTL a write may ask for: 10 years (365-day years), in seconds. */
 export const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
@@ -39,41 +45,10 @@ export function hasExpired(set: SiblingSet, now: number): boolean {
 }
 
 /**
- * The set as a client sees it at `now`: each expired version shown as a deleted one (no
- * value), keeping its dot, past and expiry, so the context of the read still covers it and a
- * write with that context replaces it. The set itself when nothing has expired.
+ * The set with each version expired by `now` turned into its own tombstone: deleted, no value,
+ * everything else kept. The set itself when nothing has expired.
  */
-export function visibleAt(set: SiblingSet, now: number): SiblingSet {
+export function expireAt(set: SiblingSet, now: number): SiblingSet {
   if (!hasExpired(set, now)) return set;
   return set.map((v) => (isExpired(v, now) ? { ...v, deleted: true, value: new Uint8Array(0) } : v));
-}
-
-export interface ExpiryDelete {
-  /** the context of the delete that turns the expired versions into a tombstone */
-  readonly context: VersionVector;
-  /** the expired versions that context covers */
-  readonly expired: readonly Version[];
-}
-
-/**
- * The delete that turns the expired versions of `set` into one tombstone, or null when there is
- * none to make. Its context is the join of the expired versions' histories, taken one version at
- * a time (in dot order) and only while it covers no version that is still live: a vector cannot
- * name one dot alone, so an expired (A,5) claims every earlier dot of A, and a live blind write
- * (A,3) beside it would be covered too. Such an expired version is left for later; it still
- * reads as deleted, and the next write with a read's context replaces it.
- * Tombstones already in the set may be covered: replacing a delete by a delete loses nothing.
- */
-export function expiryDelete(set: SiblingSet, now: number): ExpiryDelete | null {
-  const live = set.filter((v) => !v.deleted && !isExpired(v, now));
-  let context: VersionVector = EMPTY_VV;
-  const expired: Version[] = [];
-  for (const v of set) {
-    if (!isExpired(v, now)) continue;
-    const next = join(context, history(v));
-    if (live.some((l) => contextCovers(next, l))) continue;
-    context = next;
-    expired.push(v);
-  }
-  return expired.length === 0 ? null : { context, expired };
 }

@@ -1,12 +1,14 @@
-// Expiry (storage/core/expiry.ts): what a read shows at a time, and the delete that turns the
-// expired versions into a tombstone. Properties over random histories of blind writes, writes
-// over partial reads, deletes and TTLs: the delete removes only expired versions and tombstones,
-// never a live one, and nothing it removed comes back when a stale copy is merged in.
+// Expiry (storage/core/expiry.ts): a read turns each expired version into its own tombstone,
+// and merging keeps the tombstone. Properties over random histories of blind writes, writes
+// over partial reads, deletes and TTLs, and over replicas that expire on skewed clocks and sync
+// in any order: only expired versions change, every replica ends with the same bytes, no
+// version is lost, and no expired version comes back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { checkTtl, expiryDelete, expiryTime, isExpired, visibleAt, MAX_TTL_SECONDS } from '../../storage/core/expiry.ts';
-import { applyWrite, contextOf, merge, type SiblingSet, type Version } from '../../storage/core/siblings.ts';
+import { checkTtl, expireAt, expiryTime, isExpired, MAX_TTL_SECONDS } from '../../storage/core/expiry.ts';
+import { applyWrite, contextOf, merge, sameSet, type SiblingSet, type Version } from '../../storage/core/siblings.ts';
+import { encodeSet } from '../../storage/protocol/codec.ts';
 import { equalVV, formatDot, EMPTY_VV } from '../../storage/core/version-vector.ts';
 
 const ACTORS = ['a@1', 'b@1', 'c@1'];
@@ -50,69 +52,109 @@ function build(steps: readonly WriteStep[]): SiblingSet {
 const history = fc.array(writeStep, { minLength: 1, maxLength: 12 });
 const dots = (set: SiblingSet) => set.map((v) => formatDot(v.dot));
 
-test('the expiry delete removes expired versions and tombstones only, never a live one, and a stale copy does not bring them back', () => {
+test('expiring a set turns exactly the expired versions into their own tombstones, keeping dots, pasts, times and the context', () => {
   fc.assert(
     fc.property(history, fc.integer({ min: 0, max: 250 }), (steps, now) => {
       const set = build(steps);
-      const plan = expiryDelete(set, now);
-      if (!plan) {
-        // nothing to delete: no expired version, or each one's history would cover a live one
-        for (const v of set) if (isExpired(v, now)) assert.ok(set.some((l) => !l.deleted && !isExpired(l, now) && l.dot.actor === v.dot.actor));
-        return;
-      }
-      for (const v of plan.expired) assert.ok(isExpired(v, now));
-      const tombstone: Version = { dot: { actor: 'z@1', counter: 1 }, past: plan.context, deleted: true, writtenAt: now, value: new Uint8Array(0) };
-      const after = applyWrite(set, tombstone);
-      for (const v of set) {
-        const kept = after.some((x) => formatDot(x.dot) === formatDot(v.dot));
-        if (!v.deleted && !isExpired(v, now)) assert.ok(kept, `live ${formatDot(v.dot)} was removed: ${dots(set)} -> ${dots(after)}`);
-        if (plan.expired.includes(v)) assert.ok(!kept, `expired ${formatDot(v.dot)} is still there`);
-      }
-      // a replica that still holds the old set, merged either way round (anti-entropy, read repair)
-      for (const merged of [merge(after, set), merge(set, after)]) {
-        for (const v of plan.expired) assert.ok(!merged.some((x) => formatDot(x.dot) === formatDot(v.dot)), `${formatDot(v.dot)} came back`);
-      }
+      const out = expireAt(set, now);
+      assert.deepEqual(dots(out), dots(set));
+      assert.ok(equalVV(contextOf(out), contextOf(set)));
+      out.forEach((v, i) => {
+        const was = set[i]!;
+        if (!isExpired(was, now)) {
+          assert.equal(v, was, 'a version that has not expired is left as it is');
+          return;
+        }
+        assert.deepEqual(v, { ...was, deleted: true, value: new Uint8Array(0) });
+      });
+      assert.equal(expireAt(out, now), out, 'expiring again changes nothing');
     }),
-    { numRuns: 2000 },
+    { numRuns: 1000 },
   );
 });
 
-test('a read at a time shows exactly the expired versions as deleted, with the same context', () => {
+// ------------------------------------------------------------------ replicas that expire on their own clocks
+
+type Step =
+  | { kind: 'write'; at: number; read: boolean; ttlMs: number | null }
+  | { kind: 'sync'; from: number; to: number }
+  | { kind: 'expire'; at: number; skew: number };
+
+const REPLICAS = 3;
+const step: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({ kind: fc.constant('write' as const), at: fc.nat(REPLICAS - 1), read: fc.boolean(), ttlMs: fc.option(fc.integer({ min: 1, max: 60 }), { nil: null }) }),
+  fc.record({ kind: fc.constant('sync' as const), from: fc.nat(REPLICAS - 1), to: fc.nat(REPLICAS - 1) }),
+  fc.record({ kind: fc.constant('expire' as const), at: fc.nat(REPLICAS - 1), skew: fc.integer({ min: -30, max: 30 }) }),
+);
+
+/** Runs the steps at times 0, 10, 20, ...; with `expiring` false, expire steps are skipped (the model). */
+function play(steps: readonly Step[], expiring: boolean): { replicas: SiblingSet[]; expired: Set<string> } {
+  const replicas: SiblingSet[] = Array.from({ length: REPLICAS }, () => []);
+  const counters = replicas.map(() => 0);
+  const expired = new Set<string>();
+  steps.forEach((s, i) => {
+    const t = i * 10;
+    if (s.kind === 'write') {
+      const set = replicas[s.at]!;
+      const v: Version = {
+        dot: { actor: ACTORS[s.at]!, counter: ++counters[s.at]! },
+        past: s.read ? contextOf(set) : EMPTY_VV,
+        deleted: false,
+        writtenAt: t,
+        value: Buffer.from(`v${i}`),
+        ...(s.ttlMs === null ? {} : { expiresAt: t + s.ttlMs }),
+      };
+      replicas[s.at] = applyWrite(set, v);
+    } else if (s.kind === 'sync') replicas[s.to] = merge(replicas[s.to]!, replicas[s.from]!);
+    else if (expiring) {
+      // a read coordinated at this replica, by its own skewed clock, and repaired back to it
+      const now = t + s.skew;
+      for (const v of replicas[s.at]!) if (isExpired(v, now)) expired.add(formatDot(v.dot));
+      replicas[s.at] = expireAt(replicas[s.at]!, now);
+    }
+  });
+  // anti-entropy until every replica holds what every other does
+  for (let round = 0; round < 2; round++) for (let a = 0; a < REPLICAS; a++) for (let b = 0; b < REPLICAS; b++) replicas[a] = merge(replicas[a]!, replicas[b]!);
+  return { replicas, expired };
+}
+
+test('replicas that expire on skewed clocks converge to the same bytes, lose no version, and no expired version comes back', () => {
   fc.assert(
-    fc.property(history, fc.integer({ min: 0, max: 250 }), (steps, now) => {
-      const set = build(steps);
-      const shown = visibleAt(set, now);
-      assert.equal(shown.length, set.length);
-      assert.ok(equalVV(contextOf(shown), contextOf(set)));
-      shown.forEach((v, i) => {
-        const was = set[i]!;
-        assert.equal(formatDot(v.dot), formatDot(was.dot));
-        assert.equal(v.deleted, was.deleted || isExpired(was, now));
-        if (v.deleted) assert.equal(v.value.byteLength, 0);
-        else assert.deepEqual(v.value, was.value);
+    fc.property(fc.array(step, { minLength: 1, maxLength: 30 }), (steps) => {
+      const { replicas, expired } = play(steps, true);
+      const model = play(steps, false).replicas[0]!;
+      const bytes = replicas.map((r) => Buffer.from(encodeSet(r)).toString('hex'));
+      for (const b of bytes) assert.equal(b, bytes[0], 'the replicas hold different bytes');
+      const final = replicas[0]!;
+      // the same versions as without expiry: expiry removes none and supersedes none
+      assert.deepEqual(dots(final), dots(model));
+      final.forEach((v, i) => {
+        const d = formatDot(v.dot);
+        assert.equal(v.deleted, model[i]!.deleted || expired.has(d), `${d}: deleted ${v.deleted}, expired by a read: ${expired.has(d)}`);
       });
     }),
+    { numRuns: 1000 },
   );
 });
 
-test('an expired blind write beside a later-counted live one of the same actor is deleted', () => {
-  const old: Version = { dot: { actor: 'a@1', counter: 1 }, past: EMPTY_VV, deleted: false, writtenAt: 0, value: Buffer.from('x'), expiresAt: 5 };
-  const live: Version = { dot: { actor: 'a@1', counter: 2 }, past: EMPTY_VV, deleted: false, writtenAt: 1, value: Buffer.from('y') };
-  const set = applyWrite(applyWrite([], old), live);
-  const plan = expiryDelete(set, 10)!;
-  assert.deepEqual(plan.expired.map((v) => formatDot(v.dot)), ['a@1:1']);
-  const after = applyWrite(set, { dot: { actor: 'b@1', counter: 1 }, past: plan.context, deleted: true, writtenAt: 10, value: new Uint8Array(0) });
-  assert.deepEqual(dots(after.filter((v) => !v.deleted)), ['a@1:2']);
-});
-
-test('an expired write whose counter claims a live earlier sibling of its actor waits: it reads as deleted, and nothing live is deleted', () => {
-  const live: Version = { dot: { actor: 'a@1', counter: 1 }, past: EMPTY_VV, deleted: false, writtenAt: 0, value: Buffer.from('x') };
-  const expiring: Version = { dot: { actor: 'a@1', counter: 2 }, past: EMPTY_VV, deleted: false, writtenAt: 1, value: Buffer.from('y'), expiresAt: 5 };
-  const set = applyWrite(applyWrite([], live), expiring);
-  assert.equal(set.length, 2);
-  assert.equal(expiryDelete(set, 10), null);
-  assert.deepEqual(visibleAt(set, 10).map((v) => v.deleted), [false, true]);
-  assert.equal(visibleAt(set, 4), set, 'before its time, nothing changes');
+test('merging keeps its laws with tombstones of expired versions: commutative, associative, idempotent', () => {
+  const expiredSet = fc.tuple(history, fc.integer({ min: 0, max: 250 }), fc.boolean()).map(([steps, now, expire]) => {
+    const set = build(steps);
+    return expire ? expireAt(set, now) : set;
+  });
+  fc.assert(
+    fc.property(history, fc.integer({ min: 0, max: 250 }), fc.integer({ min: 0, max: 250 }), (steps, t1, t2) => {
+      // three copies of one history, expired at different times: one replica's reads, another's, none
+      const base = build(steps);
+      const [a, b, c] = [expireAt(base, t1), expireAt(base, t2), base];
+      const same = (x: SiblingSet, y: SiblingSet) => assert.ok(sameSet(x, y), `${dots(x)} / ${dots(y)}`);
+      same(merge(a, b), merge(b, a));
+      same(merge(merge(a, b), c), merge(a, merge(b, c)));
+      same(merge(a, a), a);
+      same(merge(c, a), a);
+    }),
+  );
+  fc.assert(fc.property(expiredSet, expiredSet, (x, y) => assert.ok(sameSet(merge(x, y), merge(y, x)))));
 });
 
 test('ttlSeconds is a whole number of seconds from 1 to the documented maximum', () => {
