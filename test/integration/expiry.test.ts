@@ -66,6 +66,9 @@ test('expiry through the gateway, a node and the CLI, on a real cluster', async 
 
       await cluster.startNode('n3');
       assert.deepEqual((await copies(key)).get('n3'), ['{"user":"ada"}'], 'a replica never drops an expired version by itself');
+      // read back from n3's LMDB after its restart: the record keeps the expiry time, the same on every replica
+      const n3 = (await client.replicas(key)).find((c) => c.node === 'n3' && c.hintFor === null)!;
+      assert.equal(n3.set[0]!.expiresAt, expiresAt);
       const full = await client.get(key, { r: 3 });
       assert.deepEqual(live(full.siblings), []);
       await waitFor('read repair brings the tombstone to n3', async () => (await copies(key)).get('n3')?.length === 0);
