@@ -245,7 +245,9 @@ async function main(argv: string[]): Promise<number> {
 function parseTtl(text: string | undefined, command: string): { ttlSeconds?: number } {
   if (text === undefined) return {};
   if (command !== 'put') throw new StoreError('BAD_REQUEST', '--ttl is for put');
-  if (!/^\d+$/.test(text)) throw new StoreError('BAD_REQUEST', `--ttl takes a whole number of seconds from 1 to ${MAX_TTL_SECONDS}, got '${text}'`);
+  if (!/^\d+$/.test(text)) {
+    throw new StoreError('BAD_REQUEST', `--ttl takes a whole number of seconds from 1 to ${MAX_TTL_SECONDS}, got '${text}'`);
+  }
   const ttlSeconds = Number(text);
   checkTtl(ttlSeconds);
   return { ttlSeconds };

@@ -27,7 +27,8 @@ export const Sibling = builder.objectRef<Version>('Sibling').implement({
     expiresAt: t.string({
       nullable: true,
       description:
-        "For a value written with ttlSeconds: when it expires (ISO 8601), by its coordinator's clock. An expired value reads as a delete (deleted, value null) and is deleted. Null without a TTL.",
+        "For a value written with ttlSeconds: when it expires (ISO 8601), by its coordinator's clock. " +
+        'An expired value reads as a delete (deleted, value null) and is deleted. Null without a TTL.',
       resolve: (v) => (v.expiresAt === undefined ? null : new Date(v.expiresAt).toISOString()),
     }),
   }),

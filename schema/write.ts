@@ -85,7 +85,9 @@ builder.mutationFields((t) => ({
       w: t.arg.int({ description: 'Replicas that must have the write on disk (1..N); the cluster default when omitted.' }),
       condition: t.arg({ type: WriteCondition, description: 'Write only if the key is as the context says (CURRENT) or holds no value (ABSENT).' }),
       ttlSeconds: t.arg.int({
-        description: `Seconds until the value expires (1..${MAX_TTL_SECONDS}, 10 years), by the coordinating replica's clock; it then reads as absent and is deleted. See docs/graphql.md, Expiry.`,
+        description:
+          `Seconds until the value expires (1..${MAX_TTL_SECONDS}, 10 years), by the coordinating replica's clock; ` +
+          'it then reads as absent and is deleted. See docs/graphql.md, Expiry.',
       }),
     },
     resolve: async (_root, args, ctx) => {

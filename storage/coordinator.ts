@@ -221,7 +221,8 @@ export class Coordinator {
     if (req.op && (req.deleted || req.context || req.condition)) throw new StoreError('BAD_REQUEST', 'a typed operation takes no delete, context or condition');
     if (req.ttlSeconds !== undefined) {
       checkTtl(req.ttlSeconds);
-      if (req.op || req.deleted) throw new StoreError('BAD_REQUEST', `ttlSeconds is for a put of a value; a ${req.op ? 'typed operation' : 'delete'} takes none`);
+      const what = req.op ? 'typed operation' : 'delete';
+      if (req.op || req.deleted) throw new StoreError('BAD_REQUEST', `ttlSeconds is for a put of a value; a ${what} takes none`);
     }
     const view = this.d.view();
     const w = req.w || this.d.config.w;

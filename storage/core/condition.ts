@@ -16,7 +16,12 @@ import { EMPTY_VV, formatDot, join, type VersionVector } from './version-vector.
  *   absent:  no live version is held; tombstones and versions expired by `now` (the
  *            coordinator's wall clock, core/expiry.ts) do not count.
  */
-export function conditionFailure(condition: PutCondition, context: VersionVector | null, current: SiblingSet, now = -Infinity): string | null {
+export function conditionFailure(
+  condition: PutCondition,
+  context: VersionVector | null,
+  current: SiblingSet,
+  now = -Infinity,
+): string | null {
   if (condition === 'current') {
     const unseen = current.filter((v) => !contextCovers(context ?? EMPTY_VV, v));
     if (unseen.length === 0) return null;

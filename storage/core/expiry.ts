@@ -26,7 +26,8 @@ export const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
 /** Throws a StoreError unless `ttl` is a whole number of seconds from 1 to MAX_TTL_SECONDS. */
 export function checkTtl(ttl: unknown): asserts ttl is number {
   if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_SECONDS) {
-    throw new StoreError('BAD_REQUEST', `ttlSeconds must be a whole number of seconds from 1 to ${MAX_TTL_SECONDS} (10 years), got ${String(ttl)}`);
+    const limit = `from 1 to ${MAX_TTL_SECONDS} (10 years)`;
+    throw new StoreError('BAD_REQUEST', `ttlSeconds must be a whole number of seconds ${limit}, got ${String(ttl)}`);
   }
 }
 

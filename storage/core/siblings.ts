@@ -162,7 +162,10 @@ export function isLive(set: SiblingSet): boolean {
 
 /** Same versions on both sides: the same dots, with the same pasts, deleted alike. */
 export function sameSet(a: SiblingSet, b: SiblingSet): boolean {
-  return a.length === b.length && a.every((v, i) => equalDots(v.dot, b[i]!.dot) && v.deleted === b[i]!.deleted && equalVV(v.past, b[i]!.past));
+  return (
+    a.length === b.length &&
+    a.every((v, i) => equalDots(v.dot, b[i]!.dot) && v.deleted === b[i]!.deleted && equalVV(v.past, b[i]!.past))
+  );
 }
 
 /** True when `b` holds something `a` lacks: sending b to a's holder would change it. */

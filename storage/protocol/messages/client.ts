@@ -270,7 +270,9 @@ const put = request<PutRequest>('put', 14, {
     if (flags & PUT_TYPED_OP && flags & (PUT_DELETED | PUT_HAS_CONTEXT | PUT_IF_CURRENT | PUT_IF_ABSENT)) {
       throw new ProtocolError('a typed operation takes no delete, context or condition');
     }
-    if (flags & PUT_TTL && flags & (PUT_DELETED | PUT_TYPED_OP)) throw new ProtocolError('a TTL is for a put of a value: not a delete or a typed operation');
+    if (flags & PUT_TTL && flags & (PUT_DELETED | PUT_TYPED_OP)) {
+      throw new ProtocolError('a TTL is for a put of a value: not a delete or a typed operation');
+    }
     const context = flags & PUT_HAS_CONTEXT ? readVV(r) : null;
     const ttlSeconds = flags & PUT_TTL ? r.u32() : undefined;
     if (ttlSeconds !== undefined && (ttlSeconds < 1 || ttlSeconds > MAX_TTL_SECONDS)) {
