@@ -17,7 +17,8 @@ import { DEFAULT_GOSSIP, Gossiper, type GossipOptions } from './membership/gossi
 import { DEFAULT_TRANSFER, Transfers, type TransferOptions } from './membership/transfers.ts';
 import { replayHints } from './repair/handoff.ts';
 import { RepairService } from './repair/service.ts';
-import { Reader, Writer, readRing, writeRing } from './protocol/codec.ts';
+import { decodeSet, Reader, Writer, readRing, writeRing } from './protocol/codec.ts';
+import { ExpiryScan } from './repair/expiry-scan.ts';
 import type { ConflictReply, ErrorReply, Heartbeat, HintsRequest, MgetItem, Reply, Request } from './protocol/messages.ts';
 import { Replica, type HintLimits } from './replica.ts';
 import { actorCounters, type SiblingSet } from './core/siblings.ts';
@@ -70,6 +71,9 @@ function isRingOrHeard(key: StoreKey): boolean {
 /** a node that left the ring delivers or passes on the hints it still holds this often */
 const DEPARTED_HANDOFF_EVERY_MS = 2000;
 const TRANSFER_EVERY_MS = 250;
+/** the walk for expired values nobody reads (repair/expiry-scan.ts): keys per tick, and how often */
+const EXPIRY_SCAN_KEYS = 1000;
+const EXPIRY_SCAN_EVERY_MS = 10_000;
 /** How long a node that could not be asked for its lease goes unjudged: until gossip has had a few rounds to reach it. */
 const UNASKED_MS = 10_000;
 
@@ -96,6 +100,8 @@ export class StorageNode {
   /** the dot-counter leases peers advertised in their own heartbeats, in memory (core/leases.ts) */
   readonly leases = new HeardLeases();
   readonly coordinator: Coordinator;
+  /** reads the keys this node holds expired versions of, so they become tombstones though no client reads them */
+  readonly expiryScan: ExpiryScan;
   readonly transfers: Transfers;
   readonly repair: RepairService;
   readonly changes: ChangeHandler;
@@ -196,6 +202,14 @@ export class StorageNode {
       onMint: deps.onMint,
       rangeReady: (p) => this.#incarnating.get(p) ?? null,
       observer: deps.observer,
+    });
+    this.expiryScan = new ExpiryScan({
+      partitions: () => this.#view?.partitionsReplicatedBy(deps.config.id) ?? [],
+      keysOf: (p, after) => this.replica.keysOf(p, after),
+      decode: (bytes) => decodeSet(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)),
+      now: () => deps.clock.wallNow(),
+      read: (key) => this.coordinator.get(key, 0, 0),
+      limit: EXPIRY_SCAN_KEYS,
     });
     this.changes = new ChangeHandler({
       self: deps.config.id,
@@ -360,7 +374,7 @@ export class StorageNode {
     return persisted;
   }
 
-  /** Starts the background loops: gossip rounds, transfers, hint delivery. */
+  /** Starts the background loops: gossip rounds, transfers, hint delivery, the walk for expired values. */
   start(): void {
     void this.#checkRestored();
     const every = (ms: number, work: () => Promise<unknown> | void) => {
@@ -380,6 +394,7 @@ export class StorageNode {
       if (this.#view) this.repair.verifyNextTree();
     });
     every(this.config.localHandoffEveryMs || DEPARTED_HANDOFF_EVERY_MS, () => this.#replayOwnHints());
+    every(EXPIRY_SCAN_EVERY_MS, () => this.expiryScan.tick());
   }
 
   /**

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { StoreError } from '../../storage/core/errors.ts';
 import type { Reply, Request } from '../../storage/protocol/messages.ts';
 import { SimCluster } from './cluster.ts';
-import { judgeExpiry, TtlHistory, UNANSWERED_SLACK_MS, type TtlVerdict } from './expiry-check.ts';
+import { judgeExpiry, liveIds, TtlHistory, UNANSWERED_SLACK_MS, type TtlVerdict } from './expiry-check.ts';
 import { newExercised, repairRound, settle } from './workload.ts';
 
 const SKEW_MS = 60_000;
@@ -172,4 +172,22 @@ test('expiry under clock skew, faults and repair: nothing shows past its time, n
   assert.deepEqual(failures, []);
   // a claim over paths no seed took is no claim
   assert.ok(totals.expiredVersions > 0 && totals.readsShowingExpiry > 0 && totals.withTtl > 0, JSON.stringify(totals));
+});
+
+test('a value nobody reads after it expires becomes a tombstone on every replica: each node walks its ranges and reads such keys', async () => {
+  const c = await SimCluster.create({ seed: 9300, nodes: 5, clockSkewMs: SKEW_MS, localHandoffEveryMs: 2000 });
+  await c.scheduler.runUntil(() => c.running().every((n) => n.status().identityConfirmed), 10_000, 'nodes confirmed');
+  const put = (id: string, ttlSeconds?: number) =>
+    c.scheduler.drive(c.client('writer').request('n1', { type: 'put', key: 'quiet', value: Buffer.from(JSON.stringify({ id })), deleted: false, context: null, w: 3, pw: 0, ...(ttlSeconds ? { ttlSeconds } : {}) }, 5000));
+  assert.equal((await put('short', 5)).type, 'putReply');
+  assert.equal((await put('forever')).type, 'putReply');
+  const view = c.node('n1').view;
+  const primaries = view.primaries(view.partitionOf('quiet'));
+  const held = () => primaries.map((n) => liveIds(c.node(n).replica.readOwn('quiet')).sort().join(','));
+  assert.deepEqual(held(), primaries.map(() => 'forever,short'));
+  // no client reads: past the TTL on every clock, and a walk or two later
+  await c.scheduler.run(c.scheduler.now + 5000 + SKEW_MS + 25_000);
+  assert.deepEqual(held(), primaries.map(() => 'forever'), 'the expired sibling is a tombstone on every primary; the other is kept');
+  for (const n of primaries) assert.equal(c.node(n).replica.readOwn('quiet').length, 2, 'the tombstone is the version itself');
+  assert.ok(c.running().reduce((k, n) => k + n.expiryScan.keysRead, 0) > 0);
 });
