@@ -23,6 +23,7 @@ import { Replica, type HintLimits } from './replica.ts';
 import { actorCounters, type SiblingSet } from './core/siblings.ts';
 import type { Clock, Logger, Random, Timer, Transport } from './runtime.ts';
 import type { NodeStatus } from './status.ts';
+import { Watches } from './watch/watches.ts';
 
 export interface NodeConfig extends CoordinatorConfig {
   readonly id: NodeId;
@@ -99,6 +100,8 @@ export class StorageNode {
   readonly transfers: Transfers;
   readonly repair: RepairService;
   readonly changes: ChangeHandler;
+  /** gateways' long polls for new versions (docs/watches.md) */
+  readonly watches: Watches;
   readonly #deps: NodeDeps;
   readonly #addresses = new Map<NodeId, string>();
   #view: RingView | null = null;
@@ -182,6 +185,8 @@ export class StorageNode {
         if (judged) this.setsJudgedByLease++;
       }
     });
+    this.watches = new Watches((key) => this.replica.read(key), deps.clock);
+    this.replica.onStored = (key) => this.watches.stored(key);
     this.coordinator = new Coordinator({
       self: deps.config.id,
       config: deps.config,
@@ -488,6 +493,8 @@ export class StorageNode {
         throw new StoreError('PROTOCOL', 'a hello is only the first frame of a connection opened with a certificate');
       case 'ping':
         return { type: 'pong' };
+      case 'watch':
+        return this.watches.watch(from, request);
       case 'get':
         return this.coordinator.get(request.key, request.r, request.pr);
       case 'mget':
@@ -704,6 +711,7 @@ export class StorageNode {
   /** Stops taking requests, stops the loops, lets work in flight finish, and flushes. */
   async drain(): Promise<void> {
     this.#accepting = false;
+    this.watches.close();
     for (const t of this.#timers) t.cancel();
     const { clock, logger } = this.#deps;
     const started = clock.now();

@@ -17,6 +17,7 @@ import { helloMessages } from './messages/hello.ts';
 import { membershipMessages } from './messages/membership.ts';
 import { repairMessages } from './messages/repair.ts';
 import { replicaMessages } from './messages/replica.ts';
+import { watchMessages } from './messages/watch.ts';
 import { ProtocolError, Reader, Writer } from './wire.ts';
 
 export { ProtocolError, Reader, Writer } from './wire.ts';
@@ -34,9 +35,10 @@ export { decodeSet, encodeSet, readRing, readSet, readVV, writeRing, writeSet, w
  *   5: hello, a caller's signed proof of its identity (connections opened with a certificate).
  *   6: a put may carry a typed operation in place of a value, answered by opReply.
  *   7: heartbeats carry the sender's epoch and the highest counter its durable lease covers.
+ *   8: watch and watchReply, a gateway's long poll for new versions of keys (docs/watches.md).
  */
 export const PROTOCOL_MIN = 2;
-export const PROTOCOL_MAX = 7;
+export const PROTOCOL_MAX = 8;
 /** The newest version this node speaks. */
 export const PROTOCOL_VERSION = PROTOCOL_MAX;
 
@@ -56,8 +58,8 @@ export function describeRange(range: VersionRange): string {
 type Registry = { readonly [T in MessageType]: MessageEntry<Extract<Message, { type: T }>> };
 
 /** Every message type has exactly one entry: the type checker refuses a type without one. */
-const ENTRIES: Registry = { ...clientMessages, ...replicaMessages, ...membershipMessages, ...repairMessages, ...handoffMessages, ...helloMessages };
-const GROUPS = [clientMessages, replicaMessages, membershipMessages, repairMessages, handoffMessages, helloMessages];
+const ENTRIES: Registry = { ...clientMessages, ...replicaMessages, ...membershipMessages, ...repairMessages, ...handoffMessages, ...helloMessages, ...watchMessages };
+const GROUPS = [clientMessages, replicaMessages, membershipMessages, repairMessages, handoffMessages, helloMessages, watchMessages];
 
 function entryOf(type: MessageType): MessageEntry<Message> {
   return ENTRIES[type];

@@ -130,7 +130,7 @@ test('a message type newer than the frame version is refused, on both sides, and
   const forged = encodeFrame(4, { type: 'quietKeys', partition: 1, limit: 2 }, 3);
   forged[4] = 2;
   assert.match(bad(forged), /message type 80 \(quietKeys\) does not exist in protocol version 2/);
-  assert.throws(() => encodeFrame(1, { type: 'ping' }, PROTOCOL_MAX + 1), /protocol version 8 is not spoken here/);
+  assert.throws(() => encodeFrame(1, { type: 'ping' }, PROTOCOL_MAX + 1), /protocol version 9 is not spoken here/);
   assert.throws(() => encodeFrame(1, { type: 'ping' }, PROTOCOL_MIN - 1), /protocol version 1 is not spoken here/);
 });
 
