@@ -143,7 +143,7 @@ test('a decoder accepts the versions of its range and no other', () => {
   assert.match(bad(v3, { min: 2, max: 2 }), /protocol version 3 is not supported \(this connection speaks version 2\)/);
   const v1 = Buffer.from(v2);
   v1[4] = 1;
-  assert.match(bad(v1), /protocol version 1 is not supported \(this connection speaks versions 2 to 7\)/);
+  assert.match(bad(v1), /protocol version 1 is not supported \(this connection speaks versions 2 to 8\)/);
 });
 
 test('a put condition exists from version 4: refused by the writer below it, and by the reader in an older frame', () => {
