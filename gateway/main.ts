@@ -20,6 +20,7 @@ import { Authenticator } from './auth.ts';
 import { JwtVerifier } from './jwt.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { RateLimit } from './rate-limit.ts';
+import { WatchHub } from './watch/hub.ts';
 
 async function main(): Promise<void> {
   const config = configOrExit(() => loadGatewayConfig(process.argv.slice(2), process.env));
@@ -70,6 +71,12 @@ async function main(): Promise<void> {
     ? new RateLimit({ redisUrl: config.rateLimitRedisUrl!, points: config.rateLimitPoints, durationS: config.rateLimitDurationS, prefix: `${config.repairQueuePrefix}:${config.cluster}` })
     : null;
   const metrics = new GatewayMetrics(() => client !== null);
+  const watches = new WatchHub({
+    client: () => client,
+    limits: { maxKeys: config.watchMaxKeys, maxPerClient: config.watchMaxPerClient, maxStreams: config.watchMaxStreams },
+    logger,
+    timeoutMs: config.nodeTimeoutMs,
+  });
   const yoga = createGateway({
     client: () => client,
     contexts: new ContextSigner(config.contextKeys),
@@ -85,6 +92,7 @@ async function main(): Promise<void> {
     graphiql: config.graphiql,
     logger,
     repair,
+    watches,
   });
   const dashboard = repair && auth.adminPossible ? repairDashboard([repair.queues.handoff, repair.queues.antiEntropy], '/admin/queues', adminCheck(auth), () => repair!.queues.reachable) : null;
   let adminServer: HyperExpress.Server | null = null;
@@ -97,6 +105,7 @@ async function main(): Promise<void> {
     host: config.host,
     port: config.port,
     maxBodyBytes: config.maxBodyBytes,
+    maxStreamBufferBytes: config.watchMaxBufferBytes,
     tls: config.tls,
     routes: (app) => {
       if (adminServer) return;
@@ -112,6 +121,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info('shutting down: finishing requests in flight');
+    watches.close();
     void server.close().then(() => {
       (client as DynamoClient | null)?.close();
       adminServer?.close();

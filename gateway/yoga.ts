@@ -23,6 +23,7 @@ import { Authenticator } from './auth.ts';
 import { graphiqlAssets, renderGraphiQL } from './graphiql.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { RateLimit } from './rate-limit.ts';
+import type { WatchHub } from './watch/hub.ts';
 import { principalOf, useAuth, type ServerContext } from './use-auth.ts';
 
 export { CSRF_HEADER } from './csrf.ts';
@@ -47,6 +48,8 @@ export interface GatewayOptions {
   readonly graphiql: boolean;
   readonly logger: Logger;
   readonly repair?: GatewayContext['repair'];
+  /** live watches; without it the watch subscription answers UNAVAILABLE */
+  readonly watches?: WatchHub | null;
 }
 
 export type Gateway = YogaServerInstance<ServerContext, GatewayContext>;
@@ -90,6 +93,7 @@ export function createGateway(o: GatewayOptions): Gateway {
         readBudget: { left: MAX_OPERATION_KEYS },
         principal,
         repair: o.repair ?? null,
+        watches: o.watches ?? null,
       };
     },
     plugins: [
