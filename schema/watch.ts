@@ -2,6 +2,7 @@
 // key's whole sibling set and context, of the same Versions type `get` returns.
 import { StoreError } from '../storage/core/errors.ts';
 import { checkKey } from '../storage/core/limits.ts';
+import { EMPTY_VV } from '../storage/core/version-vector.ts';
 import { requireRead } from './access.ts';
 import { builder } from './builder.ts';
 import { Versions } from './versions.ts';
@@ -12,12 +13,13 @@ builder.subscriptionFields((t) => ({
   watch: t.field({
     type: Versions,
     description:
-      "Follows keys: on subscribing, every key whose current versions its context (contexts[i], the last one the watcher saw for keys[i]) " +
-      'does not cover, and every key given no context; then each key again whenever a version it has not emitted is stored. ' +
+      'Follows keys. On subscribing: without contexts, every key at once (a key never written with no siblings and a null context); ' +
+      'with contexts (contexts[i] the last context seen for keys[i], null for none), each key holding versions its context does not cover. ' +
+      'Then a key again whenever a version it has not emitted is stored, whoever wrote it. ' +
       'At least once; never the same versions twice in a row. Needs read scope on every key.',
     args: {
       keys: t.arg.stringList({ required: true, description: 'The keys to follow, each once (at most GATEWAY_WATCH_MAX_KEYS).' }),
-      contexts: t.arg({ type: ['String'], required: { list: false, items: false }, description: 'contexts[i]: the last context seen for keys[i], or null; as many as keys, or none.' }),
+      contexts: t.arg({ type: ['String'], required: { list: false, items: false }, description: 'contexts[i]: the last context seen for keys[i] (null: none, or the key had no versions); as many as keys, or omitted.' }),
     },
     subscribe: async (_root, args, ctx) => {
       if (!ctx.watches) throw new StoreError('UNAVAILABLE', 'this gateway serves no watches');
@@ -29,7 +31,8 @@ builder.subscriptionFields((t) => ({
         checkKey(key);
         requireRead(ctx, key);
       }
-      const seen = args.keys.map((key, i) => (contexts[i] ? ctx.contexts.verify(key, contexts[i]) : null));
+      // without contexts every key is emitted at once; with them, a null one means "no versions seen"
+      const seen = args.contexts ? args.keys.map((key, i) => (contexts[i] ? ctx.contexts.verify(key, contexts[i]) : EMPTY_VV)) : args.keys.map(() => null);
       return ctx.watches.open(ctx.principal.limitId, args.keys, seen);
     },
     resolve: (state) => state,

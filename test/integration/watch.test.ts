@@ -73,6 +73,68 @@ test('live watches', async (t) => {
           w.close();
         }
       });
+
+      await t.test('contexts on subscribing: only the keys whose versions the contexts do not cover are emitted at once', async () => {
+        const seen = [await put(GATEWAYS.one, 'ctx:1', 1), await put(GATEWAYS.one, 'ctx:2', 2), await put(GATEWAYS.one, 'ctx:3', 3)];
+        await put(GATEWAYS.two, 'ctx:2', 'two, again', seen[1]);
+        const w = await Watch.open(url, ['ctx:1', 'ctx:2', 'ctx:3'], seen);
+        try {
+          const first = await w.event(1);
+          assert.equal(first.key, 'ctx:2');
+          assert.deepEqual(values(first), ['two, again']);
+          // a write after subscribing comes next: nothing else was emitted at once
+          await put(GATEWAYS.one, 'ctx:3', 'three, again', seen[2]);
+          const second = await w.event(2);
+          assert.equal(second.key, 'ctx:3');
+          assert.deepEqual(values(second), ['three, again']);
+          assert.equal(w.events.length, 2);
+        } finally {
+          w.close();
+        }
+      });
+
+      await t.test('a watcher that reconnects with the last contexts it saw gets what it missed, once', async () => {
+        const keys = ['resume:a', 'resume:b'];
+        const first = await Watch.open(url, keys);
+        const last = new Map<string, string | null>();
+        await first.until((w) => w.events.length >= 2, 'the two initial events');
+        const cA = await put(GATEWAYS.one, 'resume:a', 'a1');
+        await first.until((w) => w.events.some((e) => values(e)[0] === 'a1'), 'a1');
+        for (const e of first.events) last.set(e.key, e.context);
+        first.close();
+        // while no one watches: a is written twice through the other gateway, b not at all
+        const a2 = await put(GATEWAYS.two, 'resume:a', 'a2', cA);
+        await put(GATEWAYS.two, 'resume:a', 'a3', a2);
+        const again = await Watch.open(url, keys, keys.map((k) => last.get(k) ?? null));
+        try {
+          const missed = await again.event(1);
+          assert.equal(missed.key, 'resume:a');
+          assert.deepEqual(values(missed), ['a3']);
+          await put(GATEWAYS.one, 'resume:b', 'b1');
+          const next = await again.event(2);
+          assert.deepEqual([next.key, values(next)], ['resume:b', ['b1']]);
+          assert.equal(again.events.length, 2, 'nothing the watcher had seen came again');
+        } finally {
+          again.close();
+        }
+      });
+
+      await t.test('a burst of writes: events in order of the versions, never the same versions twice in a row, the last one last', async () => {
+        const w = await Watch.open(url, ['burst']);
+        try {
+          await w.event(1);
+          let context: string | null = null;
+          for (let i = 1; i <= 30; i++) context = await put(i % 2 ? GATEWAYS.one : GATEWAYS.two, 'burst', i, context);
+          await w.until((x) => x.events.some((e) => values(e)[0] === 30), 'the last write');
+          const events = w.events.slice(1);
+          for (let i = 1; i < events.length; i++) {
+            assert.notEqual(dots(events[i]!), dots(events[i - 1]!), 'the same versions twice in a row');
+            assert.ok((values(events[i]!)[0] as number) > (values(events[i - 1]!)[0] as number), 'an older version after a newer one');
+          }
+        } finally {
+          w.close();
+        }
+      });
     } finally {
       for (const p of procs) await stopProcess(p);
     }
