@@ -62,9 +62,13 @@ export class GatewayHttpServer {
     try {
       const method = req.method;
       const body = method === 'GET' || method === 'HEAD' ? undefined : ((await req.buffer()) as Uint8Array<ArrayBuffer>);
+      // a request that may become a stream gets a signal that fires when its client goes away, so
+      // the subscription ends then (Yoga's cancel of the body does not reach a pending iterator)
+      const gone = req.headers.accept?.includes('text/event-stream') ? new AbortController() : null;
+      if (gone) res.once('abort', () => gone.abort());
       const response = await this.yoga.fetch(
         new URL(req.url, `${httpScheme(this.options.tls)}://${this.options.host}`),
-        { method, headers: req.headers as Record<string, string>, body },
+        { method, headers: req.headers as Record<string, string>, body, ...(gone ? { signal: gone.signal } : {}) },
         { ip: req.ip },
       );
       res.status(response.status);
@@ -76,7 +80,9 @@ export class GatewayHttpServer {
       });
       if (response.body && isStreamed(response)) {
         let stop = () => {};
-        await streamBody(res, response.body, { maxBufferBytes: this.options.maxStreamBufferBytes ?? 1024 * 1024 }, (s) => this.#streams.add((stop = s)));
+        const end = () => gone?.abort();
+        await streamBody(res, response.body, { maxBufferBytes: this.options.maxStreamBufferBytes ?? 1024 * 1024, end }, (s) => this.#streams.add((stop = s)));
+        end();
         this.#streams.delete(stop);
         return;
       }

@@ -13,6 +13,8 @@ export const SLOW_READER = 'SLOW_READER';
 
 export interface StreamOptions {
   readonly maxBufferBytes: number;
+  /** ends what produces the body (the subscription): called when the stream stops for any reason */
+  readonly end: () => void;
 }
 
 /** hyper-express writes the status and headers here; it is what its own send and write call first */
@@ -33,7 +35,10 @@ export function slowReaderEvent(maxBufferBytes: number): string {
 export async function streamBody(res: HyperExpress.Response, body: ReadableStream<Uint8Array>, o: StreamOptions, onStop: (stop: () => void) => void): Promise<void> {
   const reader = body.getReader();
   let gone = false;
-  const cancel = () => void reader.cancel().catch(() => undefined);
+  const cancel = () => {
+    o.end();
+    void reader.cancel().catch(() => undefined);
+  };
   res.once('abort', () => {
     gone = true;
     cancel();

@@ -94,6 +94,7 @@ export function createGateway(o: GatewayOptions): Gateway {
         principal,
         repair: o.repair ?? null,
         watches: o.watches ?? null,
+        gone: request.signal,
       };
     },
     plugins: [

@@ -27,4 +27,6 @@ export interface GatewayContext {
   readonly repair: { readonly queues: RepairQueues; readonly stats: RepairStats } | null;
   /** live watches (gateway/watch/); null when the gateway serves none */
   readonly watches?: WatchHub | null;
+  /** fires when the caller goes away (streamed responses only): ends a watch */
+  readonly gone?: AbortSignal;
 }

@@ -33,7 +33,7 @@ builder.subscriptionFields((t) => ({
       }
       // without contexts every key is emitted at once; with them, a null one means "no versions seen"
       const seen = args.contexts ? args.keys.map((key, i) => (contexts[i] ? ctx.contexts.verify(key, contexts[i]) : EMPTY_VV)) : args.keys.map(() => null);
-      return ctx.watches.open(ctx.principal.limitId, args.keys, seen);
+      return ctx.watches.open(ctx.principal.limitId, args.keys, seen, ctx.gone);
     },
     resolve: (state) => state,
   }),

@@ -90,7 +90,8 @@ export class WatchHub {
    * the keys at quorum and queues each key whose versions `seen[i]` does not cover (every key
    * without a context), then follows the keys until the stream is closed.
    */
-  async open(owner: string, keys: readonly string[], seen: readonly (VersionVector | null)[]): Promise<WatchStream> {
+  async open(owner: string, keys: readonly string[], seen: readonly (VersionVector | null)[], gone?: AbortSignal): Promise<WatchStream> {
+    if (gone?.aborted) throw new StoreError('UNAVAILABLE', 'the watcher went away');
     const { maxKeys, maxPerClient, maxStreams } = this.limits;
     if (keys.length === 0) throw new StoreError('BAD_REQUEST', 'a watch names at least one key');
     if (keys.length > maxKeys) throw new StoreError('BAD_REQUEST', `a watch names at most ${maxKeys} keys (GATEWAY_WATCH_MAX_KEYS), got ${keys.length}`);
@@ -102,6 +103,8 @@ export class WatchHub {
     this.#streams++;
     this.#perClient.set(owner, mine + 1);
     const stream = new WatchStream(keys, seen, () => this.#closed(owner, stream));
+    // the iterator's return() may wait behind a pending next(): the signal ends the stream at once
+    gone?.addEventListener('abort', () => stream.close(), { once: true });
     try {
       const reads = await client.getMany(keys);
       reads.forEach((read, i) => {

@@ -135,6 +135,64 @@ test('live watches', async (t) => {
           w.close();
         }
       });
+
+      await t.test('with auth on: a key outside the read scope is FORBIDDEN; the bounds refuse clearly', async () => {
+        const keysFile = join(c.dataDir, 'api-keys.json');
+        writeFileSync(
+          keysFile,
+          JSON.stringify({
+            [READER_TOKEN]: { name: 'reader', read: ['pub:'], write: ['pub:'] },
+            [OTHER_TOKEN]: { name: 'other', read: ['pub:'], write: [] },
+          }),
+        );
+        procs.push(
+          await gateway(c, GATEWAYS.auth, { GATEWAY_WATCH_MAX_KEYS: '3', GATEWAY_WATCH_MAX_PER_CLIENT: '2', GATEWAY_WATCH_MAX_STREAMS: '3' }, ['--api-keys', keysFile]),
+        );
+        const auth = urlOf(GATEWAYS.auth);
+        const reader = { authorization: `Bearer ${READER_TOKEN}` };
+        const other = { authorization: `Bearer ${OTHER_TOKEN}` };
+        const refusal = async (w: Watch) => {
+          await w.until((x) => x.results.length > 0, 'an answer');
+          await w.until((x) => x.ended, 'the end of the refused stream');
+          return w.results[0]!.errors?.[0];
+        };
+
+        const forbidden = await refusal(await Watch.open(auth, ['pub:a', 'secret:b'], undefined, reader));
+        assert.equal(forbidden?.extensions?.code, 'FORBIDDEN');
+        assert.match(forbidden!.message, /API key 'reader' may not read 'secret:b'/);
+        const anonymous = await Watch.open(auth, ['pub:a']);
+        await anonymous.until((x) => x.ended, 'the refusal');
+        assert.equal(anonymous.status, 401);
+
+        const tooMany = await refusal(await Watch.open(auth, ['pub:1', 'pub:2', 'pub:3', 'pub:4'], undefined, reader));
+        assert.equal(tooMany?.extensions?.code, 'BAD_REQUEST');
+        assert.match(tooMany!.message, /at most 3 keys \(GATEWAY_WATCH_MAX_KEYS\), got 4/);
+
+        const open: Watch[] = [];
+        try {
+          for (let i = 0; i < 2; i++) open.push(await Watch.open(auth, ['pub:a'], undefined, reader));
+          for (const w of open) await w.event(1);
+          const third = await refusal(await Watch.open(auth, ['pub:a'], undefined, reader));
+          assert.equal(third?.extensions?.code, 'OVERLOADED');
+          assert.match(third!.message, /2 watches are open for this caller, its limit \(GATEWAY_WATCH_MAX_PER_CLIENT\)/);
+          open.push(await Watch.open(auth, ['pub:a'], undefined, other));
+          await open[2]!.event(1);
+          const fourth = await refusal(await Watch.open(auth, ['pub:a'], undefined, other));
+          assert.equal(fourth?.extensions?.code, 'OVERLOADED');
+          assert.match(fourth!.message, /this gateway has 3 watches open, its limit \(GATEWAY_WATCH_MAX_STREAMS\)/);
+          // a watcher that goes away frees its place, as soon as the gateway sees its connection close
+          open.shift()!.close();
+          const deadline = Date.now() + 5000;
+          for (;;) {
+            const again = await Watch.open(auth, ['pub:a'], undefined, reader);
+            await again.until((x) => x.results.length > 0, 'an answer');
+            if (!again.results[0]!.errors) break;
+            assert.ok(Date.now() < deadline, `the place was not freed: ${JSON.stringify(again.results[0])}`);
+          }
+        } finally {
+          for (const w of open) w.close();
+        }
+      });
     } finally {
       for (const p of procs) await stopProcess(p);
     }
