@@ -45,7 +45,7 @@ test('graphql-sse (distinct connections mode) against a real gateway', async (t)
       assert.deepEqual(first.value?.data?.watch, { key: 'cart:sse', context: null, siblings: [] });
       const context = await put('cart:sse', { items: ['apple'] });
       const second = await watch.next();
-      assert.deepEqual(second.value?.data?.watch.siblings.map((s) => s.value), [{ items: ['apple'] }]);
+      assert.deepEqual(second.value?.data?.watch.siblings.map((s: { value: unknown }) => s.value), [{ items: ['apple'] }]);
       assert.equal(second.value?.data?.watch.context, context);
       await watch.return?.(undefined);
 
@@ -53,7 +53,7 @@ test('graphql-sse (distinct connections mode) against a real gateway', async (t)
       await put('cart:sse', { items: ['apple', 'pear'] }, context);
       const resumed = client.iterate<{ watch: Versions }>({ query: WATCH, variables: { keys: ['cart:sse'], contexts: [context] } });
       const missed = await resumed.next();
-      assert.deepEqual(missed.value?.data?.watch.siblings.map((s) => s.value), [{ items: ['apple', 'pear'] }]);
+      assert.deepEqual(missed.value?.data?.watch.siblings.map((s: { value: unknown }) => s.value), [{ items: ['apple', 'pear'] }]);
       await resumed.return?.(undefined);
     });
 
