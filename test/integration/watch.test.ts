@@ -82,6 +82,20 @@ test('live watches', async (t) => {
         }
       });
 
+      await t.test('an idle watch stays open past the HTTP server 10 s idle timeout, and still delivers', async () => {
+        const w = await Watch.open(url, ['idle']);
+        try {
+          await w.event(1);
+          const quiet = Date.now() + 12_000;
+          await w.until((x) => x.ended || Date.now() >= quiet, 'twelve quiet seconds', 15_000).catch(() => undefined);
+          assert.equal(w.ended, false, 'the idle watch was closed');
+          await put(GATEWAYS.one, 'idle', 'after the quiet');
+          assert.deepEqual(values(await w.event(2)), ['after the quiet']);
+        } finally {
+          w.close();
+        }
+      });
+
       await t.test('contexts on subscribing: only the keys whose versions the contexts do not cover are emitted at once', async () => {
         const seen = [await put(GATEWAYS.one, 'ctx:1', 1), await put(GATEWAYS.one, 'ctx:2', 2), await put(GATEWAYS.one, 'ctx:3', 3)];
         await put(GATEWAYS.two, 'ctx:2', 'two, again', seen[1]);
