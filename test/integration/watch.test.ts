@@ -158,6 +158,25 @@ test('live watches', async (t) => {
         }
       });
 
+      await t.test('replicas killed and restarted: the watch goes on, and hears from a restarted replica again', async () => {
+        const w = await Watch.open(url, ['down:k']);
+        try {
+          await w.event(1);
+          await c.cluster.signal('n1', 'SIGKILL');
+          const before = await put(GATEWAYS.two, 'down:k', 'n1 down');
+          assert.deepEqual(values(await w.event(2)), ['n1 down']);
+          await c.cluster.startNode('n1');
+          // only n1 is left to store the next version: the gateway must have polled it again
+          await c.cluster.signal('n2', 'SIGKILL');
+          await c.cluster.signal('n3', 'SIGKILL');
+          await c.client.put('down:k', encodeValue('only n1'), { context: signer.verify('down:k', before), w: 1 });
+          assert.deepEqual(values(await w.event(3, 20_000)), ['only n1']);
+        } finally {
+          w.close();
+          for (const id of ['n2', 'n3']) await c.cluster.startNode(id);
+        }
+      });
+
       await t.test('with auth on: a key outside the read scope is FORBIDDEN; the bounds refuse clearly', async () => {
         const keysFile = join(c.dataDir, 'api-keys.json');
         writeFileSync(
