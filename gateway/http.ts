@@ -1,5 +1,7 @@
 // The gateway's HTTP server: hyper-express (uWebSockets), measured faster than node:http
 // for this workload (README, Benchmarks), handing each request to Yoga's fetch interface.
+// An answer is sent whole, except a stream (Server-Sent Events: a watch), which goes out as
+// Yoga makes it (stream-response.ts).
 import HyperExpress from 'hyper-express';
 import { httpScheme, type ServerTls } from '../storage/transport/tls.ts';
 import { streamBody } from './stream-response.ts';
