@@ -177,6 +177,40 @@ test('live watches', async (t) => {
         }
       });
 
+      await t.test('a ring change: a node that joins is polled for the watched keys it now replicates', async () => {
+        const keys = Array.from({ length: 24 }, (_, i) => `ring:${i}`);
+        const w = await Watch.open(url, keys);
+        const killed: string[] = [];
+        try {
+          await w.until((x) => x.events.length >= keys.length, 'the initial events');
+          const n4 = c.cluster.addNode();
+          await c.cluster.startNode(n4.id);
+          const reply = await c.client.request('n1', { type: 'change', kind: 'join', node: n4.id, address: n4.address, weight: 1, by: '', expectedVersion: 0 });
+          assert.equal(reply.type, 'changeReply', JSON.stringify(reply));
+          const planned = reply.type === 'changeReply' ? reply.version : 0;
+          const deadline = Date.now() + 60_000;
+          for (;;) {
+            await c.client.refreshRing();
+            if (c.client.ring.version > planned && c.client.ring.next === null) break;
+            assert.ok(Date.now() < deadline, 'the join did not commit within 60 s');
+            await new Promise((r) => setTimeout(r, 200));
+          }
+          const view = c.client.view;
+          const key = keys.find((k) => view.primaries(view.partitionOf(k)).includes(n4.id));
+          assert.ok(key, 'no watched key moved to the new node');
+          // only n4 of the key's primaries is left to store the next version
+          for (const id of view.primaries(view.partitionOf(key))) if (id !== n4.id) killed.push(id);
+          for (const id of killed) await c.cluster.signal(id, 'SIGKILL');
+          const count = w.events.length;
+          await c.client.put(key, encodeValue('on the newcomer'), { w: 1 });
+          const event = await w.event(count + 1, 20_000);
+          assert.deepEqual([event.key, values(event)], [key, ['on the newcomer']]);
+        } finally {
+          w.close();
+          for (const id of killed) await c.cluster.startNode(id);
+        }
+      });
+
       await t.test('with auth on: a key outside the read scope is FORBIDDEN; the bounds refuse clearly', async () => {
         const keysFile = join(c.dataDir, 'api-keys.json');
         writeFileSync(
