@@ -29,8 +29,8 @@ export function slowReaderEvent(maxBufferBytes: number): string {
 
 /**
  * Writes `body` to `res` chunk by chunk as it comes; resolves when the body ends, the client
- * goes away (the body is cancelled, which ends the subscription) or the client is dropped.
- * `stop` is set to a function that ends the stream early (the server is closing).
+ * goes away (the body is cancelled and `end` called, which ends the subscription) or the client
+ * is dropped. `onStop` is given a function that ends the stream early (the server is closing).
  */
 export async function streamBody(res: HyperExpress.Response, body: ReadableStream<Uint8Array>, o: StreamOptions, onStop: (stop: () => void) => void): Promise<void> {
   const reader = body.getReader();
@@ -44,6 +44,11 @@ export async function streamBody(res: HyperExpress.Response, body: ReadableStrea
     cancel();
   });
   onStop(cancel);
+  // a client gone while Yoga was answering: uWS's response may no longer be touched
+  if (res.completed) {
+    cancel();
+    return;
+  }
   const raw = res.raw;
   const write = (chunk: Uint8Array | string): boolean => {
     let whole = false;
