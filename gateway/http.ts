@@ -83,7 +83,8 @@ export class GatewayHttpServer {
       if (response.body && isStreamed(response)) {
         let stop = () => {};
         const end = () => gone?.abort();
-        await streamBody(res, response.body, { maxBufferBytes: this.options.maxStreamBufferBytes ?? 1024 * 1024, end }, (s) => this.#streams.add((stop = s)));
+        const limits = { maxBufferBytes: this.options.maxStreamBufferBytes ?? 1024 * 1024, end };
+        await streamBody(res, response.body, limits, (s) => this.#streams.add((stop = s)));
         end();
         this.#streams.delete(stop);
         return;

@@ -23,7 +23,9 @@ interface Initiating {
 }
 
 export function slowReaderEvent(maxBufferBytes: number): string {
-  const message = `the watcher read too slowly: more than ${maxBufferBytes} bytes of events waited to be read (GATEWAY_WATCH_MAX_BUFFER_BYTES); reconnect with the last contexts seen to resume`;
+  const message =
+    `the watcher read too slowly: more than ${maxBufferBytes} bytes of events waited to be read (GATEWAY_WATCH_MAX_BUFFER_BYTES); ` +
+    'reconnect with the last contexts seen to resume';
   return `event: next\ndata: ${JSON.stringify({ errors: [{ message, extensions: { code: SLOW_READER } }] })}\n\nevent: complete\ndata:\n\n`;
 }
 
@@ -32,7 +34,12 @@ export function slowReaderEvent(maxBufferBytes: number): string {
  * goes away (the body is cancelled and `end` called, which ends the subscription) or the client
  * is dropped. `onStop` is given a function that ends the stream early (the server is closing).
  */
-export async function streamBody(res: HyperExpress.Response, body: ReadableStream<Uint8Array>, o: StreamOptions, onStop: (stop: () => void) => void): Promise<void> {
+export async function streamBody(
+  res: HyperExpress.Response,
+  body: ReadableStream<Uint8Array>,
+  o: StreamOptions,
+  onStop: (stop: () => void) => void,
+): Promise<void> {
   const reader = body.getReader();
   let gone = false;
   const cancel = () => {

@@ -94,11 +94,19 @@ export class WatchHub {
     if (gone?.aborted) throw new StoreError('UNAVAILABLE', 'the watcher went away');
     const { maxKeys, maxPerClient, maxStreams } = this.limits;
     if (keys.length === 0) throw new StoreError('BAD_REQUEST', 'a watch names at least one key');
-    if (keys.length > maxKeys) throw new StoreError('BAD_REQUEST', `a watch names at most ${maxKeys} keys (GATEWAY_WATCH_MAX_KEYS), got ${keys.length}`);
+    if (keys.length > maxKeys) {
+      throw new StoreError('BAD_REQUEST', `a watch names at most ${maxKeys} keys (GATEWAY_WATCH_MAX_KEYS), got ${keys.length}`);
+    }
     if (new Set(keys).size !== keys.length) throw new StoreError('BAD_REQUEST', 'a watch names each key once');
-    if (this.#streams >= maxStreams) throw new StoreError('OVERLOADED', `this gateway has ${maxStreams} watches open, its limit (GATEWAY_WATCH_MAX_STREAMS); try another gateway or later`);
+    if (this.#streams >= maxStreams) {
+      const why = `this gateway has ${maxStreams} watches open, its limit (GATEWAY_WATCH_MAX_STREAMS)`;
+      throw new StoreError('OVERLOADED', `${why}; try another gateway or later`);
+    }
     const mine = this.#perClient.get(owner) ?? 0;
-    if (mine >= maxPerClient) throw new StoreError('OVERLOADED', `${mine} watches are open for this caller, its limit (GATEWAY_WATCH_MAX_PER_CLIENT); close one first`);
+    if (mine >= maxPerClient) {
+      const why = `${mine} watches are open for this caller, its limit (GATEWAY_WATCH_MAX_PER_CLIENT)`;
+      throw new StoreError('OVERLOADED', `${why}; close one first`);
+    }
     const client = this.client();
     this.#streams++;
     this.#perClient.set(owner, mine + 1);

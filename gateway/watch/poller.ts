@@ -74,7 +74,9 @@ export class WatchPoller {
         continue;
       }
       if (this.#stopped) break;
-      if (retryMs === FIRST_RETRY_MS) this.#hub.logger.warn('a watch poll failed; asking again until the node answers', { node: this.#node, error: first.message });
+      if (retryMs === FIRST_RETRY_MS) {
+        this.#hub.logger.warn('a watch poll failed; asking again until the node answers', { node: this.#node, error: first.message });
+      }
       await Promise.race([kicked, new Promise((resolve) => setTimeout(resolve, retryMs).unref())]);
       if (!this.#kicked) retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
     }
@@ -83,7 +85,8 @@ export class WatchPoller {
   /** One long poll; whatever it brings is merged into the views, even when a newer poll superseded it. */
   async #poll(chunk: number, keys: WatchedKey[], waitMs: number): Promise<void> {
     const client = this.#hub.client();
-    const reply = await client.transport.request(this.#node, { type: 'watch', watcher: `${this.#hub.id}/${chunk}`, waitMs, keys }, waitMs + this.#hub.timeoutMs);
+    const request = { type: 'watch', watcher: `${this.#hub.id}/${chunk}`, waitMs, keys } as const;
+    const reply = await client.transport.request(this.#node, request, waitMs + this.#hub.timeoutMs);
     if (reply.type === 'error') throw new Error(`${reply.code}: ${reply.message}`);
     if (reply.type !== 'watchReply') throw new Error(`unexpected ${reply.type} reply to a watch`);
     for (const { key, set } of reply.changed) this.#hub.merge(key, set);

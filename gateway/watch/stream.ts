@@ -30,7 +30,10 @@ export class WatchStream implements AsyncIterableIterator<KeyState> {
     return [...this.#seen.keys()];
   }
 
-  /** The key's current state: queued when it holds a version the watcher has not seen (any state, before a first event without a context). */
+  /**
+   * The key's current state: queued when it holds a version the watcher has not seen (any
+   * state, before a first event without a context).
+   */
   offer(key: string, set: SiblingSet): void {
     if (this.#closed || !this.#seen.has(key)) return;
     const seen = this.#seen.get(key)!;

@@ -55,7 +55,8 @@ export class Watches {
     });
     if (changed.length > 0 || request.waitMs === 0 || this.#closed) return Promise.resolve({ type: 'watchReply', changed });
     if (this.#polls.size >= MAX_HELD_WATCHES) {
-      return Promise.reject(new StoreError('OVERLOADED', `this node holds ${MAX_HELD_WATCHES} watches already; watch through fewer gateways or keys`));
+      const message = `this node holds ${MAX_HELD_WATCHES} watches already; watch through fewer gateways or keys`;
+      return Promise.reject(new StoreError('OVERLOADED', message));
     }
     return new Promise<WatchReply>((resolve) => {
       const poll: Poll = { id, keys: new Map(request.keys.map((k) => [k.key, k.seen])), answer: resolve, timer: null };
