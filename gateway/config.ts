@@ -49,6 +49,10 @@ const schema = z
     rateLimitDurationS: z.coerce.number().int().min(1).max(86_400),
     rateLimitRedisUrl: redisSetting('GATEWAY_RATE_LIMIT_REDIS_URL').optional(),
     adminListen: z.string().regex(/^[^\s:]+:\d{1,5}$/, '--admin-listen is HOST:PORT').optional(),
+    watchMaxKeys: z.coerce.number().int().min(1).max(1000),
+    watchMaxPerClient: z.coerce.number().int().min(1).max(100_000),
+    watchMaxStreams: z.coerce.number().int().min(1).max(1_000_000),
+    watchMaxBufferBytes: z.coerce.number().int().min(1024).max(256 * 1024 * 1024),
   })
   .strict()
   .refine((c) => c.requestTimeoutMs > c.nodeTimeoutMs, { message: 'the request timeout must be longer than the node timeout', path: ['requestTimeoutMs'] })
@@ -119,6 +123,15 @@ hardening:
   GATEWAY_RATE_LIMIT_REDIS_URL  the Redis the limits are shared in (default REDIS_URL)
   --admin-listen HOST:PORT (GATEWAY_ADMIN_LISTEN) serve /metrics and /admin/queues there only
 
+live watches (docs/watches.md):
+  --watch-max-keys K       (GATEWAY_WATCH_MAX_KEYS, default 100) keys one watch subscription names
+  --watch-max-per-client C (GATEWAY_WATCH_MAX_PER_CLIENT, default 16) open watches per principal
+                           (API key, JWT subject, or address when anonymous)
+  --watch-max-streams S    (GATEWAY_WATCH_MAX_STREAMS, default 1000) open watches on this gateway;
+                           each is one Server-Sent Events connection
+  --watch-max-buffer-bytes B (GATEWAY_WATCH_MAX_BUFFER_BYTES, default 1 MiB) events a watcher may
+                           leave unread beyond the socket's own buffers before it is dropped
+
 TLS:
   --tls-cert FILE --tls-key FILE  (GATEWAY_TLS_CERT, GATEWAY_TLS_KEY) serve https with this PEM
                            certificate and key, on --port and --admin-listen
@@ -154,6 +167,10 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
       'tls-key': { type: 'string' },
       'tls-ca': { type: 'string' },
       'otel-endpoint': { type: 'string' },
+      'watch-max-keys': { type: 'string' },
+      'watch-max-per-client': { type: 'string' },
+      'watch-max-streams': { type: 'string' },
+      'watch-max-buffer-bytes': { type: 'string' },
       help: { type: 'boolean' },
     },
     USAGE,
@@ -190,6 +207,10 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
     rateLimitDurationS: flags['rate-limit-duration-s'] ?? env.GATEWAY_RATE_LIMIT_DURATION_S ?? 1,
     rateLimitRedisUrl: env.GATEWAY_RATE_LIMIT_REDIS_URL || env.REDIS_URL || undefined,
     adminListen: (flags['admin-listen'] as string | undefined) ?? (env.GATEWAY_ADMIN_LISTEN || undefined),
+    watchMaxKeys: flags['watch-max-keys'] ?? env.GATEWAY_WATCH_MAX_KEYS ?? 100,
+    watchMaxPerClient: flags['watch-max-per-client'] ?? env.GATEWAY_WATCH_MAX_PER_CLIENT ?? 16,
+    watchMaxStreams: flags['watch-max-streams'] ?? env.GATEWAY_WATCH_MAX_STREAMS ?? 1000,
+    watchMaxBufferBytes: flags['watch-max-buffer-bytes'] ?? env.GATEWAY_WATCH_MAX_BUFFER_BYTES ?? 1024 * 1024,
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {

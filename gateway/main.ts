@@ -22,6 +22,7 @@ import { GatewayMetrics } from './metrics.ts';
 import { RateLimit } from './rate-limit.ts';
 import { startTracing } from '../storage/tracing.ts';
 import { useTracing } from './tracing.ts';
+import { WatchHub } from './watch/hub.ts';
 
 async function main(): Promise<void> {
   const config = configOrExit(() => loadGatewayConfig(process.argv.slice(2), process.env));
@@ -73,6 +74,12 @@ async function main(): Promise<void> {
     ? new RateLimit({ redisUrl: config.rateLimitRedisUrl!, points: config.rateLimitPoints, durationS: config.rateLimitDurationS, prefix: `${config.repairQueuePrefix}:${config.cluster}` })
     : null;
   const metrics = new GatewayMetrics(() => client !== null);
+  const watches = new WatchHub({
+    client: () => client,
+    limits: { maxKeys: config.watchMaxKeys, maxPerClient: config.watchMaxPerClient, maxStreams: config.watchMaxStreams },
+    logger,
+    timeoutMs: config.nodeTimeoutMs,
+  });
   const yoga = createGateway({
     client: () => client,
     contexts: new ContextSigner(config.contextKeys),
@@ -89,6 +96,7 @@ async function main(): Promise<void> {
     logger,
     repair,
     ...(tracing ? { tracing: useTracing(tracing.provider) } : {}),
+    watches,
   });
   const dashboard = repair && auth.adminPossible ? repairDashboard([repair.queues.handoff, repair.queues.antiEntropy], '/admin/queues', adminCheck(auth), () => repair!.queues.reachable) : null;
   let adminServer: HyperExpress.Server | null = null;
@@ -101,6 +109,7 @@ async function main(): Promise<void> {
     host: config.host,
     port: config.port,
     maxBodyBytes: config.maxBodyBytes,
+    maxStreamBufferBytes: config.watchMaxBufferBytes,
     tls: config.tls,
     routes: (app) => {
       if (adminServer) return;
@@ -116,6 +125,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info('shutting down: finishing requests in flight');
+    watches.close();
     void server.close().then(() => {
       (client as DynamoClient | null)?.close();
       adminServer?.close();
