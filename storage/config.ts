@@ -2,8 +2,6 @@
 // so that a mistake is one clear message, not a node that misbehaves later.
 import type { KeyObject } from 'node:crypto';
 import { redisSetting } from '../jobs/redis-address.ts';
-import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { DEFAULT_MAX_SIBLINGS } from '../client/src/core/limits.ts';
 import { validateMembers, type Member } from '../client/src/core/ring.ts';
@@ -26,31 +24,6 @@ export function parseNodeList(text: string): Member[] {
 }
 
 export { ConfigError, configOrExit } from './settings/table.ts';
-
-type FlagOptions = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
-export type Flags = Record<string, string | boolean | undefined>;
-
-/** Parses flags strictly: an unknown or malformed flag, and --help, answer with the usage. */
-export function parseFlags(argv: string[], options: FlagOptions, usage: string): Flags {
-  let flags: Flags;
-  try {
-    flags = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Flags;
-  } catch (e) {
-    throw new ConfigError(`${(e as Error).message}\n\n${usage}`);
-  }
-  if (flags.help) throw new ConfigError(usage);
-  return flags;
-}
-
-/** The cluster secret: the file's content when one is named, else DYNAMO_SECRET. */
-export function readSecret(file: unknown, env: NodeJS.ProcessEnv): string | undefined {
-  if (typeof file !== 'string') return env.DYNAMO_SECRET || undefined;
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch (e) {
-    throw new ConfigError(`cannot read the secret file: ${(e as Error).message}`);
-  }
-}
 
 /**
  * A process's identity file (`what` names the setting), checked for the cluster and, when
@@ -95,11 +68,6 @@ export function readAuthorities(files: string, what: string): KeyObject[] {
     if (e instanceof IdentityFileError) throw new ConfigError(`${what}: ${e.message}`);
     throw e;
   }
-}
-
-/** One message naming every invalid setting. */
-export function invalidConfig(what: string, error: z.ZodError): ConfigError {
-  return new ConfigError(`invalid ${what}:\n${error.issues.map((i) => `  ${i.path.join('.') || 'config'}: ${i.message}`).join('\n')}`);
 }
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
