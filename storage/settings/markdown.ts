@@ -3,7 +3,7 @@
 // `npm run settings:docs` rewrites them and a test finds them stale.
 import { shownDefault, type Table } from './table.ts';
 
-const cell = (text: string) => text.replaceAll('|', '\\|');
+const cell = (text: string) => text.replaceAll('|', '\\|').replaceAll('<', '&lt;');
 
 /** A markdown table: flag, environment, default, meaning. */
 export function markdownTable(table: Table): string {
