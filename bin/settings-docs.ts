@@ -7,11 +7,12 @@ import { resolve } from 'node:path';
 import { NODE_SETTINGS } from '../storage/config.ts';
 import { GATEWAY_SETTINGS } from '../gateway/config.ts';
 import { JOBS_SETTINGS } from '../jobs/config.ts';
+import { CLI_SETTINGS } from './cli-settings.ts';
 import { withTables } from '../storage/settings/markdown.ts';
 import type { Table } from '../storage/settings/table.ts';
 
 /** Each README table's marker name and the settings it shows. */
-export const README_TABLES: Readonly<Record<string, Table>> = { node: NODE_SETTINGS, gateway: GATEWAY_SETTINGS, jobs: JOBS_SETTINGS };
+export const README_TABLES: Readonly<Record<string, Table>> = { node: NODE_SETTINGS, gateway: GATEWAY_SETTINGS, jobs: JOBS_SETTINGS, cli: CLI_SETTINGS };
 
 export const README = resolve(fileURLToPath(import.meta.url), '../../README.md');
 

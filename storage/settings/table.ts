@@ -69,21 +69,34 @@ export function settingName(s: Setting): string {
 const TRUE = ['1', 'true', 'yes', 'on'];
 const FALSE = ['0', 'false', 'no', 'off'];
 
+type FlagOptions = Record<string, { type: 'string' | 'boolean'; short?: string }>;
+type Flags = Record<string, string | boolean | undefined>;
+
+/** The table's flags as node:util parseArgs options (a process with more flags adds its own). */
+export function flagOptions(table: Table): FlagOptions {
+  const options: FlagOptions = {};
+  for (const s of Object.values(table)) options[s.flag] = { type: s.arg ? 'string' : 'boolean' };
+  return options;
+}
+
 /**
  * Parses `argv` and `env` against the table. An unknown or malformed flag, and --help, throw a
  * ConfigError carrying the usage; every invalid or missing setting is named in one ConfigError
  * (`invalid <what>:` and a line per setting).
  */
 export function parseSettings<T extends Table>(table: T, argv: string[], env: NodeJS.ProcessEnv, o: { usage: string; what: string }): Parsed<T> {
-  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
-  for (const s of Object.values(table)) options[s.flag] = { type: s.arg ? 'string' : 'boolean' };
-  let flags: Record<string, string | boolean | undefined>;
+  let flags: Flags;
   try {
-    flags = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+    flags = parseArgs({ args: argv, options: { ...flagOptions(table), help: { type: 'boolean' } }, strict: true, allowPositionals: false }).values;
   } catch (e) {
     throw new ConfigError(`${(e as Error).message}\n\n${o.usage}`);
   }
   if (flags.help) throw new ConfigError(o.usage);
+  return settingsFrom(table, flags, env, o.what);
+}
+
+/** The table's values from flags already parsed (by flagOptions) and the environment. */
+export function settingsFrom<T extends Table>(table: T, flags: Flags, env: NodeJS.ProcessEnv, what: string): Parsed<T> {
   const picked: Record<string, unknown> = {};
   const from: Record<string, Source | undefined> = {};
   const issues: string[] = [];
@@ -118,7 +131,7 @@ export function parseSettings<T extends Table>(table: T, argv: string[], env: No
     if (r.success) values[key] = r.data;
     else issues.push(...r.error.issues.map((i) => `  ${settingName(s)}: ${i.message}`));
   }
-  if (issues.length > 0) throw new ConfigError(`invalid ${o.what}:\n${issues.join('\n')}`);
+  if (issues.length > 0) throw new ConfigError(`invalid ${what}:\n${issues.join('\n')}`);
   return { values: values as Values<T>, from: from as Parsed<T>['from'] };
 }
 

@@ -11,6 +11,7 @@ import { markdownTable } from '../../storage/settings/markdown.ts';
 import { NODE_SETTINGS } from '../../storage/config.ts';
 import { GATEWAY_SETTINGS } from '../../gateway/config.ts';
 import { JOBS_SETTINGS } from '../../jobs/config.ts';
+import { CLI_SETTINGS } from '../../bin/cli-settings.ts';
 
 const TABLE = {
   port: { flag: 'port', env: 'X_PORT', arg: 'PORT', schema: z.coerce.number().int().min(1).max(65535), default: 4000, help: 'where to listen' },
@@ -104,7 +105,7 @@ test('the README table has a row per setting, marks secrets and escapes markdown
 });
 
 test("every process's table: every setting has a flag and a variable, none twice, and every secret is marked", () => {
-  for (const [name, table] of Object.entries({ node: NODE_SETTINGS, gateway: GATEWAY_SETTINGS, jobs: JOBS_SETTINGS } as Record<string, Table>)) {
+  for (const [name, table] of Object.entries({ node: NODE_SETTINGS, gateway: GATEWAY_SETTINGS, jobs: JOBS_SETTINGS, cli: CLI_SETTINGS } as Record<string, Table>)) {
     const rows = Object.values(table);
     const flags = rows.map((s) => s.flag);
     assert.equal(new Set(flags).size, flags.length, `${name}: a flag named twice`);
