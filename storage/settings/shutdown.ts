@@ -1,6 +1,6 @@
 // How every process ends on SIGTERM or SIGINT: it stops (finishing what is in flight), then
 // exits 0; a stop that fails exits 1 with the reason on stderr. A second signal while stopping
-// changes nothing.
+// changes nothing (the handlers stay, so it does not kill the process either).
 export function stopOnSignals(stop: () => Promise<void>): void {
   let stopping = false;
   const onSignal = () => {
@@ -14,6 +14,6 @@ export function stopOnSignals(stop: () => Promise<void>): void {
       },
     );
   };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
 }
