@@ -66,7 +66,9 @@ const COMMAND_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-type CommandFlags = { -readonly [K in keyof typeof COMMAND_OPTIONS]?: (typeof COMMAND_OPTIONS)[K]['type'] extends 'string' ? string : boolean } & { json?: boolean };
+type CommandFlags = {
+  -readonly [K in keyof typeof COMMAND_OPTIONS]?: (typeof COMMAND_OPTIONS)[K]['type'] extends 'string' ? string : boolean;
+} & { json?: boolean };
 
 /** The settings from the parsed flags and the environment; a bad one is a BAD_REQUEST naming it. */
 function cliSettings(flags: Record<string, string | boolean | undefined>): Parsed<typeof CLI_SETTINGS> {
@@ -81,7 +83,8 @@ function cliSettings(flags: Record<string, string | boolean | undefined>): Parse
 const EXIT_CONFLICT = 3;
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...flagOptions(CLI_SETTINGS), ...COMMAND_OPTIONS } });
+  const options = { ...flagOptions(CLI_SETTINGS), ...COMMAND_OPTIONS };
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options });
   const o = values as CommandFlags;
   const [command, key, value, extra] = positionals;
   const rest = positionals.slice(2);
@@ -100,7 +103,8 @@ async function main(argv: string[]): Promise<number> {
   const settings = cliSettings(values);
   o.json = settings.values.json;
   const { cluster } = settings.values;
-  const client = await DynamoClient.connect({ seeds: settings.values.seeds, cluster, ...credential(settings, cluster), tls: tlsCa(settings.values.tlsCa) });
+  const tls = tlsCa(settings.values.tlsCa);
+  const client = await DynamoClient.connect({ seeds: settings.values.seeds, cluster, ...credential(settings, cluster), tls });
   const print = (text: string, json: unknown) => process.stdout.write((o.json ? JSON.stringify(json) : text) + '\n');
   /** A write, or null when its condition failed: then what the coordinator held is printed. */
   const conditional = async (key: string, write: Promise<WriteResult>): Promise<WriteResult | null> => {

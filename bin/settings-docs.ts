@@ -12,7 +12,12 @@ import { withTables } from '../storage/settings/markdown.ts';
 import type { Table } from '../storage/settings/table.ts';
 
 /** Each README table's marker name and the settings it shows. */
-export const README_TABLES: Readonly<Record<string, Table>> = { node: NODE_SETTINGS, gateway: GATEWAY_SETTINGS, jobs: JOBS_SETTINGS, cli: CLI_SETTINGS };
+export const README_TABLES: Readonly<Record<string, Table>> = {
+  node: NODE_SETTINGS,
+  gateway: GATEWAY_SETTINGS,
+  jobs: JOBS_SETTINGS,
+  cli: CLI_SETTINGS,
+};
 
 export const README = resolve(fileURLToPath(import.meta.url), '../../README.md');
 
@@ -20,5 +25,5 @@ if (resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) {
   const before = readFileSync(README, 'utf8');
   const after = withTables(before, README_TABLES);
   writeFileSync(README, after);
-  process.stdout.write(before === after ? 'README.md: the configuration tables were current\n' : 'README.md: configuration tables rewritten\n');
+  process.stdout.write(`README.md: the configuration tables ${before === after ? 'were current' : 'are rewritten'}\n`);
 }

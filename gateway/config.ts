@@ -24,13 +24,18 @@ export const GATEWAY_SETTINGS = {
       .transform(list)
       .pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each seed is host:port')).min(1)),
   },
-  cluster: { flag: 'cluster', env: 'DYNAMO_CLUSTER', arg: 'NAME', schema: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'cluster name: 1-64 letters, digits, _ . -'), default: 'dev', help: "the cluster's name" },
+  cluster: {
+    flag: 'cluster', env: 'DYNAMO_CLUSTER', arg: 'NAME',
+    schema: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'cluster name: 1-64 letters, digits, _ . -'), default: 'dev',
+    help: "the cluster's name",
+  },
   identityFile: {
     flag: 'identity', env: 'DYNAMO_IDENTITY', arg: 'FILE', schema: z.string().min(1),
     help: "the gateway's identity on the node protocol: client (data only), or admin for its admin fields (ring changes, replicas, hints)",
   },
   secret: {
-    flag: 'secret-file', env: 'DYNAMO_SECRET', arg: 'FILE', file: true, secret: true, schema: z.string(), shown: 'required without --identity',
+    flag: 'secret-file', env: 'DYNAMO_SECRET', arg: 'FILE', file: true, secret: true, schema: z.string(),
+    shown: 'required without --identity',
     help: 'the cluster secret (the flag names a file holding it): legacy mode',
   },
   contextKeys: {
@@ -39,33 +44,60 @@ export const GATEWAY_SETTINGS = {
     help: 'context signing keys (>= 32 chars); the first signs, all verify; every gateway of the cluster shares them',
   },
   adminToken: {
-    flag: 'admin-token', env: 'ADMIN_TOKEN', arg: 'TOKEN', secret: true, schema: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters'), shown: 'unset',
+    flag: 'admin-token', env: 'ADMIN_TOKEN', arg: 'TOKEN', secret: true,
+    schema: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters'), shown: 'unset',
     help: 'a bearer credential with the admin scope only (admin fields, /metrics, /admin/queues), >= 16 chars; not a data credential',
   },
   apiKeysFile: {
     flag: 'api-keys', env: 'GATEWAY_API_KEYS_FILE', arg: 'FILE', schema: z.string().min(1), shown: 'unset',
-    help: 'API keys and their scopes: JSON {"<token or sha256:hex>": {name, read, write, admin}}', note: '([Authentication](#authentication))',
+    help: 'API keys and their scopes: JSON {"<token or sha256:hex>": {name, read, write, admin}}',
+    note: '([Authentication](#authentication))',
   },
-  jwks: { flag: 'jwks', env: 'GATEWAY_JWKS', arg: 'SOURCE', schema: z.string().min(1), shown: 'unset', help: 'JWKS URL, JWKS file or PEM public key for JWTs with a "dynamo" claim' },
-  jwtIssuer: { flag: 'jwt-issuer', env: 'GATEWAY_JWT_ISSUER', arg: 'ISS', schema: z.string().min(1), shown: 'unset: not checked', help: 'expected iss of JWTs' },
-  jwtAudience: { flag: 'jwt-audience', env: 'GATEWAY_JWT_AUDIENCE', arg: 'AUD', schema: z.string().min(1), shown: 'unset: not checked', help: 'expected aud of JWTs' },
-  jwtClockToleranceS: { flag: 'jwt-clock-tolerance-s', env: 'GATEWAY_JWT_CLOCK_TOLERANCE_S', arg: 'S', schema: int(0, 300), default: 5, help: 'skew allowed on exp and nbf' },
+  jwks: {
+    flag: 'jwks', env: 'GATEWAY_JWKS', arg: 'SOURCE', schema: z.string().min(1), shown: 'unset',
+    help: 'JWKS URL, JWKS file or PEM public key for JWTs with a "dynamo" claim',
+  },
+  jwtIssuer: {
+    flag: 'jwt-issuer', env: 'GATEWAY_JWT_ISSUER', arg: 'ISS', schema: z.string().min(1), shown: 'unset: not checked',
+    help: 'expected iss of JWTs',
+  },
+  jwtAudience: {
+    flag: 'jwt-audience', env: 'GATEWAY_JWT_AUDIENCE', arg: 'AUD', schema: z.string().min(1), shown: 'unset: not checked',
+    help: 'expected aud of JWTs',
+  },
+  jwtClockToleranceS: {
+    flag: 'jwt-clock-tolerance-s', env: 'GATEWAY_JWT_CLOCK_TOLERANCE_S', arg: 'S', schema: int(0, 300), default: 5,
+    help: 'skew allowed on exp and nbf',
+  },
   allowAnonymous: {
     flag: 'allow-anonymous', env: 'GATEWAY_ALLOW_ANONYMOUS', schema: z.boolean(), default: false, shown: 'off',
     help: 'with NODE_ENV=production, start open (no API keys or JWT) on purpose: every caller may read and write every key',
   },
   corsOrigins: {
-    flag: 'cors-origins', env: 'GATEWAY_CORS_ORIGINS', arg: 'O,...', shown: 'unset: none', help: 'browser origins (https://app.example) allowed cross-origin, or *',
-    schema: z.string().transform(list).pipe(z.array(z.string().regex(/^(\*|https?:\/\/[^/\s,]+)$/, 'each CORS origin is scheme://host[:port] (no path) or *'))),
+    flag: 'cors-origins', env: 'GATEWAY_CORS_ORIGINS', arg: 'O,...', shown: 'unset: none',
+    help: 'browser origins (https://app.example) allowed cross-origin, or *',
+    schema: z
+      .string()
+      .transform(list)
+      .pipe(z.array(z.string().regex(/^(\*|https?:\/\/[^/\s,]+)$/, 'each CORS origin is scheme://host[:port] (no path) or *'))),
   },
-  rateLimitPoints: { flag: 'rate-limit-points', env: 'GATEWAY_RATE_LIMIT_POINTS', arg: 'P', schema: int(1, 1_000_000), shown: 'unset: no limit', help: 'requests per principal per window' },
-  rateLimitDurationS: { flag: 'rate-limit-duration-s', env: 'GATEWAY_RATE_LIMIT_DURATION_S', arg: 'S', schema: int(1, 86_400), default: 1, help: 'the rate limit window' },
+  rateLimitPoints: {
+    flag: 'rate-limit-points', env: 'GATEWAY_RATE_LIMIT_POINTS', arg: 'P', schema: int(1, 1_000_000), shown: 'unset: no limit',
+    help: 'requests per principal per window',
+  },
+  rateLimitDurationS: {
+    flag: 'rate-limit-duration-s', env: 'GATEWAY_RATE_LIMIT_DURATION_S', arg: 'S', schema: int(1, 86_400), default: 1,
+    help: 'the rate limit window',
+  },
   rateLimitRedisUrl: {
-    flag: 'rate-limit-redis-url', env: 'GATEWAY_RATE_LIMIT_REDIS_URL', arg: 'URL', schema: redisSetting('GATEWAY_RATE_LIMIT_REDIS_URL'), shown: '--redis-url',
-    defaultOf: (p) => p.redisUrl, help: 'the Redis the limits are shared in (required with a limit)', note: 'any form of [the repair Redis](#the-repair-redis)',
+    flag: 'rate-limit-redis-url', env: 'GATEWAY_RATE_LIMIT_REDIS_URL', arg: 'URL', schema: redisSetting('GATEWAY_RATE_LIMIT_REDIS_URL'),
+    shown: '--redis-url',
+    defaultOf: (p) => p.redisUrl, help: 'the Redis the limits are shared in (required with a limit)',
+    note: 'any form of [the repair Redis](#the-repair-redis)',
   },
   adminListen: {
-    flag: 'admin-listen', env: 'GATEWAY_ADMIN_LISTEN', arg: 'HOST:PORT', schema: z.string().regex(/^[^\s:]+:\d{1,5}$/, '--admin-listen is HOST:PORT'), shown: 'unset',
+    flag: 'admin-listen', env: 'GATEWAY_ADMIN_LISTEN', arg: 'HOST:PORT',
+    schema: z.string().regex(/^[^\s:]+:\d{1,5}$/, '--admin-listen is HOST:PORT'), shown: 'unset',
     help: 'serve /metrics (open) and /admin/queues (admin scope) there only, not on the public port',
   },
   tlsCert: {
@@ -74,7 +106,8 @@ export const GATEWAY_SETTINGS = {
   },
   tlsKey: { flag: 'tls-key', env: 'GATEWAY_TLS_KEY', arg: 'FILE', schema: z.string(), help: "the certificate's PEM key" },
   tlsCa: {
-    flag: 'tls-ca', env: 'DYNAMO_TLS_CA', arg: 'FILE[,FILE]', schema: z.string().min(1, '--tls-ca names no file'), shown: 'unset: plain ws://',
+    flag: 'tls-ca', env: 'DYNAMO_TLS_CA', arg: 'FILE[,FILE]', schema: z.string().min(1, '--tls-ca names no file'),
+    shown: 'unset: plain ws://',
     help: 'the nodes speak TLS: dial them over wss:// trusting these authorities (old and new during a rotation)',
   },
   noIntrospection: {
@@ -85,26 +118,48 @@ export const GATEWAY_SETTINGS = {
     flag: 'node-timeout-ms', env: 'GATEWAY_NODE_TIMEOUT_MS', arg: 'T', schema: int(100, 600_000), default: 5000,
     help: "wait for a node's answer (longer than the nodes' own 1000 + forwarding)",
   },
-  requestTimeoutMs: { flag: 'request-timeout-ms', env: 'GATEWAY_REQUEST_TIMEOUT_MS', arg: 'T', schema: int(100, 600_000), default: 10_000, help: 'the whole operation' },
-  maxBodyBytes: { flag: 'max-body-bytes', env: 'GATEWAY_MAX_BODY_BYTES', arg: 'B', schema: int(1024, 64 * 1024 * 1024), default: 4 * 1024 * 1024, shown: '4 MiB', help: 'largest request body' },
-  persistedOperations: { flag: 'persisted-operations', env: 'GATEWAY_PERSISTED_OPERATIONS', arg: 'FILE', schema: z.string(), shown: 'unset', help: 'JSON file {sha256: query} of persisted operations' },
-  onlyPersisted: { flag: 'only-persisted', env: 'GATEWAY_ONLY_PERSISTED', schema: z.boolean(), default: false, shown: 'off', help: 'refuse operations that are not persisted' },
+  requestTimeoutMs: {
+    flag: 'request-timeout-ms', env: 'GATEWAY_REQUEST_TIMEOUT_MS', arg: 'T', schema: int(100, 600_000), default: 10_000,
+    help: 'the whole operation',
+  },
+  maxBodyBytes: {
+    flag: 'max-body-bytes', env: 'GATEWAY_MAX_BODY_BYTES', arg: 'B', schema: int(1024, 64 * 1024 * 1024), default: 4 * 1024 * 1024,
+    shown: '4 MiB', help: 'largest request body',
+  },
+  persistedOperations: {
+    flag: 'persisted-operations', env: 'GATEWAY_PERSISTED_OPERATIONS', arg: 'FILE', schema: z.string(), shown: 'unset',
+    help: 'JSON file {sha256: query} of persisted operations',
+  },
+  onlyPersisted: {
+    flag: 'only-persisted', env: 'GATEWAY_ONLY_PERSISTED', schema: z.boolean(), default: false, shown: 'off',
+    help: 'refuse operations that are not persisted',
+  },
   redisUrl: {
     flag: 'redis-url', env: 'REDIS_URL', arg: 'URL', schema: redisSetting('REDIS_URL'), shown: 'unset: off',
     help: "the repair queues' Redis: the dashboard at /admin/queues, GraphQL repair status and sweeps; " +
       'the gateway starts without it, logs an outage once and connects when it answers',
     note: '([three forms](#the-repair-redis))',
   },
-  repairQueuePrefix: { flag: 'repair-queue-prefix', env: 'REPAIR_QUEUE_PREFIX', arg: 'NAME', schema: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), default: 'dynamo', help: "the repair queues' name" },
+  repairQueuePrefix: {
+    flag: 'repair-queue-prefix', env: 'REPAIR_QUEUE_PREFIX', arg: 'NAME', schema: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+    default: 'dynamo', help: "the repair queues' name",
+  },
   noGraphiql: {
     flag: 'no-graphiql', env: 'GATEWAY_NO_GRAPHIQL', schema: z.boolean(), defaultOf: (_, env) => env.NODE_ENV === 'production',
     shown: 'on with NODE_ENV=production', help: 'no GraphiQL page',
   },
-  logLevel: { flag: 'log-level', env: ['GATEWAY_LOG_LEVEL', 'LOG_LEVEL'], arg: 'LEVEL', schema: logLevel, default: 'info', help: 'debug, info, warn, error or silent' },
-  logFormat: { flag: 'log-format', env: 'LOG_FORMAT', arg: 'FORMAT', schema: logFormat, default: 'json', help: 'json (one object per line on stderr) or pretty (readable lines)' },
+  logLevel: {
+    flag: 'log-level', env: ['GATEWAY_LOG_LEVEL', 'LOG_LEVEL'], arg: 'LEVEL', schema: logLevel, default: 'info',
+    help: 'debug, info, warn, error or silent',
+  },
+  logFormat: {
+    flag: 'log-format', env: 'LOG_FORMAT', arg: 'FORMAT', schema: logFormat, default: 'json',
+    help: 'json (one object per line on stderr) or pretty (readable lines)',
+  },
   otelEndpoint: {
     flag: 'otel-endpoint', env: 'OTEL_EXPORTER_OTLP_ENDPOINT', arg: 'URL', schema: z.string(), shown: 'unset: off',
-    help: 'send OpenTelemetry traces to this OTLP/HTTP collector, e.g. http://127.0.0.1:4318', note: '([docs/operations.md](docs/operations.md#traces))',
+    help: 'send OpenTelemetry traces to this OTLP/HTTP collector, e.g. http://127.0.0.1:4318',
+    note: '([docs/operations.md](docs/operations.md#traces))',
   },
 } as const satisfies Table;
 
@@ -134,7 +189,9 @@ export const USAGE = usage(
 /** The checks that span settings: each a message when it fails. */
 function crossChecks(c: Values<typeof GATEWAY_SETTINGS>, production: boolean): string[] {
   const problems: string[] = [];
-  if (c.requestTimeoutMs <= c.nodeTimeoutMs) problems.push('--request-timeout-ms: the request timeout must be longer than the node timeout');
+  if (c.requestTimeoutMs <= c.nodeTimeoutMs) {
+    problems.push('--request-timeout-ms: the request timeout must be longer than the node timeout');
+  }
   if (c.onlyPersisted && !c.persistedOperations) problems.push('--only-persisted needs --persisted-operations FILE');
   if (production && !c.apiKeysFile && !c.jwks && !c.allowAnonymous) {
     problems.push(
@@ -142,7 +199,9 @@ function crossChecks(c: Values<typeof GATEWAY_SETTINGS>, production: boolean): s
         'Set GATEWAY_API_KEYS_FILE (--api-keys FILE) or GATEWAY_JWKS (--jwks), or pass --allow-anonymous to run open on purpose',
     );
   }
-  if (c.rateLimitPoints !== undefined && !c.rateLimitRedisUrl) problems.push('rate limits are shared through Redis: set GATEWAY_RATE_LIMIT_REDIS_URL or REDIS_URL');
+  if (c.rateLimitPoints !== undefined && !c.rateLimitRedisUrl) {
+    problems.push('rate limits are shared through Redis: set GATEWAY_RATE_LIMIT_REDIS_URL or REDIS_URL');
+  }
   if (!c.jwks && (c.jwtIssuer || c.jwtAudience)) problems.push('a JWT issuer or audience needs GATEWAY_JWKS');
   return problems;
 }

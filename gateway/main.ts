@@ -36,7 +36,8 @@ async function main(): Promise<void> {
       }),
   );
   const logger = processLogger('gateway', { level: config.logLevel, format: config.logFormat });
-  logger.info('configuration', { config: { ...redacted(GATEWAY_SETTINGS, config), credential: config.credential.identity ? config.credential.identity.certificate : 'cluster secret' } });
+  const credential = config.credential.identity ? config.credential.identity.certificate : 'cluster secret';
+  logger.info('configuration', { config: { ...redacted(GATEWAY_SETTINGS, config), credential } });
   if (auth.open) {
     const why = config.production ? 'started with --allow-anonymous' : 'no GATEWAY_API_KEYS_FILE or GATEWAY_JWKS (development)';
     logger.warn(`THE GATEWAY IS OPEN: anyone who reaches it can read and write every key (${why}). Set GATEWAY_API_KEYS_FILE or GATEWAY_JWKS to require credentials.`);

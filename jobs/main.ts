@@ -18,7 +18,8 @@ import { startWorkers } from './workers.ts';
 async function main(): Promise<void> {
   const c = configOrExit(() => loadJobsConfig(process.argv.slice(2), process.env));
   const logger = processLogger('jobs', { level: c.logLevel, format: c.logFormat });
-  logger.info('configuration', { config: { ...redacted(JOBS_SETTINGS, c), credential: c.credential.identity ? c.credential.identity.certificate : 'cluster secret' } });
+  const credential = c.credential.identity ? c.credential.identity.certificate : 'cluster secret';
+  logger.info('configuration', { config: { ...redacted(JOBS_SETTINGS, c), credential } });
   const redis = redisConnection(c.redisUrl);
   watchRedis(redis, logger, 'the repair workers wait');
   const problem = await evictionProblem(redis);

@@ -85,7 +85,10 @@ export const NODE_SETTINGS = {
     flag: 'seeds', env: 'DYNAMO_NODE_SEEDS', arg: 'LIST', schema: z.string(),
     help: 'nodes of an existing cluster to gossip with: n1=host:port,... (a joining node, with --listen; a node needs --nodes or --seeds)',
   },
-  cluster: { flag: 'cluster', env: 'DYNAMO_CLUSTER', arg: 'NAME', schema: name('cluster name'), default: 'dev', help: 'cluster name, checked on every connection' },
+  cluster: {
+    flag: 'cluster', env: 'DYNAMO_CLUSTER', arg: 'NAME', schema: name('cluster name'), default: 'dev',
+    help: 'cluster name, checked on every connection',
+  },
   identityFile: {
     flag: 'identity', env: 'DYNAMO_IDENTITY', arg: 'FILE', schema: z.string().min(1),
     help: "this node's identity: a peer certificate for its id and cluster, and its key (npm run identity -- issue --id ID --role peer)",
@@ -93,11 +96,16 @@ export const NODE_SETTINGS = {
   },
   authorityFiles: {
     flag: 'authority', env: 'DYNAMO_AUTHORITY', arg: 'FILE[,FILE]', schema: z.string().min(1),
-    help: "the cluster authorities' Ed25519 public keys (PEM) whose certificates the node takes; required with --identity; old and new during a rotation",
+    help:
+      "the cluster authorities' Ed25519 public keys (PEM) whose certificates the node takes; " +
+      'required with --identity; old and new during a rotation',
   },
   secret: {
-    flag: 'secret-file', env: 'DYNAMO_SECRET', arg: 'FILE', file: true, secret: true, schema: z.string().min(16, SECRET_LENGTH), shown: 'required without --identity',
-    help: 'the cluster secret (>= 16 chars; the flag names a file holding it): the legacy mode, for migrating a running cluster to identities. ' +
+    flag: 'secret-file', env: 'DYNAMO_SECRET', arg: 'FILE', file: true, secret: true, schema: z.string().min(16, SECRET_LENGTH),
+    shown: 'required without --identity',
+    help:
+      'the cluster secret (>= 16 chars; the flag names a file holding it): ' +
+      'the legacy mode, for migrating a running cluster to identities. ' +
       'A node with a secret also takes it as a peer credential; it dials its peers with its identity when it has one',
   },
   acceptSecrets: {
@@ -115,12 +123,21 @@ export const NODE_SETTINGS = {
     defaultOf: (p) => (typeof p.id === 'string' ? `./data/${p.id}` : undefined),
     help: 'LMDB data directory (locked while in use)',
   },
-  partitions: { flag: 'partitions', env: 'DYNAMO_PARTITIONS', arg: 'Q', schema: int(1, 1 << 20), default: 64, help: "ring partitions, a power of two >= node count, fixed for the cluster's life" },
+  partitions: {
+    flag: 'partitions', env: 'DYNAMO_PARTITIONS', arg: 'Q', schema: int(1, 1 << 20), default: 64,
+    help: "ring partitions, a power of two >= node count, fixed for the cluster's life",
+  },
   n: { flag: 'n', env: 'DYNAMO_N', arg: 'N', schema: int(1, 15), default: 3, help: 'replicas of each key' },
   r: { flag: 'r', env: 'DYNAMO_R', arg: 'R', schema: int(1, 15), default: 2, help: 'default read quorum' },
   w: { flag: 'w', env: 'DYNAMO_W', arg: 'W', schema: int(1, 15), default: 2, help: 'default write quorum' },
-  requestTimeoutMs: { flag: 'request-timeout-ms', env: 'DYNAMO_REQUEST_TIMEOUT_MS', arg: 'T', schema: int(10, 600_000), default: 1000, help: "a coordinator's wait for replicas" },
-  maxSiblings: { flag: 'max-siblings', env: 'DYNAMO_MAX_SIBLINGS', arg: 'S', schema: int(1, 10_000), default: DEFAULT_MAX_SIBLINGS, help: 'writes that would leave more siblings are refused' },
+  requestTimeoutMs: {
+    flag: 'request-timeout-ms', env: 'DYNAMO_REQUEST_TIMEOUT_MS', arg: 'T', schema: int(10, 600_000), default: 1000,
+    help: "a coordinator's wait for replicas",
+  },
+  maxSiblings: {
+    flag: 'max-siblings', env: 'DYNAMO_MAX_SIBLINGS', arg: 'S', schema: int(1, 10_000), default: DEFAULT_MAX_SIBLINGS,
+    help: 'writes that would leave more siblings are refused',
+  },
   durability: {
     flag: 'durability', env: 'DYNAMO_DURABILITY', arg: 'MODE', schema: z.enum(['sync', 'buffered']), default: 'sync',
     help: 'sync acknowledges after fsync; buffered acknowledges data and hints at commit, before fsync ' +
@@ -134,11 +151,15 @@ export const NODE_SETTINGS = {
   },
   // enough for hours of writes for one dead peer at moderate rates; beyond it writes go to the next fallback
   hintMaxBytes: {
-    flag: 'hint-max-bytes', env: 'DYNAMO_HINT_MAX_BYTES', arg: 'B', schema: int(0, Number.MAX_SAFE_INTEGER), default: 1024 ** 3, shown: '1 GiB',
+    flag: 'hint-max-bytes', env: 'DYNAMO_HINT_MAX_BYTES', arg: 'B', schema: int(0, Number.MAX_SAFE_INTEGER), default: 1024 ** 3,
+    shown: '1 GiB',
     help: 'hint store cap (0 keeps no hints)',
   },
   // hints older than a day are handed to anti-entropy instead
-  hintMaxAgeMs: { flag: 'hint-max-age-ms', env: 'DYNAMO_HINT_MAX_AGE_MS', arg: 'T', schema: int(1000, Number.MAX_SAFE_INTEGER), default: 24 * 3600_000, shown: '1 day', help: 'hint age cap' },
+  hintMaxAgeMs: {
+    flag: 'hint-max-age-ms', env: 'DYNAMO_HINT_MAX_AGE_MS', arg: 'T', schema: int(1000, Number.MAX_SAFE_INTEGER), default: 24 * 3600_000,
+    shown: '1 day', help: 'hint age cap',
+  },
   newEpoch: {
     flag: 'new-epoch', env: 'DYNAMO_NEW_EPOCH', schema: z.boolean(), default: false, shown: 'off',
     help: 'start as a new actor; a node notices by itself that it was started on a restored backup when a peer heard a later run of it ' +
@@ -155,7 +176,8 @@ export const NODE_SETTINGS = {
   },
   // transfers stay well under what LMDB and the network take, to keep foreground latency
   transferBytesPerSecond: {
-    flag: 'transfer-bytes-per-second', env: 'DYNAMO_TRANSFER_BYTES_PER_SECOND', arg: 'B', schema: int(1024, Number.MAX_SAFE_INTEGER), default: 16 * 1024 * 1024,
+    flag: 'transfer-bytes-per-second', env: 'DYNAMO_TRANSFER_BYTES_PER_SECOND', arg: 'B', schema: int(1024, Number.MAX_SAFE_INTEGER),
+    default: 16 * 1024 * 1024,
     shown: '16 MiB', help: 'throttle on key-range copies during ring changes',
   },
   // coordinators learn a committed ring within a few gossip rounds; keep moved data a bit longer
@@ -164,7 +186,8 @@ export const NODE_SETTINGS = {
     help: 'how long moved key ranges are kept after a change commits',
   },
   repairRedisUrl: {
-    flag: 'repair-redis-url', env: 'DYNAMO_REPAIR_REDIS_URL', arg: 'URL', schema: redisSetting('--repair-redis-url (DYNAMO_REPAIR_REDIS_URL)'), shown: 'unset',
+    flag: 'repair-redis-url', env: 'DYNAMO_REPAIR_REDIS_URL', arg: 'URL',
+    schema: redisSetting('--repair-redis-url (DYNAMO_REPAIR_REDIS_URL)'), shown: 'unset',
     help: 'queue hint replays in this Redis when an owner returns; unset, the node replays its own hints. ' +
       'redis://host:port, redis-cluster://host:port,... or redis-sentinel://host:port,.../name',
     note: '([the repair Redis](#the-repair-redis))',
@@ -173,14 +196,19 @@ export const NODE_SETTINGS = {
     flag: 'repair-queue-prefix', env: 'REPAIR_QUEUE_PREFIX', arg: 'NAME', schema: name('queue prefix'), default: 'dynamo',
     help: "the repair queues' name, as the workers have it",
   },
-  logLevel: { flag: 'log-level', env: ['DYNAMO_LOG_LEVEL', 'LOG_LEVEL'], arg: 'LEVEL', schema: logLevel, default: 'info', help: 'debug, info, warn, error or silent' },
+  logLevel: {
+    flag: 'log-level', env: ['DYNAMO_LOG_LEVEL', 'LOG_LEVEL'], arg: 'LEVEL', schema: logLevel, default: 'info',
+    help: 'debug, info, warn, error or silent',
+  },
   logFormat: {
     flag: 'log-format', env: 'LOG_FORMAT', arg: 'FORMAT', schema: logFormat, default: 'json',
     help: 'json (one object per line on stderr) or pretty (readable lines; npm start sets it)',
   },
   tlsCert: {
     flag: 'tls-cert', env: 'DYNAMO_TLS_CERT', arg: 'FILE', schema: z.string(), shown: 'unset: plain ws://',
-    help: 'serve wss:// (and https for /health, /metrics) with this PEM certificate, with --tls-key, and dial peers over wss://; every node of a cluster needs one',
+    help:
+      'serve wss:// (and https for /health, /metrics) with this PEM certificate, with --tls-key, ' +
+      'and dial peers over wss://; every node of a cluster needs one',
     note: '([docs/security.md](docs/security.md#tls))',
   },
   tlsKey: { flag: 'tls-key', env: 'DYNAMO_TLS_KEY', arg: 'FILE', schema: z.string(), help: "the certificate's PEM key" },
@@ -248,10 +276,14 @@ export function loadStorageConfig(argv: string[], env: NodeJS.ProcessEnv): Stora
   if (identityFile === undefined && c.secret === undefined) {
     throw new ConfigError('a node needs --identity and --authority (DYNAMO_IDENTITY, DYNAMO_AUTHORITY), or the cluster secret (DYNAMO_SECRET or --secret-file) in the legacy mode');
   }
-  if (c.acceptSecrets.length > 0 && c.secret === undefined) throw new ConfigError('--accept-secret-file (DYNAMO_ACCEPT_SECRETS) is for a node with a cluster secret');
+  if (c.acceptSecrets.length > 0 && c.secret === undefined) {
+    throw new ConfigError('--accept-secret-file (DYNAMO_ACCEPT_SECRETS) is for a node with a cluster secret');
+  }
   const authorities = authorityFiles === undefined ? [] : readAuthorities(authorityFiles, '--authority (DYNAMO_AUTHORITY)');
   const identity = identityFile === undefined ? null : readIdentity(identityFile, '--identity (DYNAMO_IDENTITY)', { cluster: c.cluster, roles: ['peer'], id: c.id });
   // the environment's OTEL_* variables are read by tracingSettings, with their own rules
-  const tracing = tracingSettings(from.otelEndpoint === 'flag' ? otelEndpoint : undefined, env, { serviceName: 'dynamo-node', instanceId: c.id });
-  return { ...rest, members, seeds: allSeeds, host: hp[1]!, port: Number(hp[2]), address: me?.address ?? listen, tls, identity, authorities, tracing };
+  const otelFlag = from.otelEndpoint === 'flag' ? otelEndpoint : undefined;
+  const tracing = tracingSettings(otelFlag, env, { serviceName: 'dynamo-node', instanceId: c.id });
+  const address = me?.address ?? listen;
+  return { ...rest, members, seeds: allSeeds, host: hp[1]!, port: Number(hp[2]), address, tls, identity, authorities, tracing };
 }

@@ -23,7 +23,8 @@ import { redisConnection, watchRedis } from '../jobs/redis.ts';
 
 async function startStorageNode(config: StorageConfig): Promise<{ stop: () => Promise<void>; port: number }> {
   const logger = processLogger(`storage:${config.id}`, { level: config.logLevel, format: config.logFormat });
-  logger.info('configuration', { config: { ...redacted(NODE_SETTINGS, config), identity: config.identity?.certificate ?? null, authorities: config.authorities.length } });
+  const identity = config.identity?.certificate ?? null;
+  logger.info('configuration', { config: { ...redacted(NODE_SETTINGS, config), identity, authorities: config.authorities.length } });
   const metrics = new NodeMetrics();
   const tracing = config.tracing ? await startTracing(config.tracing, logger) : null;
   const bootstrap = config.members.length > 0 ? createRing(config.members, config.partitions, config.n) : null;

@@ -84,10 +84,16 @@ export function flagOptions(table: Table): FlagOptions {
  * ConfigError carrying the usage; every invalid or missing setting is named in one ConfigError
  * (`invalid <what>:` and a line per setting).
  */
-export function parseSettings<T extends Table>(table: T, argv: string[], env: NodeJS.ProcessEnv, o: { usage: string; what: string }): Parsed<T> {
+export function parseSettings<T extends Table>(
+  table: T,
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  o: { usage: string; what: string },
+): Parsed<T> {
   let flags: Flags;
   try {
-    flags = parseArgs({ args: argv, options: { ...flagOptions(table), help: { type: 'boolean' } }, strict: true, allowPositionals: false }).values;
+    const options = { ...flagOptions(table), help: { type: 'boolean' as const } };
+    flags = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
   } catch (e) {
     throw new ConfigError(`${(e as Error).message}\n\n${o.usage}`);
   }

@@ -12,5 +12,6 @@ test('the configuration tables in README.md are current (npm run settings:docs r
 });
 
 test('a README without the markers is an error naming them', () => {
-  assert.throws(() => withTables('# no tables here\n', README_TABLES), /README.md has no <!-- settings:node --> \.\.\. <!-- \/settings:node --> markers/);
+  const missing = /README.md has no <!-- settings:node --> \.\.\. <!-- \/settings:node --> markers/;
+  assert.throws(() => withTables('# no tables here\n', README_TABLES), missing);
 });

@@ -14,15 +14,27 @@ import { JOBS_SETTINGS } from '../../jobs/config.ts';
 import { CLI_SETTINGS } from '../../bin/cli-settings.ts';
 
 const TABLE = {
-  port: { flag: 'port', env: 'X_PORT', arg: 'PORT', schema: z.coerce.number().int().min(1).max(65535), default: 4000, help: 'where to listen' },
-  level: { flag: 'log-level', env: ['X_LOG_LEVEL', 'LOG_LEVEL'], arg: 'LEVEL', schema: z.enum(['info', 'debug']), default: 'info', help: 'how much to log' },
+  port: {
+    flag: 'port', env: 'X_PORT', arg: 'PORT', schema: z.coerce.number().int().min(1).max(65535), default: 4000, help: 'where to listen',
+  },
+  level: {
+    flag: 'log-level', env: ['X_LOG_LEVEL', 'LOG_LEVEL'], arg: 'LEVEL', schema: z.enum(['info', 'debug']), default: 'info',
+    help: 'how much to log',
+  },
   id: { flag: 'id', env: 'X_ID', arg: 'ID', schema: z.string().min(1), required: true, help: 'the id' },
-  dir: { flag: 'dir', env: 'X_DIR', arg: 'DIR', schema: z.string(), defaultOf: (p) => `./data/${String(p.id)}`, shown: './data/ID', help: 'where data goes' },
+  dir: {
+    flag: 'dir', env: 'X_DIR', arg: 'DIR', schema: z.string(), defaultOf: (p) => `./data/${String(p.id)}`, shown: './data/ID',
+    help: 'where data goes',
+  },
   quiet: { flag: 'quiet', env: 'X_QUIET', schema: z.boolean(), default: false, help: 'say less' },
-  token: { flag: 'token-file', env: 'X_TOKEN', arg: 'FILE', file: true, secret: true, schema: z.string().min(8, 'the token is at least 8 characters'), help: 'the token' },
+  token: {
+    flag: 'token-file', env: 'X_TOKEN', arg: 'FILE', file: true, secret: true,
+    schema: z.string().min(8, 'the token is at least 8 characters'), help: 'the token',
+  },
 } as const satisfies Table;
 
-const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) => parseSettings(TABLE, argv, env, { usage: usage('x: a test process', TABLE), what: 'x configuration' });
+const USAGE = usage('x: a test process', TABLE);
+const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) => parseSettings(TABLE, argv, env, { usage: USAGE, what: 'x configuration' });
 const failure = (argv: string[], env: NodeJS.ProcessEnv = {}): string => {
   try {
     parse(argv, env);
@@ -105,14 +117,17 @@ test('the README table has a row per setting, marks secrets and escapes markdown
 });
 
 test("every process's table: every setting has a flag and a variable, none twice, and every secret is marked", () => {
-  for (const [name, table] of Object.entries({ node: NODE_SETTINGS, gateway: GATEWAY_SETTINGS, jobs: JOBS_SETTINGS, cli: CLI_SETTINGS } as Record<string, Table>)) {
+  const tables: Record<string, Table> = { node: NODE_SETTINGS, gateway: GATEWAY_SETTINGS, jobs: JOBS_SETTINGS, cli: CLI_SETTINGS };
+  for (const [name, table] of Object.entries(tables)) {
     const rows = Object.values(table);
     const flags = rows.map((s) => s.flag);
     assert.equal(new Set(flags).size, flags.length, `${name}: a flag named twice`);
     const envs = rows.flatMap((s) => (typeof s.env === 'string' ? [s.env] : [...s.env]));
     assert.equal(new Set(envs).size, envs.length, `${name}: a variable named twice`);
     for (const s of rows) assert.ok(s.flag && envs.length && s.help, `${name}: --${s.flag} needs a flag, a variable and help`);
-    for (const [key, s] of Object.entries(table)) if (/secret|token|^contextKeys$/i.test(key)) assert.ok(s.secret, `${name}: ${key} is a secret`);
+    for (const [key, s] of Object.entries(table)) {
+      if (/secret|token|^contextKeys$/i.test(key)) assert.ok(s.secret, `${name}: ${key} is a secret`);
+    }
   }
 });
 
@@ -123,13 +138,24 @@ test("the node's settings keep their flags, variables and defaults", () => {
   assert.deepEqual(
     { ...d, secret: undefined },
     {
-      id: 'n1', nodes: 'n1=127.0.0.1:26001', cluster: 'dev', secret: undefined, acceptSecrets: [], dataDir: './data/n1', partitions: 64, n: 3, r: 2, w: 2,
-      requestTimeoutMs: 1000, maxSiblings: 100, durability: 'sync', commitDelayMs: 1, hintMaxBytes: 1024 ** 3, hintMaxAgeMs: 86_400_000, newEpoch: false,
-      gossipIntervalMs: 1000, phiThreshold: 8, transferBytesPerSecond: 16 * 1024 * 1024, dropGraceMs: 10_000, repairQueuePrefix: 'dynamo', logLevel: 'info', logFormat: 'json',
+      id: 'n1', nodes: 'n1=127.0.0.1:26001', cluster: 'dev', secret: undefined, acceptSecrets: [], dataDir: './data/n1', partitions: 64,
+      n: 3, r: 2, w: 2,
+      requestTimeoutMs: 1000, maxSiblings: 100, durability: 'sync', commitDelayMs: 1, hintMaxBytes: 1024 ** 3, hintMaxAgeMs: 86_400_000,
+      newEpoch: false,
+      gossipIntervalMs: 1000, phiThreshold: 8, transferBytesPerSecond: 16 * 1024 * 1024, dropGraceMs: 10_000, repairQueuePrefix: 'dynamo',
+      logLevel: 'info', logFormat: 'json',
     },
   );
-  const env = { ...secret, DYNAMO_GOSSIP_INTERVAL_MS: '200', DYNAMO_PHI_THRESHOLD: '5', DYNAMO_TRANSFER_BYTES_PER_SECOND: '2048', DYNAMO_DROP_GRACE_MS: '0', DYNAMO_NEW_EPOCH: '1' };
+  const env = {
+    ...secret,
+    DYNAMO_GOSSIP_INTERVAL_MS: '200',
+    DYNAMO_PHI_THRESHOLD: '5',
+    DYNAMO_TRANSFER_BYTES_PER_SECOND: '2048',
+    DYNAMO_DROP_GRACE_MS: '0',
+    DYNAMO_NEW_EPOCH: '1',
+  };
   const e = parseSettings(NODE_SETTINGS, base, env, { usage: '', what: 'configuration' }).values;
   assert.deepEqual([e.gossipIntervalMs, e.phiThreshold, e.transferBytesPerSecond, e.dropGraceMs, e.newEpoch], [200, 5, 2048, 0, true]);
-  assert.equal(parseSettings(NODE_SETTINGS, [...base, '--repair-queue-prefix', 'q1'], secret, { usage: '', what: 'configuration' }).values.repairQueuePrefix, 'q1');
+  const prefixed = parseSettings(NODE_SETTINGS, [...base, '--repair-queue-prefix', 'q1'], secret, { usage: '', what: 'configuration' });
+  assert.equal(prefixed.values.repairQueuePrefix, 'q1');
 });

@@ -7,8 +7,11 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { ROOT, TS_NODE_ARGS } from '../../storage/launcher.ts';
 
-async function signalled(signal: NodeJS.Signals, args: string[], twice = false): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [...TS_NODE_ARGS, join(ROOT, 'test/config/stop-on-signal-process.ts'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+type Exit = { code: number | null; stdout: string; stderr: string };
+
+async function signalled(signal: NodeJS.Signals, args: string[], twice = false): Promise<Exit> {
+  const script = join(ROOT, 'test/config/stop-on-signal-process.ts');
+  const child = spawn(process.execPath, [...TS_NODE_ARGS, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
