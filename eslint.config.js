@@ -16,7 +16,7 @@ const IO_EDGES = [
 const why = 'storage logic takes time, randomness and timers from the Clock and Random interfaces (storage/runtime.ts)';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', 'dist/**', '.scratch/**', 'examples/**/generated/**'] },
+  { ignores: ['node_modules/**', 'data/**', 'dist/**', '.scratch/**', 'examples/**/generated/**', 'examples/web/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {
