@@ -96,17 +96,34 @@ async function startStorageNode(config: StorageConfig): Promise<{ stop: () => Pr
   return { stop, port };
 }
 
-/** Queues a replay of the hints this node holds for a peer whenever that peer answers again. */
+/** How often a node with repair workers asks for a replay of the hints it holds for owners it can reach. */
+const HINT_CHECK_EVERY_MS = 5_000;
+
+/**
+ * Queues a replay of the hints this node holds for a peer when that peer answers again, and,
+ * as riak_core's vnode manager checks for handoff on a timer, every few seconds for each owner
+ * it holds hints for and can reach. The timer covers what the return event cannot: hints for
+ * an owner this node never saw down (the coordinator that failed to reach it was another node,
+ * or the owner came back before this node noticed), and hints a replay could not deliver. A
+ * request while a replay of the pair is queued or running is the same job (BullMQ
+ * deduplication), so the timer costs one Redis call per owner when nothing is due.
+ */
 function repairQueues(node: StorageNode, url: string, prefix: string, logger: Logger): { close: () => Promise<void> } {
   const redis = redisConnection(url, { maxRetriesPerRequest: 1 });
   watchRedis(redis, logger, 'hint replays are not queued (hints stay on disk)');
   const queues = new RepairQueues(redis, prefix);
+  const replay = (owner: string, reason: string) =>
+    queues.replay(node.id, owner, reason).catch((e: unknown) => logger.warn('could not queue a hint replay', { owner, error: String(e) }));
   node.onPeerReturn((peer) => {
-    if (!node.hintOwners().includes(peer)) return;
-    queues.replay(node.id, peer, 'owner reachable again').catch((e: unknown) => logger.warn('could not queue a hint replay', { owner: peer, error: String(e) }));
+    if (node.hintOwners().includes(peer)) void replay(peer, 'owner reachable again');
   });
+  const timer = setInterval(() => {
+    if (!queues.reachable) return;
+    for (const owner of node.hintOwners()) if (node.gossip.isUp(owner)) void replay(owner, 'hints held for a reachable owner');
+  }, HINT_CHECK_EVERY_MS);
   return {
     close: async () => {
+      clearInterval(timer);
       await queues.close();
       redis.disconnect();
     },

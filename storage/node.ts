@@ -325,12 +325,7 @@ export class StorageNode {
 
   /** Owners this node holds hints for. */
   hintOwners(): NodeId[] {
-    const owners = new Set<NodeId>();
-    let last: NodeId | undefined;
-    for (const h of this.replica.hints()) {
-      if (h.owner !== last) owners.add((last = h.owner));
-    }
-    return [...owners];
+    return this.replica.hintedOwners();
   }
 
   /** A transport that reaches this node directly and every other through the network. */

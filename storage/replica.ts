@@ -360,6 +360,23 @@ export class Replica {
     }
   }
 
+  /** The owners this replica holds hints for: one seek per owner, not a walk over every hint. */
+  hintedOwners(): NodeId[] {
+    const owners: NodeId[] = [];
+    let start: StoreKey = ['h'];
+    while (this.#hintCount > 0) {
+      let next: NodeId | undefined;
+      for (const e of this.#hints.range({ start, end: ['i'], limit: 1 })) {
+        next = (e.key as [string, NodeId])[1];
+        break;
+      }
+      if (next === undefined) break;
+      owners.push(next);
+      start = ['h', next, '\uffff'];
+    }
+    return owners;
+  }
+
   /** Hints older than the age cap at `now` (wall-clock ms). */
   *expiredHints(now: number): Iterable<Hint> {
     for (const h of this.hints()) if (now - h.storedAt > this.#limits.maxAgeMs) yield h;

@@ -74,6 +74,32 @@ test('hinted handoff: a node stopped while 1,000 keys are written gets every hin
   });
 });
 
+test('a holder that never saw the owner down still has its hints replayed: it asks for a replay of hints held for an owner it can reach', async () => {
+  const p = prefix('holder');
+  await withCluster({ nodes: 3, basePort: 7541, flags: ['--repair-redis-url', REDIS], env: { REPAIR_QUEUE_PREFIX: p } }, async ({ cluster, client }) => {
+    // no schedules: no safety-net scan, so a replay comes only from the holder itself
+    const jobs = await startJobs(cluster, p, 4543, ['--no-schedule']);
+    try {
+      // a hint on n2 for n3, which n2 always saw up (as when a coordinator, not the holder,
+      // found the owner unreachable, and the owner came back before the holder noticed)
+      const keys = Array.from({ length: 20 }, (_, i) => `hold${i}`);
+      for (const k of keys) await client.put(k, Buffer.from(k), { w: 3 });
+      const sets = await client.request('n1', { type: 'keysRead', keys });
+      assert.equal(sets.type, 'keysReadReply');
+      if (sets.type !== 'keysReadReply') return;
+      for (const e of sets.entries) assert.equal((await client.request('n2', { type: 'replicaWrite', key: e.key, hintFor: 'n3', set: e.set })).type, 'ack');
+      assert.equal((await client.status('n2')).hints, keys.length);
+      assert.ok(!(await client.status('n2')).unreachable.includes('n3'));
+      const t = performance.now();
+      await waitFor('the hints replayed', async () => (await client.status('n2')).hints === 0, 30_000, 250);
+      process.stdout.write(`# a holder that saw its owner up all along had ${keys.length} hints replayed within ${Math.round(performance.now() - t)} ms\n`);
+    } finally {
+      await stopProcess(jobs);
+      await cleanup(p);
+    }
+  });
+});
+
 test('anti-entropy: replicas that diverged (a replica missed writes, no hints) agree after one sweep that sends only what differs', async () => {
   const p = prefix('ae');
   await withCluster({ nodes: 5, basePort: 7511, flags: ['--hint-max-bytes', '0'] }, async ({ cluster, client }) => {

@@ -64,3 +64,27 @@ test('lmdb: a fallback that coordinates a key computes over the hint it holds, e
     await staged.durable;
     await engine.close();
   }));
+
+test('lmdb: the owners a replica holds hints for are found by seeking, before and after their writes commit and after a reopen', () =>
+  withLmdb(async (open) => {
+    const seed = Number(process.env.SEED ?? Date.now() % 100_000);
+    let state = seed;
+    const next = (n: number) => ((state = (state * 1_103_515_245 + 12_345) % 2 ** 31) % n);
+    let engine = open();
+    let replica = new Replica(engine, (k) => view.place(k), LIMITS);
+    assert.deepEqual(replica.hintedOwners(), []);
+    const owners = ['n10', 'n2', 'n3', 'n3x', 'n4'];
+    const writes: Promise<unknown>[] = [];
+    for (let i = 0; i < 60; i++) writes.push(replica.storeHint(owners[next(owners.length)]!, `k${next(40)}`, [version('n1@e', i + 1, 'v')], i));
+    // the naive model: every hint walked, its owners kept in order
+    const naive = (r: Replica) => [...new Set([...r.hints()].map((h) => h.owner))];
+    assert.deepEqual(replica.hintedOwners(), naive(replica), `seed ${seed}: before the writes commit`);
+    await Promise.all(writes);
+    assert.deepEqual(replica.hintedOwners(), naive(replica), `seed ${seed}: after they commit`);
+    await engine.close();
+    engine = open();
+    replica = new Replica(engine, (k) => view.place(k), LIMITS);
+    assert.deepEqual(replica.hintedOwners(), naive(replica), `seed ${seed}: after a reopen`);
+    assert.ok(replica.hintedOwners().length >= 3);
+    await engine.close();
+  }));
