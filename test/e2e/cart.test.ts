@@ -131,6 +131,15 @@ test('two tabs edit one cart at once and both converge: every add kept, removes 
   assert.deepEqual(await shown(c), expected);
 });
 
+test('the gateway runs only the page\'s persisted documents: query text and unknown hashes are refused', async () => {
+  const post = async (body: unknown) => {
+    const res = await fetch(stack.gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return ((await res.json()) as { errors?: { extensions?: { code?: string } }[] }).errors?.[0]?.extensions?.code;
+  };
+  assert.equal(await post({ query: '{ set(key: "cart:x:items") }' }), 'CANNOT_SEND_PQ_ID_AND_BODY');
+  assert.equal(await post({ extensions: { persistedQuery: { version: 1, sha256Hash: `sha256:${'0'.repeat(64)}` } } }), 'PERSISTED_QUERY_NOT_IN_LIST');
+});
+
 test('concurrent writes of a plain key show as siblings in both tabs; one merge writes them back as one version everywhere', async () => {
   const cart = `e2e-note-${SEED}`;
   const [a, b] = [await openTab(cart), await openTab(cart)];
