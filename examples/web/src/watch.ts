@@ -16,7 +16,11 @@ export interface WatchHandlers<Result> {
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 10_000;
 
-/** Runs until `signal` aborts; subscribes again after a growing pause whenever the stream breaks. */
+/**
+ * Runs until `signal` aborts; subscribes again after a growing pause whenever the stream breaks.
+ * When the browser goes offline the stream is closed at once (a dead connection may otherwise
+ * look open for minutes), and the watch waits to be online again.
+ */
 export async function watch<Result, Variables>(
   document: TypedDocumentNode<Result, Variables>,
   resume: () => Variables,
@@ -25,13 +29,17 @@ export async function watch<Result, Variables>(
 ): Promise<void> {
   let pause = RETRY_MIN_MS;
   while (!signal.aborted) {
+    const attempt = new AbortController();
+    const close = () => attempt.abort();
+    signal.addEventListener('abort', close);
+    addEventListener('offline', close);
     let problem = 'the stream ended';
     try {
       const res = await fetch(ENDPOINT, {
         method: 'POST',
         headers: { ...HEADERS, accept: 'text/event-stream' },
         body: persistedBody(document as TypedDocumentNode<unknown, unknown>, resume()),
-        signal,
+        signal: attempt.signal,
       });
       if (!res.ok || !res.body || !res.headers.get('content-type')?.startsWith('text/event-stream')) {
         // a refusal comes as one JSON result (e.g. BAD_REQUEST): show it, then try again later
@@ -46,11 +54,14 @@ export async function watch<Result, Variables>(
         }
       }
     } catch (e) {
-      if (signal.aborted) return;
-      problem = (e as Error).message;
+      problem = navigator.onLine ? (e as Error).message : 'offline';
+    } finally {
+      signal.removeEventListener('abort', close);
+      removeEventListener('offline', close);
     }
+    if (signal.aborted) return;
     handlers.status(false, problem);
-    await new Promise((r) => setTimeout(r, pause));
+    await (navigator.onLine ? new Promise((r) => setTimeout(r, pause)) : new Promise((r) => addEventListener('online', r, { once: true })));
     pause = Math.min(pause * 2, RETRY_MAX_MS);
   }
 }
