@@ -179,8 +179,7 @@ async function main(argv: string[]): Promise<number> {
         const nodes = o.node ? [o.node] : client.ring.members.map((m) => m.id);
         const out: unknown[] = [];
         for (const id of nodes) {
-          const reply = await client.request(id, { type: 'hints', owner: null, limit: num(o.limit, 'limit') ?? 20 });
-          if (reply.type !== 'hintsReply') continue;
+          const reply = await client.hints(id, num(o.limit, 'limit') ?? 20);
           out.push({ node: id, total: reply.total, hints: reply.hints });
           if (!o.json) {
             process.stdout.write(`${id}: ${reply.total} hints\n`);

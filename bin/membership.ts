@@ -1,8 +1,7 @@
 // The CLI's membership commands: status, join, leave, remove, replace, with a progress bar
 // while key ranges move.
 import { StoreError } from '../storage/core/errors.ts';
-import type { DynamoClient } from '../storage/client.ts';
-import type { ChangeKind, Reply } from '../storage/protocol/messages.ts';
+import type { DynamoClient, RingChangeArgs } from '../storage/client.ts';
 import type { NodeStatus } from '../storage/status.ts';
 
 /** The status as one node sees it (the first that answers when none is named). */
@@ -32,28 +31,9 @@ export async function showStatus(client: DynamoClient, node: string | undefined,
   process.stdout.write(lines.join('\n') + '\n');
 }
 
-export interface ChangeArgs {
-  readonly kind: ChangeKind;
-  readonly node: string;
-  readonly address?: string;
-  readonly weight?: number;
-  readonly by?: string;
-  readonly expectedVersion?: number;
-}
-
 /** Sends a change to the cluster (any node hands it to the claimant); with `wait`, shows progress until it commits. */
-export async function changeRing(client: DynamoClient, args: ChangeArgs, wait: boolean): Promise<void> {
-  const via = client.ring.members.find((m) => !m.leaving)!.id;
-  const reply: Reply = await client.request(via, {
-    type: 'change',
-    kind: args.kind,
-    node: args.node,
-    address: args.address ?? '',
-    weight: args.weight ?? 1,
-    by: args.by ?? '',
-    expectedVersion: args.expectedVersion ?? 0,
-  });
-  if (reply.type !== 'changeReply') throw new StoreError('PROTOCOL', `unexpected ${reply.type}`);
+export async function changeRing(client: DynamoClient, args: RingChangeArgs, wait: boolean): Promise<void> {
+  const reply = await client.changeRing(args);
   process.stdout.write(`${args.kind} of ${args.node} planned by ${reply.claimant} at ring version ${reply.version}: ${reply.transfers} key-range copies\n`);
   if (wait) await waitForCommit(client, reply.version);
 }

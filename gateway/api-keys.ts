@@ -5,7 +5,7 @@
 // The file may hold the token itself or only its SHA-256 digest, so a deployment can keep the
 // tokens out of the gateway's configuration. A presented token is hashed and compared with
 // every entry's digest in constant time; the loop does not stop at a match.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../storage/config.ts';
@@ -26,7 +26,7 @@ interface Entry {
 }
 
 export function sha256(s: string): Buffer {
-  return createHash('sha256').update(s, 'utf8').digest();
+  return hash('sha256', s, 'buffer');
 }
 
 export class ApiKeys {

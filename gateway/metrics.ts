@@ -29,7 +29,15 @@ export class GatewayMetrics {
         this.set(connected() ? 1 : 0);
       },
     });
-    // the url label stays off: one series per path a scanner tries would grow without bound
-    this.plugin = usePrometheus({ registry: this.registry, endpoint: false, labels: { url: false } }) as Plugin;
+    // the url label stays off: one series per path a scanner tries would grow without bound.
+    // Two default metrics are off for their cost per request: the deprecated-field counter walks
+    // every operation's document (the schema deprecates nothing), and the request-time summary
+    // (a t-digest per label set) repeats what the request-duration histogram records.
+    this.plugin = usePrometheus({
+      registry: this.registry,
+      endpoint: false,
+      labels: { url: false },
+      metrics: { graphql_envelop_deprecated_field: false, graphql_envelop_request_time_summary: false },
+    }) as Plugin;
   }
 }

@@ -42,7 +42,7 @@ export function redisConnection(setting: string | RedisAddress, options: RedisOp
         // A failover is followed by reconnecting: the sentinels make the demoted primary drop its
         // clients, and a command it refuses as a replica (READONLY) reconnects and is sent again.
         // ioredis's failoverDetector is left off: with it, a connection in our failover test
-        // (test/integration/redis-ha.test.ts) was ended for good while re-resolving the primary
+        // (test/reliability/redis-ha.test.ts) was ended for good while re-resolving the primary
         // ("Connection is closed"); without it the test passes (ioredis 6.0).
         reconnectOnError: (e) => (e.message.startsWith('READONLY') ? 2 : false),
         sentinelRetryStrategy: base.retryStrategy ?? ((times) => Math.min(100 * times, 2000)),

@@ -85,8 +85,7 @@ async function runHandoff(o: WorkerOptions, job: Job<HandoffJob>): Promise<unkno
       for (const m of o.client.ring.members) {
         const status = await o.client.status(m.id).catch(() => null);
         if (!status || status.hints === 0) continue;
-        const reply = await o.client.request(m.id, { type: 'hints', owner: null, limit: 100_000 });
-        if (reply.type !== 'hintsReply') continue;
+        const reply = await o.client.hints(m.id, 100_000);
         for (const owner of new Set(reply.hints.map((h) => h.owner))) {
           // an owner the holder cannot reach waits for it to return (the holder queues the replay then)
           if (status.unreachable.includes(owner)) continue;

@@ -103,8 +103,8 @@ export const Admin = builder.objectRef<AdminShape>('Admin').implement({
         const lists = await Promise.all(
           ids.map(async (id) => {
             try {
-              const reply = await ctx.client.request(id, { type: 'hints', owner: null, limit });
-              return reply.type === 'hintsReply' ? { node: id, total: reply.total, hints: reply.hints } : null;
+              const reply = await ctx.client.hints(id, limit);
+              return { node: id, total: reply.total, hints: reply.hints };
             } catch {
               return null;
             }

@@ -63,18 +63,14 @@ builder.objectField(Admin, 'ring', (t) =>
 
 async function change(ctx: GatewayContext, kind: ChangeKind, node: string, o: { address?: string | null; weight?: number | null; by?: string | null; expectedVersion?: number | null }) {
   requireAdmin(ctx);
-  const via = ctx.client.ring.members.find((m) => !m.leaving)!.id;
-  const reply = await ctx.client.request(via, {
-    type: 'change',
+  return ctx.client.changeRing({
     kind,
     node,
-    address: o.address ?? '',
-    weight: o.weight ?? 1,
-    by: o.by ?? '',
-    expectedVersion: o.expectedVersion ?? 0,
+    address: o.address ?? undefined,
+    weight: o.weight ?? undefined,
+    by: o.by ?? undefined,
+    expectedVersion: o.expectedVersion ?? undefined,
   });
-  if (reply.type !== 'changeReply') throw new StoreError('PROTOCOL', `unexpected ${reply.type}`);
-  return reply;
 }
 
 const expectedVersion = { description: 'Refuse the change if the ring is no longer at this version.' };

@@ -5,7 +5,7 @@ import { contextOf, isLive, type SiblingSet, type Version } from '../storage/cor
 import { formatDot } from '../storage/core/version-vector.ts';
 import { requireRead } from './access.ts';
 import { builder } from './builder.ts';
-import type { GatewayContext } from './context.ts';
+import type { GatewayContext, ReadKey } from './context.ts';
 import { decodeValue } from './values.ts';
 
 interface VersionsShape {
@@ -61,6 +61,33 @@ async function load(ctx: GatewayContext, key: string, r: number | null | undefin
   return { key, set: result.siblings };
 }
 
+/**
+ * Reads many keys through the loader in one step, each checked as `load` checks one: the
+ * answer is one list, not a promise per key. A key refused or failed is its Error in place.
+ */
+async function loadAll(ctx: GatewayContext, keys: readonly string[], r: number | null | undefined): Promise<(VersionsShape | Error)[]> {
+  const out: (VersionsShape | Error)[] = new Array(keys.length);
+  const asked: ReadKey[] = [];
+  const at: number[] = [];
+  keys.forEach((key, i) => {
+    try {
+      checkKey(key);
+      requireRead(ctx, key);
+      if (r != null) checkQuorum('r', r, ctx.client.defaults.n);
+      asked.push({ key, r: r ?? 0 });
+      at.push(i);
+    } catch (e) {
+      out[i] = e as Error;
+    }
+  });
+  const results = await ctx.reads.loadMany(asked);
+  results.forEach((result, j) => {
+    const i = at[j]!;
+    out[i] = result instanceof Error ? result : { key: keys[i]!, set: result.siblings };
+  });
+  return out;
+}
+
 builder.queryFields((t) => ({
   get: t.field({
     type: Versions,
@@ -88,7 +115,8 @@ builder.queryFields((t) => ({
         throw new StoreError('BAD_REQUEST', `getMany takes at most ${MAX_MGET_KEYS} keys, got ${args.keys.length}`);
       }
       spend(ctx, args.keys.length);
-      return args.keys.map((key) => load(ctx, key, args.r));
+      // an Error in the list is that item's error: GraphQL answers null there and reports it
+      return loadAll(ctx, args.keys, args.r) as Promise<VersionsShape[]>;
     },
   }),
 }));

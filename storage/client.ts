@@ -15,7 +15,9 @@ import type { NodeId, Ring } from './core/ring.ts';
 import type { SiblingSet } from './core/siblings.ts';
 import type { Dot, VersionVector } from './core/version-vector.ts';
 import { Reader, Writer, readVV, writeVV } from './protocol/codec.ts';
-import type { MgetItem, PutCondition, Reply, Request } from './protocol/messages.ts';
+import type { ChangeKind, ChangeReply, HintsReply, MgetItem, PutCondition, PutRequest, Request } from './protocol/messages.ts';
+import type { ReplyOf } from './protocol/replies.ts';
+import { expectReply } from './call.ts';
 import type { NodeStatus } from './status.ts';
 import { WsTransport } from './transport/ws-transport.ts';
 import type { ClientTls } from './transport/tls.ts';
@@ -88,6 +90,19 @@ export interface WriteOptions {
   readonly condition?: PutCondition;
 }
 
+/** A ring change an operator asks for: who joins, leaves, is removed or replaced (and by whom). */
+export interface RingChangeArgs {
+  readonly kind: ChangeKind;
+  readonly node: NodeId;
+  /** where a joining or replacing node listens */
+  readonly address?: string;
+  readonly weight?: number;
+  /** the node that replaces `node` */
+  readonly by?: NodeId;
+  /** refuse the change unless the ring is still at this version */
+  readonly expectedVersion?: number;
+}
+
 const DOWN_FOR_MS = 1000;
 
 export class DynamoClient {
@@ -155,6 +170,8 @@ export class DynamoClient {
   route(key: string): NodeId[] {
     const view = this.view;
     const walk = view.walk(view.partitionOf(key));
+    // no node has failed to take a request: the walk is the order
+    if (this.#down.size === 0) return [...walk];
     const now = performance.now();
     const up = (id: NodeId) => (this.#down.get(id) ?? 0) <= now;
     const primaries = walk.slice(0, this.#defaults.n);
@@ -164,7 +181,6 @@ export class DynamoClient {
   async get(key: string, options: ReadOptions = {}): Promise<ReadResult> {
     checkKey(key);
     const reply = await this.#send(key, { type: 'get', key, r: options.r ?? 0, pr: options.pr ?? 0 });
-    if (reply.type !== 'getReply') throw unexpected(reply);
     return { key, siblings: reply.set, replies: reply.replies };
   }
 
@@ -190,13 +206,11 @@ export class DynamoClient {
     await Promise.all(
       [...groups].flatMap(([node, indexes]) =>
         chunks(indexes, MAX_MGET_KEYS).map(async (chunk) => {
-          const request: Request = { type: 'mget', keys: chunk.map((i) => keys[i]!), r: options.r ?? 0, pr: options.pr ?? 0 };
+          const request: Request & { type: 'mget' } = { type: 'mget', keys: chunk.map((i) => keys[i]!), r: options.r ?? 0, pr: options.pr ?? 0 };
           this.#options.onMultiGet?.(node, request.keys, request.r);
           let items: readonly MgetItem[];
           try {
-            const reply = await this.#sendTo([node, ...this.route(keys[chunk[0]!]!).filter((n) => n !== node)], request);
-            if (reply.type !== 'mgetReply') throw unexpected(reply);
-            items = reply.items;
+            items = (await this.#sendTo([node, ...this.route(keys[chunk[0]!]!).filter((n) => n !== node)], request)).items;
           } catch (e) {
             const err = e instanceof StoreError ? e : new StoreError('INTERNAL', String(e));
             for (const i of chunk) out[i] = err;
@@ -231,16 +245,39 @@ export class DynamoClient {
    */
   async update(key: string, op: TypedOp, options: { readonly w?: number; readonly pw?: number } = {}): Promise<UpdateResult> {
     checkKey(key);
-    const request: Request = { type: 'put', key, value: new Uint8Array(0), deleted: false, context: null, w: options.w ?? 0, pw: options.pw ?? 0, op };
+    const request: PutRequest = { type: 'put', key, value: new Uint8Array(0), deleted: false, context: null, w: options.w ?? 0, pw: options.pw ?? 0, op };
     const reply = await this.#send(key, request);
-    if (reply.type !== 'opReply') throw unexpected(reply);
+    if (reply.type !== 'opReply') throw new StoreError('PROTOCOL', `the coordinator of key '${key}' answered a typed operation with ${reply.type}`);
     const state = decodeTyped(reply.state);
     if (!state || state.type !== op.type) throw new StoreError('PROTOCOL', `the coordinator of key '${key}' answered a ${op.type} operation with a state that is not a ${op.type}`);
     return { key, context: reply.context, dot: reply.dot, acks: reply.acks, state };
   }
 
-  async request(node: NodeId, request: Request): Promise<Reply> {
+  /** One request to one node, answered by its reply; an error reply or a reply of the wrong type is thrown. */
+  request<R extends Request>(node: NodeId, request: R): Promise<ReplyOf<R['type']>> {
     return this.#sendTo([node], request);
+  }
+
+  /** The hints a node holds for other owners (all owners when `owner` is null), the first `limit` listed. */
+  hints(node: NodeId, limit: number, owner: NodeId | null = null): Promise<HintsReply> {
+    return this.request(node, { type: 'hints', owner, limit });
+  }
+
+  /**
+   * Asks for a ring change: any staying member hands it to the claimant, which plans it
+   * (storage/membership/changes.ts). Answers with the version it was planned at.
+   */
+  changeRing(change: RingChangeArgs): Promise<ChangeReply> {
+    const via = this.ring.members.find((m) => !m.leaving)!.id;
+    return this.request(via, {
+      type: 'change',
+      kind: change.kind,
+      node: change.node,
+      address: change.address ?? '',
+      weight: change.weight ?? 1,
+      by: change.by ?? '',
+      expectedVersion: change.expectedVersion ?? 0,
+    });
   }
 
   /**
@@ -256,7 +293,6 @@ export class DynamoClient {
         const primary = primaries.has(m.id);
         try {
           const reply = await this.request(m.id, { type: 'inspect', key });
-          if (reply.type !== 'inspectReply') throw unexpected(reply);
           return [{ node: m.id, primary, reachable: true, hintFor: null, set: reply.own }, ...reply.hints.map((h) => ({ node: m.id, primary, reachable: true, hintFor: h.owner, set: h.set }))];
         } catch {
           return [{ node: m.id, primary, reachable: false, hintFor: null, set: [] }];
@@ -269,7 +305,6 @@ export class DynamoClient {
   /** A node's report of itself (storage/status.ts). */
   async status(node: NodeId): Promise<NodeStatus> {
     const reply = await this.request(node, { type: 'status' });
-    if (reply.type !== 'statusReply') throw new StoreError('PROTOCOL', `${node} answered ${reply.type} to status`);
     return JSON.parse(reply.json) as NodeStatus;
   }
 
@@ -285,7 +320,7 @@ export class DynamoClient {
   async #write(key: string, value: Uint8Array, deleted: boolean, options: WriteOptions): Promise<WriteResult> {
     checkKey(key);
     if (deleted && options.condition === 'absent') throw new StoreError('BAD_REQUEST', 'a delete takes no condition absent: only current');
-    const request: Request = {
+    const request: PutRequest = {
       type: 'put',
       key,
       value,
@@ -301,16 +336,16 @@ export class DynamoClient {
       const why = conditionFailure(options.condition ?? 'current', options.context ?? null, reply.set) ?? 'the key changed';
       throw new ConflictError(key, reply.set, `conditional ${deleted ? 'delete' : 'put'} of key '${key}' (if ${options.condition}) refused: ${why}`);
     }
-    if (reply.type !== 'putReply') throw unexpected(reply);
+    if (reply.type !== 'putReply') throw new StoreError('PROTOCOL', `the coordinator of key '${key}' answered a put with ${reply.type}`);
     return { key, context: reply.context, dot: reply.dot, acks: reply.acks };
   }
 
-  #send(key: string, request: Request): Promise<Reply> {
+  #send<R extends Request>(key: string, request: R): Promise<ReplyOf<R['type']>> {
     return this.#sendTo(this.route(key), request);
   }
 
   /** Tries the nodes in order while a request could not be sent at all; an error reply is thrown. */
-  async #sendTo(nodes: readonly NodeId[], request: Request): Promise<Reply> {
+  async #sendTo<R extends Request>(nodes: readonly NodeId[], request: R): Promise<ReplyOf<R['type']>> {
     let last: unknown;
     for (const node of nodes) {
       try {
@@ -325,7 +360,7 @@ export class DynamoClient {
           if (reply.code === 'STALE_RING') void this.refreshRing().catch(() => undefined);
           throw new StoreError(reply.code, reply.message, reply.details);
         }
-        return reply;
+        return expectReply(node, request, reply);
       } catch (e) {
         if (e instanceof StoreError && e.code === 'UNAVAILABLE' && e.details.sent === false) {
           this.#down.set(node, performance.now() + DOWN_FOR_MS);
@@ -352,10 +387,6 @@ async function fetchRing(transport: WsTransport, addresses: readonly string[], t
     }
   }
   throw new StoreError('UNAVAILABLE', `no node answered with the ring: ${errors.join('; ')}`);
-}
-
-function unexpected(reply: Reply): StoreError {
-  return new StoreError('PROTOCOL', `unexpected ${reply.type} reply`);
 }
 
 function chunks<T>(items: T[], size: number): T[][] {

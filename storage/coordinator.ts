@@ -9,19 +9,21 @@
 // then sends its whole resulting sibling set to the other targets, answers after W acks, and
 // keeps sending to spare fallbacks, as hints, for replicas that fail.
 //
-// get: any node may coordinate. It asks the key's N targets, answers once R have answered
-// with every causally-maximal version, keeps listening, and repairs the replicas that
-// answered with less than the merged result (read repair).
+// get: any node may coordinate (coordinator/read.ts). What the coordinator asks of the
+// replicas, for both, is coordinator/replicas.ts.
 import { conditionalContext, conditionFailure } from './core/condition.ts';
-import { ConflictError, StoreError, quorumError, quorumFailureReason, type QuorumFailureReason, type QuorumShortfall } from './core/errors.ts';
-import { GetCore } from './core/get-core.ts';
+import { ConflictError, StoreError, type QuorumFailureReason } from './core/errors.ts';
 import { PutCore } from './core/put-core.ts';
 import { checkKey, checkQuorum, checkValue } from './core/limits.ts';
 import type { RingView, Target } from './core/preference.ts';
 import type { NodeId } from './core/ring.ts';
 import { applyWrite, bound, contextOf, history, type SiblingSet, type Version } from './core/siblings.ts';
 import { formatDot, EMPTY_VV, type VersionVector } from './core/version-vector.ts';
-import type { GetReply, OpReply, PutReply, PutRequest, Reply } from './protocol/messages.ts';
+import type { GetReply, OpReply, PutReply, PutRequest } from './protocol/messages.ts';
+import type { ReplyOf } from './protocol/replies.ts';
+import { readMany } from './coordinator/read.ts';
+import { Replicas } from './coordinator/replicas.ts';
+import { ReplyError } from './call.ts';
 import { operate } from './core/crdt/typed.ts';
 import type { Identity } from './identity.ts';
 import type { Liveness } from './liveness.ts';
@@ -64,7 +66,7 @@ export interface CoordinatorObserver {
   quorumFailure(kind: 'read' | 'write', reason: QuorumFailureReason): void;
 }
 
-/** Whether this node may make dots yet (the start-up check in node.ts). */
+/** Whether this node may make dots yet (the start-up check, node/restore-check.ts). */
 export interface Readiness {
   isConfirmed(): boolean;
   /** resolves once the node is confirmed, or after `ms` */
@@ -91,8 +93,10 @@ export class Coordinator {
   putsForwarded = 0;
 
   private readonly d: CoordinatorDeps;
+  readonly #replicas: Replicas;
   constructor(d: CoordinatorDeps) {
     this.d = d;
+    this.#replicas = new Replicas(d);
   }
 
   // ------------------------------------------------------------------ get
@@ -104,105 +108,17 @@ export class Coordinator {
   /**
    * Reads many keys at once: each key has its own quorum (a GetCore), but each replica gets
    * one request for all the keys it holds, so a multi-get of k keys costs a frame per replica,
-   * not k frames per replica. Returns one promise per key, in order.
+   * not k frames per replica. Returns one promise per key, in order (coordinator/read.ts).
    */
   getMany(keys: readonly string[], r: number, pr: number): Promise<GetReply>[] {
-    const view = this.d.view();
-    const rr = r || this.d.config.r;
-    checkQuorum('r', rr, view.n);
-    checkQuorum('pr', pr, view.n, 0);
-    const isUp = (node: NodeId) => this.d.liveness.isUp(node);
-    const reads = keys.map((key) => {
-      checkKey(key);
-      // replicas a key range is still moving to may not hold it yet: reads go to the current ones
-      const targets = view.targets(view.partitionOf(key), isUp).filter((t) => !t.pending);
-      return { key, targets, core: new GetCore(targets, rr, pr, this.d.config.maxActors) };
-    });
-    const byNode = new Map<NodeId, number[]>();
-    reads.forEach((read, i) => {
-      for (const t of read.targets) {
-        const list = byNode.get(t.node) ?? [];
-        list.push(i);
-        byNode.set(t.node, list);
-      }
-    });
-
-    const results = reads.map(() => {
-      let resolve!: (r: GetReply) => void;
-      let reject!: (e: Error) => void;
-      const promise = new Promise<GetReply>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      return { promise, resolve, reject, answered: false, repaired: false };
-    });
-    let timedOut = false;
-    let open = reads.length;
-    const started = this.d.clock.now();
-    const settle = (i: number) => {
-      const { key, core } = reads[i]!;
-      const out = results[i]!;
-      if (!out.answered && core.state === 'ok') {
-        out.answered = true;
-        this.d.observer?.request('get', this.d.clock.now() - started, 'ok');
-        out.resolve({ type: 'getReply', replies: core.answers, set: core.merged });
-      } else if (!out.answered && core.state === 'failed') {
-        out.answered = true;
-        const error = this.#quorumFailed('read', core.shortfall(), timedOut);
-        this.d.observer?.request('get', this.d.clock.now() - started, error.code);
-        out.reject(error);
-      }
-      if (core.complete && !out.repaired) {
-        out.repaired = true;
-        if (--open === 0) timer.cancel();
-        this.#readRepair(key, core.finalAction());
-      }
-    };
-    const timer = this.d.clock.after(this.d.config.requestTimeoutMs, () => {
-      timedOut = true;
-      reads.forEach((read, i) => {
-        read.core.timeout();
-        settle(i);
-      });
-    });
-    reads.forEach((_, i) => settle(i));
-    for (const [node, indexes] of byNode) {
-      this.#readReplicas(node, indexes.map((i) => reads[i]!.key)).then(
-        (sets) =>
-          indexes.forEach((i, j) => {
-            reads[i]!.core.addAnswer(node, sets[j]!);
-            settle(i);
-          }),
-        () =>
-          indexes.forEach((i) => {
-            reads[i]!.core.addFailure(node);
-            settle(i);
-          }),
-      );
-    }
-    return results.map((r) => r.promise);
-  }
-
-  async #readReplicas(node: NodeId, keys: string[]): Promise<readonly SiblingSet[]> {
-    if (node === this.d.self) return keys.map((k) => this.d.replica.read(k));
-    const reply = await this.#ask(node, { type: 'replicaReadMany', keys });
-    if (reply.type !== 'replicaReadManyReply' || reply.sets.length !== keys.length) throw unexpected(node, reply);
-    return reply.sets;
-  }
-
-  #readRepair(key: string, plan: ReturnType<GetCore['finalAction']>): void {
-    for (const t of plan.repair) {
-      this.readRepairs++;
-      this.d.logger.info('read repair', { key, replica: t.node });
-      this.d.track(this.#writeReplica(t, key, plan.merged).catch(() => undefined));
-    }
+    return readMany(this.d, this.#replicas, this, keys, r, pr);
   }
 
   // ------------------------------------------------------------------ put
 
   /**
    * Coordinates a put here, or hands it to the key's coordinator. `ready` is the node's check
-   * that it may make dots (node.ts, the start-up check): until it passes, a put is handed to
+   * that it may make dots (node/restore-check.ts, the start-up check): until it passes, a put is handed to
    * another replica, one handed here is refused unapplied after a short wait (so the node that
    * handed it tries the next replica), and only a put no other replica takes is coordinated
    * here, as a new actor.
@@ -266,20 +182,21 @@ export class Coordinator {
     const order = [...targets.filter((t) => t.primary), ...targets.filter((t) => !t.primary && !t.pending)];
     for (const t of order) {
       if (t.node === this.d.self) continue;
-      let reply: Reply;
+      let reply: ReplyOf<'put'>;
       this.putsForwarded++;
       try {
-        reply = await this.#ask(t.node, { ...req, forwarded: true }, this.d.config.requestTimeoutMs * 2);
+        reply = await this.#replicas.ask(t.node, { ...req, forwarded: true }, this.d.config.requestTimeoutMs * 2);
       } catch (e) {
+        if (e instanceof ReplyError && e.reply.type === 'error') {
+          // refused before it was applied: the next may take it
+          if (e.code === 'SHUTTING_DOWN' || e.details.applied === false) continue;
+          throw new StoreError(e.reply.code, e.reply.message, e.reply.details);
+        }
         if (e instanceof StoreError && e.code === 'UNAVAILABLE' && e.details.sent === false) continue;
         throw e;
       }
-      if (reply.type === 'putReply' || reply.type === 'opReply') return reply;
       if (reply.type === 'conflict') throw new ConflictError(req.key, reply.set, `conditional write of key '${req.key}' (if ${req.condition ?? 'none'}) refused by ${t.node}`);
-      // refused before it was applied: the next may take it
-      if (reply.type === 'error' && (reply.code === 'SHUTTING_DOWN' || reply.details.applied === false)) continue;
-      if (reply.type === 'error') throw new StoreError(reply.code, reply.message, reply.details);
-      throw unexpected(t.node, reply);
+      return reply;
     }
     throw new StoreError('UNAVAILABLE', `no replica of key '${req.key}' is reachable to coordinate the write`, { sent: false });
   }
@@ -367,17 +284,17 @@ export class Coordinator {
           // quorum is out of reach; the answer waits for the replicas still working on it, so it
           // can say how many have the write
           answered = true;
-          reject(this.#quorumFailed('write', core.shortfall(), false));
+          reject(this.#replicas.quorumFailed('write', core.shortfall(), false));
         }
         if (answered || core.complete) timer.cancel();
       };
       const timer = clock.after(Math.max(1, config.requestTimeoutMs - (clock.now() - started)), () => {
         if (answered) return;
         answered = true;
-        reject(this.#quorumFailed('write', core.shortfall(), true));
+        reject(this.#replicas.quorumFailed('write', core.shortfall(), true));
       });
       const send = (t: Target) => {
-        const work = this.#writeReplica(t, req.key, set).then(
+        const work = this.#replicas.write(t, req.key, set).then(
           () => {
             core.addAck(t.node);
             settle();
@@ -394,39 +311,4 @@ export class Coordinator {
       settle();
     });
   }
-
-  // ------------------------------------------------------------------ replicas
-
-  async #writeReplica(t: Target, key: string, set: SiblingSet): Promise<void> {
-    if (t.node === this.d.self) {
-      // from this node itself: a set it built from what it read, which leases do not judge (node.ts)
-      if (t.hintFor) await this.d.replica.storeHint(t.hintFor, key, set, this.d.clock.wallNow(), this.d.self);
-      else await this.d.replica.mergeIn(key, set, this.d.self);
-      return;
-    }
-    const reply = await this.#ask(t.node, { type: 'replicaWrite', key, hintFor: t.hintFor ?? null, set });
-    if (reply.type !== 'ack') throw unexpected(t.node, reply);
-  }
-
-  #quorumFailed(kind: 'read' | 'write', shortfall: QuorumShortfall, timedOut: boolean): StoreError {
-    this.d.observer?.quorumFailure(kind, quorumFailureReason(shortfall, timedOut));
-    return quorumError(kind, shortfall, timedOut);
-  }
-
-  /** One request to a peer, feeding the liveness view: failing to reach it marks it down, timeouts in a row do (liveness.ts). */
-  async #ask(node: NodeId, request: Parameters<Transport['request']>[1], timeoutMs = this.d.config.requestTimeoutMs): Promise<Reply> {
-    try {
-      const reply = await this.d.transport.request(node, request, timeoutMs);
-      this.d.liveness.success(node);
-      return reply;
-    } catch (e) {
-      if (e instanceof StoreError && (e.code === 'UNAVAILABLE' || e.code === 'TIMEOUT')) this.d.liveness.failure(node, e.code === 'TIMEOUT' ? 'timeout' : 'unreachable');
-      throw e;
-    }
-  }
-}
-
-function unexpected(node: NodeId, reply: Reply): StoreError {
-  if (reply.type === 'error') return new StoreError(reply.code, `${node}: ${reply.message}`, reply.details);
-  return new StoreError('PROTOCOL', `${node} answered with an unexpected ${reply.type}`);
 }

@@ -57,7 +57,7 @@ export interface NodeStatus {
   readonly corruptRecords: number;
   /** writes the disk refused (each one failed, and memory, Merkle tree and disk agree again) */
   readonly diskErrors: number;
-  /** every member answered the start-up check, or the node went on as a new actor (node.ts) */
+  /** every member answered the start-up check, or the node went on as a new actor (node/restore-check.ts) */
   readonly identityConfirmed: boolean;
   readonly accepting: boolean;
   readonly inflight: number;

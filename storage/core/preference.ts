@@ -40,6 +40,8 @@ export class RingView {
   readonly #walks: (readonly NodeId[] | undefined)[];
   readonly #primaries: (readonly NodeId[] | undefined)[];
   readonly #nextWalks: (readonly NodeId[] | undefined)[];
+  /** each partition's targets while all its primaries are up and no change is under way */
+  readonly #upTargets: (readonly Target[] | undefined)[];
   readonly #places = new Map<string, Place>();
 
   readonly n: number;
@@ -51,6 +53,7 @@ export class RingView {
     this.#walks = new Array(ring.partitions);
     this.#primaries = new Array(ring.partitions);
     this.#nextWalks = new Array(ring.partitions);
+    this.#upTargets = new Array(ring.partitions);
   }
 
   partitionOf(key: string): number {
@@ -107,10 +110,13 @@ export class RingView {
   }
 
   /** Sloppy targets for the partition, plus any replica it is moving to (marked pending). */
-  targets(partition: number, isUp: (node: NodeId) => boolean): Target[] {
+  targets(partition: number, isUp: (node: NodeId) => boolean): readonly Target[] {
     const primaries = this.primaries(partition);
+    const allUp = primaries.every(isUp);
+    // the common case, kept: every primary up, nothing moving
+    if (allUp && !this.ring.next) return (this.#upTargets[partition] ??= primaries.map((node) => ({ node, primary: true })));
     // the whole walk is only needed when a primary is down
-    const targets = primaries.every(isUp) ? primaries.map((node) => ({ node, primary: true })) : sloppyTargets(this.walk(partition), this.n, isUp);
+    const targets = allUp ? primaries.map((node) => ({ node, primary: true })) : sloppyTargets(this.walk(partition), this.n, isUp);
     for (const node of this.pending(partition)) targets.push({ node, primary: false, pending: true });
     return targets;
   }

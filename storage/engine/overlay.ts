@@ -34,7 +34,8 @@ export class OverlayStore {
   }
 
   get(key: StoreKey): Uint8Array | undefined {
-    const p = this.#pending.get(JSON.stringify(key));
+    // most reads find nothing pending: they skip building the key's id
+    const p = this.#pending.size === 0 ? undefined : this.#pending.get(JSON.stringify(key));
     if (p) return p.value ?? undefined;
     return this.#store.get(key);
   }

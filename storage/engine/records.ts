@@ -7,7 +7,7 @@
 // so a protocol change can never silently change what an old file means, and a flipped bit is
 // an error, never data. A record that fails its check is reported (`onCorrupt`, counted) and
 // read as absent: a corrupt copy is never served, and read repair or anti-entropy writes the
-// key again from the other replicas (storage/node.ts moves the node's actor for that key range
+// key again from the other replicas (storage/node/corrupt.ts moves the node's actor for that key range
 // on first, since it has forgotten what the record held).
 //
 // A data directory has a format too, in its meta store: 2 since records carry their own

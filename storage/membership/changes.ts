@@ -3,10 +3,11 @@
 // hands a change to the claimant. When the claimant itself is unreachable, the next staying
 // member may decide a remove or replace of the claimant, and nothing else, so a dead
 // claimant can be taken out without two nodes deciding one ring version.
+import { call } from '../call.ts';
 import { StoreError } from '../core/errors.ts';
 import { claimantOf, completeTransfer, planChange, type Change } from '../core/ring-change.ts';
 import { RingError, type NodeId, type Ring } from '../core/ring.ts';
-import type { ChangeRequest, Reply } from '../protocol/messages.ts';
+import type { ChangeReply, ChangeRequest } from '../protocol/messages.ts';
 import type { Liveness } from '../liveness.ts';
 import type { Logger, Transport } from '../runtime.ts';
 
@@ -32,13 +33,13 @@ export class ChangeHandler {
     this.d = d;
   }
 
-  change(req: ChangeRequest): Promise<Extract<Reply, { type: 'changeReply' }>> {
+  change(req: ChangeRequest): Promise<ChangeReply> {
     const decider = this.#decider(this.#ring(), req.kind === 'remove' || req.kind === 'replace' ? req.node : null);
     if (decider !== this.d.self) return this.#handTo(decider, req);
     return this.#exclusively(() => this.#decide(req));
   }
 
-  async #decide(req: ChangeRequest): Promise<Extract<Reply, { type: 'changeReply' }>> {
+  async #decide(req: ChangeRequest): Promise<ChangeReply> {
     const change = toChange(req);
     if (change.kind === 'join' || change.kind === 'replace') await this.#checkReachable(change.kind === 'join' ? change.member : change.by);
     const ring = this.#ring();
@@ -58,8 +59,7 @@ export class ChangeHandler {
   async transferDone(partition: number, to: NodeId): Promise<void> {
     const decider = this.#decider(this.#ring(), null);
     if (decider !== this.d.self) {
-      const reply = await this.d.transport.request(decider, { type: 'transferDone', partition, to }, this.d.timeoutMs);
-      if (reply.type === 'error') throw new StoreError(reply.code, reply.message, reply.details);
+      await call(this.d.transport, decider, { type: 'transferDone', partition, to }, this.d.timeoutMs);
       return;
     }
     await this.#exclusively(async () => {
@@ -99,18 +99,15 @@ export class ChangeHandler {
     );
   }
 
-  async #handTo(decider: NodeId, req: ChangeRequest): Promise<Extract<Reply, { type: 'changeReply' }>> {
-    const reply = await this.d.transport.request(decider, req, this.d.timeoutMs * 3);
-    if (reply.type === 'changeReply') return reply;
-    if (reply.type === 'error') throw new StoreError(reply.code, reply.message, reply.details);
-    throw new StoreError('PROTOCOL', `${decider} answered a change with ${reply.type}`);
+  #handTo(decider: NodeId, req: ChangeRequest): Promise<ChangeReply> {
+    return call(this.d.transport, decider, req, this.d.timeoutMs * 3);
   }
 
   async #checkReachable(m: { id: NodeId; address: string }): Promise<void> {
     this.d.learnAddress(m.id, m.address);
     try {
-      const reply = await this.d.transport.request(m.id, { type: 'ping' }, this.d.timeoutMs);
-      if (reply.type === 'pong') return;
+      await call(this.d.transport, m.id, { type: 'ping' }, this.d.timeoutMs);
+      return;
     } catch {
       // fall through
     }

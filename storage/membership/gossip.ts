@@ -6,13 +6,14 @@
 // (ring-merge.ts decides). Liveness (heartbeats) never enters the ring and never needs to
 // converge: each node feeds the heartbeats it hears of into its own phi-accrual detectors and
 // decides for itself whom it can reach.
+import { call, ReplyError } from '../call.ts';
 import { StoreError } from '../core/errors.ts';
 import { DEFAULT_AWARENESS, LocalHealth, type AwarenessOptions } from '../core/awareness.ts';
 import { DEFAULT_PHI, PhiAccrual, type PhiOptions } from '../core/phi.ts';
 import { compareDigests, digestOf, validateRing, type RingDigest } from '../core/ring-merge.ts';
 import type { NodeId, Ring } from '../core/ring.ts';
 import type { Liveness } from '../liveness.ts';
-import type { AdvertisedLease, GossipReply, GossipRequest, Heartbeat, Reply } from '../protocol/messages.ts';
+import type { AdvertisedLease, GossipReply, GossipRequest, Heartbeat } from '../protocol/messages.ts';
 import { randomInt, type Clock, type Logger, type Random, type Transport } from '../runtime.ts';
 
 export interface GossipOptions {
@@ -167,15 +168,15 @@ export class Gossiper implements Liveness {
       digest: ring ? digestOf(ring) : NO_RING,
       beats: this.#beats(peer),
     };
-    let reply: Reply;
+    let reply: GossipReply;
     try {
-      reply = await this.#d.transport.request(peer, request, Math.max(200, this.#d.options.intervalMs / 2));
+      reply = await call(this.#d.transport, peer, request, Math.max(200, this.#d.options.intervalMs / 2));
     } catch (e) {
+      if (e instanceof ReplyError) {
+        if (e.reply.type === 'error') this.#d.logger.warn('gossip refused', { peer, code: e.code, error: e.reply.message });
+        return false;
+      }
       this.failure(peer, e instanceof StoreError && e.code === 'TIMEOUT' ? 'timeout' : 'unreachable');
-      return false;
-    }
-    if (reply.type !== 'gossipReply') {
-      if (reply.type === 'error') this.#d.logger.warn('gossip refused', { peer, code: reply.code, error: reply.message });
       return false;
     }
     this.success(peer);

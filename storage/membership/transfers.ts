@@ -12,6 +12,7 @@
 // the drop back. Before it forgets the range, the node moves its actor for the range on
 // (identity.ts): should it ever replicate those keys again, it must not make dots there under
 // an actor whose earlier dots it no longer holds.
+import { call } from '../call.ts';
 import { StoreError } from '../core/errors.ts';
 import type { RingView } from '../core/preference.ts';
 import type { NodeId, Ring } from '../core/ring.ts';
@@ -208,9 +209,8 @@ export class Transfers {
     const began = this.#d.clock.now();
     let pulled = 0;
     for (;;) {
-      const reply = await this.#d.transport.request(source, { type: 'transferRead', partition, after, limit: batchKeys, maxBytes: batchBytes }, 30_000);
-      if (reply.type === 'error') throw new StoreError(reply.code, `${source}: ${reply.message}`);
-      if (reply.type !== 'transferBatch') throw new StoreError('PROTOCOL', `${source} answered a transfer read with ${reply.type}`);
+      const request: TransferReadRequest = { type: 'transferRead', partition, after, limit: batchKeys, maxBytes: batchBytes };
+      const reply = await call(this.#d.transport, source, request, 30_000);
       if (after === '') p.total += reply.total;
       for (const e of reply.entries) this.#d.replica.checkReceived(e.set, source);
       await Promise.all(reply.entries.map((e) => this.#d.replica.mergeIn(e.key, e.set, source)));

@@ -6,11 +6,12 @@
 //
 // A sweep of a key range syncs its replicas pairwise in a fixed order, (A,B), (A,C), (B,C):
 // after the three, every replica holds the union of all three.
-import { StoreError } from '../core/errors.ts';
+import { call } from '../call.ts';
 import { differingKeys, differingSegments, type TreeSide } from '../core/merkle.ts';
 import type { RingView } from '../core/preference.ts';
 import type { NodeId } from '../core/ring.ts';
-import type { Reply, Request, TransferEntry } from '../protocol/messages.ts';
+import type { Request, TransferEntry } from '../protocol/messages.ts';
+import type { ReplyOf } from '../protocol/replies.ts';
 import type { Transport } from '../runtime.ts';
 
 export interface SyncOptions {
@@ -44,12 +45,10 @@ export function remoteTree(o: SyncOptions, node: NodeId, partition: number): Tre
   return {
     async roots() {
       const r = await ask(o, node, { type: 'merkleRoots', partition });
-      if (r.type !== 'merkleRootsReply') throw unexpected(node, r);
       return { root: Buffer.from(r.root), groups: r.groups.map((g) => Buffer.from(g)) };
     },
     async segments(groups) {
       const r = await ask(o, node, { type: 'merkleSegments', partition, groups });
-      if (r.type !== 'merkleSegmentsReply') throw unexpected(node, r);
       return r.segments.map((g) => g.map((h) => Buffer.from(h)));
     },
   };
@@ -106,7 +105,6 @@ async function listKeys(o: SyncOptions, node: NodeId, partition: number, segment
   const out = new Map<string, Buffer>();
   for (let i = 0; i < segments.length; i += 256) {
     const r = await ask(o, node, { type: 'segmentKeys', partition, segments: segments.slice(i, i + 256) });
-    if (r.type !== 'segmentKeysReply') throw unexpected(node, r);
     for (const k of r.keys) out.set(k.key, Buffer.from(k.leaf));
   }
   return out;
@@ -115,21 +113,14 @@ async function listKeys(o: SyncOptions, node: NodeId, partition: number, segment
 async function read(o: SyncOptions, node: NodeId, keys: readonly string[]): Promise<readonly TransferEntry[]> {
   if (keys.length === 0) return [];
   const r = await ask(o, node, { type: 'keysRead', keys });
-  if (r.type !== 'keysReadReply') throw unexpected(node, r);
   return r.entries;
 }
 
 async function merge(o: SyncOptions, node: NodeId, entries: readonly TransferEntry[]): Promise<void> {
   if (entries.length === 0) return;
-  const r = await ask(o, node, { type: 'keysMerge', entries });
-  if (r.type !== 'ack') throw unexpected(node, r);
+  await ask(o, node, { type: 'keysMerge', entries });
 }
 
-function ask(o: SyncOptions, node: NodeId, request: Request): Promise<Reply> {
-  return o.transport.request(node, request, o.timeoutMs);
-}
-
-function unexpected(node: NodeId, reply: Reply): StoreError {
-  if (reply.type === 'error') return new StoreError(reply.code, `${node}: ${reply.message}`, reply.details);
-  return new StoreError('PROTOCOL', `${node} answered ${reply.type}`);
+function ask<R extends Request>(o: SyncOptions, node: NodeId, request: R): Promise<ReplyOf<R['type']>> {
+  return call(o.transport, node, request, o.timeoutMs);
 }

@@ -5,10 +5,10 @@
 // 1) hold them, so expiry never leaves fewer copies than it found. A hint no primary can take
 // yet stays, and is tried again on the next pass. (Hints past the size cap are never stored:
 // the write goes to the next fallback instead.)
-import { StoreError } from '../core/errors.ts';
+import { call } from '../call.ts';
 import type { RingView } from '../core/preference.ts';
 import type { NodeId } from '../core/ring.ts';
-import type { HintEntry, HintRef, Reply } from '../protocol/messages.ts';
+import type { HintEntry, HintRef } from '../protocol/messages.ts';
 import type { Transport } from '../runtime.ts';
 
 export interface ExpiryOptions {
@@ -30,8 +30,7 @@ export interface ExpiryStats {
 }
 
 export async function expireHints(o: ExpiryOptions): Promise<ExpiryStats> {
-  const r = await o.transport.request(o.node, { type: 'hintsExpired', limit: o.limit }, o.timeoutMs);
-  if (r.type !== 'hintsExpiredReply') throw unexpected(o.node, r);
+  const r = await call(o.transport, o.node, { type: 'hintsExpired', limit: o.limit }, o.timeoutMs);
   const stats: ExpiryStats = { expired: r.hints.length, handedOff: 0, kept: 0 };
   const done: HintRef[] = [];
   await Promise.all(
@@ -41,8 +40,7 @@ export async function expireHints(o: ExpiryOptions): Promise<ExpiryStats> {
     }),
   );
   if (done.length > 0) {
-    const dropped = await o.transport.request(o.node, { type: 'hintsDrop', hints: done }, o.timeoutMs);
-    if (dropped.type !== 'countReply') throw unexpected(o.node, dropped);
+    const dropped = await call(o.transport, o.node, { type: 'hintsDrop', hints: done }, o.timeoutMs);
     stats.handedOff = dropped.count;
   }
   return stats;
@@ -53,16 +51,11 @@ async function handOff(o: ExpiryOptions, h: HintEntry): Promise<number> {
   const primaries = o.view.primaries(o.view.partitionOf(h.key)).filter((n) => n !== o.node);
   const results = await Promise.all(
     primaries.map((p) =>
-      o.transport.request(p, { type: 'replicaWrite', key: h.key, hintFor: null, set: h.set }, o.timeoutMs).then(
-        (reply) => reply.type === 'ack',
+      call(o.transport, p, { type: 'replicaWrite', key: h.key, hintFor: null, set: h.set }, o.timeoutMs).then(
+        () => true,
         () => false,
       ),
     ),
   );
   return results.filter(Boolean).length;
-}
-
-function unexpected(node: NodeId, reply: Reply): StoreError {
-  if (reply.type === 'error') return new StoreError(reply.code, `${node}: ${reply.message}`, reply.details);
-  return new StoreError('PROTOCOL', `${node} answered ${reply.type}`);
 }

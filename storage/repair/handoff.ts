@@ -14,7 +14,9 @@
 import { StoreError } from '../core/errors.ts';
 import type { RingView } from '../core/preference.ts';
 import type { NodeId } from '../core/ring.ts';
-import type { HintEntry, HintRef, Reply } from '../protocol/messages.ts';
+import { call } from '../call.ts';
+import type { HintEntry, HintRef, Request } from '../protocol/messages.ts';
+import type { ReplyOf } from '../protocol/replies.ts';
 import type { Transport } from '../runtime.ts';
 
 /** Where a hint goes now: its owner while that node replicates the key, else the key's current replicas. */
@@ -58,8 +60,7 @@ export async function replayHints(o: ReplayOptions): Promise<ReplayStats> {
   const leaving = !me || me.leaving !== undefined;
   let after: { owner: NodeId; partition: number; key: string } | null = null;
   for (;;) {
-    const reply = await ask(o, o.holder, { type: 'hintsRead', owner: o.owner, after, limit: o.batch });
-    if (reply.type !== 'hintsBatch') throw unexpected(o.holder, reply);
+    const reply: ReplyOf<'hintsRead'> = await ask(o, o.holder, { type: 'hintsRead', owner: o.owner, after, limit: o.batch });
     await o.pace?.(reply.hints.length);
     stats.read += reply.hints.length;
     const acks: HintRef[] = [];
@@ -85,7 +86,6 @@ export async function replayHints(o: ReplayOptions): Promise<ReplayStats> {
     );
     if (acks.length > 0) {
       const done = await ask(o, o.holder, { type: 'hintsAck', hints: acks });
-      if (done.type !== 'countReply') throw unexpected(o.holder, done);
       stats.deleted += done.count;
     }
     await o.onProgress?.(stats);
@@ -96,8 +96,7 @@ export async function replayHints(o: ReplayOptions): Promise<ReplayStats> {
 }
 
 async function deliver(o: ReplayOptions, target: NodeId, h: HintEntry, hintFor: NodeId | null): Promise<void> {
-  const reply = await ask(o, target, { type: 'replicaWrite', key: h.key, hintFor, set: h.set });
-  if (reply.type !== 'ack') throw unexpected(target, reply);
+  await ask(o, target, { type: 'replicaWrite', key: h.key, hintFor, set: h.set });
 }
 
 /** A leaving holder's hint goes to the first staying node that is neither the owner nor the holder and takes it. */
@@ -115,11 +114,6 @@ async function passOn(o: ReplayOptions, h: HintEntry): Promise<boolean> {
   return false;
 }
 
-function ask(o: ReplayOptions, node: NodeId, request: Parameters<Transport['request']>[1]): Promise<Reply> {
-  return o.transport.request(node, request, o.timeoutMs);
-}
-
-function unexpected(node: NodeId, reply: Reply): StoreError {
-  if (reply.type === 'error') return new StoreError(reply.code, `${node}: ${reply.message}`, reply.details);
-  return new StoreError('PROTOCOL', `${node} answered ${reply.type}`);
+function ask<R extends Request>(o: ReplayOptions, node: NodeId, request: R): Promise<ReplyOf<R['type']>> {
+  return call(o.transport, node, request, o.timeoutMs);
 }

@@ -13,11 +13,12 @@
 // Each primary acts only if it still holds exactly what was seen (the dots, or the leaf hash).
 // Dots are never reused (counters are per node and leased), so a context from before can never
 // cover a write made after it.
-import { StoreError } from '../core/errors.ts';
+import { call } from '../call.ts';
 import type { RingView } from '../core/preference.ts';
 import type { NodeId } from '../core/ring.ts';
 import type { Dot } from '../core/version-vector.ts';
-import type { Reply, Request } from '../protocol/messages.ts';
+import type { CompactRequest, ReclaimRequest, Request } from '../protocol/messages.ts';
+import type { ReplyOf } from '../protocol/replies.ts';
 import type { Transport } from '../runtime.ts';
 
 /** Remembers since when a key has been quiet (Redis for the workers, memory in the simulator). */
@@ -79,7 +80,6 @@ export async function reclaim(o: ReclaimOptions): Promise<ReclaimStats> {
   const lists = await Promise.all(
     primaries.map(async (n) => {
       const r = await ask(o, n, { type: 'quietKeys', partition: o.partition, limit: o.limit });
-      if (r.type !== 'quietKeysReply') throw unexpected(n, r);
       return new Map(r.keys.map((k) => [k.key, { key: k.key, leaf: Buffer.from(k.leaf).toString('hex'), dots: k.dots, tombstones: k.tombstones }]));
     }),
   );
@@ -97,7 +97,6 @@ export async function reclaim(o: ReclaimOptions): Promise<ReclaimStats> {
   const hinted = new Set<string>();
   for (const m of o.view.ring.members) {
     const r = await ask(o, m.id, { type: 'hintsFor', keys: ripe.map((c) => c.key) });
-    if (r.type !== 'hintsForReply') throw unexpected(m.id, r);
     for (const k of r.keys) hinted.add(k);
   }
   const go = ripe.filter((c) => !hinted.has(c.key));
@@ -111,17 +110,10 @@ export async function reclaim(o: ReclaimOptions): Promise<ReclaimStats> {
   return stats;
 }
 
-async function count(o: ReclaimOptions, node: NodeId, request: Request): Promise<number> {
-  const r = await ask(o, node, request);
-  if (r.type !== 'countReply') throw unexpected(node, r);
-  return r.count;
+async function count(o: ReclaimOptions, node: NodeId, request: ReclaimRequest | CompactRequest): Promise<number> {
+  return (await ask(o, node, request)).count;
 }
 
-function ask(o: ReclaimOptions, node: NodeId, request: Request): Promise<Reply> {
-  return o.transport.request(node, request, o.timeoutMs);
-}
-
-function unexpected(node: NodeId, reply: Reply): StoreError {
-  if (reply.type === 'error') return new StoreError(reply.code, `${node}: ${reply.message}`, reply.details);
-  return new StoreError('PROTOCOL', `${node} answered ${reply.type}`);
+function ask<R extends Request>(o: ReclaimOptions, node: NodeId, request: R): Promise<ReplyOf<R['type']>> {
+  return call(o.transport, node, request, o.timeoutMs);
 }

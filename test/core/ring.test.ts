@@ -116,6 +116,27 @@ test('sloppy targets: each unreachable primary is replaced by the next reachable
   );
 });
 
+test('RingView targets: the same as sloppy targets plus pending replicas, whatever was asked before (kept lists never leak)', () => {
+  const reachability = fc.array(fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }), { minLength: 1, maxLength: 6 });
+  fc.assert(
+    fc.property(fc.integer({ min: 3, max: 8 }), reachability, fc.boolean(), (count, rounds, changing) => {
+      const ring = createRing(members(count), 32, 3);
+      const next = changing ? rebalance(ring, members(count + 1), 3).owners : null;
+      const view = new RingView({ ...ring, next });
+      for (const upFlags of [Array<boolean>(8).fill(true), ...rounds, Array<boolean>(8).fill(true)]) {
+        const isUp = (node: string) => upFlags[Number(node.slice(1)) - 1] ?? true;
+        for (let p = 0; p < 32; p++) {
+          const walk = walkFrom(ring, p);
+          const nextPrimaries = next ? [...new Set(Array.from({ length: 32 }, (_, i) => next[(p + i) % 32]!))].slice(0, 3) : [];
+          const pending = nextPrimaries.filter((x) => !walk.slice(0, 3).includes(x));
+          const expected = [...sloppyTargets(walk, 3, isUp), ...pending.map((node) => ({ node, primary: false, pending: true }))];
+          assert.deepEqual(view.targets(p, isUp), expected);
+        }
+      }
+    }),
+  );
+});
+
 test('bad member sets are refused with a clear error', () => {
   assert.throws(() => createRing(members(3), 2, 3), /at least the number of nodes/);
   assert.throws(() => createRing(members(3), 48, 3), /power of two/);

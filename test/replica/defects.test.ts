@@ -60,8 +60,7 @@ test('lmdb: the reclaim and compaction listings take the leaf hash and the versi
     const pending = replica.mergeIn(key, [version(3, true)]); // the listing sees it before its commit
     const partition = view.partitionOf(key);
     for (const type of ['tombstones', 'quietKeys'] as const) {
-      const reply = await service.handle({ type, partition, limit: 100 });
-      assert.ok(reply.type === 'tombstonesReply' || reply.type === 'quietKeysReply');
+      const reply = await (type === 'tombstones' ? service.handlers.tombstones({ type, partition, limit: 100 }, null) : service.handlers.quietKeys({ type, partition, limit: 100 }, null));
       const listed = reply.keys.find((k) => k.key === key)!;
       const held = replica.readOwn(key);
       assert.deepEqual(listed.dots, held.map((v) => v.dot), `${type}: the versions held now`);
