@@ -1,22 +1,23 @@
 // Lint: typescript-eslint's recommended rules everywhere, and one rule that matters for
 // correctness: the storage logic gets time, randomness and timers only through the runtime
-// interfaces (storage/runtime.ts), so the simulator can run it deterministically.
+// interfaces (client/src/runtime.ts), so the simulator can run it deterministically.
 import tseslint from 'typescript-eslint';
 
 const IO_EDGES = [
   'storage/transport/**',
   'storage/engine/lmdb.ts',
   'storage/main.ts',
-  'storage/client.ts',
   'storage/real-runtime.ts',
   'storage/launcher.ts',
-  'storage/auth/identity-file.ts',
+  'client/src/transport/**',
+  'client/src/client.ts',
+  'client/src/auth/identity-file.ts',
 ];
 
-const why = 'storage logic takes time, randomness and timers from the Clock and Random interfaces (storage/runtime.ts)';
+const why = 'storage logic takes time, randomness and timers from the Clock and Random interfaces (client/src/runtime.ts)';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', 'dist/**', '.scratch/**', 'examples/**/generated/**', 'examples/web/**'] },
+  { ignores: ['node_modules/**', 'data/**', 'dist/**', 'client/dist/**', '.scratch/**', 'examples/**/generated/**', 'examples/web/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {
@@ -29,7 +30,7 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
-    files: ['storage/**/*.ts'],
+    files: ['storage/**/*.ts', 'client/src/**/*.ts'],
     ignores: IO_EDGES,
     rules: {
       'no-restricted-globals': ['error', ...['setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'performance'].map((name) => ({ name, message: why }))],

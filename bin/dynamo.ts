@@ -2,17 +2,18 @@
 // and the context to write back with; hints, ring and node status for operators.
 import { readFileSync, existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConflictError, StoreError } from '../storage/core/errors.ts';
-import { partitionCounts } from '../storage/core/ring.ts';
-import { canonical } from '../storage/core/crdt/canonical.ts';
-import { counterValue } from '../storage/core/crdt/counter.ts';
-import { members } from '../storage/core/crdt/orswot.ts';
-import { joinSiblings } from '../storage/core/crdt/typed.ts';
-import { contextOf as contextOfSet, type SiblingSet } from '../storage/core/siblings.ts';
-import { formatDot } from '../storage/core/version-vector.ts';
-import { DynamoClient, decodeContext, encodeContext, type WriteResult } from '../storage/client.ts';
-import { readCa, type ClientTls } from '../storage/transport/tls.ts';
-import type { PutCondition } from '../storage/protocol/messages.ts';
+import { ConflictError, StoreError } from '../client/src/core/errors.ts';
+import { partitionCounts } from '../client/src/core/ring.ts';
+import { canonical } from '../client/src/core/crdt/canonical.ts';
+import { counterValue } from '../client/src/core/crdt/counter.ts';
+import { members } from '../client/src/core/crdt/orswot.ts';
+import { joinSiblings } from '../client/src/core/crdt/typed.ts';
+import { contextOf as contextOfSet, type SiblingSet } from '../client/src/core/siblings.ts';
+import { formatDot } from '../client/src/core/version-vector.ts';
+import { DynamoClient, decodeContext, encodeContext, type WriteResult } from '../client/src/client.ts';
+import type { ClientTls } from '../client/src/transport/tls.ts';
+import { readCa } from '../storage/transport/tls.ts';
+import type { PutCondition } from '../client/src/protocol/messages.ts';
 import { changeRing, showStatus } from './membership.ts';
 import { readCredential, type NodeCredential } from '../storage/config.ts';
 

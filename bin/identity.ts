@@ -4,8 +4,8 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ensureAuthority, issueIdentity, loadAuthorityKey, loadIdentity } from '../storage/auth/identity-file.ts';
-import { isRole, ROLES } from '../storage/auth/roles.ts';
+import { ensureAuthority, issueIdentity, loadAuthorityKey, loadIdentity } from '../client/src/auth/identity-file.ts';
+import { isRole, ROLES } from '../client/src/auth/roles.ts';
 
 const USAGE = `identity: the cluster authority and per-process identities
 

@@ -1,8 +1,8 @@
 // The CLI's membership commands: status, join, leave, remove, replace, with a progress bar
 // while key ranges move.
-import { StoreError } from '../storage/core/errors.ts';
-import type { DynamoClient, RingChangeArgs } from '../storage/client.ts';
-import type { NodeStatus } from '../storage/status.ts';
+import { StoreError } from '../client/src/core/errors.ts';
+import type { DynamoClient, RingChangeArgs } from '../client/src/client.ts';
+import type { NodeStatus } from '../client/src/status.ts';
 
 /** The status as one node sees it (the first that answers when none is named). */
 export async function showStatus(client: DynamoClient, node: string | undefined, json: boolean): Promise<void> {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { startService, stopProcess } from '../storage/launcher.ts';
 import { ensureRedis, redisAnswers, type PrivateRedis } from '../jobs/redis.ts';
-import { ensureIdentity } from '../storage/auth/identity-file.ts';
+import { ensureIdentity } from '../client/src/auth/identity-file.ts';
 import { readStackFile, running, writeStackFile } from './stack-file.ts';
 
 /** The workers' repair identity, issued by the stack's development authority (a stack started without Redis has none yet). */

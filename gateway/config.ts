@@ -3,7 +3,9 @@ import { redisSetting } from '../jobs/redis-address.ts';
 import { z } from 'zod';
 import { ConfigError, invalidConfig, parseFlags, readCredential, readSecret, type NodeCredential } from '../storage/config.ts';
 import { logFormat, logLevel } from '../storage/logging.ts';
-import { readCa, serverTls, type ClientTls, type ServerTls } from '../storage/transport/tls.ts';
+import type { ClientTls } from '../client/src/transport/tls.ts';
+import { readCa, serverTls, type ServerTls } from '../storage/transport/tls.ts';
+import { tracingSettings, type TracingSettings } from '../storage/tracing-settings.ts';
 
 const schema = z
   .object({
@@ -70,6 +72,8 @@ export type GatewayConfig = z.infer<typeof schema> & {
   readonly nodeTls: ClientTls | undefined;
   /** what the gateway proves to the nodes: its identity (client, or admin for the admin fields), or the secret */
   readonly credential: NodeCredential;
+  /** OpenTelemetry traces (storage/tracing-settings.ts); null: off */
+  readonly tracing: TracingSettings | null;
 };
 
 export const USAGE = `gateway: the GraphQL front door of the cluster
@@ -97,6 +101,8 @@ export const USAGE = `gateway: the GraphQL front door of the cluster
   --no-introspection       refuse schema introspection (off by default when NODE_ENV=production)
   --log-level LEVEL        debug|info|warn|error|silent (GATEWAY_LOG_LEVEL or LOG_LEVEL, default info)
   LOG_FORMAT               json (default: one object per line on stderr) or pretty (readable)
+  --otel-endpoint URL      export OpenTelemetry traces to this OTLP/HTTP collector, e.g.
+                           http://127.0.0.1:4318 (OTEL_EXPORTER_OTLP_ENDPOINT; default off)
 
 authentication (Authorization: Bearer <credential>):
   --api-keys FILE          (GATEWAY_API_KEYS_FILE) JSON {"<token or sha256:hex>": {name, read, write, admin}}
@@ -147,6 +153,7 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'tls-ca': { type: 'string' },
+      'otel-endpoint': { type: 'string' },
       help: { type: 'boolean' },
     },
     USAGE,
@@ -193,5 +200,6 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
   if (ca === '') throw new ConfigError('--tls-ca names no file');
   const identityFile = (flags.identity as string | undefined) ?? (env.DYNAMO_IDENTITY || undefined);
   const credential = readCredential(identityFile, secret, { cluster: parsed.data.cluster, roles: ['client', 'admin'], what: 'the gateway' });
-  return { ...parsed.data, tls, nodeTls: ca !== undefined ? readCa(ca, '--tls-ca (DYNAMO_TLS_CA)') : undefined, credential };
+  const tracing = tracingSettings(flags['otel-endpoint'], env, { serviceName: 'dynamo-gateway' });
+  return { ...parsed.data, tls, nodeTls: ca !== undefined ? readCa(ca, '--tls-ca (DYNAMO_TLS_CA)') : undefined, credential, tracing };
 }

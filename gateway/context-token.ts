@@ -8,9 +8,9 @@
 // gateway of a cluster shares the signing keys; the first key signs, all of them verify, so
 // keys can be rotated without invalidating contexts in flight.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { StoreError } from '../storage/core/errors.ts';
-import type { VersionVector } from '../storage/core/version-vector.ts';
-import { decodeContext, encodeContext } from '../storage/client.ts';
+import { StoreError } from '../client/src/core/errors.ts';
+import type { VersionVector } from '../client/src/core/version-vector.ts';
+import { decodeContext, encodeContext } from '../client/src/client.ts';
 
 const FORMAT = 1;
 const TAG_BYTES = 16;

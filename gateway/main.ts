@@ -3,7 +3,7 @@
 // and a graceful shutdown on SIGTERM or SIGINT.
 import type HyperExpress from 'hyper-express';
 import { configOrExit } from '../storage/config.ts';
-import { DynamoClient } from '../storage/client.ts';
+import { DynamoClient } from '../client/src/client.ts';
 import { processLogger } from '../storage/logging.ts';
 import { loadGatewayConfig } from './config.ts';
 import { ContextSigner } from './context-token.ts';
@@ -20,6 +20,8 @@ import { Authenticator } from './auth.ts';
 import { JwtVerifier } from './jwt.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { RateLimit } from './rate-limit.ts';
+import { startTracing } from '../storage/tracing.ts';
+import { useTracing } from './tracing.ts';
 
 async function main(): Promise<void> {
   const config = configOrExit(() => loadGatewayConfig(process.argv.slice(2), process.env));
@@ -41,6 +43,7 @@ async function main(): Promise<void> {
   }
   if (!auth.adminPossible) logger.warn('no credential has the admin scope (ADMIN_TOKEN unset): admin fields and the repair dashboard are disabled, and /metrics is served only on --admin-listen');
   if (!config.rateLimitPoints) logger.info('no rate limit (GATEWAY_RATE_LIMIT_POINTS unset)');
+  const tracing = config.tracing ? await startTracing(config.tracing, logger) : null;
   let client: DynamoClient | null = null;
   let stopping = false;
 
@@ -85,6 +88,7 @@ async function main(): Promise<void> {
     graphiql: config.graphiql,
     logger,
     repair,
+    ...(tracing ? { tracing: useTracing(tracing.provider) } : {}),
   });
   const dashboard = repair && auth.adminPossible ? repairDashboard([repair.queues.handoff, repair.queues.antiEntropy], '/admin/queues', adminCheck(auth), () => repair!.queues.reachable) : null;
   let adminServer: HyperExpress.Server | null = null;
@@ -118,8 +122,10 @@ async function main(): Promise<void> {
       rateLimit?.close();
       void repair?.queues.close();
       redis?.disconnect();
-      logger.info('stopped cleanly');
-      process.exit(0);
+      void (tracing?.shutdown() ?? Promise.resolve()).finally(() => {
+        logger.info('stopped cleanly');
+        process.exit(0);
+      });
     });
   };
   process.once('SIGTERM', shutdown);

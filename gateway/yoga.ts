@@ -9,9 +9,9 @@ import { createYoga, maskError as defaultMaskError, useReadinessCheck, type Plug
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
-import { StoreError } from '../storage/core/errors.ts';
-import type { DynamoClient, ReadResult } from '../storage/client.ts';
-import type { Logger } from '../storage/runtime.ts';
+import { StoreError } from '../client/src/core/errors.ts';
+import type { DynamoClient, ReadResult } from '../client/src/client.ts';
+import type { Logger } from '../client/src/runtime.ts';
 import type { GatewayContext, ReadKey } from '../schema/context.ts';
 import { schema } from '../schema/index.ts';
 import { AccessError } from '../schema/access.ts';
@@ -47,6 +47,8 @@ export interface GatewayOptions {
   readonly graphiql: boolean;
   readonly logger: Logger;
   readonly repair?: GatewayContext['repair'];
+  /** OpenTelemetry spans per operation (gateway/tracing.ts); absent: tracing off */
+  readonly tracing?: readonly Plugin[];
 }
 
 export type Gateway = YogaServerInstance<ServerContext, GatewayContext>;
@@ -94,6 +96,7 @@ export function createGateway(o: GatewayOptions): Gateway {
     },
     plugins: [
       bodyLimit(o.maxBodyBytes),
+      ...(o.tracing ?? []),
       ...(o.metrics ? [o.metrics.plugin] : []),
       ...(o.graphiql ? [graphiqlAssets()] : []),
       useAuth({ auth, rateLimit: o.rateLimit ?? null, metrics: o.metrics ?? null }),

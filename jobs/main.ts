@@ -4,7 +4,7 @@
 import HyperExpress from 'hyper-express';
 import { z } from 'zod';
 import { configOrExit, invalidConfig, parseFlags, readCredential } from '../storage/config.ts';
-import { DynamoClient } from '../storage/client.ts';
+import { DynamoClient } from '../client/src/client.ts';
 import { logFormat, logLevel, processLogger } from '../storage/logging.ts';
 import { RepairMetrics } from './metrics.ts';
 import { readCa } from '../storage/transport/tls.ts';

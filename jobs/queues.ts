@@ -6,7 +6,7 @@
 // and a job that is lost only delays a repair that the next schedule does again.
 import { FlowProducer, Queue, type FlowJob, type JobsOptions } from 'bullmq';
 import type { RedisConnection } from './redis.ts';
-import type { RingView } from '../storage/core/preference.ts';
+import type { RingView } from '../client/src/core/preference.ts';
 import { sweepPairs } from '../storage/repair/anti-entropy.ts';
 
 export const QUEUE_NAMES = { handoff: 'handoff', antiEntropy: 'anti-entropy' } as const;

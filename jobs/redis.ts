@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import type { Logger } from '../storage/runtime.ts';
+import type { Logger } from '../client/src/runtime.ts';
 import { parseRedisAddress, type RedisAddress } from './redis-address.ts';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';

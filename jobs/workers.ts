@@ -3,12 +3,12 @@
 // protocol, reports progress on the job, and records what it did.
 import { Worker, type Job } from 'bullmq';
 import type { RedisConnection } from './redis.ts';
-import type { DynamoClient } from '../storage/client.ts';
+import type { DynamoClient } from '../client/src/client.ts';
 import { replayHints, type ReplayStats } from '../storage/repair/handoff.ts';
 import { syncPair, type SyncStats } from '../storage/repair/anti-entropy.ts';
 import { expireHints } from '../storage/repair/expiry.ts';
 import { reclaim as reclaimQuiet } from '../storage/repair/reclaim.ts';
-import type { Logger } from '../storage/runtime.ts';
+import type { Logger } from '../client/src/runtime.ts';
 import { QUEUE_NAMES, type AntiEntropyJob, type HandoffJob, type RepairQueues } from './queues.ts';
 import type { RepairStats } from './stats.ts';
 import type { RepairMetrics } from './metrics.ts';

@@ -5,7 +5,7 @@
 import { canRead, canWrite, describe } from '../gateway/principal.ts';
 import type { GatewayContext } from './context.ts';
 
-/** A refusal by scope. Gateway-only codes, never on the node protocol (storage/core/errors.ts). */
+/** A refusal by scope. Gateway-only codes, never on the node protocol (client/src/core/errors.ts). */
 export class AccessError extends Error {
   override readonly name = 'AccessError';
   readonly code: 'UNAUTHENTICATED' | 'FORBIDDEN';

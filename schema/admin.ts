@@ -3,8 +3,8 @@
 import { requireAdmin } from './access.ts';
 import { builder } from './builder.ts';
 import type { GatewayContext } from './context.ts';
-import type { NodeStatus } from '../storage/status.ts';
-import type { ReplicaCopy as ReplicaCopyShape } from '../storage/client.ts';
+import type { NodeStatus } from '../client/src/status.ts';
+import type { ReplicaCopy as ReplicaCopyShape } from '../client/src/client.ts';
 import { Sibling } from './versions.ts';
 
 interface NodeStatusShape {

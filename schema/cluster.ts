@@ -1,5 +1,5 @@
 // The cluster as the gateway sees it: quorum defaults, partitions, and each node's state.
-import { partitionCounts } from '../storage/core/ring.ts';
+import { partitionCounts } from '../client/src/core/ring.ts';
 import { builder } from './builder.ts';
 import type { GatewayContext } from './context.ts';
 

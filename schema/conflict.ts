@@ -1,9 +1,9 @@
 // A conditional write's refusal as GraphQL clients see it: error code CONFLICT, with the key's
 // current siblings and a signed context in `extensions`, in the shape a get returns them, so a
 // client can merge and write again with that context in one round trip.
-import type { ConflictError } from '../storage/core/errors.ts';
-import { contextOf, type Version } from '../storage/core/siblings.ts';
-import { formatDot } from '../storage/core/version-vector.ts';
+import type { ConflictError } from '../client/src/core/errors.ts';
+import { contextOf, type Version } from '../client/src/core/siblings.ts';
+import { formatDot } from '../client/src/core/version-vector.ts';
 import type { GatewayContext } from './context.ts';
 import { decodeValue } from './values.ts';
 

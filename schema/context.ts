@@ -1,7 +1,7 @@
 // What resolvers receive with every operation. The gateway builds one per request; tests may
 // build their own. The schema knows the store only through this.
 import type DataLoader from 'dataloader';
-import type { DynamoClient, ReadResult } from '../storage/client.ts';
+import type { DynamoClient, ReadResult } from '../client/src/client.ts';
 import type { ContextSigner } from '../gateway/context-token.ts';
 import type { Principal } from '../gateway/principal.ts';
 import type { RepairQueues } from '../jobs/queues.ts';

@@ -1,5 +1,5 @@
 // Counters: a key holding a PN-counter that merges itself (docs/types.md).
-import { counterValue } from '../storage/core/crdt/counter.ts';
+import { counterValue } from '../client/src/core/crdt/counter.ts';
 import { builder } from './builder.ts';
 import { readTyped, updateTyped } from './typed.ts';
 

@@ -1,8 +1,8 @@
 // Maps: a key holding named registers and counters that merges itself (docs/types.md).
-import { StoreError } from '../storage/core/errors.ts';
-import { counterValue } from '../storage/core/crdt/counter.ts';
-import { EMPTY_MAP, type CrdtMap, type MapUpdate } from '../storage/core/crdt/map.ts';
-import { compareStrings } from '../storage/core/crdt/canonical.ts';
+import { StoreError } from '../client/src/core/errors.ts';
+import { counterValue } from '../client/src/core/crdt/counter.ts';
+import { EMPTY_MAP, type CrdtMap, type MapUpdate } from '../client/src/core/crdt/map.ts';
+import { compareStrings } from '../client/src/core/crdt/canonical.ts';
 import { builder } from './builder.ts';
 import { canonicalAll, MAX_FIELD_LENGTH, MAX_OP_ITEMS, readTyped, updateTyped } from './typed.ts';
 

@@ -1,8 +1,8 @@
 // Ring membership for operators: the ring as a node sees it, and the changes (join, leave,
 // remove, replace). All of it needs the admin scope.
-import { StoreError } from '../storage/core/errors.ts';
-import type { ChangeKind } from '../storage/protocol/messages.ts';
-import type { MemberStatus, NodeStatus } from '../storage/status.ts';
+import { StoreError } from '../client/src/core/errors.ts';
+import type { ChangeKind } from '../client/src/protocol/messages.ts';
+import type { MemberStatus, NodeStatus } from '../client/src/status.ts';
 import { requireAdmin } from './access.ts';
 import { Admin } from './admin.ts';
 import { builder } from './builder.ts';

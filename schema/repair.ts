@@ -1,6 +1,6 @@
 // Repair for operators: hints waiting on each node, the last anti-entropy sweep of each key
 // range, totals, the queues, and starting a sweep. Needs the admin scope.
-import { StoreError } from '../storage/core/errors.ts';
+import { StoreError } from '../client/src/core/errors.ts';
 import { requireAdmin } from './access.ts';
 import { Admin } from './admin.ts';
 import { builder } from './builder.ts';

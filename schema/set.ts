@@ -1,5 +1,5 @@
 // Sets: a key holding an add-wins set of JSON values that merges itself (docs/types.md).
-import { members, type Orswot } from '../storage/core/crdt/orswot.ts';
+import { members, type Orswot } from '../client/src/core/crdt/orswot.ts';
 import { builder } from './builder.ts';
 import { canonicalAll, readTyped, updateTyped } from './typed.ts';
 

@@ -1,10 +1,10 @@
 // What the typed-value fields (counter.ts, set.ts, map.ts) share: reading a key's joined
 // state through the operation's loader, and sending an operation to the key's coordinator,
 // with the same scope checks as get and put. docs/types.md gives the semantics.
-import { StoreError } from '../storage/core/errors.ts';
-import { canonical } from '../storage/core/crdt/canonical.ts';
-import { joinSiblings, type Typed, type TypedOp, type TypeName } from '../storage/core/crdt/typed.ts';
-import { checkKey, checkQuorum } from '../storage/core/limits.ts';
+import { StoreError } from '../client/src/core/errors.ts';
+import { canonical } from '../client/src/core/crdt/canonical.ts';
+import { joinSiblings, type Typed, type TypedOp, type TypeName } from '../client/src/core/crdt/typed.ts';
+import { checkKey, checkQuorum } from '../client/src/core/limits.ts';
 import { requireRead, requireWrite } from './access.ts';
 import type { GatewayContext } from './context.ts';
 import { spend } from './versions.ts';

@@ -1,8 +1,8 @@
 // Reads: Versions, Sibling, and the get and getMany queries.
-import { StoreError } from '../storage/core/errors.ts';
-import { checkKey, checkQuorum, MAX_MGET_KEYS } from '../storage/core/limits.ts';
-import { contextOf, isLive, type SiblingSet, type Version } from '../storage/core/siblings.ts';
-import { formatDot } from '../storage/core/version-vector.ts';
+import { StoreError } from '../client/src/core/errors.ts';
+import { checkKey, checkQuorum, MAX_MGET_KEYS } from '../client/src/core/limits.ts';
+import { contextOf, isLive, type SiblingSet, type Version } from '../client/src/core/siblings.ts';
+import { formatDot } from '../client/src/core/version-vector.ts';
 import { requireRead } from './access.ts';
 import { builder } from './builder.ts';
 import type { GatewayContext, ReadKey } from './context.ts';

@@ -1,9 +1,9 @@
 // Writes: WriteResult, and the put and delete mutations.
-import { ConflictError } from '../storage/core/errors.ts';
-import { checkKey, checkQuorum, checkValue } from '../storage/core/limits.ts';
-import { formatDot } from '../storage/core/version-vector.ts';
-import type { WriteResult as StoreWrite } from '../storage/client.ts';
-import type { PutCondition } from '../storage/protocol/messages.ts';
+import { ConflictError } from '../client/src/core/errors.ts';
+import { checkKey, checkQuorum, checkValue } from '../client/src/core/limits.ts';
+import { formatDot } from '../client/src/core/version-vector.ts';
+import type { WriteResult as StoreWrite } from '../client/src/client.ts';
+import type { PutCondition } from '../client/src/protocol/messages.ts';
 import { requireRead, requireWrite } from './access.ts';
 import { builder } from './builder.ts';
 import { writeConflict } from './conflict.ts';

@@ -5,24 +5,23 @@ import { redisSetting } from '../jobs/redis-address.ts';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { DEFAULT_MAX_SIBLINGS } from './core/limits.ts';
-import { validateMembers, type Member } from './core/ring.ts';
+import { DEFAULT_MAX_SIBLINGS } from '../client/src/core/limits.ts';
+import { validateMembers, type Member } from '../client/src/core/ring.ts';
 import { logFormat, logLevel } from './logging.ts';
-import { readCa, serverTls, type ClientTls, type ServerTls } from './transport/tls.ts';
-import { IdentityFileError, loadAuthorities, loadIdentity, type ProcessIdentity } from './auth/identity-file.ts';
-import type { Role } from './auth/roles.ts';
+import type { ClientTls } from '../client/src/transport/tls.ts';
+import { readCa, serverTls, type ServerTls } from './transport/tls.ts';
+import { IdentityFileError, loadAuthorities, loadIdentity, type ProcessIdentity } from '../client/src/auth/identity-file.ts';
+import type { Role } from '../client/src/auth/roles.ts';
+import { tracingSettings, type TracingSettings } from './tracing-settings.ts';
 
 /** `n1=127.0.0.1:7001,n2=127.0.0.1:7002/2` (an optional /weight after the address) */
 export function parseNodeList(text: string): Member[] {
-  return text
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .map((entry) => {
-      const m = /^([A-Za-z0-9_.-]{1,64})=([^/\s]+:\d{1,5})(?:\/(\d+))?$/.exec(entry);
-      if (!m) throw new ConfigError(`node list entry '${entry}' is not id=host:port[/weight]`);
-      return { id: m[1]!, address: m[2]!, weight: m[3] ? Number(m[3]) : 1 };
-    });
+  const entries = text.split(',').map((s) => s.trim()).filter(Boolean);
+  return entries.map((entry) => {
+    const m = /^([A-Za-z0-9_.-]{1,64})=([^/\s]+:\d{1,5})(?:\/(\d+))?$/.exec(entry);
+    if (!m) throw new ConfigError(`node list entry '${entry}' is not id=host:port[/weight]`);
+    return { id: m[1]!, address: m[2]!, weight: m[3] ? Number(m[3]) : 1 };
+  });
 }
 
 export class ConfigError extends Error {
@@ -163,6 +162,8 @@ export interface StorageConfig extends Omit<z.infer<typeof schema>, 'nodes' | 'l
   /** this node's peer identity, and the authorities whose certificates it takes; null: the secret alone */
   readonly identity: ProcessIdentity | null;
   readonly authorities: readonly KeyObject[];
+  /** OpenTelemetry traces (tracing-settings.ts); null: off */
+  readonly tracing: TracingSettings | null;
 }
 
 export const DEFAULTS = {
@@ -248,6 +249,7 @@ const FLAGS = {
   'accept-secret-file': { type: 'string' },
   identity: { type: 'string' },
   authority: { type: 'string' },
+  'otel-endpoint': { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
@@ -292,7 +294,8 @@ export const USAGE = `storage node: one Dynamo replica process
                           (DYNAMO_TLS_CERT, DYNAMO_TLS_KEY), and dial peers over wss://; every
                           node of a cluster needs one
   --tls-ca FILE[,FILE]    the authorities peers' certificates must chain to (DYNAMO_TLS_CA;
-                          default the system's); name old and new during a rotation`;
+                          default the system's); name old and new during a rotation
+  --otel-endpoint URL     send traces to this OTLP/HTTP collector (OTEL_EXPORTER_OTLP_ENDPOINT; off by default)`;
 
 export function loadStorageConfig(argv: string[], env: NodeJS.ProcessEnv): StorageConfig {
   const flags = parseFlags(argv, FLAGS, USAGE);
@@ -372,7 +375,8 @@ export function loadStorageConfig(argv: string[], env: NodeJS.ProcessEnv): Stora
   if (acceptSecrets.length > 0 && c.secret === undefined) throw new ConfigError('--accept-secret-file (DYNAMO_ACCEPT_SECRETS) is for a node with a cluster secret');
   const authorities = authorityFiles === undefined ? [] : readAuthorities(authorityFiles, '--authority (DYNAMO_AUTHORITY)');
   const identity = identityFile === undefined ? null : readIdentity(identityFile, '--identity (DYNAMO_IDENTITY)', { cluster: c.cluster, roles: ['peer'], id: c.id });
-  return { ...rest, members, seeds: allSeeds, host: hp[1]!, port: Number(hp[2]), address: me?.address ?? listen, tls, acceptSecrets, identity, authorities };
+  const tracing = tracingSettings(flags['otel-endpoint'], env, { serviceName: 'dynamo-node', instanceId: c.id });
+  return { ...rest, members, seeds: allSeeds, host: hp[1]!, port: Number(hp[2]), address: me?.address ?? listen, tls, acceptSecrets, identity, authorities, tracing };
 }
 
 /** Secrets a node accepts besides its own: a file (one a line) or DYNAMO_ACCEPT_SECRETS (comma-separated). */
@@ -393,6 +397,4 @@ function readAcceptedSecrets(file: unknown, env: NodeJS.ProcessEnv): string[] {
   return secrets;
 }
 
-function defined<T extends Record<string, unknown>>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
+const defined = <T extends Record<string, unknown>>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

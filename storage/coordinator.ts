@@ -11,24 +11,24 @@
 //
 // get: any node may coordinate (coordinator/read.ts). What the coordinator asks of the
 // replicas, for both, is coordinator/replicas.ts.
-import { conditionalContext, conditionFailure } from './core/condition.ts';
-import { ConflictError, StoreError, type QuorumFailureReason } from './core/errors.ts';
+import { conditionalContext, conditionFailure } from '../client/src/core/condition.ts';
+import { ConflictError, StoreError, type QuorumFailureReason } from '../client/src/core/errors.ts';
 import { PutCore } from './core/put-core.ts';
-import { checkKey, checkQuorum, checkValue } from './core/limits.ts';
-import type { RingView, Target } from './core/preference.ts';
-import type { NodeId } from './core/ring.ts';
-import { applyWrite, bound, contextOf, history, type SiblingSet, type Version } from './core/siblings.ts';
-import { formatDot, EMPTY_VV, type VersionVector } from './core/version-vector.ts';
-import type { GetReply, OpReply, PutReply, PutRequest } from './protocol/messages.ts';
-import type { ReplyOf } from './protocol/replies.ts';
+import { checkKey, checkQuorum, checkValue } from '../client/src/core/limits.ts';
+import type { RingView, Target } from '../client/src/core/preference.ts';
+import type { NodeId } from '../client/src/core/ring.ts';
+import { applyWrite, bound, contextOf, history, type SiblingSet, type Version } from '../client/src/core/siblings.ts';
+import { formatDot, EMPTY_VV, type VersionVector } from '../client/src/core/version-vector.ts';
+import type { GetReply, OpReply, PutReply, PutRequest } from '../client/src/protocol/messages.ts';
+import type { ReplyOf } from '../client/src/protocol/replies.ts';
 import { readMany } from './coordinator/read.ts';
 import { Replicas } from './coordinator/replicas.ts';
-import { ReplyError } from './call.ts';
-import { operate } from './core/crdt/typed.ts';
+import { ReplyError } from '../client/src/call.ts';
+import { operate } from '../client/src/core/crdt/typed.ts';
 import type { Identity } from './identity.ts';
 import type { Liveness } from './liveness.ts';
 import type { Replica } from './replica.ts';
-import type { Clock, Logger, Transport } from './runtime.ts';
+import type { Clock, Logger, Transport } from '../client/src/runtime.ts';
 
 export interface CoordinatorConfig {
   readonly r: number;

@@ -16,12 +16,12 @@
 // Counters are per node, never per key, and leased: a lease is on disk before any counter
 // under it is handed out, so after a crash the node resumes above every dot it ever made. A
 // lease write that fails is tried again; counters past the last durable lease are refused.
-import { StoreError } from './core/errors.ts';
+import { StoreError } from '../client/src/core/errors.ts';
 import { LEASE_BLOCK } from './core/leases.ts';
-import { Reader, Writer } from './protocol/codec.ts';
+import { Reader, Writer } from '../client/src/protocol/codec.ts';
 import type { Store } from './engine/engine.ts';
-import { randomId, type Random } from './runtime.ts';
-import type { ActorId } from './core/version-vector.ts';
+import { randomId, type Random } from '../client/src/runtime.ts';
+import type { ActorId } from '../client/src/core/version-vector.ts';
 
 const NODE_KEY = ['node'];
 const LEASE_KEY = ['lease'];

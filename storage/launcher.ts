@@ -7,9 +7,10 @@ import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readCa, type ClientTls } from './transport/tls.ts';
-import { authorityFiles, ensureIdentity } from './auth/identity-file.ts';
-import type { Role } from './auth/roles.ts';
+import type { ClientTls } from '../client/src/transport/tls.ts';
+import { readCa } from './transport/tls.ts';
+import { authorityFiles, ensureIdentity } from '../client/src/auth/identity-file.ts';
+import type { Role } from '../client/src/auth/roles.ts';
 
 /** this module runs compiled, from dist/ (npm start, the scripts), rather than from the sources (tests, tsx) */
 const COMPILED = import.meta.url.endsWith('.js');

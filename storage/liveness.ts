@@ -3,7 +3,7 @@
 //
 // A request that cannot reach a peer, or a few timed-out ones in a row, count against it, any answer for it; membership/ implements
 // it with heartbeats and the phi-accrual detector.
-import type { NodeId } from './core/ring.ts';
+import type { NodeId } from '../client/src/core/ring.ts';
 
 export interface Liveness {
   isUp(node: NodeId): boolean;

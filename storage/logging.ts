@@ -6,7 +6,7 @@
 import { pino, type Logger as Pino } from 'pino';
 import pretty from 'pino-pretty';
 import { z } from 'zod';
-import type { Logger } from './runtime.ts';
+import type { Logger } from '../client/src/runtime.ts';
 import { mask as maskPassword } from '../jobs/redis-address.ts';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;

@@ -1,8 +1,8 @@
 // A storage node process: configuration, the LMDB engine, the node, its server, and a
 // graceful shutdown on SIGTERM or SIGINT (stop taking requests, finish those in flight,
 // flush, exit).
-import { createRing } from './core/ring.ts';
-import { MAX_ACTORS_PER_KEY } from './core/limits.ts';
+import { createRing } from '../client/src/core/ring.ts';
+import { MAX_ACTORS_PER_KEY } from '../client/src/core/limits.ts';
 import { DEFAULT_PHI } from './core/phi.ts';
 import { DEFAULT_GOSSIP } from './membership/gossip.ts';
 import { DEFAULT_TRANSFER } from './membership/transfers.ts';
@@ -11,10 +11,11 @@ import { LmdbEngine } from './engine/lmdb.ts';
 import { StorageNode } from './node.ts';
 import { cryptoRandom, realClock } from './real-runtime.ts';
 import { processLogger } from './logging.ts';
-import type { Logger } from './runtime.ts';
+import type { Logger } from '../client/src/runtime.ts';
 import { NodeServer } from './transport/server.ts';
-import { WsTransport } from './transport/ws-transport.ts';
+import { WsTransport } from '../client/src/transport/ws-transport.ts';
 import { NodeMetrics } from './metrics.ts';
+import { startTracing } from './tracing.ts';
 import { RepairQueues } from '../jobs/queues.ts';
 import { redisConnection, watchRedis } from '../jobs/redis.ts';
 
@@ -22,6 +23,7 @@ async function startStorageNode(config: StorageConfig): Promise<{ stop: () => Pr
   const logger = processLogger(`storage:${config.id}`, { level: config.logLevel, format: config.logFormat });
   logger.info('configuration', { config: { ...config, identity: config.identity?.certificate ?? null, authorities: config.authorities.length } });
   const metrics = new NodeMetrics();
+  const tracing = config.tracing ? await startTracing(config.tracing, logger) : null;
   const bootstrap = config.members.length > 0 ? createRing(config.members, config.partitions, config.n) : null;
   const engine = LmdbEngine.open(config.dataDir, config.durability, config.commitDelayMs);
   const transport = new WsTransport({
@@ -60,6 +62,7 @@ async function startStorageNode(config: StorageConfig): Promise<{ stop: () => Pr
     acceptSecrets: config.acceptSecrets,
     tls: config.tls?.server,
     handler: node.handle,
+    ...(tracing ? { tracer: tracing.requests } : {}),
     onPeer: (peer) => transport.heardFrom(peer),
     logger,
     routes: (app) => {
@@ -91,6 +94,7 @@ async function startStorageNode(config: StorageConfig): Promise<{ stop: () => Pr
       transport.close();
       await queues?.close();
       await engine.close();
+      await tracing?.shutdown();
       logger.info('stopped cleanly');
     })());
   return { stop, port };

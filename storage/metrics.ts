@@ -3,10 +3,10 @@
 // ring changes, and the repair counters. Gauges and counters kept by the node are read at
 // scrape time; latencies and quorum failures come from the coordinator as they happen.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { QUORUM_FAILURE_REASONS, type QuorumFailureReason } from './core/errors.ts';
+import { QUORUM_FAILURE_REASONS, type QuorumFailureReason } from '../client/src/core/errors.ts';
 import type { CoordinatorObserver } from './coordinator.ts';
 import type { StorageNode } from './node.ts';
-import type { Clock } from './runtime.ts';
+import type { Clock } from '../client/src/runtime.ts';
 
 // from half a millisecond (a local read) to the longest request timeout worth waiting for
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

@@ -5,11 +5,11 @@
 // the dispatch table (dispatch.ts, handlers.ts), the restore check, the lease check of sets
 // received, corrupt records, the ring and peers' runs on disk (meta.ts), the status report,
 // the loops and the work shutdown waits for (work.ts), and hint replay by the node itself.
-import { ConflictError, StoreError } from './core/errors.ts';
-import { receivedSiblingsLimit } from './core/limits.ts';
-import { RingView } from './core/preference.ts';
-import type { Member, NodeId, Ring } from './core/ring.ts';
-import type { SiblingSet } from './core/siblings.ts';
+import { ConflictError, StoreError } from '../client/src/core/errors.ts';
+import { receivedSiblingsLimit } from '../client/src/core/limits.ts';
+import { RingView } from '../client/src/core/preference.ts';
+import type { Member, NodeId, Ring } from '../client/src/core/ring.ts';
+import type { SiblingSet } from '../client/src/core/siblings.ts';
 import type { Engine, StoreKey } from './engine/engine.ts';
 import { RecordEngine, type StoreName } from './engine/records.ts';
 import { Coordinator, type CoordinatorConfig, type CoordinatorObserver, type Mint } from './coordinator.ts';
@@ -27,10 +27,10 @@ import { RestoreCheck } from './node/restore-check.ts';
 import { statusReport } from './node/status-report.ts';
 import { NodeWork } from './node/work.ts';
 import { RepairService } from './repair/service.ts';
-import type { ConflictReply, ErrorReply, Reply, Request } from './protocol/messages.ts';
+import type { ConflictReply, ErrorReply, Reply, Request } from '../client/src/protocol/messages.ts';
 import { Replica, type HintLimits } from './replica.ts';
-import type { Clock, Logger, Random, Transport } from './runtime.ts';
-import type { NodeStatus } from './status.ts';
+import type { Clock, Logger, Random, Transport } from '../client/src/runtime.ts';
+import type { NodeStatus } from '../client/src/status.ts';
 
 export interface NodeConfig extends CoordinatorConfig {
   readonly id: NodeId;

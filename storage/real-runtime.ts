@@ -1,7 +1,7 @@
 // The real world behind the runtime interfaces: the process clock and crypto randomness (the
 // processes' logger is in logging.ts).
 import { randomInt } from 'node:crypto';
-import type { Clock, Random } from './runtime.ts';
+import type { Clock, Random } from '../client/src/runtime.ts';
 
 export const realClock: Clock = {
   now: () => performance.now(),

@@ -19,15 +19,15 @@
 // owners a key has hints for is kept in memory, built from the hint store at start and
 // changed in the same synchronous step as the hints themselves, so it can never disagree with
 // what reads see.
-import { StoreError } from './core/errors.ts';
-import { DEFAULT_MAX_SIBLINGS, MAX_ACTORS_PER_KEY, receivedSiblingsLimit } from './core/limits.ts';
+import { StoreError } from '../client/src/core/errors.ts';
+import { DEFAULT_MAX_SIBLINGS, MAX_ACTORS_PER_KEY, receivedSiblingsLimit } from '../client/src/core/limits.ts';
 import { checkSet } from './core/set-check.ts';
-import type { Place } from './core/hash.ts';
-import { MerkleTree, leafHash } from './core/merkle.ts';
-import { merge, EMPTY_SET, sameSet, type SiblingSet } from './core/siblings.ts';
-import type { NodeId } from './core/ring.ts';
-import { EMPTY_VV, type Dot } from './core/version-vector.ts';
-import { decodeSet, encodeSet, Reader, Writer, readSet, writeSet } from './protocol/codec.ts';
+import type { Place } from '../client/src/core/hash.ts';
+import { MerkleTree, leafHash } from '../client/src/core/merkle.ts';
+import { merge, EMPTY_SET, sameSet, type SiblingSet } from '../client/src/core/siblings.ts';
+import type { NodeId } from '../client/src/core/ring.ts';
+import { EMPTY_VV, type Dot } from '../client/src/core/version-vector.ts';
+import { decodeSet, encodeSet, Reader, Writer, readSet, writeSet } from '../client/src/protocol/codec.ts';
 import type { Engine, StoreKey } from './engine/engine.ts';
 import { OverlayStore } from './engine/overlay.ts';
 

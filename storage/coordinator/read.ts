@@ -2,11 +2,11 @@
 // have answered with every causally-maximal version (a GetCore per key, core/get-core.ts),
 // keeps listening, and repairs the replicas that answered with less than the merged result
 // (read repair). A multi-get asks each replica once for all its keys.
-import { checkKey, checkQuorum } from '../core/limits.ts';
+import { checkKey, checkQuorum } from '../../client/src/core/limits.ts';
 import { GetCore } from '../core/get-core.ts';
-import type { NodeId } from '../core/ring.ts';
+import type { NodeId } from '../../client/src/core/ring.ts';
 import type { CoordinatorDeps } from '../coordinator.ts';
-import type { GetReply } from '../protocol/messages.ts';
+import type { GetReply } from '../../client/src/protocol/messages.ts';
 import type { Replicas } from './replicas.ts';
 
 /** The counter a read adds to: replicas sent the merged set after a read found them behind. */

@@ -1,13 +1,13 @@
 // What a coordinator asks of a key's replicas (its own copy read and written locally, the
 // others over the transport, feeding the liveness view), and how it reports a quorum they failed.
-import { expectReply } from '../call.ts';
-import { StoreError, quorumError, quorumFailureReason, type QuorumShortfall } from '../core/errors.ts';
-import type { Target } from '../core/preference.ts';
-import type { NodeId } from '../core/ring.ts';
-import type { SiblingSet } from '../core/siblings.ts';
+import { expectReply } from '../../client/src/call.ts';
+import { StoreError, quorumError, quorumFailureReason, type QuorumShortfall } from '../../client/src/core/errors.ts';
+import type { Target } from '../../client/src/core/preference.ts';
+import type { NodeId } from '../../client/src/core/ring.ts';
+import type { SiblingSet } from '../../client/src/core/siblings.ts';
 import type { CoordinatorDeps } from '../coordinator.ts';
-import type { Request } from '../protocol/messages.ts';
-import type { ReplyOf } from '../protocol/replies.ts';
+import type { Request } from '../../client/src/protocol/messages.ts';
+import type { ReplyOf } from '../../client/src/protocol/replies.ts';
 
 export class Replicas {
   readonly #d: CoordinatorDeps;

@@ -1,11 +1,11 @@
 // The pure accumulator of one quorum read (riak_kv_get_core's shape): replies go in, and it
 // says when R (and PR) are met or can no longer be, what to answer, and, once every replica
 // has answered or timed out, which replicas to repair.
-import { merge, missesFrom, EMPTY_SET, type SiblingSet } from './siblings.ts';
-import type { NodeId } from './ring.ts';
-import type { Target } from './preference.ts';
-import type { QuorumShortfall } from './errors.ts';
-import { MAX_ACTORS_PER_KEY } from './limits.ts';
+import { merge, missesFrom, EMPTY_SET, type SiblingSet } from '../../client/src/core/siblings.ts';
+import type { NodeId } from '../../client/src/core/ring.ts';
+import type { Target } from '../../client/src/core/preference.ts';
+import type { QuorumShortfall } from '../../client/src/core/errors.ts';
+import { MAX_ACTORS_PER_KEY } from '../../client/src/core/limits.ts';
 
 export type GetState = 'pending' | 'ok' | 'failed';
 

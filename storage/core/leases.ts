@@ -10,7 +10,7 @@
 // receiver hears the node at least once per block it uses. An actor whose node and epoch no
 // lease was heard for is not judged: refusing there would cost availability of real data (the
 // receiver may just have started, or the node speaks an older protocol).
-import type { ActorId } from './version-vector.ts';
+import type { ActorId } from '../../client/src/core/version-vector.ts';
 
 /** Counters a node leases at a time (identity.ts). */
 export const LEASE_BLOCK = 100_000;

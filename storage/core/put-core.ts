@@ -3,9 +3,9 @@
 // the next spare fallback to send the write to instead, as a hint for the replica it replaces.
 // Pending targets (replicas a key range is moving to) get the write too, but their acks do not
 // count toward the quorum.
-import type { NodeId } from './ring.ts';
-import type { Target } from './preference.ts';
-import type { QuorumShortfall } from './errors.ts';
+import type { NodeId } from '../../client/src/core/ring.ts';
+import type { Target } from '../../client/src/core/preference.ts';
+import type { QuorumShortfall } from '../../client/src/core/errors.ts';
 
 export type PutState = 'pending' | 'ok' | 'failed';
 

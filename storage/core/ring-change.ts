@@ -3,7 +3,7 @@
 // when every copy is confirmed does the change commit. One change at a time; each step is a
 // new ring version, decided by one node (the claimant), so two different rings never share
 // a version.
-import { RingError, rebalanceOwners, walkOwners, type Member, type NodeId, type Ring, type Transfer } from './ring.ts';
+import { RingError, rebalanceOwners, walkOwners, type Member, type NodeId, type Ring, type Transfer } from '../../client/src/core/ring.ts';
 
 export type Change =
   | { readonly kind: 'join'; readonly member: Member }

@@ -3,8 +3,8 @@
 // so the choice is a lattice join: commutative, associative, idempotent, and every node
 // ends with the same ring. A ring that does not hold together is refused before it gets here.
 import { createHash } from 'node:crypto';
-import { partitionBits } from './hash.ts';
-import { RingError, type Ring } from './ring.ts';
+import { partitionBits } from '../../client/src/core/hash.ts';
+import { RingError, type Ring } from '../../client/src/core/ring.ts';
 
 export interface RingDigest {
   readonly version: number;

@@ -14,10 +14,10 @@
 // actors are checked against the leases those nodes advertised (leases.ts): a counter above
 // the last lease heard plus one block is forged; an actor no lease was heard for is not judged
 // (docs/security.md, Advertised leases).
-import { StoreError } from './errors.ts';
-import { MAX_VALUE_BYTES } from './limits.ts';
-import { actorCounters, supersedes, type SiblingSet } from './siblings.ts';
-import { compareDots, formatDot, type ActorId } from './version-vector.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
+import { MAX_VALUE_BYTES } from '../../client/src/core/limits.ts';
+import { actorCounters, supersedes, type SiblingSet } from '../../client/src/core/siblings.ts';
+import { compareDots, formatDot, type ActorId } from '../../client/src/core/version-vector.ts';
 
 export interface SetLimits {
   /** siblings a received set may have */

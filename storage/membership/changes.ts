@@ -3,13 +3,13 @@
 // hands a change to the claimant. When the claimant itself is unreachable, the next staying
 // member may decide a remove or replace of the claimant, and nothing else, so a dead
 // claimant can be taken out without two nodes deciding one ring version.
-import { call } from '../call.ts';
-import { StoreError } from '../core/errors.ts';
+import { call } from '../../client/src/call.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
 import { claimantOf, completeTransfer, planChange, type Change } from '../core/ring-change.ts';
-import { RingError, type NodeId, type Ring } from '../core/ring.ts';
-import type { ChangeReply, ChangeRequest } from '../protocol/messages.ts';
+import { RingError, type NodeId, type Ring } from '../../client/src/core/ring.ts';
+import type { ChangeReply, ChangeRequest } from '../../client/src/protocol/messages.ts';
 import type { Liveness } from '../liveness.ts';
-import type { Logger, Transport } from '../runtime.ts';
+import type { Logger, Transport } from '../../client/src/runtime.ts';
 
 export interface ChangeDeps {
   readonly self: NodeId;

@@ -6,15 +6,15 @@
 // (ring-merge.ts decides). Liveness (heartbeats) never enters the ring and never needs to
 // converge: each node feeds the heartbeats it hears of into its own phi-accrual detectors and
 // decides for itself whom it can reach.
-import { call, ReplyError } from '../call.ts';
-import { StoreError } from '../core/errors.ts';
+import { call, ReplyError } from '../../client/src/call.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
 import { DEFAULT_AWARENESS, LocalHealth, type AwarenessOptions } from '../core/awareness.ts';
 import { DEFAULT_PHI, PhiAccrual, type PhiOptions } from '../core/phi.ts';
 import { compareDigests, digestOf, validateRing, type RingDigest } from '../core/ring-merge.ts';
-import type { NodeId, Ring } from '../core/ring.ts';
+import type { NodeId, Ring } from '../../client/src/core/ring.ts';
 import type { Liveness } from '../liveness.ts';
-import type { AdvertisedLease, GossipReply, GossipRequest, Heartbeat } from '../protocol/messages.ts';
-import { randomInt, type Clock, type Logger, type Random, type Transport } from '../runtime.ts';
+import type { AdvertisedLease, GossipReply, GossipRequest, Heartbeat } from '../../client/src/protocol/messages.ts';
+import { randomInt, type Clock, type Logger, type Random, type Transport } from '../../client/src/runtime.ts';
 
 export interface GossipOptions {
   readonly intervalMs: number;

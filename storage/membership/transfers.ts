@@ -12,17 +12,18 @@
 // the drop back. Before it forgets the range, the node moves its actor for the range on
 // (identity.ts): should it ever replicate those keys again, it must not make dots there under
 // an actor whose earlier dots it no longer holds.
-import { call } from '../call.ts';
-import { StoreError } from '../core/errors.ts';
-import type { RingView } from '../core/preference.ts';
-import type { NodeId, Ring } from '../core/ring.ts';
-import type { SiblingSet } from '../core/siblings.ts';
-import { encodeSet } from '../protocol/codec.ts';
+import { call } from '../../client/src/call.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
+import type { RingView } from '../../client/src/core/preference.ts';
+import type { NodeId, Ring } from '../../client/src/core/ring.ts';
+import type { SiblingSet } from '../../client/src/core/siblings.ts';
+import { encodeSet } from '../../client/src/protocol/codec.ts';
 import { pushRange } from '../repair/anti-entropy.ts';
-import type { TransferBatchReply, TransferReadRequest } from '../protocol/messages.ts';
+import type { TransferBatchReply, TransferReadRequest } from '../../client/src/protocol/messages.ts';
 import type { Liveness } from '../liveness.ts';
 import type { Replica } from '../replica.ts';
-import type { Clock, Logger, Transport } from '../runtime.ts';
+import type { Clock, Logger, Transport } from '../../client/src/runtime.ts';
+import type { TransferProgress } from '../../client/src/status.ts';
 
 export interface TransferOptions {
   /** keys per batch */
@@ -48,21 +49,6 @@ export const DEFAULT_TRANSFER: TransferOptions = {
 
 /** a confirmed copy the ring does not show as done after this long is confirmed again */
 const RECONFIRM_AFTER_MS = 5000;
-
-export interface TransferProgress {
-  readonly ringVersion: number;
-  readonly partition: number;
-  readonly sources: readonly NodeId[];
-  state: 'running' | 'copied' | 'confirmed' | 'retrying';
-  keys: number;
-  bytes: number;
-  /** keys the sources reported holding when the copy began */
-  total: number;
-  readonly startedAt: number;
-  finishedAt?: number;
-  confirmedAt?: number;
-  error?: string;
-}
 
 export interface TransferDeps {
   readonly self: NodeId;

@@ -5,7 +5,7 @@
 import type { StoreKey } from '../engine/engine.ts';
 import type { StoreName } from '../engine/records.ts';
 import type { Identity } from '../identity.ts';
-import type { Logger } from '../runtime.ts';
+import type { Logger } from '../../client/src/runtime.ts';
 
 export class CorruptRecords {
   /** records that failed their checksum since start (each counted once) */

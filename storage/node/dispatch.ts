@@ -1,9 +1,9 @@
 // The node's dispatch table: one handler per request type, typed by what answers it
 // (protocol/replies.ts). The type checker refuses a table without a handler for every request
 // type, or a handler that answers with the wrong reply; a handler refuses by throwing.
-import type { NodeId } from '../core/ring.ts';
-import type { Reply, Request } from '../protocol/messages.ts';
-import type { ReplyOf, RequestOf, RequestType } from '../protocol/replies.ts';
+import type { NodeId } from '../../client/src/core/ring.ts';
+import type { Reply, Request } from '../../client/src/protocol/messages.ts';
+import type { ReplyOf, RequestOf, RequestType } from '../../client/src/protocol/replies.ts';
 
 /** Serves one request type; `from` is the peer's node id, or null for a client. */
 export type Handler<T extends RequestType> = (request: RequestOf<T>, from: NodeId | null) => ReplyOf<T> | Promise<ReplyOf<T>>;

@@ -1,12 +1,12 @@
 // The node's rows of its dispatch table (dispatch.ts): what it serves itself, beside the
 // repair service's rows. Each row hands the request to the part that holds what it needs.
-import { StoreError } from '../core/errors.ts';
-import { MAX_MGET_KEYS } from '../core/limits.ts';
-import type { NodeId } from '../core/ring.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
+import { MAX_MGET_KEYS } from '../../client/src/core/limits.ts';
+import type { NodeId } from '../../client/src/core/ring.ts';
 import type { Readiness } from '../coordinator.ts';
 import type { StorageNode } from '../node.ts';
-import type { AckReply, ErrorReply, HintsReply, HintsRequest, MgetItem, ReplicaWriteRequest, Request } from '../protocol/messages.ts';
-import type { Clock } from '../runtime.ts';
+import type { AckReply, ErrorReply, HintsReply, HintsRequest, MgetItem, ReplicaWriteRequest, Request } from '../../client/src/protocol/messages.ts';
+import type { Clock } from '../../client/src/runtime.ts';
 import type { Handlers } from './dispatch.ts';
 
 export interface HandlerDeps {

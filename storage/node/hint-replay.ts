@@ -1,7 +1,7 @@
 // Hint replay by the node itself: without repair workers (no Redis), and always once the node
 // has left the ring (the workers replay the hints of members only). It delivers the hints whose
 // owners it can reach, and a node that left passes on what it cannot deliver (repair/handoff.ts).
-import type { RingView } from '../core/preference.ts';
+import type { RingView } from '../../client/src/core/preference.ts';
 import type { StorageNode } from '../node.ts';
 import { replayHints } from '../repair/handoff.ts';
 

@@ -6,15 +6,15 @@
 // before anything is merged), so serving those two again is safe; nothing else is served
 // again. Refused when the lease the node itself advertises now is still below the counter; a
 // node that cannot be asked goes unjudged for a while.
-import { StoreError } from '../core/errors.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
 import { actorNodeEpoch, HeardLeases } from '../core/leases.ts';
-import type { NodeId } from '../core/ring.ts';
+import type { NodeId } from '../../client/src/core/ring.ts';
 import { checkSet, setProblem, type SetLimits } from '../core/set-check.ts';
-import { actorCounters, type SiblingSet } from '../core/siblings.ts';
+import { actorCounters, type SiblingSet } from '../../client/src/core/siblings.ts';
 import type { Identity } from '../identity.ts';
 import type { Gossiper } from '../membership/gossip.ts';
-import type { Reply, Request } from '../protocol/messages.ts';
-import type { Clock } from '../runtime.ts';
+import type { Reply, Request } from '../../client/src/protocol/messages.ts';
+import type { Clock } from '../../client/src/runtime.ts';
 
 /** How long a node that could not be asked for its lease goes unjudged: until gossip has had a few rounds to reach it. */
 const UNASKED_MS = 10_000;

@@ -1,9 +1,9 @@
 // What a node keeps in its meta store besides its identity (identity.ts): the ring it last
 // adopted, and the newest run it heard of each peer (which the restore check asks for).
-import type { Ring } from '../core/ring.ts';
+import type { Ring } from '../../client/src/core/ring.ts';
 import type { Store, StoreKey } from '../engine/engine.ts';
-import { Reader, Writer, readRing, writeRing } from '../protocol/codec.ts';
-import type { Heartbeat } from '../protocol/messages.ts';
+import { Reader, Writer, readRing, writeRing } from '../../client/src/protocol/codec.ts';
+import type { Heartbeat } from '../../client/src/protocol/messages.ts';
 
 const RING_KEY = ['ring'];
 /** meta keys [HEARD, node]: the newest generation and life heard of each peer */

@@ -7,14 +7,14 @@
 // majorities meet, so a later run under the same epoch is always heard of. Until then puts are
 // handed to other replicas, and a put handed here is refused unapplied (see `readiness`); only
 // one no other replica takes is coordinated here, as a new actor.
-import { call } from '../call.ts';
-import type { RingView } from '../core/preference.ts';
-import type { NodeId } from '../core/ring.ts';
+import { call } from '../../client/src/call.ts';
+import type { RingView } from '../../client/src/core/preference.ts';
+import type { NodeId } from '../../client/src/core/ring.ts';
 import type { Readiness } from '../coordinator.ts';
 import type { Identity } from '../identity.ts';
 import type { Gossiper } from '../membership/gossip.ts';
-import type { Heartbeat } from '../protocol/messages.ts';
-import type { Clock, Logger, Transport } from '../runtime.ts';
+import type { Heartbeat } from '../../client/src/protocol/messages.ts';
+import type { Clock, Logger, Transport } from '../../client/src/runtime.ts';
 
 /** How long a starting node waits for a member's word on its last run before asking again. */
 const RESTORE_CHECK_TIMEOUT_MS = 500;

@@ -1,8 +1,8 @@
 // A node's report of itself (storage/status.ts), for `status`, the CLI and the gateway's admin fields.
 import { claimantOf } from '../core/ring-change.ts';
-import { partitionCounts, type NodeId } from '../core/ring.ts';
+import { partitionCounts, type NodeId } from '../../client/src/core/ring.ts';
 import type { StorageNode } from '../node.ts';
-import type { NodeStatus } from '../status.ts';
+import type { NodeStatus } from '../../client/src/status.ts';
 
 /** What the node itself knows beyond its parts: its clock, and how far it is through start and shutdown. */
 export interface StatusState {

@@ -1,5 +1,5 @@
 // A node's background loops, and the work in flight that shutdown waits for.
-import type { Clock, Logger, Timer } from '../runtime.ts';
+import type { Clock, Logger, Timer } from '../../client/src/runtime.ts';
 
 export class NodeWork {
   readonly #clock: Clock;

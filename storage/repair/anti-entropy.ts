@@ -6,13 +6,13 @@
 //
 // A sweep of a key range syncs its replicas pairwise in a fixed order, (A,B), (A,C), (B,C):
 // after the three, every replica holds the union of all three.
-import { call } from '../call.ts';
-import { differingKeys, differingSegments, type TreeSide } from '../core/merkle.ts';
-import type { RingView } from '../core/preference.ts';
-import type { NodeId } from '../core/ring.ts';
-import type { Request, TransferEntry } from '../protocol/messages.ts';
-import type { ReplyOf } from '../protocol/replies.ts';
-import type { Transport } from '../runtime.ts';
+import { call } from '../../client/src/call.ts';
+import { differingKeys, differingSegments, type TreeSide } from '../../client/src/core/merkle.ts';
+import type { RingView } from '../../client/src/core/preference.ts';
+import type { NodeId } from '../../client/src/core/ring.ts';
+import type { Request, TransferEntry } from '../../client/src/protocol/messages.ts';
+import type { ReplyOf } from '../../client/src/protocol/replies.ts';
+import type { Transport } from '../../client/src/runtime.ts';
 
 export interface SyncOptions {
   readonly transport: Transport;

@@ -5,11 +5,11 @@
 // 1) hold them, so expiry never leaves fewer copies than it found. A hint no primary can take
 // yet stays, and is tried again on the next pass. (Hints past the size cap are never stored:
 // the write goes to the next fallback instead.)
-import { call } from '../call.ts';
-import type { RingView } from '../core/preference.ts';
-import type { NodeId } from '../core/ring.ts';
-import type { HintEntry, HintRef } from '../protocol/messages.ts';
-import type { Transport } from '../runtime.ts';
+import { call } from '../../client/src/call.ts';
+import type { RingView } from '../../client/src/core/preference.ts';
+import type { NodeId } from '../../client/src/core/ring.ts';
+import type { HintEntry, HintRef } from '../../client/src/protocol/messages.ts';
+import type { Transport } from '../../client/src/runtime.ts';
 
 export interface ExpiryOptions {
   readonly transport: Transport;

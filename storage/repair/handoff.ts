@@ -11,13 +11,13 @@
 //
 // A holder that is leaving the ring hands on the hints it cannot deliver: to a staying node,
 // as hints for the same owner.
-import { StoreError } from '../core/errors.ts';
-import type { RingView } from '../core/preference.ts';
-import type { NodeId } from '../core/ring.ts';
-import { call } from '../call.ts';
-import type { HintEntry, HintRef, Request } from '../protocol/messages.ts';
-import type { ReplyOf } from '../protocol/replies.ts';
-import type { Transport } from '../runtime.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
+import type { RingView } from '../../client/src/core/preference.ts';
+import type { NodeId } from '../../client/src/core/ring.ts';
+import { call } from '../../client/src/call.ts';
+import type { HintEntry, HintRef, Request } from '../../client/src/protocol/messages.ts';
+import type { ReplyOf } from '../../client/src/protocol/replies.ts';
+import type { Transport } from '../../client/src/runtime.ts';
 
 /** Where a hint goes now: its owner while that node replicates the key, else the key's current replicas. */
 export function hintTargets(view: RingView, hint: { owner: NodeId; key: string }, holder: NodeId): NodeId[] {

@@ -13,13 +13,13 @@
 // Each primary acts only if it still holds exactly what was seen (the dots, or the leaf hash).
 // Dots are never reused (counters are per node and leased), so a context from before can never
 // cover a write made after it.
-import { call } from '../call.ts';
-import type { RingView } from '../core/preference.ts';
-import type { NodeId } from '../core/ring.ts';
-import type { Dot } from '../core/version-vector.ts';
-import type { CompactRequest, ReclaimRequest, Request } from '../protocol/messages.ts';
-import type { ReplyOf } from '../protocol/replies.ts';
-import type { Transport } from '../runtime.ts';
+import { call } from '../../client/src/call.ts';
+import type { RingView } from '../../client/src/core/preference.ts';
+import type { NodeId } from '../../client/src/core/ring.ts';
+import type { Dot } from '../../client/src/core/version-vector.ts';
+import type { CompactRequest, ReclaimRequest, Request } from '../../client/src/protocol/messages.ts';
+import type { ReplyOf } from '../../client/src/protocol/replies.ts';
+import type { Transport } from '../../client/src/runtime.ts';
 
 /** Remembers since when a key has been quiet (Redis for the workers, memory in the simulator). */
 export interface CandidateStore {

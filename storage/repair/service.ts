@@ -1,15 +1,16 @@
 // The node's side of repair: it answers the tree, key and hint requests that hinted handoff,
 // anti-entropy and tombstone reclamation send it, and counts what it did for metrics.
-import { StoreError } from '../core/errors.ts';
-import { leafHash } from '../core/merkle.ts';
-import type { RingView } from '../core/preference.ts';
-import type { NodeId } from '../core/ring.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
+import { leafHash } from '../../client/src/core/merkle.ts';
+import type { RingView } from '../../client/src/core/preference.ts';
+import type { NodeId } from '../../client/src/core/ring.ts';
 import type { Identity } from '../identity.ts';
-import type { HintEntry, HintRef } from '../protocol/messages.ts';
+import type { HintEntry, HintRef } from '../../client/src/protocol/messages.ts';
 import type { HandlersOf } from '../node/dispatch.ts';
 import type { Replica } from '../replica.ts';
-import type { Clock, Logger } from '../runtime.ts';
-import type { SiblingSet } from '../core/siblings.ts';
+import type { Clock, Logger } from '../../client/src/runtime.ts';
+import type { RepairCounters } from '../../client/src/status.ts';
+import type { SiblingSet } from '../../client/src/core/siblings.ts';
 
 /** The request types this service serves: its rows of the node's dispatch table. */
 export type RepairRequestType =
@@ -27,21 +28,6 @@ export type RepairRequestType =
   | 'tombstones'
   | 'quietKeys'
   | 'compact';
-
-export interface RepairCounters {
-  /** hints deleted after their delivery was acknowledged */
-  hintsReplayed: number;
-  /** hints past their age cap, deleted once their keys' primaries held them */
-  hintsExpired: number;
-  /** sibling sets merged in by anti-entropy */
-  keysRepaired: number;
-  tombstonesReclaimed: number;
-  /** quiet keys whose versions' histories were compacted */
-  historiesCompacted: number;
-  treeVerifications: number;
-  /** verifications that found the incremental tree wrong (and replaced it) */
-  treeMismatches: number;
-}
 
 export interface RepairServiceDeps {
   readonly self: NodeId;

@@ -1,9 +1,9 @@
 // Repair without BullMQ: one tick() that replays every node's hints, drops expired ones after
 // sweeping their key ranges, and sweeps key ranges. The simulator drives the cluster's repair
 // with it; the BullMQ workers run the same functions, one job at a time.
-import type { RingView } from '../core/preference.ts';
-import type { NodeId } from '../core/ring.ts';
-import type { Transport } from '../runtime.ts';
+import type { RingView } from '../../client/src/core/preference.ts';
+import type { NodeId } from '../../client/src/core/ring.ts';
+import type { Transport } from '../../client/src/runtime.ts';
 import { syncPair, sweepPairs, type SyncStats } from './anti-entropy.ts';
 import { expireHints } from './expiry.ts';
 import { replayHints, type ReplayStats } from './handoff.ts';

@@ -21,17 +21,18 @@
 // node's data.
 import { createHash, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import HyperExpress from 'hyper-express';
-import { decodeCertificate, IdentityError, verifyCertificate, verifyHello, type Certificate } from '../auth/certificate.ts';
-import { allowed, type Role } from '../auth/roles.ts';
-import { StoreError } from '../core/errors.ts';
-import { MAX_FRAME_BYTES } from '../core/limits.ts';
-import { decodeFrames, isBadFrame, PROTOCOL_MIN, SPOKEN } from '../protocol/codec.ts';
-import { isRequest, type Reply } from '../protocol/messages.ts';
-import type { Logger, RequestHandler } from '../runtime.ts';
-import { FrameBatcher } from './batcher.ts';
+import { decodeCertificate, IdentityError, verifyCertificate, verifyHello, type Certificate } from '../../client/src/auth/certificate.ts';
+import { allowed, type Role } from '../../client/src/auth/roles.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
+import { MAX_FRAME_BYTES } from '../../client/src/core/limits.ts';
+import { decodeFrames, isBadFrame, PROTOCOL_MIN, SPOKEN } from '../../client/src/protocol/codec.ts';
+import { isRequest, type Reply } from '../../client/src/protocol/messages.ts';
+import type { Logger, RequestHandler } from '../../client/src/runtime.ts';
+import type { RequestTracer } from '../tracing.ts';
+import { FrameBatcher } from '../../client/src/transport/batcher.ts';
 import type { ServerTls } from './tls.ts';
-import { IDENTITY_HEADER, IDENTITY_PROTOCOL, NODE_ID_HEADER, NONCE_HEADER } from './identity-headers.ts';
-import { agree, offeredRange, PROTOCOL_HEADER, PROTOCOL_MAX_HEADER, refusal, WS_PATH } from './versions.ts';
+import { IDENTITY_HEADER, IDENTITY_PROTOCOL, NODE_ID_HEADER, NONCE_HEADER } from '../../client/src/transport/identity-headers.ts';
+import { agree, offeredRange, PROTOCOL_HEADER, PROTOCOL_MAX_HEADER, refusal, WS_PATH } from '../../client/src/transport/versions.ts';
 
 export interface ServerOptions {
   readonly host: string;
@@ -53,6 +54,8 @@ export interface ServerOptions {
   readonly tls?: ServerTls;
   /** extra HTTP routes (health, metrics) */
   readonly routes?: (app: HyperExpress.Server) => void;
+  /** serves each request that carries a trace context inside a span (storage/tracing.ts); absent: tracing off */
+  readonly tracer?: RequestTracer;
 }
 
 export { WS_PATH };
@@ -240,7 +243,11 @@ export class NodeServer {
           out.push(id, { type: 'error', code: 'FORBIDDEN', message: `${caller.name} has the ${caller.role} role, which may not send ${message.type}`, details: { role: caller.role, request: message.type } });
           continue;
         }
-        void this.options.handler(caller.from, message).then(
+        const { tracer, handler } = this.options;
+        const from = caller.from;
+        const parent = frame.trace;
+        const work = parent && tracer ? tracer.serve(parent, from, message, () => handler(from, message)) : handler(from, message);
+        void work.then(
           (reply: Reply) => {
             try {
               out.push(id, reply);

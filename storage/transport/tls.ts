@@ -1,6 +1,6 @@
-// TLS settings, shared by every process: a server's certificate and key (the nodes' wss://
-// listener, the gateway's https), and the certificate authorities a process trusts when it
-// dials a node (nodes dialing peers, the client library, the gateway, the workers, the CLI).
+// TLS settings read at start: a server's certificate and key (the nodes' wss:// listener, the
+// gateway's https), and the certificate authorities a process trusts when it dials a node, read
+// from files into the client library's ClientTls (client/src/transport/tls.ts).
 //
 // TLS is all or nothing across a cluster: a node with a certificate listens for wss:// only and
 // dials its peers over wss://, so every node of a cluster has one; a client dials wss:// when it
@@ -9,13 +9,8 @@
 // authority at once (docs/security.md).
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { ClientTls } from '../../client/src/transport/tls.ts';
 import { ConfigError } from '../config.ts';
-
-/** What a dialing process needs: the authorities it trusts. */
-export interface ClientTls {
-  /** PEM certificates of the trusted authorities; empty: the system's */
-  readonly ca: readonly Buffer[];
-}
 
 /** What a listening process needs: files, read by uWebSockets when it starts listening. */
 export interface ServerTls {
@@ -23,24 +18,11 @@ export interface ServerTls {
   readonly keyFile: string;
 }
 
-/** The scheme a client dials a node with. */
-export function wsScheme(tls: ClientTls | undefined): 'ws' | 'wss' {
-  return tls ? 'wss' : 'ws';
-}
-
 /** The scheme of a process's HTTP routes (health, GraphQL). */
 export function httpScheme(tls: unknown): 'http' | 'https' {
   return tls ? 'https' : 'http';
 }
 
-/** A hint for a failed connection that looks like a TLS mismatch, or '' (appended to the error). */
-export function tlsHint(e: Error & { code?: string }, tls: ClientTls | undefined): string {
-  const code = e.code ?? '';
-  if (/CERT|SIGNATURE|ISSUER|ALTNAME/.test(code)) return ` (TLS: the node's certificate is not trusted by ${tls && tls.ca.length > 0 ? 'the authorities given in --tls-ca / DYNAMO_TLS_CA' : 'the system'}, or does not name this address)`;
-  if (tls && (code === 'EPROTO' || /wrong version number|packet length too long/i.test(e.message))) return ' (TLS: the node does not speak TLS)';
-  if (!tls && (code === 'ECONNRESET' || /socket hang up|Parse Error/i.test(e.message))) return ' (if the node speaks TLS, dial it with --tls-ca / DYNAMO_TLS_CA)';
-  return '';
-}
 
 /** Reads comma-separated PEM files of trusted authorities; each must hold at least one certificate. */
 export function readCa(files: string, what = '--tls-ca'): ClientTls {

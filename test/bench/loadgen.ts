@@ -13,6 +13,7 @@
 //
 // Prints `start` when the measured window opens, then one JSON line of results when it closes,
 // so the caller measures the other processes over the same window.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
@@ -61,7 +62,9 @@ interface Driver {
 
 async function dynamoDriver(t: Extract<LoadTarget, { kind: 'dynamo' }>, value: Buffer): Promise<Driver> {
   // the client of the tree under test, so a revision with another protocol is driven by its own client
-  const { DynamoClient } = (await import(pathToFileURL(join(t.root, 'storage/client.ts')).href)) as typeof import('../../storage/client.ts');
+  // the client package's sources, or storage/client.ts in a tree from before the package
+  const clientFile = existsSync(join(t.root, 'client/src/client.ts')) ? 'client/src/client.ts' : 'storage/client.ts';
+  const { DynamoClient } = (await import(pathToFileURL(join(t.root, clientFile)).href)) as typeof import('../../client/src/client.ts');
   const { readCa } = (await import(pathToFileURL(join(t.root, 'storage/transport/tls.ts')).href)) as typeof import('../../storage/transport/tls.ts');
   const client = await DynamoClient.connect({ seeds: t.seeds, cluster: 'dev', secret: t.secret, timeoutMs: 10_000, ...(t.ca ? { tls: readCa(t.ca) } : {}) });
   const contexts = new Map<string, Awaited<ReturnType<typeof client.put>>['context']>();

@@ -3,11 +3,11 @@
 // requests in a row before it suspects a peer; a request that cannot reach a peer still counts at once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { StoreError } from '../../storage/core/errors.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
 import { LocalHealth } from '../../storage/core/awareness.ts';
 import { DEFAULT_GOSSIP, Gossiper } from '../../storage/membership/gossip.ts';
-import type { Reply, Request } from '../../storage/protocol/messages.ts';
-import { silentLogger, type Clock, type Timer } from '../../storage/runtime.ts';
+import type { Reply, Request } from '../../client/src/protocol/messages.ts';
+import { silentLogger, type Clock, type Timer } from '../../client/src/runtime.ts';
 
 test('the score rises with each late round and falls with each timely one, within 0 and max', () => {
   const h = new LocalHealth({ max: 3, timeoutsToSuspect: 2 });

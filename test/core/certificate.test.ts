@@ -1,4 +1,4 @@
-// Certificates and hellos (storage/auth/certificate.ts): what a node takes and what it refuses.
+// Certificates and hellos (client/src/auth/certificate.ts): what a node takes and what it refuses.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -15,8 +15,8 @@ import {
   verifyHello,
   type Certificate,
   type CertificateFields,
-} from '../../storage/auth/certificate.ts';
-import { ROLES } from '../../storage/auth/roles.ts';
+} from '../../client/src/auth/certificate.ts';
+import { ROLES } from '../../client/src/auth/roles.ts';
 
 const authority = generateKeyPairSync('ed25519');
 const other = generateKeyPairSync('ed25519');

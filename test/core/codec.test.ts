@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { StoreError } from '../../storage/core/errors.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
 import {
   decodeFrames,
   encodeFrame,
@@ -14,8 +14,8 @@ import {
   ProtocolError,
   Writer,
   writeFrame,
-} from '../../storage/protocol/codec.ts';
-import { MESSAGE_TYPES, type Message, type MessageType } from '../../storage/protocol/messages.ts';
+} from '../../client/src/protocol/codec.ts';
+import { MESSAGE_TYPES, type Message, type MessageType } from '../../client/src/protocol/messages.ts';
 import { anyMessage, arbitraries, asOfVersion, normalize } from '../protocol/arbitraries.ts';
 
 const TYPES = Object.keys(MESSAGE_TYPES) as MessageType[];
@@ -130,7 +130,7 @@ test('a message type newer than the frame version is refused, on both sides, and
   const forged = encodeFrame(4, { type: 'quietKeys', partition: 1, limit: 2 }, 3);
   forged[4] = 2;
   assert.match(bad(forged), /message type 80 \(quietKeys\) does not exist in protocol version 2/);
-  assert.throws(() => encodeFrame(1, { type: 'ping' }, PROTOCOL_MAX + 1), /protocol version 8 is not spoken here/);
+  assert.throws(() => encodeFrame(1, { type: 'ping' }, PROTOCOL_MAX + 1), new RegExp(`protocol version ${PROTOCOL_MAX + 1} is not spoken here`));
   assert.throws(() => encodeFrame(1, { type: 'ping' }, PROTOCOL_MIN - 1), /protocol version 1 is not spoken here/);
 });
 
@@ -143,7 +143,7 @@ test('a decoder accepts the versions of its range and no other', () => {
   assert.match(bad(v3, { min: 2, max: 2 }), /protocol version 3 is not supported \(this connection speaks version 2\)/);
   const v1 = Buffer.from(v2);
   v1[4] = 1;
-  assert.match(bad(v1), /protocol version 1 is not supported \(this connection speaks versions 2 to 7\)/);
+  assert.match(bad(v1), /protocol version 1 is not supported \(this connection speaks versions 2 to 8\)/);
 });
 
 test('a put condition exists from version 4: refused by the writer below it, and by the reader in an older frame', () => {

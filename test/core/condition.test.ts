@@ -1,9 +1,9 @@
 // The condition of a conditional put, as a pure function of what the coordinator holds.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { conditionalContext, conditionFailure } from '../../storage/core/condition.ts';
-import { applyWrite, contextOf, type SiblingSet, type Version } from '../../storage/core/siblings.ts';
-import { EMPTY_VV, type VersionVector } from '../../storage/core/version-vector.ts';
+import { conditionalContext, conditionFailure } from '../../client/src/core/condition.ts';
+import { applyWrite, contextOf, type SiblingSet, type Version } from '../../client/src/core/siblings.ts';
+import { EMPTY_VV, type VersionVector } from '../../client/src/core/version-vector.ts';
 
 const v = (actor: string, counter: number, past: VersionVector = EMPTY_VV, deleted = false): Version => ({
   dot: { actor, counter },

@@ -1,4 +1,4 @@
-// The typed values (storage/core/crdt/) against naive models. Each property runs a random
+// The typed values (client/src/core/crdt/) against naive models. Each property runs a random
 // history over three replicas, each its own actor: a step applies an operation at one replica
 // (as a coordinator does, over everything it holds) or joins one replica's state into
 // another's (as a read, read repair or anti-entropy brings siblings together). The models
@@ -6,12 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { canonical } from '../../storage/core/crdt/canonical.ts';
-import { decodeOp, decodeTyped, encodeOp, encodeTyped } from '../../storage/core/crdt/codec.ts';
-import { counterValue } from '../../storage/core/crdt/counter.ts';
-import { members } from '../../storage/core/crdt/orswot.ts';
-import { applyOp, empty, joinSiblings, joinTyped, type Typed, type TypedOp, type TypeName } from '../../storage/core/crdt/typed.ts';
-import type { Version } from '../../storage/core/siblings.ts';
+import { canonical } from '../../client/src/core/crdt/canonical.ts';
+import { decodeOp, decodeTyped, encodeOp, encodeTyped } from '../../client/src/core/crdt/codec.ts';
+import { counterValue } from '../../client/src/core/crdt/counter.ts';
+import { members } from '../../client/src/core/crdt/orswot.ts';
+import { applyOp, empty, joinSiblings, joinTyped, type Typed, type TypedOp, type TypeName } from '../../client/src/core/crdt/typed.ts';
+import type { Version } from '../../client/src/core/siblings.ts';
 
 const ACTORS = ['n1@1', 'n2@1', 'n3@2'];
 const MEMBERS = ['"apple"', '"pear"', '{"id":1}', '7'];

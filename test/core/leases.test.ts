@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { actorNodeEpoch, HeardLeases, LEASE_BLOCK } from '../../storage/core/leases.ts';
 import { checkSet, setProblem, type SetLimits } from '../../storage/core/set-check.ts';
-import { applyWrite, bound, contextOf, merge, type SiblingSet, type Version } from '../../storage/core/siblings.ts';
-import { EMPTY_VV } from '../../storage/core/version-vector.ts';
-import { StoreError } from '../../storage/core/errors.ts';
+import { applyWrite, bound, contextOf, merge, type SiblingSet, type Version } from '../../client/src/core/siblings.ts';
+import { EMPTY_VV } from '../../client/src/core/version-vector.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
 
 type Step =
   | { kind: 'write'; at: number; readFrom: number[]; blind: boolean }

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { createRing, partitionCounts, walkOwners, type Member, type Ring } from '../../storage/core/ring.ts';
+import { createRing, partitionCounts, walkOwners, type Member, type Ring } from '../../client/src/core/ring.ts';
 import { claimantOf, commitIfComplete, completeTransfer, planChange, type Change } from '../../storage/core/ring-change.ts';
 import { mergeRings, validateRing, digestOf } from '../../storage/core/ring-merge.ts';
 import { PhiAccrual } from '../../storage/core/phi.ts';

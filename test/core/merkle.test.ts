@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { differingKeys, differingSegments, leafHash, localSide, MerkleTree, segmentOfPosition } from '../../storage/core/merkle.ts';
-import { ringPosition } from '../../storage/core/hash.ts';
+import { differingKeys, differingSegments, leafHash, localSide, MerkleTree, segmentOfPosition } from '../../client/src/core/merkle.ts';
+import { ringPosition } from '../../client/src/core/hash.ts';
 
 const segmentOf = (key: string) => segmentOfPosition(ringPosition(key), 64);
 

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { PutCore, type PutState } from '../../storage/core/put-core.ts';
 import { GetCore } from '../../storage/core/get-core.ts';
-import { merge, type SiblingSet } from '../../storage/core/siblings.ts';
-import type { Target } from '../../storage/core/preference.ts';
+import { merge, type SiblingSet } from '../../client/src/core/siblings.ts';
+import type { Target } from '../../client/src/core/preference.ts';
 
 const NODES = ['a', 'b', 'c', 'd', 'e', 'f', 'g'] as const;
 const targetsArb = fc

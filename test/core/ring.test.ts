@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
-import { createRing, partitionCounts, rebalance, targetCounts, walkFrom, type Member } from '../../storage/core/ring.ts';
-import { RingView, sloppyTargets } from '../../storage/core/preference.ts';
-import { partitionOf } from '../../storage/core/hash.ts';
+import { createRing, partitionCounts, rebalance, targetCounts, walkFrom, type Member } from '../../client/src/core/ring.ts';
+import { RingView, sloppyTargets } from '../../client/src/core/preference.ts';
+import { partitionOf } from '../../client/src/core/hash.ts';
 
 const members = (count: number, weights: number[] = []): Member[] =>
   Array.from({ length: count }, (_, i) => ({ id: `n${i + 1}`, address: `127.0.0.1:${7001 + i}`, weight: weights[i] ?? 1 }));

@@ -1,9 +1,9 @@
-// The role table (storage/auth/roles.ts) against the rules of issue 14, written out here as a
+// The role table (client/src/auth/roles.ts) against the rules of issue 14, written out here as a
 // naive model: a change to the table that breaks one of them fails here.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ALLOWED, allowed, ROLES, type RequestType, type Role } from '../../storage/auth/roles.ts';
-import { isRequest, MESSAGE_TYPES, type Message, type MessageType } from '../../storage/protocol/messages.ts';
+import { ALLOWED, allowed, ROLES, type RequestType, type Role } from '../../client/src/auth/roles.ts';
+import { isRequest, MESSAGE_TYPES, type Message, type MessageType } from '../../client/src/protocol/messages.ts';
 import { arbitraries } from '../protocol/arbitraries.ts';
 import fc from 'fast-check';
 

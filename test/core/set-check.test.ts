@@ -5,9 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { setProblem, checkSet, type SetLimits } from '../../storage/core/set-check.ts';
-import { applyWrite, bound, contextOf, history, merge, type SiblingSet, type Version } from '../../storage/core/siblings.ts';
-import { compareDots, EMPTY_VV } from '../../storage/core/version-vector.ts';
-import { StoreError } from '../../storage/core/errors.ts';
+import { applyWrite, bound, contextOf, history, merge, type SiblingSet, type Version } from '../../client/src/core/siblings.ts';
+import { compareDots, EMPTY_VV } from '../../client/src/core/version-vector.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
 
 type Step = { kind: 'write'; at: number; readFrom: number[]; blind: boolean; deleted: boolean } | { kind: 'sync'; from: number; to: number } | { kind: 'renew'; at: number };
 

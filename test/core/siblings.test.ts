@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { actorCounters, applyWrite, bound, contextCovers, contextOf, merge, supersedes, type SiblingSet, type Version } from '../../storage/core/siblings.ts';
-import { compare, compareDots, coversDot, equalVV, formatDot, join, leq, meet, EMPTY_VV, type Dot, type VersionVector } from '../../storage/core/version-vector.ts';
+import { actorCounters, applyWrite, bound, contextCovers, contextOf, merge, supersedes, type SiblingSet, type Version } from '../../client/src/core/siblings.ts';
+import { compare, compareDots, coversDot, equalVV, formatDot, join, leq, meet, EMPTY_VV, type Dot, type VersionVector } from '../../client/src/core/version-vector.ts';
 
 // ------------------------------------------------------------------ the naive model
 

@@ -7,8 +7,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoClient } from '../../storage/client.ts';
-import { loadIdentity } from '../../storage/auth/identity-file.ts';
+import { DynamoClient } from '../../client/src/client.ts';
+import { loadIdentity } from '../../client/src/auth/identity-file.ts';
 import { LocalCluster, type LocalClusterOptions } from '../../storage/launcher.ts';
 
 export const TEST_SECRET = 'integration-test-secret-0123456789';

@@ -19,10 +19,10 @@ export interface TestStack extends TestCluster {
 }
 
 export async function withStack(
-  options: { nodes: number; basePort: number; gatewayPort: number; gatewayArgs?: string[]; gatewayEnv?: Record<string, string> },
+  options: { nodes: number; basePort: number; gatewayPort: number; gatewayArgs?: string[]; gatewayEnv?: Record<string, string>; nodeEnv?: Record<string, string> },
   body: (s: TestStack) => Promise<void>,
 ): Promise<void> {
-  await withCluster({ nodes: options.nodes, basePort: options.basePort }, async (t) => {
+  await withCluster({ nodes: options.nodes, basePort: options.basePort, ...(options.nodeEnv ? { env: options.nodeEnv } : {}) }, async (t) => {
     let gateway: ChildProcess | undefined;
     try {
       gateway = await startService({

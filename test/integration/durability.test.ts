@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoClient } from '../../storage/client.ts';
+import { DynamoClient } from '../../client/src/client.ts';
 import { LocalCluster } from '../../storage/launcher.ts';
 import { TEST_SECRET } from '../helpers/cluster.ts';
 

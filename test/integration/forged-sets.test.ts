@@ -3,10 +3,10 @@
 // node's actor above the lease that node advertised (plus one block).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { StoreError } from '../../storage/core/errors.ts';
-import type { SiblingSet, Version } from '../../storage/core/siblings.ts';
-import type { DynamoClient } from '../../storage/client.ts';
-import type { Reply } from '../../storage/protocol/messages.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
+import type { SiblingSet, Version } from '../../client/src/core/siblings.ts';
+import type { DynamoClient } from '../../client/src/client.ts';
+import type { Reply } from '../../client/src/protocol/messages.ts';
 import { withCluster } from '../helpers/cluster.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { LEASE_BLOCK } from '../../storage/core/leases.ts';

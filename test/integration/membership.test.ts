@@ -2,9 +2,9 @@
 // a killed node while a writer keeps writing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { StoreError } from '../../storage/core/errors.ts';
-import { walkOwners, partitionCounts } from '../../storage/core/ring.ts';
-import type { DynamoClient } from '../../storage/client.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
+import { walkOwners, partitionCounts } from '../../client/src/core/ring.ts';
+import type { DynamoClient } from '../../client/src/client.ts';
 import type { LocalCluster } from '../../storage/launcher.ts';
 import { withCluster } from '../helpers/cluster.ts';
 import { waitFor } from '../helpers/wait.ts';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { chromium, type Browser } from 'playwright-core';
-import type { DynamoClient } from '../../storage/client.ts';
+import type { DynamoClient } from '../../client/src/client.ts';
 import { startService, stopProcess, type LocalCluster } from '../../storage/launcher.ts';
 import { keyPrefix, RepairQueues } from '../../jobs/queues.ts';
 import { RepairStats } from '../../jobs/stats.ts';

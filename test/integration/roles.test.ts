@@ -1,24 +1,24 @@
 // Roles on the node protocol, against real node processes that take identities only (no
 // cluster secret): the handshake's refusals, and for each role the allowed side and the
-// refused side of its boundary (storage/auth/roles.ts), with nothing changed by a refusal.
+// refused side of its boundary (client/src/auth/roles.ts), with nothing changed by a refusal.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { decodeCertificate, encodeCertificate, issue, rawPublicKey, signHello, type CertificateFields } from '../../storage/auth/certificate.ts';
-import { authorityFiles, issueIdentity, loadAuthorityKey, loadIdentity, type ProcessIdentity } from '../../storage/auth/identity-file.ts';
-import type { Role } from '../../storage/auth/roles.ts';
-import { DynamoClient } from '../../storage/client.ts';
-import { StoreError } from '../../storage/core/errors.ts';
-import type { Version } from '../../storage/core/siblings.ts';
-import { decodeFrames, encodeFrame, isBadFrame } from '../../storage/protocol/codec.ts';
-import type { Reply, Request } from '../../storage/protocol/messages.ts';
+import { decodeCertificate, encodeCertificate, issue, rawPublicKey, signHello, type CertificateFields } from '../../client/src/auth/certificate.ts';
+import { authorityFiles, issueIdentity, loadAuthorityKey, loadIdentity, type ProcessIdentity } from '../../client/src/auth/identity-file.ts';
+import type { Role } from '../../client/src/auth/roles.ts';
+import { DynamoClient } from '../../client/src/client.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
+import type { Version } from '../../client/src/core/siblings.ts';
+import { decodeFrames, encodeFrame, isBadFrame } from '../../client/src/protocol/codec.ts';
+import type { Reply, Request } from '../../client/src/protocol/messages.ts';
 import { replayHints } from '../../storage/repair/handoff.ts';
-import { Connection } from '../../storage/transport/connection.ts';
-import { IDENTITY_HEADER, NODE_ID_HEADER, NONCE_HEADER } from '../../storage/transport/identity-headers.ts';
-import { WS_PATH } from '../../storage/transport/versions.ts';
+import { Connection } from '../../client/src/transport/connection.ts';
+import { IDENTITY_HEADER, NODE_ID_HEADER, NONCE_HEADER } from '../../client/src/transport/identity-headers.ts';
+import { WS_PATH } from '../../client/src/transport/versions.ts';
 import { TEST_SECRET, withCluster, type TestCluster } from '../helpers/cluster.ts';
 import { waitFor } from '../helpers/wait.ts';
 

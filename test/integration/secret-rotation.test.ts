@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StoreError } from '../../storage/core/errors.ts';
-import { DynamoClient } from '../../storage/client.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
+import { DynamoClient } from '../../client/src/client.ts';
 import { withCluster } from '../helpers/cluster.ts';
 
 test('a node accepts its secret and the accepted ones, so senders can move to a new secret one by one; any other secret is refused', async () => {

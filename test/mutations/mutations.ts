@@ -108,7 +108,7 @@ export const MUTATIONS: readonly Mutation[] = [
   {
     name: 'a version supersedes another by its dot alone, not its whole history',
     found: 'design: trimmed or pruned histories',
-    file: 'storage/core/siblings.ts',
+    file: 'client/src/core/siblings.ts',
     find: 'return !equalDots(a.dot, b.dot) && coversDot(a.past, b.dot) && leq(b.past, a.past);',
     replace: 'return !equalDots(a.dot, b.dot) && coversDot(a.past, b.dot);',
     check: testFile('test/core/siblings.test.ts', 'trimmed past'),

@@ -6,13 +6,13 @@
 // 2^53, keys are well-formed and at most 1024 bytes): the properties test the codec, and
 // the codec's own refusals are tested on purpose elsewhere.
 import fc from 'fast-check';
-import { ERROR_CODES, type ErrorCode } from '../../storage/core/errors.ts';
-import type { Member, Ring } from '../../storage/core/ring.ts';
-import type { Version } from '../../storage/core/siblings.ts';
-import type { Dot } from '../../storage/core/version-vector.ts';
-import { canonical } from '../../storage/core/crdt/canonical.ts';
-import type { TypedOp } from '../../storage/core/crdt/typed.ts';
-import type { Heartbeat, Message, MessageType } from '../../storage/protocol/messages.ts';
+import { ERROR_CODES, type ErrorCode } from '../../client/src/core/errors.ts';
+import type { Member, Ring } from '../../client/src/core/ring.ts';
+import type { Version } from '../../client/src/core/siblings.ts';
+import type { Dot } from '../../client/src/core/version-vector.ts';
+import { canonical } from '../../client/src/core/crdt/canonical.ts';
+import type { TypedOp } from '../../client/src/core/crdt/typed.ts';
+import type { Heartbeat, Message, MessageType } from '../../client/src/protocol/messages.ts';
 
 type Of<T extends MessageType> = Extract<Message, { type: T }>;
 export type MessageArbitraries = { readonly [T in MessageType]: fc.Arbitrary<Of<T>> };

@@ -9,8 +9,8 @@
 // against it. Printing it again from a later codec proves nothing, so it is not regenerated (a
 // later codec that still writes version 2 the same prints the same file: the draws are seeded).
 import fc from 'fast-check';
-import { encodeFrame, messageSince } from '../../storage/protocol/codec.ts';
-import { MESSAGE_TYPES, type Message, type MessageType } from '../../storage/protocol/messages.ts';
+import { encodeFrame, messageSince } from '../../client/src/protocol/codec.ts';
+import { MESSAGE_TYPES, type Message, type MessageType } from '../../client/src/protocol/messages.ts';
 import { arbitraries } from './arbitraries.ts';
 import { toJson, type Fixture } from './fixture-json.ts';
 

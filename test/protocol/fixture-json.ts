@@ -1,6 +1,6 @@
 // Messages as JSON, for the wire-compatibility fixture: bytes as { $hex }, version vectors
 // (Maps) as { $vv: [actor, counter][] }. Everything else in a message is already JSON.
-import type { Message } from '../../storage/protocol/messages.ts';
+import type { Message } from '../../client/src/protocol/messages.ts';
 
 export interface FixtureFrame {
   readonly id: number;

@@ -2,10 +2,10 @@
 // codec's registry, and the one check every caller makes of a reply (storage/call.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { expectReply, ReplyError } from '../../storage/call.ts';
-import { StoreError } from '../../storage/core/errors.ts';
-import { isRequest, MESSAGE_TYPES, type Message, type MessageType, type Reply } from '../../storage/protocol/messages.ts';
-import { REPLIES } from '../../storage/protocol/replies.ts';
+import { expectReply, ReplyError } from '../../client/src/call.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
+import { isRequest, MESSAGE_TYPES, type Message, type MessageType, type Reply } from '../../client/src/protocol/messages.ts';
+import { REPLIES } from '../../client/src/protocol/replies.ts';
 
 const TYPES = Object.keys(MESSAGE_TYPES) as MessageType[];
 const requestType = (type: MessageType) => isRequest({ type } as Message);

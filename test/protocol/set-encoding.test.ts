@@ -4,8 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { SiblingSet, Version } from '../../storage/core/siblings.ts';
-import { decodeSet, encodeSet, Reader, readSet, Writer, writeSet } from '../../storage/protocol/codec.ts';
+import type { SiblingSet, Version } from '../../client/src/core/siblings.ts';
+import { decodeSet, encodeSet, Reader, readSet, Writer, writeSet } from '../../client/src/protocol/codec.ts';
 
 const actor = fc.stringMatching(/^[a-z0-9]{1,6}@[0-9]{1,2}$/);
 const counter = fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER });

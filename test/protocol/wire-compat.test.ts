@@ -4,8 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { decodeFrames, encodeFrame, isBadFrame, messageSince } from '../../storage/protocol/codec.ts';
-import { MESSAGE_TYPES, type MessageType } from '../../storage/protocol/messages.ts';
+import { decodeFrames, encodeFrame, isBadFrame, messageSince } from '../../client/src/protocol/codec.ts';
+import { MESSAGE_TYPES, type MessageType } from '../../client/src/protocol/messages.ts';
 import { normalize } from './arbitraries.ts';
 import { fromJson, type Fixture } from './fixture-json.ts';
 

@@ -16,7 +16,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { DynamoClient } from '../../storage/client.ts';
+import { DynamoClient } from '../../client/src/client.ts';
 import { ROOT, waitHealthy } from '../../storage/launcher.ts';
 import { keyPrefix } from '../../jobs/queues.ts';
 import { NetnsNetwork, type Host } from '../helpers/netns.ts';

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { Cluster } from 'ioredis';
-import type { DynamoClient } from '../../storage/client.ts';
+import type { DynamoClient } from '../../client/src/client.ts';
 import { startService, stopProcess, type LocalCluster } from '../../storage/launcher.ts';
 import { keyPrefix, RepairQueues } from '../../jobs/queues.ts';
 import { redisConnection } from '../../jobs/redis.ts';

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LmdbEngine } from '../../storage/engine/lmdb.ts';
 import { Replica } from '../../storage/replica.ts';
-import { RingView } from '../../storage/core/preference.ts';
-import { createRing } from '../../storage/core/ring.ts';
-import type { SiblingSet, Version } from '../../storage/core/siblings.ts';
+import { RingView } from '../../client/src/core/preference.ts';
+import { createRing } from '../../client/src/core/ring.ts';
+import type { SiblingSet, Version } from '../../client/src/core/siblings.ts';
 
 const view = new RingView(createRing([{ id: 'n1', address: 'a:1', weight: 1 }], 8, 1));
 const LIMITS = { maxBytes: 1 << 30, maxAgeMs: 86_400_000 };

@@ -4,8 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { History, check, type FinalState } from './checker.ts';
-import { contextOf, type SiblingSet, type Version } from '../../storage/core/siblings.ts';
-import type { Dot, VersionVector } from '../../storage/core/version-vector.ts';
+import { contextOf, type SiblingSet, type Version } from '../../client/src/core/siblings.ts';
+import type { Dot, VersionVector } from '../../client/src/core/version-vector.ts';
 
 const KEY = 'k';
 const dot = (actor: string, counter: number): Dot => ({ actor, counter });

@@ -34,8 +34,8 @@
 //   converged  every primary holds the same versions, and no hint is left (checked when asked);
 //   writable   a read-modify-write over a full read ends with exactly one version (checked by the
 //              caller, reported here).
-import { contextOf, supersedes, type SiblingSet, type Version } from '../../storage/core/siblings.ts';
-import { coversDot, equalVV, formatDot, type Dot, type VersionVector } from '../../storage/core/version-vector.ts';
+import { contextOf, supersedes, type SiblingSet, type Version } from '../../client/src/core/siblings.ts';
+import { coversDot, equalVV, formatDot, type Dot, type VersionVector } from '../../client/src/core/version-vector.ts';
 
 export interface WriteRecord {
   readonly id: string;
@@ -150,7 +150,7 @@ export interface CheckOptions {
   readonly converge?: boolean;
   /**
    * histories were pruned to a small bound: an overwritten version may come back as a sibling
-   * (the documented cost of pruning, storage/core/siblings.ts), so versions back are counted, not
+   * (the documented cost of pruning, client/src/core/siblings.ts), so versions back are counted, not
    * failed; every other property still holds
    */
   readonly pruned?: boolean;

@@ -1,16 +1,16 @@
 // A whole cluster in one process: real StorageNodes over the simulated network, memory
 // engines whose writes become durable after a simulated delay, one seeded generator.
-import { createRing, type Member, type Ring } from '../../storage/core/ring.ts';
+import { createRing, type Member, type Ring } from '../../client/src/core/ring.ts';
 import { DEFAULT_GOSSIP } from '../../storage/membership/gossip.ts';
 import { DEFAULT_TRANSFER } from '../../storage/membership/transfers.ts';
 import { RepairTicker } from '../../storage/repair/ticker.ts';
 import { memoryCandidates } from '../../storage/repair/reclaim.ts';
 import { MemoryDisk, MemoryEngine, type WriteFault } from '../../storage/engine/memory.ts';
 import type { Mint } from '../../storage/coordinator.ts';
-import type { SiblingSet } from '../../storage/core/siblings.ts';
+import type { SiblingSet } from '../../client/src/core/siblings.ts';
 import { StorageNode, type NodeConfig } from '../../storage/node.ts';
-import { silentLogger, type Logger, type Transport } from '../../storage/runtime.ts';
-import { MAX_ACTORS_PER_KEY, DEFAULT_MAX_SIBLINGS } from '../../storage/core/limits.ts';
+import { silentLogger, type Logger, type Transport } from '../../client/src/runtime.ts';
+import { MAX_ACTORS_PER_KEY, DEFAULT_MAX_SIBLINGS } from '../../client/src/core/limits.ts';
 import { SimNetwork, type Faults, CALM } from './network.ts';
 import { SeededRandom } from './random.ts';
 import { Scheduler } from './scheduler.ts';

@@ -5,9 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimCluster } from './cluster.ts';
-import { contextOf, type SiblingSet } from '../../storage/core/siblings.ts';
-import type { VersionVector } from '../../storage/core/version-vector.ts';
-import type { PutCondition, Reply } from '../../storage/protocol/messages.ts';
+import { contextOf, type SiblingSet } from '../../client/src/core/siblings.ts';
+import type { VersionVector } from '../../client/src/core/version-vector.ts';
+import type { PutCondition, Reply } from '../../client/src/protocol/messages.ts';
 
 const KEY = 'cart';
 

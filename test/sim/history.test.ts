@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimCluster } from './cluster.ts';
 import { actorsOf } from './checker.ts';
-import { contextOf, type SiblingSet } from '../../storage/core/siblings.ts';
-import type { Reply, Request } from '../../storage/protocol/messages.ts';
+import { contextOf, type SiblingSet } from '../../client/src/core/siblings.ts';
+import type { Reply, Request } from '../../client/src/protocol/messages.ts';
 
 const SEED = Number(process.env.HISTORY_SEED ?? 1100);
 const ROUNDS = Number(process.env.HISTORY_ROUNDS ?? 1000);

@@ -3,10 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimCluster } from './cluster.ts';
-import { partitionCounts } from '../../storage/core/ring.ts';
+import { partitionCounts } from '../../client/src/core/ring.ts';
 import { digestOf } from '../../storage/core/ring-merge.ts';
-import type { Reply } from '../../storage/protocol/messages.ts';
-import { coversDot, equalDots, type Dot } from '../../storage/core/version-vector.ts';
+import type { Reply } from '../../client/src/protocol/messages.ts';
+import { coversDot, equalDots, type Dot } from '../../client/src/core/version-vector.ts';
 
 async function change(c: SimCluster, via: string, req: { kind: 'join' | 'leave' | 'remove' | 'replace'; node: string; by?: string }): Promise<Reply> {
   return c.scheduler.drive(

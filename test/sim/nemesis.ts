@@ -5,7 +5,7 @@
 // removes and replaces, also while the claimant is cut off (and then asks the claimant for a
 // change of its own, as an operator on its side of the cut would).
 import { claimantOf } from '../../storage/core/ring-change.ts';
-import type { ChangeKind, Reply } from '../../storage/protocol/messages.ts';
+import type { ChangeKind, Reply } from '../../client/src/protocol/messages.ts';
 import type { MemoryDisk } from '../../storage/engine/memory.ts';
 import type { SimCluster } from './cluster.ts';
 import type { SeededRandom } from './random.ts';

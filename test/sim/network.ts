@@ -3,10 +3,10 @@
 // seeded latency, and may be dropped, duplicated (all but puts) or reordered; links can be cut in either
 // direction. A request to a node that is down fails fast, as a refused connection does; a
 // request over a cut link or a dropped message times out.
-import { StoreError } from '../../storage/core/errors.ts';
-import { decodeFrames, encodeFrame, isBadFrame } from '../../storage/protocol/codec.ts';
-import type { Message, Reply, Request } from '../../storage/protocol/messages.ts';
-import type { RequestHandler, Transport } from '../../storage/runtime.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
+import { decodeFrames, encodeFrame, isBadFrame } from '../../client/src/protocol/codec.ts';
+import type { Message, Reply, Request } from '../../client/src/protocol/messages.ts';
+import type { RequestHandler, Transport } from '../../client/src/runtime.ts';
 import type { SeededRandom } from './random.ts';
 import type { Scheduler } from './scheduler.ts';
 

@@ -1,5 +1,5 @@
 // A seeded generator (mulberry32): the same seed gives the same run.
-import type { Random } from '../../storage/runtime.ts';
+import type { Random } from '../../client/src/runtime.ts';
 
 export class SeededRandom implements Random {
   #state: number;

@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimCluster } from './cluster.ts';
-import { contextOf } from '../../storage/core/siblings.ts';
-import type { Reply } from '../../storage/protocol/messages.ts';
+import { contextOf } from '../../client/src/core/siblings.ts';
+import type { Reply } from '../../client/src/protocol/messages.ts';
 
 async function put(c: SimCluster, key: string, value: string, context: Parameters<typeof contextOf>[0] | null = null, deleted = false): Promise<Reply> {
   return c.scheduler.drive(c.client('writer').request('n1', { type: 'put', key, value: Buffer.from(value), deleted, context: context ? contextOf(context) : null, w: 2, pw: 0 }, 3000));

@@ -1,7 +1,7 @@
 // Cost at scale, by simulation: for clusters of the given sizes, how partitions balance, how
 // many gossip rounds a ring change takes to reach every node, and how many messages one client
 // request costs (gossip excluded).
-import { partitionCounts } from '../../storage/core/ring.ts';
+import { partitionCounts } from '../../client/src/core/ring.ts';
 import { SimCluster } from './cluster.ts';
 
 export interface ScaleRow {

@@ -1,7 +1,7 @@
 // Simulated time. Events run one at a time in (time, sequence) order; after each, every
 // promise continuation it caused runs before the next event, so a run depends only on the
 // seed. Nothing here waits on real time.
-import type { Clock, Timer } from '../../storage/runtime.ts';
+import type { Clock, Timer } from '../../client/src/runtime.ts';
 
 interface Event {
   readonly at: number;

@@ -12,7 +12,7 @@ export interface Parameters {
   /** require every primary of every key to hold the same set after repair, and no hint left */
   readonly converge: boolean;
   /**
-   * actors a key's history names at most (storage/core/siblings.ts bound); the default when
+   * actors a key's history names at most (client/src/core/siblings.ts bound); the default when
    * absent. Below the default, pruning happens, versions may come back as siblings (counted, not
    * failed) and a read-modify-write may take two rounds to leave one version.
    */

@@ -11,12 +11,12 @@ import { clusterFor } from './simulate.ts';
 import { Nemesis } from './nemesis.ts';
 import { draw } from './swarm.ts';
 import { finalState, newExercised, repairRound, settle } from './workload.ts';
-import { StoreError } from '../../storage/core/errors.ts';
-import { decodeTyped } from '../../storage/core/crdt/codec.ts';
-import { counterValue } from '../../storage/core/crdt/counter.ts';
-import { members } from '../../storage/core/crdt/orswot.ts';
-import { joinSiblings, type TypedOp } from '../../storage/core/crdt/typed.ts';
-import { encodeSet } from '../../storage/protocol/codec.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
+import { decodeTyped } from '../../client/src/core/crdt/codec.ts';
+import { counterValue } from '../../client/src/core/crdt/counter.ts';
+import { members } from '../../client/src/core/crdt/orswot.ts';
+import { joinSiblings, type TypedOp } from '../../client/src/core/crdt/typed.ts';
+import { encodeSet } from '../../client/src/protocol/codec.ts';
 
 const COUNTERS = ['c0', 'c1'];
 const SETS = ['s0', 's1'];

@@ -5,13 +5,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimCluster } from './cluster.ts';
-import { decodeTyped } from '../../storage/core/crdt/codec.ts';
-import { counterValue } from '../../storage/core/crdt/counter.ts';
-import { members } from '../../storage/core/crdt/orswot.ts';
-import { joinSiblings, type TypedOp } from '../../storage/core/crdt/typed.ts';
-import { encodeSet } from '../../storage/protocol/codec.ts';
-import type { SiblingSet } from '../../storage/core/siblings.ts';
-import type { Reply } from '../../storage/protocol/messages.ts';
+import { decodeTyped } from '../../client/src/core/crdt/codec.ts';
+import { counterValue } from '../../client/src/core/crdt/counter.ts';
+import { members } from '../../client/src/core/crdt/orswot.ts';
+import { joinSiblings, type TypedOp } from '../../client/src/core/crdt/typed.ts';
+import { encodeSet } from '../../client/src/protocol/codec.ts';
+import type { SiblingSet } from '../../client/src/core/siblings.ts';
+import type { Reply } from '../../client/src/protocol/messages.ts';
 
 const KEY = 'likes';
 

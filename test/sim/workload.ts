@@ -6,12 +6,12 @@
 // Every value, deletes included, carries the id of its write, so the checker can tell which
 // write a version is; the coordinator keeps no value for a delete, so a tombstone is known by
 // the dot its coordinator minted for it (the ground truth the cluster records).
-import { StoreError } from '../../storage/core/errors.ts';
-import { contextOf, type SiblingSet } from '../../storage/core/siblings.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
+import { contextOf, type SiblingSet } from '../../client/src/core/siblings.ts';
 import { digestOf } from '../../storage/core/ring-merge.ts';
-import type { VersionVector } from '../../storage/core/version-vector.ts';
-import type { Reply, Request } from '../../storage/protocol/messages.ts';
-import type { Transport } from '../../storage/runtime.ts';
+import type { VersionVector } from '../../client/src/core/version-vector.ts';
+import type { Reply, Request } from '../../client/src/protocol/messages.ts';
+import type { Transport } from '../../client/src/runtime.ts';
 import type { SweepReport } from '../../storage/repair/ticker.ts';
 import { actorsOf, valueId, type FinalState, type History } from './checker.ts';
 import { addCounts, type SimCluster } from './cluster.ts';

@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
-import { Connection } from '../../storage/transport/connection.ts';
-import { StoreError } from '../../storage/core/errors.ts';
+import { Connection } from '../../client/src/transport/connection.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
 
 test('a peer that accepts the TCP connection but never answers the upgrade (stopped, or behind a stalled link) fails a request by its timeout, as not sent', async () => {
   const sockets: Socket[] = [];

@@ -4,13 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { encodeCertificate, issue, rawPublicKey } from '../../storage/auth/certificate.ts';
-import type { ProcessIdentity } from '../../storage/auth/identity-file.ts';
-import type { Role } from '../../storage/auth/roles.ts';
-import { StoreError } from '../../storage/core/errors.ts';
-import type { Reply, Request } from '../../storage/protocol/messages.ts';
-import { silentLogger } from '../../storage/runtime.ts';
-import { Connection } from '../../storage/transport/connection.ts';
+import { encodeCertificate, issue, rawPublicKey } from '../../client/src/auth/certificate.ts';
+import type { ProcessIdentity } from '../../client/src/auth/identity-file.ts';
+import type { Role } from '../../client/src/auth/roles.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
+import type { Reply, Request } from '../../client/src/protocol/messages.ts';
+import { silentLogger } from '../../client/src/runtime.ts';
+import { Connection } from '../../client/src/transport/connection.ts';
 import { NodeServer } from '../../storage/transport/server.ts';
 import { waitFor } from '../helpers/wait.ts';
 

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadStorageConfig, readCredential } from '../../storage/config.ts';
-import { authorityFiles, ensureAuthority, ensureIdentity, issueIdentity, loadAuthorityKey } from '../../storage/auth/identity-file.ts';
+import { authorityFiles, ensureAuthority, ensureIdentity, issueIdentity, loadAuthorityKey } from '../../client/src/auth/identity-file.ts';
 import { loadGatewayConfig } from '../../gateway/config.ts';
 
 test('node identities and authorities are checked at start, with messages naming the setting and the fault', () => {

@@ -3,13 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket, { WebSocketServer } from 'ws';
-import { StoreError } from '../../storage/core/errors.ts';
-import { silentLogger } from '../../storage/runtime.ts';
-import { decodeFrames, encodeFrame, isBadFrame, PROTOCOL_MAX, type VersionRange } from '../../storage/protocol/codec.ts';
-import type { Reply, Request } from '../../storage/protocol/messages.ts';
-import { Connection } from '../../storage/transport/connection.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
+import { silentLogger } from '../../client/src/runtime.ts';
+import { decodeFrames, encodeFrame, isBadFrame, PROTOCOL_MAX, type VersionRange } from '../../client/src/protocol/codec.ts';
+import type { Reply, Request } from '../../client/src/protocol/messages.ts';
+import { Connection } from '../../client/src/transport/connection.ts';
 import { NodeServer, WS_PATH } from '../../storage/transport/server.ts';
-import { agree, answered, offeredRange } from '../../storage/transport/versions.ts';
+import { agree, answered, offeredRange } from '../../client/src/transport/versions.ts';
 
 const SECRET = 'versions-test-secret-0123456789';
 const CLUSTER = 'test';

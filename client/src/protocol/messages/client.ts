@@ -345,7 +345,7 @@ export interface StatusRequest {
 
 export interface StatusReply {
   readonly type: 'statusReply';
-  /** a JSON object: NodeStatus in storage/status.ts */
+  /** a JSON object: NodeStatus in client/src/status.ts */
   readonly json: string;
 }
 

@@ -10,6 +10,7 @@ import type { HelloRequest } from './messages/hello.ts';
 import type { MembershipReply, MembershipRequest } from './messages/membership.ts';
 import type { RepairReply, RepairRequest } from './messages/repair.ts';
 import type { ReplicaReply, ReplicaRequest } from './messages/replica.ts';
+import type { TraceContext } from './trace-context.ts';
 
 export type * from './messages/client.ts';
 export type * from './messages/replica.ts';
@@ -18,6 +19,7 @@ export type * from './messages/repair.ts';
 export type * from './messages/handoff.ts';
 export type * from './messages/hello.ts';
 export type { TransferEntry } from './shapes.ts';
+export type { TraceContext } from './trace-context.ts';
 export { isRequest, MESSAGE_TYPES, PROTOCOL_MAX, PROTOCOL_MIN, PROTOCOL_VERSION } from './codec.ts';
 
 export type Request = ClientRequest | ReplicaRequest | MembershipRequest | RepairRequest | HandoffRequest | HelloRequest;
@@ -32,4 +34,6 @@ export type MessageType = Message['type'];
 export interface Frame<M extends Message = Message> {
   readonly id: number;
   readonly message: M;
+  /** the sender's trace context, on a request from protocol version 8 (trace-context.ts) */
+  readonly trace?: TraceContext;
 }

@@ -2,8 +2,38 @@
 // the ring as it sees it, the transfers into it, hints and repair counters. Travels as JSON in
 // a statusReply.
 import type { NodeId } from './core/ring.ts';
-import type { TransferProgress } from './membership/transfers.ts';
-import type { RepairCounters } from './repair/service.ts';
+
+/** One key range being copied into the reporting node (storage/membership/transfers.ts). */
+export interface TransferProgress {
+  readonly ringVersion: number;
+  readonly partition: number;
+  readonly sources: readonly NodeId[];
+  state: 'running' | 'copied' | 'confirmed' | 'retrying';
+  keys: number;
+  bytes: number;
+  /** keys the sources reported holding when the copy began */
+  total: number;
+  readonly startedAt: number;
+  finishedAt?: number;
+  confirmedAt?: number;
+  error?: string;
+}
+
+/** What the node's repair service has done since start (storage/repair/service.ts). */
+export interface RepairCounters {
+  /** hints deleted after their delivery was acknowledged */
+  hintsReplayed: number;
+  /** hints past their age cap, deleted once their keys' primaries held them */
+  hintsExpired: number;
+  /** sibling sets merged in by anti-entropy */
+  keysRepaired: number;
+  tombstonesReclaimed: number;
+  /** quiet keys whose versions' histories were compacted */
+  historiesCompacted: number;
+  treeVerifications: number;
+  /** verifications that found the incremental tree wrong (and replaced it) */
+  treeMismatches: number;
+}
 
 export interface MemberStatus {
   readonly id: NodeId;

@@ -16,6 +16,7 @@ import { StoreError } from '../core/errors.ts';
 import { MAX_FRAME_BYTES } from '../core/limits.ts';
 import { decodeFrames, isBadFrame, SPOKEN, type VersionRange } from '../protocol/codec.ts';
 import type { Reply, Request } from '../protocol/messages.ts';
+import { outgoingTrace } from '../protocol/trace-context.ts';
 import { FrameBatcher } from './batcher.ts';
 import { IDENTITY_HEADER, IDENTITY_PROTOCOL, NODE_ID_HEADER, NONCE_HEADER } from './identity-headers.ts';
 import { tlsHint, wsScheme, type ClientTls } from './tls.ts';
@@ -88,7 +89,8 @@ export class Connection {
       this.#nextId = this.#nextId >= 0xffffffff ? 1 : this.#nextId + 1;
       this.#pending.set(id, { resolve, reject, deadline, what: message.type });
       try {
-        this.#batcher!.push(id, message);
+        // the trace context current as the request is sent: none unless this process traces
+        this.#batcher!.push(id, message, outgoingTrace());
       } catch (e) {
         this.#pending.delete(id);
         reject(e);

@@ -4,6 +4,8 @@
 //
 // A WebSocket message carries one or more frames; each frame is
 //   u32 length of what follows | u8 protocol version | u8 message type | u32 request id | payload
+// From version 8 a request's type byte may have bit 7 set: a trace context (trace-context.ts)
+// then follows the request id, before the payload.
 // The version byte is the one the two ends agreed on when the connection opened (see
 // storage/transport/server.ts). Every read is bounds-checked: malformed input raises
 // ProtocolError, never a crash or a half-decoded message. Layouts are in docs/protocol.md.
@@ -17,6 +19,7 @@ import { helloMessages } from './messages/hello.ts';
 import { membershipMessages } from './messages/membership.ts';
 import { repairMessages } from './messages/repair.ts';
 import { replicaMessages } from './messages/replica.ts';
+import { readTraceContext, TRACE_FLAG, TRACE_SINCE, writeTraceContext, type TraceContext } from './trace-context.ts';
 import { ProtocolError, Reader, Writer } from './wire.ts';
 
 export { ProtocolError, Reader, Writer } from './wire.ts';
@@ -34,9 +37,10 @@ export { decodeSet, encodeSet, readRing, readSet, readVV, writeRing, writeSet, w
  *   5: hello, a caller's signed proof of its identity (connections opened with a certificate).
  *   6: a put may carry a typed operation in place of a value, answered by opReply.
  *   7: heartbeats carry the sender's epoch and the highest counter its durable lease covers.
+ *   8: a request frame may carry a trace context (bit 7 of the type byte).
  */
 export const PROTOCOL_MIN = 2;
-export const PROTOCOL_MAX = 7;
+export const PROTOCOL_MAX = 8;
 /** The newest version this node speaks. */
 export const PROTOCOL_VERSION = PROTOCOL_MAX;
 
@@ -71,7 +75,8 @@ for (const [name, entry] of Object.entries(ENTRIES) as [MessageType, MessageEntr
   // numbers are part of the protocol: a clash or a slip is a bug to fail at load, not on the wire
   const clash = BY_NUMBER.get(entry.number);
   if (clash) throw new Error(`message types ${clash.type} and ${entry.type} share the number ${entry.number}`);
-  if (entry.type !== name || entry.number < 1 || entry.number > 255) throw new Error(`bad registry entry ${name}`);
+  // bit 7 of the type byte is the trace extension's (version 8), so type numbers stop at 127
+  if (entry.type !== name || entry.number < 1 || entry.number >= TRACE_FLAG) throw new Error(`bad registry entry ${name}`);
   if (entry.since > PROTOCOL_MAX) throw new Error(`${name} appears in version ${entry.since}, above ${PROTOCOL_MAX}`);
   BY_NUMBER.set(entry.number, entry);
 }
@@ -105,9 +110,11 @@ const HEADER_BYTES = 4 + 1 + 1 + 4;
 
 /**
  * Appends one frame to `w`, at the connection's protocol version. A message type newer than
- * that version is refused before anything is written, so the writer stays usable.
+ * that version is refused before anything is written, so the writer stays usable. A request's
+ * trace context is written from version 8 and left out below it: an older peer gets the
+ * request untraced.
  */
-export function writeFrame(w: Writer, id: number, m: Message, version = PROTOCOL_MAX): void {
+export function writeFrame(w: Writer, id: number, m: Message, version = PROTOCOL_MAX, trace?: TraceContext): void {
   if (version < PROTOCOL_MIN || version > PROTOCOL_MAX) {
     throw new ProtocolError(`protocol version ${version} is not spoken here (this node speaks ${describeRange(SPOKEN)})`);
   }
@@ -119,11 +126,13 @@ export function writeFrame(w: Writer, id: number, m: Message, version = PROTOCOL
   if (needed > version) {
     throw new ProtocolError(`this ${m.type} needs protocol version ${needed} (${describeNeed(m)}); this connection speaks version ${version}`);
   }
+  const traced = trace !== undefined && version >= TRACE_SINCE && entry.request;
   const start = w.length;
   w.u32(0);
   w.u8(version);
-  w.u8(entry.number);
+  w.u8(traced ? entry.number | TRACE_FLAG : entry.number);
   w.u32(id);
+  if (traced) writeTraceContext(w, trace);
   entry.write(w, m, version);
   const length = w.length - start - 4;
   if (length + 4 > MAX_FRAME_BYTES) throw new StoreError('FRAME_TOO_LARGE', `frame of ${length + 4} bytes exceeds ${MAX_FRAME_BYTES}`);
@@ -136,9 +145,9 @@ function describeNeed(m: Message): string {
   return m.type === 'put' && m.condition ? `a put with condition ${m.condition}` : m.type;
 }
 
-export function encodeFrame(id: number, m: Message, version = PROTOCOL_MAX): Buffer {
+export function encodeFrame(id: number, m: Message, version = PROTOCOL_MAX, trace?: TraceContext): Buffer {
   const w = new Writer();
-  writeFrame(w, id, m, version);
+  writeFrame(w, id, m, version, trace);
   return w.result();
 }
 
@@ -170,21 +179,28 @@ export function decodeFrames(buf: Buffer, accept: VersionRange = SPOKEN): (Frame
       break;
     }
     const version = buf[pos + 4]!;
-    const typeNumber = buf[pos + 5]!;
+    const typeByte = buf[pos + 5]!;
+    const typeNumber = typeByte & ~TRACE_FLAG;
     const id = buf.readUInt32BE(pos + 6);
     try {
       if (version < accept.min || version > accept.max) {
         throw new ProtocolError(`protocol version ${version} is not supported (this connection speaks ${describeRange(accept)})`);
       }
       const entry = BY_NUMBER.get(typeNumber);
-      if (!entry) throw new ProtocolError(`unknown message type ${typeNumber}`);
+      if (!entry) throw new ProtocolError(`unknown message type ${typeByte}`);
       if (entry.since > version) {
         throw new ProtocolError(`message type ${typeNumber} (${entry.type}) does not exist in protocol version ${version}`);
       }
       const r = new Reader(buf, pos + HEADER_BYTES, end);
+      let trace: TraceContext | undefined;
+      if (typeByte & TRACE_FLAG) {
+        if (version < TRACE_SINCE) throw new ProtocolError(`unknown message type ${typeByte}`);
+        if (!entry.request) throw new ProtocolError(`a ${entry.type} is a reply and carries no trace context`);
+        trace = readTraceContext(r);
+      }
       const message = entry.read(r, version);
       r.done();
-      out.push({ id, message });
+      out.push(trace ? { id, message, trace } : { id, message });
     } catch (e) {
       out.push({ id, error: e instanceof StoreError ? e : new ProtocolError(String(e)) });
     }

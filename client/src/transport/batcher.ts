@@ -1,7 +1,7 @@
 // Frames written in one turn of the event loop go out as one WebSocket message: under load
 // that turns many small sends into a few large ones, and costs nothing when idle.
 import { PROTOCOL_MAX, Writer, writeFrame } from '../protocol/codec.ts';
-import type { Message } from '../protocol/messages.ts';
+import type { Message, TraceContext } from '../protocol/messages.ts';
 
 export class FrameBatcher {
   #writer: Writer | null = null;
@@ -21,12 +21,12 @@ export class FrameBatcher {
    * Encodes now (so encoding errors reach the caller, a message too new for the connection's
    * version among them) and sends at the end of the turn.
    */
-  push(id: number, message: Message): void {
+  push(id: number, message: Message, trace?: TraceContext): void {
     const first = this.#writer === null;
     const w = (this.#writer ??= new Writer(1024));
     const mark = w.length;
     try {
-      writeFrame(w, id, message, this.version);
+      writeFrame(w, id, message, this.version, trace);
     } catch (e) {
       if (first) this.#writer = null;
       else w.truncate(mark);

@@ -30,7 +30,7 @@ export interface ClientOptions {
   readonly cluster: string;
   /** dial the nodes over wss:// trusting these authorities (storage/transport/tls.ts) */
   readonly tls?: ClientTls;
-  /** this process's identity (storage/auth/identity-file.ts): proved on every connection */
+  /** this process's identity (client/src/auth/identity-file.ts): proved on every connection */
   readonly identity?: ProcessIdentity;
   /** the cluster secret: the legacy mode, without an identity (docs/security.md) */
   readonly secret?: string;
@@ -83,7 +83,7 @@ export interface WriteOptions {
   readonly w?: number;
   readonly pw?: number;
   /**
-   * checked by the key's coordinator before it writes (storage/core/condition.ts): 'current'
+   * checked by the key's coordinator before it writes (client/src/core/condition.ts): 'current'
    * refuses when the key holds a version the context does not cover, 'absent' (puts only) when
    * it holds a live one. A refusal throws ConflictError with what the coordinator held.
    */
@@ -302,7 +302,7 @@ export class DynamoClient {
     return perNode.flat();
   }
 
-  /** A node's report of itself (storage/status.ts). */
+  /** A node's report of itself (client/src/status.ts). */
   async status(node: NodeId): Promise<NodeStatus> {
     const reply = await this.request(node, { type: 'status' });
     return JSON.parse(reply.json) as NodeStatus;

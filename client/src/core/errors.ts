@@ -21,7 +21,7 @@ export const ERROR_CODES = {
   BAD_CLUSTER: 16,
   DISK_ERROR: 17,
   CONFLICT: 18,
-  /** the caller's role may not send this request (storage/auth/roles.ts) */
+  /** the caller's role may not send this request (client/src/auth/roles.ts) */
   FORBIDDEN: 19,
 } as const;
 

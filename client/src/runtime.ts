@@ -1,8 +1,8 @@
 // What the storage logic needs from the world, as interfaces, so that one cluster can run in
 // one process over a simulated network and clock with seeded randomness (test/sim), and for
-// real over WebSockets and timers (storage/main.ts). Nothing under storage/ outside the I/O
-// edges (transport/, engine/lmdb.ts, main.ts, client.ts, real-runtime.ts) touches Date,
-// Math.random or timers directly; the lint configuration keeps it so.
+// real over WebSockets and timers (storage/main.ts). Nothing under storage/ or client/src/
+// outside the I/O edges (the transports, engine/lmdb.ts, main.ts, client.ts, real-runtime.ts)
+// touches Date, Math.random or timers directly; the lint configuration keeps it so.
 import type { NodeId } from './core/ring.ts';
 import type { Reply, Request } from './protocol/messages.ts';
 
