@@ -15,12 +15,13 @@ import type { ClientTls } from '../client/src/transport/tls.ts';
 import { readCa } from '../storage/transport/tls.ts';
 import type { PutCondition } from '../client/src/protocol/messages.ts';
 import { changeRing, showStatus } from './membership.ts';
+import { checkTtl, MAX_TTL_SECONDS } from '../client/src/core/expiry.ts';
 import { readCredential, type NodeCredential } from '../storage/config.ts';
 
 const USAGE = `dynamo: command-line client for the Dynamo cluster
 
   dynamo get KEY [--r R] [--pr PR]
-  dynamo put KEY VALUE [--context CTX] [--if current|absent] [--w W] [--pw PW]     (VALUE "-" reads stdin)
+  dynamo put KEY VALUE [--context CTX] [--if current|absent] [--ttl SECONDS] [--w W] [--pw PW]     (VALUE "-" reads stdin)
   dynamo delete KEY [--context CTX] [--if current] [--w W]
   dynamo incr KEY [BY] [--w W]               add BY (default 1) to a counter; prints its value after
   dynamo decr KEY [BY] [--w W]               subtract BY (default 1)
@@ -52,6 +53,8 @@ A delete without --context deletes what its coordinator holds at that moment.
 --if current writes only if the context covers every version the key holds; --if absent
 (put only) only if the key holds no live version. A refusal prints the key's siblings and
 their context, to merge and write again with, and exits with status 3.
+--ttl SECONDS (put only, 1 to ${MAX_TTL_SECONDS}): the value expires that long after its coordinator
+writes it, by that node's clock, and then reads as absent (docs/graphql.md, Expiry).
 Counters and sets merge themselves (docs/types.md): concurrent updates through other nodes
 are never lost; an update to a key holding a plain value or another type is refused.`;
 
@@ -78,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
       weight: { type: 'string' },
       'expect-version': { type: 'string' },
       if: { type: 'string' },
+      ttl: { type: 'string' },
       wait: { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -97,6 +101,7 @@ async function main(argv: string[]): Promise<number> {
   };
   const context = o.context === undefined ? undefined : parseContext(o.context);
   const condition = parseCondition(o.if, command);
+  const ttl = parseTtl(o.ttl, command);
   const cluster = o.cluster ?? process.env.DYNAMO_CLUSTER ?? 'dev';
   const client = await DynamoClient.connect({
     seeds: (o.seeds ?? process.env.DYNAMO_SEEDS ?? '127.0.0.1:7001').split(',').map((s) => s.trim()),
@@ -128,7 +133,7 @@ async function main(argv: string[]): Promise<number> {
         const k = required(key, 'KEY');
         const v = required(value, 'VALUE');
         const bytes = v === '-' ? readFileSync(0) : Buffer.from(v, 'utf8');
-        const w = await conditional(k, client.put(k, bytes, { context, w: num(o.w, 'w'), pw: num(o.pw, 'pw'), ...condition }));
+        const w = await conditional(k, client.put(k, bytes, { context, w: num(o.w, 'w'), pw: num(o.pw, 'pw'), ...condition, ...ttl }));
         if (!w) return EXIT_CONFLICT;
         const ctx = encodeContext(w.context).toString('base64url');
         print(`ok: ${w.acks} acks, version ${formatDot(w.dot)}\ncontext: ${ctx}`, { key: k, acks: w.acks, dot: formatDot(w.dot), context: ctx });
@@ -236,6 +241,18 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** --ttl SECONDS, for put only: a whole number of seconds from 1 to MAX_TTL_SECONDS. */
+function parseTtl(text: string | undefined, command: string): { ttlSeconds?: number } {
+  if (text === undefined) return {};
+  if (command !== 'put') throw new StoreError('BAD_REQUEST', '--ttl is for put');
+  if (!/^\d+$/.test(text)) {
+    throw new StoreError('BAD_REQUEST', `--ttl takes a whole number of seconds from 1 to ${MAX_TTL_SECONDS}, got '${text}'`);
+  }
+  const ttlSeconds = Number(text);
+  checkTtl(ttlSeconds);
+  return { ttlSeconds };
+}
+
 function parseCondition(text: string | undefined, command: string): { condition?: PutCondition } {
   if (text === undefined) return {};
   if (command !== 'put' && command !== 'delete') throw new StoreError('BAD_REQUEST', '--if is for put and delete');
@@ -308,7 +325,13 @@ function siblingsJson(set: SiblingSet) {
   const ctx = set.length ? encodeContext(contextOfSet(set)).toString('base64url') : null;
   return {
     found: set.some((v) => !v.deleted),
-    siblings: set.map((v) => ({ dot: formatDot(v.dot), deleted: v.deleted, writtenAt: new Date(v.writtenAt).toISOString(), value: v.deleted ? null : show(v.value) })),
+    siblings: set.map((v) => ({
+      dot: formatDot(v.dot),
+      deleted: v.deleted,
+      writtenAt: new Date(v.writtenAt).toISOString(),
+      expiresAt: v.expiresAt === undefined ? null : new Date(v.expiresAt).toISOString(),
+      value: v.deleted ? null : show(v.value),
+    })),
     context: ctx,
   };
 }
@@ -316,7 +339,7 @@ function siblingsJson(set: SiblingSet) {
 function formatSiblings(key: string, set: SiblingSet, source: string): string {
   if (set.length === 0) return `'${key}': not found (${source})`;
   const j = siblingsJson(set);
-  const lines = j.siblings.map((s, i) => `  [${i + 1}] ${s.deleted ? '(deleted)' : s.value}    version ${s.dot}, written ${s.writtenAt}`);
+  const lines = j.siblings.map((s, i) => `  [${i + 1}] ${s.deleted ? '(deleted)' : s.value}    version ${s.dot}, written ${s.writtenAt}${s.expiresAt ? `, expires ${s.expiresAt}` : ''}`);
   return `'${key}': ${set.length} sibling${set.length > 1 ? 's' : ''} (${source})\n${lines.join('\n')}\ncontext: ${j.context}`;
 }
 

@@ -24,6 +24,13 @@ export const Sibling = builder.objectRef<Version>('Sibling').implement({
       description: "The coordinator's clock when the version was written (ISO 8601). For display only: it never decides anything.",
       resolve: (v) => new Date(v.writtenAt).toISOString(),
     }),
+    expiresAt: t.string({
+      nullable: true,
+      description:
+        "For a value written with ttlSeconds: when it expires (ISO 8601), by its coordinator's clock. " +
+        'An expired value reads as a delete (deleted, value null) and is deleted. Null without a TTL.',
+      resolve: (v) => (v.expiresAt === undefined ? null : new Date(v.expiresAt).toISOString()),
+    }),
   }),
 });
 

@@ -1,5 +1,6 @@
 // Writes: WriteResult, and the put and delete mutations.
 import { ConflictError } from '../client/src/core/errors.ts';
+import { checkTtl, MAX_TTL_SECONDS } from '../client/src/core/expiry.ts';
 import { checkKey, checkQuorum, checkValue } from '../client/src/core/limits.ts';
 import { formatDot } from '../client/src/core/version-vector.ts';
 import type { WriteResult as StoreWrite } from '../client/src/client.ts';
@@ -83,12 +84,19 @@ builder.mutationFields((t) => ({
       context: t.arg.string({ description: 'From get, getMany, put or delete on this same key.' }),
       w: t.arg.int({ description: 'Replicas that must have the write on disk (1..N); the cluster default when omitted.' }),
       condition: t.arg({ type: WriteCondition, description: 'Write only if the key is as the context says (CURRENT) or holds no value (ABSENT).' }),
+      ttlSeconds: t.arg.int({
+        description:
+          `Seconds until the value expires (1..${MAX_TTL_SECONDS}, 10 years), by the coordinating replica's clock; ` +
+          'it then reads as absent and is deleted. See docs/graphql.md, Expiry.',
+      }),
     },
     resolve: async (_root, args, ctx) => {
       const { context, w } = prepare(ctx, args.key, args.context, args.w, args.condition);
+      if (args.ttlSeconds != null) checkTtl(args.ttlSeconds);
       const bytes = encodeValue(args.value);
       checkValue(bytes);
-      return write(ctx, ctx.client.put(args.key, bytes, { context, w, ...conditional(args.condition) }));
+      const ttl = args.ttlSeconds != null ? { ttlSeconds: args.ttlSeconds } : {};
+      return write(ctx, ctx.client.put(args.key, bytes, { context, w, ...conditional(args.condition), ...ttl }));
     },
   }),
   delete: t.field({

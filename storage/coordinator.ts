@@ -13,6 +13,7 @@
 // replicas, for both, is coordinator/replicas.ts.
 import { conditionalContext, conditionFailure } from '../client/src/core/condition.ts';
 import { ConflictError, StoreError, type QuorumFailureReason } from '../client/src/core/errors.ts';
+import { checkTtl, expireAt, expiryTime } from '../client/src/core/expiry.ts';
 import { PutCore } from './core/put-core.ts';
 import { checkKey, checkQuorum, checkValue } from '../client/src/core/limits.ts';
 import type { RingView, Target } from '../client/src/core/preference.ts';
@@ -91,6 +92,8 @@ export class Coordinator {
   readRepairs = 0;
   /** puts handed to another node to coordinate */
   putsForwarded = 0;
+  /** expired versions reads found and turned into tombstones, written back by read repair (core/expiry.ts) */
+  expiredVersions = 0;
 
   private readonly d: CoordinatorDeps;
   readonly #replicas: Replicas;
@@ -128,6 +131,11 @@ export class Coordinator {
     checkValue(req.value);
     if (req.deleted && req.condition === 'absent') throw new StoreError('BAD_REQUEST', 'a delete takes no condition absent: only current');
     if (req.op && (req.deleted || req.context || req.condition)) throw new StoreError('BAD_REQUEST', 'a typed operation takes no delete, context or condition');
+    if (req.ttlSeconds !== undefined) {
+      checkTtl(req.ttlSeconds);
+      const what = req.op ? 'typed operation' : 'delete';
+      if (req.op || req.deleted) throw new StoreError('BAD_REQUEST', `ttlSeconds is for a put of a value; a ${what} takes none`);
+    }
     const view = this.d.view();
     const w = req.w || this.d.config.w;
     checkQuorum('w', w, view.n);
@@ -222,20 +230,22 @@ export class Coordinator {
       // in the step that makes its dot: writes to the key through this node are serialized
       let given = req.context;
       if (req.condition) {
-        const why = conditionFailure(req.condition, req.context, current);
-        if (why) throw new ConflictError(req.key, current, `conditional ${req.deleted ? 'delete' : 'put'} of key '${req.key}' (if ${req.condition}) refused: ${why}`);
+        const why = conditionFailure(req.condition, req.context, current, clock.wallNow());
+        if (why) throw new ConflictError(req.key, expireAt(current, clock.wallNow()), `conditional ${req.deleted ? 'delete' : 'put'} of key '${req.key}' (if ${req.condition}) refused: ${why}`);
         given = conditionalContext(req.condition, req.context, current);
       }
       // a typed operation applies to the join of every sibling held, and its version replaces them all (docs/types.md)
       const value = req.op ? operate(req.key, current, actor, req.op) : req.deleted ? new Uint8Array(0) : req.value;
       if (req.op) checkValue(value);
       const context: VersionVector = req.op ? contextOf(current) : (given ?? (req.deleted ? contextOf(current) : EMPTY_VV));
+      const writtenAt = clock.wallNow();
       version = {
         dot: { actor, counter: identity.next() },
         past: context,
         deleted: req.deleted,
-        writtenAt: clock.wallNow(),
+        writtenAt,
         value,
+        ...(req.ttlSeconds !== undefined ? { expiresAt: expiryTime(writtenAt, req.ttlSeconds) } : {}),
       };
       const written = applyWrite(current, version);
       const next = bound(written, config.maxActors, current.map((v) => v.dot.actor));

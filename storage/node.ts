@@ -27,6 +27,8 @@ import { RestoreCheck } from './node/restore-check.ts';
 import { statusReport } from './node/status-report.ts';
 import { NodeWork } from './node/work.ts';
 import { RepairService } from './repair/service.ts';
+import { ExpiryScan } from './repair/expiry-scan.ts';
+import { decodeSet } from '../client/src/protocol/codec.ts';
 import type { ConflictReply, ErrorReply, Reply, Request } from '../client/src/protocol/messages.ts';
 import { Replica, type HintLimits } from './replica.ts';
 import type { Clock, Logger, Random, Transport } from '../client/src/runtime.ts';
@@ -71,6 +73,9 @@ export interface NodeDeps {
 /** a node that left the ring delivers or passes on the hints it still holds this often */
 const DEPARTED_HANDOFF_EVERY_MS = 2000;
 const TRANSFER_EVERY_MS = 250;
+/** the walk for expired values nobody reads (repair/expiry-scan.ts): keys per tick, and how often */
+const EXPIRY_SCAN_KEYS = 1000;
+const EXPIRY_SCAN_EVERY_MS = 10_000;
 
 export class StorageNode {
   readonly config: NodeConfig;
@@ -78,6 +83,8 @@ export class StorageNode {
   readonly replica: Replica;
   readonly gossip: Gossiper;
   readonly coordinator: Coordinator;
+  /** reads the keys this node holds expired versions of, so they become tombstones though no client reads them */
+  readonly expiryScan: ExpiryScan;
   readonly transfers: Transfers;
   readonly repair: RepairService;
   readonly changes: ChangeHandler;
@@ -161,6 +168,14 @@ export class StorageNode {
       onMint: deps.onMint,
       rangeReady: (p) => this.#corrupt.rangeReady(p),
       observer: deps.observer,
+    });
+    this.expiryScan = new ExpiryScan({
+      partitions: () => this.#view?.partitionsReplicatedBy(deps.config.id) ?? [],
+      keysOf: (p, after) => this.replica.keysOf(p, after),
+      decode: (bytes) => decodeSet(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)),
+      now: () => deps.clock.wallNow(),
+      read: (key) => this.coordinator.get(key, 0, 0),
+      limit: EXPIRY_SCAN_KEYS,
     });
     this.changes = new ChangeHandler({
       self: config.id,
@@ -310,7 +325,10 @@ export class StorageNode {
     return persisted;
   }
 
-  /** Starts the restore check (node/restore-check.ts) and the background loops: gossip rounds, transfers, hint delivery. */
+  /**
+   * Starts the restore check (node/restore-check.ts) and the background loops: gossip rounds,
+   * transfers, hint delivery, the walk for expired values.
+   */
   start(): void {
     void this.#restore.run();
     const every = (ms: number, work: () => Promise<unknown> | void) => this.#work.every(ms, work);
@@ -320,6 +338,7 @@ export class StorageNode {
       if (this.#view) this.repair.verifyNextTree();
     });
     every(this.config.localHandoffEveryMs || DEPARTED_HANDOFF_EVERY_MS, () => replayOwnHints(this, this.#view));
+    every(EXPIRY_SCAN_EVERY_MS, () => this.expiryScan.tick());
   }
 
   /** Serves one request. Never rejects: failures become error replies. */

@@ -6,6 +6,7 @@
 // never left (the node could not be reached) is retried on the next replica; one that may
 // have reached a node is not, since a put sent twice would write twice.
 import { conditionFailure } from './core/condition.ts';
+import { checkTtl } from './core/expiry.ts';
 import { decodeTyped } from './core/crdt/codec.ts';
 import type { Typed, TypedOp } from './core/crdt/typed.ts';
 import { ConflictError, StoreError } from './core/errors.ts';
@@ -88,6 +89,11 @@ export interface WriteOptions {
    * it holds a live one. A refusal throws ConflictError with what the coordinator held.
    */
   readonly condition?: PutCondition;
+  /**
+   * puts only: the value expires this many seconds after its coordinator writes it, and then
+   * reads as absent (core/expiry.ts); a whole number from 1 to MAX_TTL_SECONDS
+   */
+  readonly ttlSeconds?: number;
 }
 
 /** A ring change an operator asks for: who joins, leaves, is removed or replaced (and by whom). */
@@ -320,6 +326,10 @@ export class DynamoClient {
   async #write(key: string, value: Uint8Array, deleted: boolean, options: WriteOptions): Promise<WriteResult> {
     checkKey(key);
     if (deleted && options.condition === 'absent') throw new StoreError('BAD_REQUEST', 'a delete takes no condition absent: only current');
+    if (options.ttlSeconds !== undefined) {
+      if (deleted) throw new StoreError('BAD_REQUEST', 'ttlSeconds is for a put; a delete takes none');
+      checkTtl(options.ttlSeconds);
+    }
     const request: PutRequest = {
       type: 'put',
       key,
@@ -329,6 +339,7 @@ export class DynamoClient {
       w: options.w ?? 0,
       pw: options.pw ?? 0,
       ...(options.condition ? { condition: options.condition } : {}),
+      ...(options.ttlSeconds !== undefined ? { ttlSeconds: options.ttlSeconds } : {}),
     };
     const reply = await this.#send(key, request);
     if (reply.type === 'conflict') {

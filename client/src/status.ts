@@ -83,6 +83,8 @@ export interface NodeStatus {
   readonly ringForks: number;
   /** writes whose key's history reached the bound and was pruned (more than 64 actors: see docs/design.md) */
   readonly historyPrunes: number;
+  /** expired versions this node's reads found and turned into tombstones (core/expiry.ts) */
+  readonly expiredVersions: number;
   /** records on disk that failed their checksum since start: never served, repaired from other replicas */
   readonly corruptRecords: number;
   /** writes the disk refused (each one failed, and memory, Merkle tree and disk agree again) */

@@ -12,6 +12,8 @@ import type { Replicas } from './replicas.ts';
 /** The counter a read adds to: replicas sent the merged set after a read found them behind. */
 export interface ReadCounters {
   readRepairs: number;
+  /** expired versions reads found and turned into tombstones, written back by read repair (core/expiry.ts) */
+  expiredVersions: number;
 }
 
 /** One promise per key, in order; see Coordinator.getMany. */
@@ -55,6 +57,8 @@ export function readMany(d: CoordinatorDeps, replicas: Replicas, counters: ReadC
     if (!out.answered && core.state === 'ok') {
       out.answered = true;
       d.observer?.request('get', d.clock.now() - started, 'ok');
+      // expired versions, by this coordinator's clock, become their tombstones
+      counters.expiredVersions += core.expire(d.clock.wallNow());
       out.resolve({ type: 'getReply', replies: core.answers, set: core.merged });
     } else if (!out.answered && core.state === 'failed') {
       out.answered = true;
@@ -64,6 +68,8 @@ export function readMany(d: CoordinatorDeps, replicas: Replicas, counters: ReadC
     }
     if (core.complete && !out.repaired) {
       out.repaired = true;
+      // answers that came after the reply may hold expired versions too: their tombstones are repaired with the rest
+      counters.expiredVersions += core.expire(d.clock.wallNow());
       if (--open === 0) timer.cancel();
       const plan = core.finalAction();
       for (const t of plan.repair) {

@@ -1,6 +1,7 @@
 // The pure accumulator of one quorum read (riak_kv_get_core's shape): replies go in, and it
 // says when R (and PR) are met or can no longer be, what to answer, and, once every replica
 // has answered or timed out, which replicas to repair.
+import { expireAt } from '../../client/src/core/expiry.ts';
 import { merge, missesFrom, EMPTY_SET, type SiblingSet } from '../../client/src/core/siblings.ts';
 import type { NodeId } from '../../client/src/core/ring.ts';
 import type { Target } from '../../client/src/core/preference.ts';
@@ -72,6 +73,17 @@ export class GetCore {
 
   shortfall(): QuorumShortfall {
     return { needed: this.#r, got: this.#answers.size, primaryNeeded: this.#pr, primaryGot: this.#primaryAnswers() };
+  }
+
+  /**
+   * Turns the versions of the merged state that have expired by `now` (the coordinator's wall
+   * clock) into their tombstones (core/expiry.ts): the reply shows them deleted, and every
+   * replica that answered with a live copy is repaired. Returns how many it turned.
+   */
+  expire(now: number): number {
+    const before = this.#merged;
+    this.#merged = expireAt(before, now);
+    return this.#merged === before ? 0 : this.#merged.filter((v, i) => v !== before[i]).length;
   }
 
   /** Once complete: the replicas that answered with less than the merged state. */

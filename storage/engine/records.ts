@@ -11,14 +11,17 @@
 // on first, since it has forgotten what the record held).
 //
 // A data directory has a format too, in its meta store: 2 since records carry their own
-// format; a directory without the mark, written before that (format 1: bare payloads), is
-// migrated in place when it is opened.
+// format; 3 since a stored version may carry an expiry time (a flag bit of the set encoding,
+// docs/protocol.md: records of format 2 read unchanged, and a release that reads formats up to
+// 2 refuses the directory rather than fail on such a record). A directory without the mark,
+// written before that (format 1: bare payloads), is migrated in place when it is opened; one of
+// format 2 needs no rewrite, only the new mark.
 import { crc32 } from 'node:zlib';
 import type { Engine, Entry, RangeOptions, Store, StoreKey } from './engine.ts';
 
 export const RECORD_FORMAT = 1;
-/** the data directory's format: 2 since every record is framed */
-export const DIRECTORY_FORMAT = 2;
+/** the data directory's format: 2 since every record is framed, 3 since a version may carry an expiry time */
+export const DIRECTORY_FORMAT = 3;
 const FORMAT_KEY = ['format'];
 const HEADER = 5;
 /** meta records earlier formats kept that nothing reads any more */
@@ -113,7 +116,8 @@ export class RecordEngine implements Engine {
     let migrated = 0;
     if (format !== DIRECTORY_FORMAT) {
       const empty = [...inner.meta.range({ limit: 1 })].length === 0;
-      if (!empty) migrated = await migrate(inner);
+      // format 2's records are framed already: only the mark changes
+      if (!empty && format !== 2) migrated = await migrate(inner);
       await inner.meta.put(FORMAT_KEY, frame(Buffer.from([DIRECTORY_FORMAT])));
     }
     return { engine: new RecordEngine(inner, onCorrupt), migrated };

@@ -56,6 +56,7 @@ export function statusReport(node: StorageNode, state: StatusState): NodeStatus 
     ringForks: gossip.ringForks,
     corruptRecords: node.corruptRecords,
     historyPrunes: node.coordinator.historyPrunes,
+    expiredVersions: node.coordinator.expiredVersions,
     diskErrors: replica.diskErrors,
     identityConfirmed: state.identityConfirmed,
     accepting: state.accepting,

@@ -167,13 +167,14 @@ test('merge gives what the merge without shortcuts gives, and a side itself when
           for (const b of w.real) {
             const m = merge(a, b, max);
             assert.deepEqual(m, referenceMerge(a, b, max));
-            if (m.length > 0 && m.length === b.length && m.every((v, i) => v === b[i])) assert.equal(m, b);
-            if (m.length > 0 && m.length === a.length && m.every((v, i) => v === a[i])) assert.equal(m, a);
+            // the result made of one side's very versions is a side itself (either, when both hold them)
+            const sides = [a, b].filter((s) => s.length === m.length && m.every((v, i) => v === s[i]));
+            if (m.length > 0 && sides.length > 0) assert.ok(sides.includes(m), 'a side itself');
           }
         }
       }, max);
     }),
-    { numRuns: 300 },
+    { numRuns: 300, seed: Number(process.env.SIBLINGS_SEED ?? Date.now() % 2 ** 31) },
   );
 });
 

@@ -20,7 +20,7 @@ test('the contract keeps its names, types and nullability', () => {
   assert.equal(signature(q, 'get'), 'get(key: String!, r: Int): Versions');
   assert.equal(signature(q, 'getMany'), 'getMany(keys: [String!]!, r: Int): [Versions]!');
   assert.equal(signature(q, 'cluster'), 'cluster(): Cluster!');
-  assert.equal(signature(m, 'put'), 'put(key: String!, value: JSON!, context: String, w: Int, condition: WriteCondition): WriteResult!');
+  assert.equal(signature(m, 'put'), 'put(key: String!, value: JSON!, context: String, w: Int, condition: WriteCondition, ttlSeconds: Int): WriteResult!');
   assert.equal(signature(m, 'delete'), 'delete(key: String!, context: String, w: Int, condition: DeleteCondition): WriteResult!');
   const values = (name: string) => (schema.getType(name) as GraphQLEnumType).getValues().map((v) => v.name);
   assert.deepEqual(values('WriteCondition'), ['CURRENT', 'ABSENT']);
@@ -31,7 +31,7 @@ test('the contract keeps its names, types and nullability', () => {
       .sort();
   const includes = (name: string, expected: string[]) => expected.forEach((e) => assert.ok(fields(name).includes(e), `${name}.${e}`));
   includes('Versions', ['key: String!', 'found: Boolean!', 'siblings: [Sibling!]!', 'context: String']);
-  includes('Sibling', ['value: JSON', 'deleted: Boolean!', 'dot: String!', 'writtenAt: String']);
+  includes('Sibling', ['value: JSON', 'deleted: Boolean!', 'dot: String!', 'writtenAt: String', 'expiresAt: String']);
   includes('WriteResult', ['key: String!', 'context: String!', 'acks: Int!']);
   includes('Cluster', ['n: Int!', 'r: Int!', 'w: Int!', 'partitions: Int!', 'nodes: [ClusterNode!]!']);
   includes('ClusterNode', ['id: String!', 'address: String!', 'status: String!', 'partitions: Int!']);

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { DynamoClient } from '../../client/src/client.ts';
 import { contextOf } from '../../client/src/core/siblings.ts';
 import { LmdbEngine } from '../../storage/engine/lmdb.ts';
-import { RecordEngine, unframe } from '../../storage/engine/records.ts';
+import { DIRECTORY_FORMAT, frame, RecordEngine, unframe } from '../../storage/engine/records.ts';
+import { decodeSet, encodeSet } from '../../client/src/protocol/codec.ts';
 import { LocalCluster, ROOT } from '../../storage/launcher.ts';
 import { TEST_SECRET } from '../helpers/cluster.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -118,6 +119,39 @@ test('lmdb: a byte flipped in a real data file is never served; it is counted, t
   } finally {
     client?.close();
     await cluster.stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('format 3: a directory of format 2 is marked 3 without a rewrite, keeps reading its records, and stores versions with an expiry time', async () => {
+  const dir = copyOfFixture();
+  try {
+    const raw = LmdbEngine.open(join(dir, 'n1'));
+    await RecordEngine.open(raw, () => undefined);
+    // as a node of the release before left it: format 2
+    await raw.meta.put(['format'], frame(Buffer.from([2])));
+    const keys = [...raw.data.range()].length;
+    const { engine, migrated } = await RecordEngine.open(raw, () => undefined);
+    assert.equal(migrated, 0);
+    assert.equal(DIRECTORY_FORMAT, 3);
+    assert.equal(unframe(raw.meta.get(['format'])!)![0], 3);
+    // every set of the earlier encoding still decodes, and the same bytes encode again
+    const sets = [...engine.data.range()].map((e) => e.value);
+    assert.equal(sets.length, keys);
+    for (const bytes of sets) assert.ok(Buffer.from(encodeSet(decodeSet(Buffer.from(bytes)))).equals(bytes));
+    const expiring = [{ dot: { actor: 'n1@x', counter: 7 }, past: new Map([['n2@y', 3]]), deleted: false, writtenAt: 1_700_000_000_000, value: Buffer.from('v'), expiresAt: 1_700_000_060_000 }];
+    await engine.data.put(['ttl-key'], encodeSet(expiring));
+    await engine.flushed();
+    await raw.close();
+    const again = LmdbEngine.open(join(dir, 'n1'));
+    const reopened = await RecordEngine.open(again, () => undefined);
+    assert.equal(reopened.migrated, 0);
+    assert.equal(decodeSet(Buffer.from(reopened.engine.data.get(['ttl-key'])!))[0]!.expiresAt, 1_700_000_060_000);
+    // a release that reads up to this format refuses a later one, rather than misread it
+    await again.meta.put(['format'], frame(Buffer.from([4])));
+    await assert.rejects(RecordEngine.open(again, () => undefined), /the data directory has format 4; this node reads formats up to 3: run a newer version/);
+    await again.close();
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -34,13 +34,11 @@ const hash = fc.uint8Array({ minLength: 16, maxLength: 16 });
 const dot: fc.Arbitrary<Dot> = fc.record({ actor, counter });
 const dots = fc.array(dot, { maxLength: 4 });
 const vv = fc.uniqueArray(fc.tuple(actor, counter), { selector: (e) => e[0], maxLength: 6 }).map((e) => new Map(e));
-const version: fc.Arbitrary<Version> = fc.record({
-  dot,
-  past: vv,
-  deleted: fc.boolean(),
-  writtenAt: time,
-  value: fc.uint8Array({ maxLength: 48 }),
-});
+// a version's expiry time exists from version 8 (messageNeeds raises a message carrying one)
+const version: fc.Arbitrary<Version> = fc.record(
+  { dot, past: vv, deleted: fc.boolean(), writtenAt: time, value: fc.uint8Array({ maxLength: 48 }), expiresAt: time },
+  { requiredKeys: ['dot', 'past', 'deleted', 'writtenAt', 'value'] },
+);
 const set = fc.array(version, { maxLength: 3 });
 const entries = fc.array(fc.record({ key, set }), { maxLength: 3 });
 // a heartbeat's lease exists from version 7 (asOfVersion drops it below)
@@ -129,12 +127,14 @@ export const arbitraries: MessageArbitraries = {
       forwarded: fc.boolean(),
       condition: fc.constantFrom(undefined, 'current' as const, 'absent' as const),
       op: fc.option(typedOp, { nil: undefined }),
+      ttlSeconds: fc.option(fc.integer({ min: 1, max: 315_360_000 }), { nil: undefined }),
     })
-    // the decoder leaves `forwarded`, `condition` and `op` out unless they are set; an op comes alone, with an empty value
-    .map(({ forwarded, condition, op, ...m }) =>
+    // the decoder leaves `forwarded`, `condition`, `op` and `ttlSeconds` out unless they are set; an op comes alone,
+    // with an empty value; a TTL comes only with a put of a value
+    .map(({ forwarded, condition, op, ttlSeconds, ...m }) =>
       op
         ? { ...m, value: new Uint8Array(0), deleted: false, context: null, ...(forwarded ? { forwarded } : {}), op }
-        : { ...m, ...(forwarded ? { forwarded } : {}), ...(condition ? { condition } : {}) },
+        : { ...m, ...(forwarded ? { forwarded } : {}), ...(condition ? { condition } : {}), ...(ttlSeconds !== undefined && !m.deleted ? { ttlSeconds } : {}) },
     ),
   putReply: fc.record({ type: t('putReply'), acks: u8, dot, context: vv }),
   conflict: fc.record({ type: t('conflict'), set }),

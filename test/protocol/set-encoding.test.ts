@@ -11,13 +11,18 @@ const actor = fc.stringMatching(/^[a-z0-9]{1,6}@[0-9]{1,2}$/);
 const counter = fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER });
 /** vectors in any entry order: the encoder writes them in actor order */
 const vv = fc.uniqueArray(fc.tuple(actor, counter), { selector: (e) => e[0], maxLength: 5 }).map((e) => new Map(e));
-const version: fc.Arbitrary<Version> = fc.record({
-  dot: fc.record({ actor, counter }),
-  past: vv,
-  deleted: fc.boolean(),
-  writtenAt: fc.oneof(fc.integer({ min: 0, max: 2 ** 45 }), fc.constant(Number.NaN), fc.double()),
-  value: fc.uint8Array({ maxLength: 40 }),
-});
+/** a version written with a TTL carries its expiry time (protocol version 8) */
+const version: fc.Arbitrary<Version> = fc.record(
+  {
+    dot: fc.record({ actor, counter }),
+    past: vv,
+    deleted: fc.boolean(),
+    writtenAt: fc.oneof(fc.integer({ min: 0, max: 2 ** 45 }), fc.constant(Number.NaN), fc.double()),
+    value: fc.uint8Array({ maxLength: 40 }),
+    expiresAt: fc.integer({ min: 0, max: 2 ** 45 }),
+  },
+  { requiredKeys: ['dot', 'past', 'deleted', 'writtenAt', 'value'] },
+);
 const set = fc.array(version, { maxLength: 4 });
 
 /** What writeSet writes for a set nothing is known of: a copy of each version, so no encoding is kept on it. */

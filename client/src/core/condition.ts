@@ -4,6 +4,7 @@
 // coordinator made with the same context, exactly one passes. It is a check at one
 // coordinator, not a compare-and-set across replicas: see docs/graphql.md, Conditional writes.
 import type { PutCondition } from '../protocol/messages.ts';
+import { isExpired } from './expiry.ts';
 import { contextCovers, contextOf, type SiblingSet } from './siblings.ts';
 import { EMPTY_VV, formatDot, join, type VersionVector } from './version-vector.ts';
 
@@ -12,15 +13,21 @@ import { EMPTY_VV, formatDot, join, type VersionVector } from './version-vector.
  * may go on.
  *   current: every version held is covered by the context (no context: the key holds none,
  *            tombstones included). A delete the writer has not seen is a conflict too.
- *   absent:  no live version is held; tombstones do not count.
+ *   absent:  no live version is held; tombstones and versions expired by `now` (the
+ *            coordinator's wall clock, core/expiry.ts) do not count.
  */
-export function conditionFailure(condition: PutCondition, context: VersionVector | null, current: SiblingSet): string | null {
+export function conditionFailure(
+  condition: PutCondition,
+  context: VersionVector | null,
+  current: SiblingSet,
+  now = -Infinity,
+): string | null {
   if (condition === 'current') {
     const unseen = current.filter((v) => !contextCovers(context ?? EMPTY_VV, v));
     if (unseen.length === 0) return null;
     return `the key holds ${unseen.length === 1 ? 'a version' : `${unseen.length} versions`} the context does not cover (${unseen.map((v) => formatDot(v.dot) + (v.deleted ? ' deleted' : '')).join(', ')})`;
   }
-  const live = current.filter((v) => !v.deleted);
+  const live = current.filter((v) => !v.deleted && !isExpired(v, now));
   if (live.length === 0) return null;
   return `the key holds ${live.length === 1 ? 'a live version' : `${live.length} live versions`} (${live.map((v) => formatDot(v.dot)).join(', ')})`;
 }

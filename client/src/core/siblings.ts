@@ -30,6 +30,11 @@ export interface Version {
   /** coordinator's wall clock in ms, for display only: it never decides anything */
   readonly writtenAt: number;
   readonly value: Uint8Array;
+  /**
+   * for a value written with a TTL: when it expires, in ms since 1970 by its coordinator's wall
+   * clock. Part of the version, the same on every replica (core/expiry.ts); absent otherwise.
+   */
+  readonly expiresAt?: number;
 }
 
 /** Sorted by dot, no version covering another. */
@@ -71,7 +76,9 @@ export function applyWrite(set: SiblingSet, version: Version): SiblingSet {
 /**
  * The maximal versions of both sets: what a replica holds after receiving another's state.
  * Two copies of one version (one dot) keep the past both agree on: a version's past only ever
- * loses entries (bound(), compaction), so the smaller one is the newer.
+ * loses entries (bound(), compaction), so the smaller one is the newer. They keep the delete
+ * too: a version only ever goes from live to deleted (an expired one, core/expiry.ts), so a
+ * live copy can never bring back one that expired.
  */
 export function merge(a: SiblingSet, b: SiblingSet, maxActors = MAX_ACTORS_PER_KEY): SiblingSet {
   if (b.length === 0 || a === b) return a;
@@ -82,12 +89,20 @@ export function merge(a: SiblingSet, b: SiblingSet, maxActors = MAX_ACTORS_PER_K
   for (const v of b) {
     const i = all.findIndex((x) => equalDots(x.dot, v.dot));
     if (i < 0) all.push(v);
-    else if (!equalVV(all[i]!.past, v.past)) all[i] = { ...all[i]!, past: meet(all[i]!.past, v.past) };
+    else all[i] = sameCopy(all[i]!, v);
   }
   const out = bound(maximal(all).sort(byDot), maxActors);
   // the very versions of one side (a write that supersedes what a replica held): that side's
   // set itself, so what is known of it (its encoding: protocol/shapes.ts) is kept
   return sameMembers(out, b) ? b : sameMembers(out, a) ? a : out;
+}
+
+/** One version from two copies of its dot: the past both agree on, deleted when either copy is. */
+function sameCopy(a: Version, b: Version): Version {
+  let out = a;
+  if (!equalVV(a.past, b.past)) out = { ...out, past: meet(a.past, b.past) };
+  if (b.deleted && !a.deleted) out = { ...out, deleted: true, value: b.value };
+  return out;
 }
 
 function sameMembers(a: SiblingSet, b: SiblingSet): boolean {
@@ -145,9 +160,12 @@ export function isLive(set: SiblingSet): boolean {
   return set.some((v) => !v.deleted);
 }
 
-/** Same versions on both sides: the same dots, with the same pasts. */
+/** Same versions on both sides: the same dots, with the same pasts, deleted alike. */
 export function sameSet(a: SiblingSet, b: SiblingSet): boolean {
-  return a.length === b.length && a.every((v, i) => equalDots(v.dot, b[i]!.dot) && equalVV(v.past, b[i]!.past));
+  return (
+    a.length === b.length &&
+    a.every((v, i) => equalDots(v.dot, b[i]!.dot) && v.deleted === b[i]!.deleted && equalVV(v.past, b[i]!.past))
+  );
 }
 
 /** True when `b` holds something `a` lacks: sending b to a's holder would change it. */

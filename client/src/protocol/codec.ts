@@ -20,7 +20,9 @@ import { membershipMessages } from './messages/membership.ts';
 import { repairMessages } from './messages/repair.ts';
 import { replicaMessages } from './messages/replica.ts';
 import { readTraceContext, TRACE_FLAG, TRACE_SINCE, writeTraceContext, type TraceContext } from './trace-context.ts';
+import { setsNeed } from './shapes.ts';
 import { ProtocolError, Reader, Writer } from './wire.ts';
+import type { SiblingSet } from '../core/siblings.ts';
 
 export { ProtocolError, Reader, Writer } from './wire.ts';
 export { decodeSet, encodeSet, readRing, readSet, readVV, writeRing, writeSet, writeVV } from './shapes.ts';
@@ -37,7 +39,9 @@ export { decodeSet, encodeSet, readRing, readSet, readVV, writeRing, writeSet, w
  *   5: hello, a caller's signed proof of its identity (connections opened with a certificate).
  *   6: a put may carry a typed operation in place of a value, answered by opReply.
  *   7: heartbeats carry the sender's epoch and the highest counter its durable lease covers.
- *   8: a request frame may carry a trace context (bit 7 of the type byte).
+ *   8: a request frame may carry a trace context (bit 7 of the type byte); a put may carry a
+ *      TTL and a version its expiry time (core/expiry.ts). A message whose sets hold such a
+ *      version is never sent at an earlier version.
  */
 export const PROTOCOL_MIN = 2;
 export const PROTOCOL_MAX = 8;
@@ -97,7 +101,21 @@ export function messageSince(type: MessageType): number {
  */
 export function messageNeeds(m: Message): number {
   const entry = entryOf(m.type);
-  return Math.max(entry.since, entry.needs?.(m) ?? entry.since);
+  return Math.max(entry.since, entry.needs?.(m) ?? entry.since, setsNeed(carriedSets(m)));
+}
+
+/**
+ * Every sibling set a message carries, wherever it sits: `set`, `sets`, `own`, and the `set` of
+ * each of its `entries` and `hints`, the fields that hold sets (messages/).
+ */
+function* carriedSets(m: Message): Iterable<SiblingSet> {
+  const o = m as unknown as Record<string, unknown>;
+  if (Array.isArray(o.set)) yield o.set as SiblingSet;
+  if (Array.isArray(o.own)) yield o.own as SiblingSet;
+  if (Array.isArray(o.sets)) yield* o.sets as SiblingSet[];
+  for (const list of [o.entries, o.hints]) {
+    if (Array.isArray(list)) for (const e of list as { set?: unknown }[]) if (Array.isArray(e.set)) yield e.set as SiblingSet;
+  }
 }
 
 export function isRequest(m: Message): m is Request {
@@ -141,6 +159,8 @@ export function writeFrame(w: Writer, id: number, m: Message, version = PROTOCOL
 
 /** What makes a message need a later version than its type: for the sender's refusal. */
 function describeNeed(m: Message): string {
+  if (m.type === 'put' && m.ttlSeconds !== undefined) return 'a put with a TTL';
+  if (setsNeed(carriedSets(m)) > 7) return 'a version with an expiry time';
   if (m.type === 'put' && m.op) return `a ${m.op.type} operation`;
   return m.type === 'put' && m.condition ? `a put with condition ${m.condition}` : m.type;
 }

@@ -78,14 +78,25 @@ export function readVV(r: Reader): VersionVector {
 }
 
 const VERSION_DELETED = 1;
+/** protocol version 8 on: an f64 expiry time follows writtenAt (core/expiry.ts) */
+const VERSION_EXPIRES = 2;
+/** the protocol version a set holding a version with an expiry time needs */
+export const EXPIRY_SINCE = 8;
 
 function writeVersion(w: Writer, v: Version): void {
   w.str8(v.dot.actor);
   w.u64(v.dot.counter);
   writeVV(w, v.past);
-  w.u8(v.deleted ? VERSION_DELETED : 0);
+  w.u8((v.deleted ? VERSION_DELETED : 0) | (v.expiresAt !== undefined ? VERSION_EXPIRES : 0));
   w.f64(v.writtenAt);
+  if (v.expiresAt !== undefined) w.f64(v.expiresAt);
   w.blob(v.value);
+}
+
+/** The protocol version sending these sets needs: EXPIRY_SINCE when a version carries an expiry time, 1 otherwise. */
+export function setsNeed(sets: Iterable<SiblingSet>): number {
+  for (const set of sets) if (set.some((v) => v.expiresAt !== undefined)) return EXPIRY_SINCE;
+  return 1;
 }
 
 function readVersion(r: Reader): Version {
@@ -93,10 +104,13 @@ function readVersion(r: Reader): Version {
   const counter = r.u64();
   if (actor.length === 0 || counter === 0) throw new ProtocolError('a dot needs an actor and a counter above 0');
   const past = readVV(r);
-  const flags = readFlags(r, VERSION_DELETED, 'version');
+  const flags = readFlags(r, VERSION_DELETED | VERSION_EXPIRES, 'version');
   const writtenAt = r.f64();
+  const expiresAt = flags & VERSION_EXPIRES ? r.f64() : undefined;
+  if (expiresAt !== undefined && !Number.isFinite(expiresAt)) throw new ProtocolError('a version\'s expiry time is not a finite number');
   const value = r.blob();
-  return { dot: { actor, counter }, past, deleted: (flags & VERSION_DELETED) !== 0, writtenAt, value };
+  const version = { dot: { actor, counter }, past, deleted: (flags & VERSION_DELETED) !== 0, writtenAt, value };
+  return expiresAt === undefined ? version : { ...version, expiresAt };
 }
 
 // A set's encoding is kept on the set (sets are immutable), so that a set is encoded once: the

@@ -7,8 +7,9 @@ import type { SiblingSet } from '../../core/siblings.ts';
 import type { Dot, VersionVector } from '../../core/version-vector.ts';
 import { decodeOp, encodeOp } from '../../core/crdt/codec.ts';
 import type { TypedOp } from '../../core/crdt/typed.ts';
+import { MAX_TTL_SECONDS } from '../../core/expiry.ts';
 import { reply, request } from '../entry.ts';
-import { readFlags, readKey, readRing, readSet, readVV, writeQuorum, writeRing, writeSet, writeVV } from '../shapes.ts';
+import { EXPIRY_SINCE, readFlags, readKey, readRing, readSet, readVV, writeQuorum, writeRing, writeSet, writeVV } from '../shapes.ts';
 import { ProtocolError, type Reader, type Writer } from '../wire.ts';
 
 // ---------------------------------------------------------------- error
@@ -191,6 +192,12 @@ export interface PutRequest {
    * version 6; left out when there is none.
    */
   readonly op?: TypedOp;
+  /**
+   * the value expires this many seconds after its coordinator makes it (core/expiry.ts): a
+   * whole number from 1 to MAX_TTL_SECONDS, for a put of a value only. Protocol version 8; left
+   * out when there is none.
+   */
+  readonly ttlSeconds?: number;
 }
 
 /** A typed operation applied: the put's answer, with the state its coordinator wrote. */
@@ -230,6 +237,9 @@ const CONDITIONS_SINCE = 4;
 /** version 6 on: the blob is a typed operation (core/crdt/codec.ts encodeOp), not a value */
 const PUT_TYPED_OP = 32;
 const TYPED_SINCE = 6;
+/** version 8 on: a u32 TTL in seconds follows the context (core/expiry.ts) */
+const PUT_TTL = 64;
+const TTL_SINCE = EXPIRY_SINCE;
 
 function conditionFlags(c: PutCondition | undefined): number {
   return c === 'current' ? PUT_IF_CURRENT : c === 'absent' ? PUT_IF_ABSENT : 0;
@@ -237,13 +247,15 @@ function conditionFlags(c: PutCondition | undefined): number {
 
 const put = request<PutRequest>('put', 14, {
   since: 1,
-  needs: (m) => (m.op ? TYPED_SINCE : m.condition ? CONDITIONS_SINCE : 1),
+  needs: (m) => (m.ttlSeconds !== undefined ? TTL_SINCE : m.op ? TYPED_SINCE : m.condition ? CONDITIONS_SINCE : 1),
   write(w, m) {
     w.str16(m.key);
     writeQuorum(w, m.w);
     writeQuorum(w, m.pw);
-    w.u8((m.deleted ? PUT_DELETED : 0) | (m.context ? PUT_HAS_CONTEXT : 0) | (m.forwarded ? PUT_FORWARDED : 0) | conditionFlags(m.condition) | (m.op ? PUT_TYPED_OP : 0));
+    w.u8((m.deleted ? PUT_DELETED : 0) | (m.context ? PUT_HAS_CONTEXT : 0) | (m.forwarded ? PUT_FORWARDED : 0) | conditionFlags(m.condition) | (m.op ? PUT_TYPED_OP : 0) | (m.ttlSeconds !== undefined ? PUT_TTL : 0));
     if (m.context) writeVV(w, m.context);
+    // checked where a put enters (client.ts, coordinator.ts); the reader checks it again
+    if (m.ttlSeconds !== undefined) w.u32(m.ttlSeconds);
     w.blob(m.op ? encodeOp(m.op) : m.value);
   },
   read(r, version) {
@@ -252,12 +264,20 @@ const put = request<PutRequest>('put', 14, {
     const pw = r.u8();
     const conditions = version >= CONDITIONS_SINCE ? PUT_IF_CURRENT | PUT_IF_ABSENT : 0;
     const typed = version >= TYPED_SINCE ? PUT_TYPED_OP : 0;
-    const flags = readFlags(r, PUT_DELETED | PUT_HAS_CONTEXT | PUT_FORWARDED | conditions | typed, 'put');
+    const ttl = version >= TTL_SINCE ? PUT_TTL : 0;
+    const flags = readFlags(r, PUT_DELETED | PUT_HAS_CONTEXT | PUT_FORWARDED | conditions | typed | ttl, 'put');
     if (flags & PUT_IF_CURRENT && flags & PUT_IF_ABSENT) throw new ProtocolError('a put has at most one condition');
     if (flags & PUT_TYPED_OP && flags & (PUT_DELETED | PUT_HAS_CONTEXT | PUT_IF_CURRENT | PUT_IF_ABSENT)) {
       throw new ProtocolError('a typed operation takes no delete, context or condition');
     }
+    if (flags & PUT_TTL && flags & (PUT_DELETED | PUT_TYPED_OP)) {
+      throw new ProtocolError('a TTL is for a put of a value: not a delete or a typed operation');
+    }
     const context = flags & PUT_HAS_CONTEXT ? readVV(r) : null;
+    const ttlSeconds = flags & PUT_TTL ? r.u32() : undefined;
+    if (ttlSeconds !== undefined && (ttlSeconds < 1 || ttlSeconds > MAX_TTL_SECONDS)) {
+      throw new ProtocolError(`a put's TTL is ${ttlSeconds} s; it must be from 1 to ${MAX_TTL_SECONDS}`);
+    }
     let value = r.blob();
     let op: TypedOp | null = null;
     if (flags & PUT_TYPED_OP) {
@@ -279,6 +299,7 @@ const put = request<PutRequest>('put', 14, {
       ...(flags & PUT_FORWARDED ? { forwarded: true } : {}),
       ...(condition ? { condition } : {}),
       ...(op ? { op } : {}),
+      ...(ttlSeconds !== undefined ? { ttlSeconds } : {}),
     };
   },
 });
