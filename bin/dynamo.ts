@@ -17,6 +17,8 @@ import type { PutCondition } from '../client/src/protocol/messages.ts';
 import { changeRing, showStatus } from './membership.ts';
 import { checkTtl, MAX_TTL_SECONDS } from '../client/src/core/expiry.ts';
 import { readCredential, type NodeCredential } from '../storage/config.ts';
+import { flagOptions, settingsFrom, usage, type Parsed } from '../storage/settings/table.ts';
+import { CLI_SETTINGS } from './cli-settings.ts';
 
 const USAGE = `dynamo: command-line client for the Dynamo cluster
 
@@ -39,14 +41,7 @@ const USAGE = `dynamo: command-line client for the Dynamo cluster
   dynamo replace DEAD-ID NEW-ID HOST:PORT [--wait]   a new node takes exactly a dead node's ranges
       (changes accept --expect-version V: refused if the ring moved past V)
 
-  --seeds HOST:PORT,...   nodes to contact (DYNAMO_SEEDS, default 127.0.0.1:7001)
-  --cluster NAME          (DYNAMO_CLUSTER, default dev)
-  --identity FILE         the identity to prove to the nodes (DYNAMO_IDENTITY; default
-                          ./data/identities/admin.json, which npm start makes): an admin identity
-                          for ring changes, hints and replicas, or a client one for data
-  --secret-file PATH      the cluster secret instead (legacy mode; or DYNAMO_SECRET, or ./data/secret)
-  --tls-ca FILE[,FILE]    the nodes speak TLS: dial wss:// trusting these authorities (DYNAMO_TLS_CA)
-  --json                  machine-readable output
+${usage('', CLI_SETTINGS).replace(/^\n+/, '')}
 
 A put without --context is a blind write: it becomes a sibling of what is there.
 A delete without --context deletes what its coordinator holds at that moment.
@@ -58,35 +53,43 @@ writes it, by that node's clock, and then reads as absent (docs/graphql.md, Expi
 Counters and sets merge themselves (docs/types.md): concurrent updates through other nodes
 are never lost; an update to a key holding a plain value or another type is refused.`;
 
+/** The commands' own options; the settings (--seeds, --identity, ...) come from CLI_SETTINGS. */
+const COMMAND_OPTIONS = {
+  context: { type: 'string' },
+  r: { type: 'string' },
+  pr: { type: 'string' },
+  w: { type: 'string' },
+  pw: { type: 'string' },
+  node: { type: 'string' },
+  limit: { type: 'string' },
+  weight: { type: 'string' },
+  'expect-version': { type: 'string' },
+  if: { type: 'string' },
+  ttl: { type: 'string' },
+  wait: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type CommandFlags = {
+  -readonly [K in keyof typeof COMMAND_OPTIONS]?: (typeof COMMAND_OPTIONS)[K]['type'] extends 'string' ? string : boolean;
+} & { json?: boolean };
+
+/** The settings from the parsed flags and the environment; a bad one is a BAD_REQUEST naming it. */
+function cliSettings(flags: Record<string, string | boolean | undefined>): Parsed<typeof CLI_SETTINGS> {
+  try {
+    return settingsFrom(CLI_SETTINGS, flags, process.env, 'dynamo configuration');
+  } catch (e) {
+    throw new StoreError('BAD_REQUEST', (e as Error).message);
+  }
+}
+
 /** The exit status of a conditional write the key's coordinator refused. */
 const EXIT_CONFLICT = 3;
 
 async function main(argv: string[]): Promise<number> {
-  const { values: o, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      seeds: { type: 'string' },
-      cluster: { type: 'string' },
-      'secret-file': { type: 'string' },
-      identity: { type: 'string' },
-      'tls-ca': { type: 'string' },
-      context: { type: 'string' },
-      r: { type: 'string' },
-      pr: { type: 'string' },
-      w: { type: 'string' },
-      pw: { type: 'string' },
-      node: { type: 'string' },
-      limit: { type: 'string' },
-      weight: { type: 'string' },
-      'expect-version': { type: 'string' },
-      if: { type: 'string' },
-      ttl: { type: 'string' },
-      wait: { type: 'boolean' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const options = { ...flagOptions(CLI_SETTINGS), ...COMMAND_OPTIONS };
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options });
+  const o = values as CommandFlags;
   const [command, key, value, extra] = positionals;
   const rest = positionals.slice(2);
   if (o.help || !command) {
@@ -102,13 +105,11 @@ async function main(argv: string[]): Promise<number> {
   const context = o.context === undefined ? undefined : parseContext(o.context);
   const condition = parseCondition(o.if, command);
   const ttl = parseTtl(o.ttl, command);
-  const cluster = o.cluster ?? process.env.DYNAMO_CLUSTER ?? 'dev';
-  const client = await DynamoClient.connect({
-    seeds: (o.seeds ?? process.env.DYNAMO_SEEDS ?? '127.0.0.1:7001').split(',').map((s) => s.trim()),
-    cluster,
-    ...credential(o.identity, o['secret-file'], cluster),
-    tls: tlsCa(o['tls-ca'] ?? (process.env.DYNAMO_TLS_CA || undefined)),
-  });
+  const settings = cliSettings(values);
+  o.json = settings.values.json;
+  const { cluster } = settings.values;
+  const tls = tlsCa(settings.values.tlsCa);
+  const client = await DynamoClient.connect({ seeds: settings.values.seeds, cluster, ...credential(settings, cluster), tls });
   const print = (text: string, json: unknown) => process.stdout.write((o.json ? JSON.stringify(json) : text) + '\n');
   /** A write, or null when its condition failed: then what the coordinator held is printed. */
   const conditional = async (key: string, write: Promise<WriteResult>): Promise<WriteResult | null> => {
@@ -296,7 +297,7 @@ function tlsCa(files: string | undefined): ClientTls | undefined {
  * What the CLI proves to the nodes: the flags first (--identity, --secret-file), then the
  * environment (DYNAMO_IDENTITY, DYNAMO_SECRET), then what npm start keeps in ./data.
  */
-function credential(identityFile: string | undefined, secretFile: string | undefined, cluster: string): NodeCredential {
+function credential({ values: s, from }: Parsed<typeof CLI_SETTINGS>, cluster: string): NodeCredential {
   const load = (identity: string | undefined, secret: string | undefined) => {
     try {
       return readCredential(identity, secret, { cluster, roles: ['admin', 'client'], what: 'dynamo' });
@@ -304,10 +305,10 @@ function credential(identityFile: string | undefined, secretFile: string | undef
       throw new StoreError('BAD_REQUEST', (e as Error).message);
     }
   };
-  if (identityFile) return load(identityFile, undefined);
-  if (secretFile) return load(undefined, readFileSync(secretFile, 'utf8').trim());
-  if (process.env.DYNAMO_IDENTITY) return load(process.env.DYNAMO_IDENTITY, undefined);
-  if (process.env.DYNAMO_SECRET) return load(undefined, process.env.DYNAMO_SECRET);
+  if (from.identity === 'flag') return load(s.identity, undefined);
+  if (from.secret === 'flag') return load(undefined, s.secret);
+  if (s.identity) return load(s.identity, undefined);
+  if (s.secret) return load(undefined, s.secret);
   if (existsSync(DEV_IDENTITY)) return load(DEV_IDENTITY, undefined);
   if (existsSync('data/secret')) return load(undefined, readFileSync('data/secret', 'utf8').trim());
   throw new StoreError('UNAUTHORIZED', `no identity: pass --identity FILE or set DYNAMO_IDENTITY (npm start makes ${DEV_IDENTITY})`);

@@ -1,13 +1,18 @@
 // The gateway's HTTP server: hyper-express (uWebSockets), measured faster than node:http
 // for this workload (README, Benchmarks), handing each request to Yoga's fetch interface.
+// An answer is sent whole, except a stream (Server-Sent Events: a watch), which goes out as
+// Yoga makes it (stream-response.ts).
 import HyperExpress from 'hyper-express';
 import { httpScheme, type ServerTls } from '../storage/transport/tls.ts';
+import { streamBody } from './stream-response.ts';
 import type { Gateway } from './yoga.ts';
 
 export interface HttpServerOptions {
   readonly host: string;
   readonly port: number;
   readonly maxBodyBytes: number;
+  /** a streamed response (a watch) may leave this much unread before its reader is dropped (default 1 MiB) */
+  readonly maxStreamBufferBytes?: number;
   /** serve https with this certificate; plain http without */
   readonly tls?: ServerTls;
   /** further routes (/metrics, the repair dashboard) mounted before GraphQL */
@@ -18,6 +23,8 @@ export class GatewayHttpServer {
   readonly app: HyperExpress.Server;
   #inflight = 0;
   #idle: (() => void) | null = null;
+  /** ends each streamed response in flight */
+  readonly #streams = new Set<() => void>();
 
   private readonly yoga: Gateway;
   private readonly options: HttpServerOptions;
@@ -48,6 +55,7 @@ export class GatewayHttpServer {
   /** Stops accepting, and resolves once the requests in flight are answered. */
   async close(): Promise<void> {
     this.app.close();
+    for (const stop of this.#streams) stop();
     if (this.#inflight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
   }
 
@@ -56,18 +64,31 @@ export class GatewayHttpServer {
     try {
       const method = req.method;
       const body = method === 'GET' || method === 'HEAD' ? undefined : ((await req.buffer()) as Uint8Array<ArrayBuffer>);
+      // a request that may become a stream gets a signal that fires when its client goes away, so
+      // the subscription ends then (Yoga's cancel of the body does not reach a pending iterator)
+      const gone = req.headers.accept?.includes('text/event-stream') ? new AbortController() : null;
+      if (gone) res.once('abort', () => gone.abort());
       const response = await this.yoga.fetch(
         new URL(req.url, `${httpScheme(this.options.tls)}://${this.options.host}`),
-        { method, headers: req.headers as Record<string, string>, body },
+        { method, headers: req.headers as Record<string, string>, body, ...(gone ? { signal: gone.signal } : {}) },
         { ip: req.ip },
       );
       res.status(response.status);
-      // uWS writes its own content-length; a second one makes strict clients reject the response
-      // (names may come in any case: Yoga's CORS preflight answer sets 'Content-Length')
+      // uWS writes its own content-length (or chunked encoding); a second one makes strict clients
+      // reject the response (names may come in any case: Yoga's CORS preflight answer sets 'Content-Length')
       response.headers.forEach((value, name) => {
         const lower = name.toLowerCase();
-        if (lower !== 'content-length' && lower !== 'transfer-encoding') res.header(name, value);
+        if (lower !== 'content-length' && lower !== 'transfer-encoding' && lower !== 'connection') res.header(name, value);
       });
+      if (response.body && isStreamed(response)) {
+        let stop = () => {};
+        const end = () => gone?.abort();
+        const limits = { maxBufferBytes: this.options.maxStreamBufferBytes ?? 1024 * 1024, end };
+        await streamBody(res, response.body, limits, (s) => this.#streams.add((stop = s)));
+        end();
+        this.#streams.delete(stop);
+        return;
+      }
       res.send(Buffer.from(await response.arrayBuffer()));
     } catch (e) {
       if (!res.completed) res.status(500).json({ errors: [{ message: 'internal error', extensions: { code: 'INTERNAL' } }] });
@@ -77,4 +98,10 @@ export class GatewayHttpServer {
       if (this.#inflight === 0 && this.#idle) this.#idle();
     }
   }
+}
+
+/** Server-Sent Events (subscriptions) and incremental delivery go out as they are made. */
+function isStreamed(response: Response): boolean {
+  const type = response.headers.get('content-type') ?? '';
+  return type.startsWith('text/event-stream') || type.startsWith('multipart/mixed');
 }

@@ -5,7 +5,9 @@ import type HyperExpress from 'hyper-express';
 import { configOrExit } from '../storage/config.ts';
 import { DynamoClient } from '../client/src/client.ts';
 import { processLogger } from '../storage/logging.ts';
-import { loadGatewayConfig } from './config.ts';
+import { GATEWAY_SETTINGS, loadGatewayConfig } from './config.ts';
+import { redacted } from '../storage/settings/table.ts';
+import { stopOnSignals } from '../storage/settings/shutdown.ts';
 import { ContextSigner } from './context-token.ts';
 import { GatewayHttpServer } from './http.ts';
 import { httpScheme } from '../storage/transport/tls.ts';
@@ -22,6 +24,7 @@ import { GatewayMetrics } from './metrics.ts';
 import { RateLimit } from './rate-limit.ts';
 import { startTracing } from '../storage/tracing.ts';
 import { useTracing } from './tracing.ts';
+import { WatchHub } from './watch/hub.ts';
 
 async function main(): Promise<void> {
   const config = configOrExit(() => loadGatewayConfig(process.argv.slice(2), process.env));
@@ -34,7 +37,8 @@ async function main(): Promise<void> {
       }),
   );
   const logger = processLogger('gateway', { level: config.logLevel, format: config.logFormat });
-  logger.info('configuration', { config: { ...config, credential: config.credential.identity ? config.credential.identity.certificate : 'cluster secret' } });
+  const credential = config.credential.identity ? config.credential.identity.certificate : 'cluster secret';
+  logger.info('configuration', { config: { ...redacted(GATEWAY_SETTINGS, config), credential } });
   if (auth.open) {
     const why = config.production ? 'started with --allow-anonymous' : 'no GATEWAY_API_KEYS_FILE or GATEWAY_JWKS (development)';
     logger.warn(`THE GATEWAY IS OPEN: anyone who reaches it can read and write every key (${why}). Set GATEWAY_API_KEYS_FILE or GATEWAY_JWKS to require credentials.`);
@@ -73,6 +77,12 @@ async function main(): Promise<void> {
     ? new RateLimit({ redisUrl: config.rateLimitRedisUrl!, points: config.rateLimitPoints, durationS: config.rateLimitDurationS, prefix: `${config.repairQueuePrefix}:${config.cluster}` })
     : null;
   const metrics = new GatewayMetrics(() => client !== null);
+  const watches = new WatchHub({
+    client: () => client,
+    limits: { maxKeys: config.watchMaxKeys, maxPerClient: config.watchMaxPerClient, maxStreams: config.watchMaxStreams },
+    logger,
+    timeoutMs: config.nodeTimeoutMs,
+  });
   const yoga = createGateway({
     client: () => client,
     contexts: new ContextSigner(config.contextKeys),
@@ -89,6 +99,7 @@ async function main(): Promise<void> {
     logger,
     repair,
     ...(tracing ? { tracing: useTracing(tracing.provider) } : {}),
+    watches,
   });
   const dashboard = repair && auth.adminPossible ? repairDashboard([repair.queues.handoff, repair.queues.antiEntropy], '/admin/queues', adminCheck(auth), () => repair!.queues.reachable) : null;
   let adminServer: HyperExpress.Server | null = null;
@@ -101,6 +112,7 @@ async function main(): Promise<void> {
     host: config.host,
     port: config.port,
     maxBodyBytes: config.maxBodyBytes,
+    maxStreamBufferBytes: config.watchMaxBufferBytes,
     tls: config.tls,
     routes: (app) => {
       if (adminServer) return;
@@ -112,24 +124,20 @@ async function main(): Promise<void> {
   logger.info('listening', { url: `${httpScheme(config.tls)}://${config.host}:${port}/graphql`, graphiql: config.graphiql, introspection: config.introspection, cors: config.corsOrigins ?? [] });
   void connect();
 
-  const shutdown = () => {
-    if (stopping) return;
+  stopOnSignals(async () => {
     stopping = true;
     logger.info('shutting down: finishing requests in flight');
-    void server.close().then(() => {
-      (client as DynamoClient | null)?.close();
-      adminServer?.close();
-      rateLimit?.close();
-      void repair?.queues.close();
-      redis?.disconnect();
-      void (tracing?.shutdown() ?? Promise.resolve()).finally(() => {
-        logger.info('stopped cleanly');
-        process.exit(0);
-      });
-    });
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+    watches.close();
+    await server.close();
+    (client as DynamoClient | null)?.close();
+    adminServer?.close();
+    rateLimit?.close();
+    void repair?.queues.close();
+    redis?.disconnect();
+    // a collector that does not answer delays nothing past its own timeout and fails no shutdown
+    await tracing?.shutdown().catch(() => undefined);
+    logger.info('stopped cleanly');
+  });
 }
 
 main().catch((e: unknown) => {

@@ -23,6 +23,7 @@ import { Authenticator } from './auth.ts';
 import { graphiqlAssets, renderGraphiQL } from './graphiql.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { RateLimit } from './rate-limit.ts';
+import type { WatchHub } from './watch/hub.ts';
 import { principalOf, useAuth, type ServerContext } from './use-auth.ts';
 
 export { CSRF_HEADER } from './csrf.ts';
@@ -49,6 +50,8 @@ export interface GatewayOptions {
   readonly repair?: GatewayContext['repair'];
   /** OpenTelemetry spans per operation (gateway/tracing.ts); absent: tracing off */
   readonly tracing?: readonly Plugin[];
+  /** live watches; without it the watch subscription answers UNAVAILABLE */
+  readonly watches?: WatchHub | null;
 }
 
 export type Gateway = YogaServerInstance<ServerContext, GatewayContext>;
@@ -92,6 +95,8 @@ export function createGateway(o: GatewayOptions): Gateway {
         readBudget: { left: MAX_OPERATION_KEYS },
         principal,
         repair: o.repair ?? null,
+        watches: o.watches ?? null,
+        gone: request.signal,
       };
     },
     plugins: [

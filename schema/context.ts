@@ -6,6 +6,7 @@ import type { ContextSigner } from '../gateway/context-token.ts';
 import type { Principal } from '../gateway/principal.ts';
 import type { RepairQueues } from '../jobs/queues.ts';
 import type { RepairStats } from '../jobs/stats.ts';
+import type { WatchHub } from '../gateway/watch/hub.ts';
 
 export interface ReadKey {
   readonly key: string;
@@ -24,4 +25,8 @@ export interface GatewayContext {
   readonly principal: Principal;
   /** the repair queues and their reports, when the gateway is given the repair Redis */
   readonly repair: { readonly queues: RepairQueues; readonly stats: RepairStats } | null;
+  /** live watches (gateway/watch/); null when the gateway serves none */
+  readonly watches?: WatchHub | null;
+  /** fires when the caller goes away (streamed responses only): ends a watch */
+  readonly gone?: AbortSignal;
 }

@@ -11,6 +11,7 @@ import './cluster.ts';
 import './admin.ts';
 import './membership.ts';
 import './repair.ts';
+import './watch.ts';
 
 // declaration order, so the printed SDL reads like the contract
 export const schema: GraphQLSchema = builder.toSchema({ sortSchema: false });

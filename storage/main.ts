@@ -6,7 +6,9 @@ import { MAX_ACTORS_PER_KEY } from '../client/src/core/limits.ts';
 import { DEFAULT_PHI } from './core/phi.ts';
 import { DEFAULT_GOSSIP } from './membership/gossip.ts';
 import { DEFAULT_TRANSFER } from './membership/transfers.ts';
-import { configOrExit, loadStorageConfig, type StorageConfig } from './config.ts';
+import { configOrExit, loadStorageConfig, NODE_SETTINGS, type StorageConfig } from './config.ts';
+import { redacted } from './settings/table.ts';
+import { stopOnSignals } from './settings/shutdown.ts';
 import { LmdbEngine } from './engine/lmdb.ts';
 import { StorageNode } from './node.ts';
 import { cryptoRandom, realClock } from './real-runtime.ts';
@@ -21,7 +23,8 @@ import { redisConnection, watchRedis } from '../jobs/redis.ts';
 
 async function startStorageNode(config: StorageConfig): Promise<{ stop: () => Promise<void>; port: number }> {
   const logger = processLogger(`storage:${config.id}`, { level: config.logLevel, format: config.logFormat });
-  logger.info('configuration', { config: { ...config, identity: config.identity?.certificate ?? null, authorities: config.authorities.length } });
+  const identity = config.identity?.certificate ?? null;
+  logger.info('configuration', { config: { ...redacted(NODE_SETTINGS, config), identity, authorities: config.authorities.length } });
   const metrics = new NodeMetrics();
   const tracing = config.tracing ? await startTracing(config.tracing, logger) : null;
   const bootstrap = config.members.length > 0 ? createRing(config.members, config.partitions, config.n) : null;
@@ -137,17 +140,7 @@ function repairQueues(node: StorageNode, url: string, prefix: string, logger: Lo
 async function main(): Promise<void> {
   const config = configOrExit(() => loadStorageConfig(process.argv.slice(2), process.env));
   const { stop } = await startStorageNode(config);
-  const shutdown = () => {
-    void stop().then(
-      () => process.exit(0),
-      (e: unknown) => {
-        process.stderr.write(`shutdown failed: ${String(e)}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  stopOnSignals(stop);
 }
 
 main().catch((e: unknown) => {

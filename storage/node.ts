@@ -33,6 +33,7 @@ import type { ConflictReply, ErrorReply, Reply, Request } from '../client/src/pr
 import { Replica, type HintLimits } from './replica.ts';
 import type { Clock, Logger, Random, Transport } from '../client/src/runtime.ts';
 import type { NodeStatus } from '../client/src/status.ts';
+import { Watches } from './watch/watches.ts';
 
 export interface NodeConfig extends CoordinatorConfig {
   readonly id: NodeId;
@@ -88,6 +89,8 @@ export class StorageNode {
   readonly transfers: Transfers;
   readonly repair: RepairService;
   readonly changes: ChangeHandler;
+  /** gateways' long polls for new versions (docs/watches.md) */
+  readonly watches: Watches;
   readonly #deps: NodeDeps;
   readonly #addresses = new Map<NodeId, string>();
   #view: RingView | null = null;
@@ -154,6 +157,8 @@ export class StorageNode {
     });
     const place = (key: string) => this.#requireView().place(key);
     this.replica = new Replica(engine, place, config.hints, config.maxActors, (set, from) => this.#lease.check(set, from));
+    this.watches = new Watches((key) => this.replica.read(key), deps.clock);
+    this.replica.onStored = (key) => this.watches.stored(key);
     this.coordinator = new Coordinator({
       self: config.id,
       config,
@@ -361,6 +366,7 @@ export class StorageNode {
   /** Stops taking requests, stops the loops, lets work in flight finish, and flushes. */
   async drain(): Promise<void> {
     this.#accepting = false;
+    this.watches.close();
     await this.#work.drain();
     // without the mark, the next start takes this stop for a crash: safe, at the cost of an actor
     const { logger } = this.#deps;

@@ -76,6 +76,8 @@ export class Replica {
 
   /** throws when a received set cannot have come from a replica (core/set-check.ts); `from`: the node that sent it, when one did */
   readonly #check: (set: SiblingSet, from: NodeId | null) => void;
+  /** told of each key whose own data or hint was durably written (live watches: storage/watch/) */
+  onStored: ((key: string) => void) | null = null;
 
   constructor(engine: Engine, place: (key: string) => Place, limits: HintLimits, maxActors = MAX_ACTORS_PER_KEY, check?: (set: SiblingSet, from: NodeId | null) => void) {
     this.#place = place;
@@ -194,7 +196,14 @@ export class Replica {
   #write(place: Place, key: string, before: Stored | null, after: Stored | null): Promise<void> {
     this.#trees.get(place.partition)?.update(place.segment, before && leafHash(key, before.bytes), after && leafHash(key, after.bytes));
     const storeKey = [place.partition, place.segment, key];
-    return after ? this.#data.put(storeKey, after.bytes) : this.#data.remove(storeKey);
+    return this.#told(key, after ? this.#data.put(storeKey, after.bytes) : this.#data.remove(storeKey));
+  }
+
+  /** Tells `onStored` once a write of the key is durable (a failed one is the writer's to report). */
+  #told(key: string, durable: Promise<void>): Promise<void> {
+    const onStored = this.onStored;
+    if (onStored) durable.then(() => onStored(key), () => undefined);
+    return durable;
   }
 
   /** A failed write was the key's latest: its tree leaf goes back to what the disk holds. */
@@ -298,7 +307,7 @@ export class Replica {
     this.#unindexHint(owner, p, key);
     this.#indexHint(owner, p, key, encoded);
     this.hintWrites++;
-    return { set: next, durable: this.#hints.put(['h', owner, p, key], encoded) };
+    return { set: next, durable: this.#told(key, this.#hints.put(['h', owner, p, key], encoded)) };
   }
 
   async storeHint(owner: NodeId, key: string, set: SiblingSet, now: number, from: NodeId | null = null): Promise<SiblingSet> {

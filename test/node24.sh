@@ -23,6 +23,6 @@ case "$version" in v24.*) ;; *) echo "test:node24: $NODE24 is $version, not Node
 echo "test:node24: $NODE24 ($version)" >&2
 
 # test/transport/versions.test.ts starts a NodeServer (hyper-express on uWS): Node 20 only here
-files=$(find test/core test/engine test/replica test/protocol test/sim -name '*.test.ts'; echo test/transport/connection.test.ts test/transport/tls-config.test.ts)
+files=$(find test/core test/engine test/replica test/protocol test/sim test/watch -name '*.test.ts'; echo test/transport/connection.test.ts test/transport/tls-config.test.ts)
 # shellcheck disable=SC2086
 exec "$NODE24" --test --test-reporter=spec $(printf '%s\n' $files | sort)

@@ -28,6 +28,7 @@ export function nodeHandlers(d: HandlerDeps): Handlers {
       throw new StoreError('PROTOCOL', 'a hello is only the first frame of a connection opened with a certificate');
     },
     ping: () => ({ type: 'pong' }),
+    watch: (request, from) => node.watches.watch(from, request),
     get: (request) => node.coordinator.get(request.key, request.r, request.pr),
     mget: async (request) => ({ type: 'mgetReply', items: await mget(d, request.keys, request.r, request.pr) }),
     put: (request) => node.coordinator.put(request, d.readiness),

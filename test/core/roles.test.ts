@@ -12,7 +12,7 @@ const REQUESTS = (Object.keys(MESSAGE_TYPES) as MessageType[]).filter((t) => {
   return isRequest(sample!);
 }) as RequestType[];
 
-const CLIENT = ['hello', 'ping', 'ring', 'status', 'get', 'mget', 'put'];
+const CLIENT = ['hello', 'ping', 'ring', 'status', 'get', 'mget', 'put', 'watch'];
 const REPAIR = ['hello', 'ping', 'ring', 'status', 'hints', 'replicaWrite', 'hintsRead', 'hintsAck', 'hintsExpired', 'hintsDrop', 'hintsFor', 'merkleRoots', 'merkleSegments', 'segmentKeys', 'keysRead', 'keysMerge', 'reclaim', 'tombstones', 'quietKeys', 'compact'];
 const ADMIN = [...CLIENT, 'change', 'inspect', 'hints'];
 const model: Record<Role, (t: RequestType) => boolean> = {

@@ -211,6 +211,8 @@ export const arbitraries: MessageArbitraries = {
   quietKeysReply: fc.record({ type: t('quietKeysReply'), keys: keyed(fc.record({ key, leaf: hash, dots, tombstones: fc.boolean() })) }),
   compact: fc.record({ type: t('compact'), keys: keyed(fc.record({ key, leaf: hash })) }),
   hello: fc.record({ type: t('hello'), signature: fc.uint8Array({ minLength: 64, maxLength: 64 }) }),
+  watch: fc.record({ type: t('watch'), watcher: text(), waitMs: fc.integer({ min: 0, max: 60_000 }), keys: keyed(fc.record({ key, seen: vv })) }),
+  watchReply: fc.record({ type: t('watchReply'), changed: entries }),
 };
 
 /** Any message, every type equally likely. */

@@ -31,6 +31,8 @@ export const ALLOWED: Readonly<Record<RequestType, readonly Role[]>> = {
   mget: DATA,
   // a delete is a put of a tombstone
   put: DATA,
+  // a gateway's long poll for new versions of keys it may read (docs/watches.md)
+  watch: DATA,
   // the listing the workers scan for hint owners, and the operator's `dynamo hints`
   hints: OPERATOR,
   inspect: ['peer', 'admin'],

@@ -21,6 +21,7 @@ import { repairMessages } from './messages/repair.ts';
 import { replicaMessages } from './messages/replica.ts';
 import { readTraceContext, TRACE_FLAG, TRACE_SINCE, writeTraceContext, type TraceContext } from './trace-context.ts';
 import { setsNeed } from './shapes.ts';
+import { watchMessages } from './messages/watch.ts';
 import { ProtocolError, Reader, Writer } from './wire.ts';
 import type { SiblingSet } from '../core/siblings.ts';
 
@@ -41,7 +42,8 @@ export { decodeSet, encodeSet, readRing, readSet, readVV, writeRing, writeSet, w
  *   7: heartbeats carry the sender's epoch and the highest counter its durable lease covers.
  *   8: a request frame may carry a trace context (bit 7 of the type byte); a put may carry a
  *      TTL and a version its expiry time (core/expiry.ts). A message whose sets hold such a
- *      version is never sent at an earlier version.
+ *      version is never sent at an earlier version; watch and watchReply, a gateway's
+ *      long poll for new versions of keys (docs/watches.md).
  */
 export const PROTOCOL_MIN = 2;
 export const PROTOCOL_MAX = 8;
@@ -64,8 +66,8 @@ export function describeRange(range: VersionRange): string {
 type Registry = { readonly [T in MessageType]: MessageEntry<Extract<Message, { type: T }>> };
 
 /** Every message type has exactly one entry: the type checker refuses a type without one. */
-const ENTRIES: Registry = { ...clientMessages, ...replicaMessages, ...membershipMessages, ...repairMessages, ...handoffMessages, ...helloMessages };
-const GROUPS = [clientMessages, replicaMessages, membershipMessages, repairMessages, handoffMessages, helloMessages];
+const ENTRIES: Registry = { ...clientMessages, ...replicaMessages, ...membershipMessages, ...repairMessages, ...handoffMessages, ...helloMessages, ...watchMessages };
+const GROUPS = [clientMessages, replicaMessages, membershipMessages, repairMessages, handoffMessages, helloMessages, watchMessages];
 
 function entryOf(type: MessageType): MessageEntry<Message> {
   return ENTRIES[type];

@@ -44,6 +44,7 @@ export const REPLIES = {
   hintsExpired: ['hintsExpiredReply'],
   hintsDrop: ['countReply'],
   hintsFor: ['hintsForReply'],
+  watch: ['watchReply'],
 } as const satisfies { readonly [T in RequestType]: readonly Exclude<ReplyType, 'error'>[] };
 
 /** What a request of type T is answered with when it is not refused. */
