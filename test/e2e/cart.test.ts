@@ -1,8 +1,9 @@
 // examples/web in headless Chromium against npm start's stack: two tabs (two browser contexts)
-// edit one cart at the same time and both converge to the same content, without reloading:
-// the set keeps every add (add wins), the counter is the sum of every increment, and the
-// delivery note's concurrent writes show as siblings in both tabs until one tab merges them.
-// Each tab's clicks are drawn from a seed (E2E_SEED=n repeats a run).
+// edit one cart at the same time and both converge to the same content through their live
+// watches, without reloading: the set keeps every add (add wins), the counter is the sum of
+// every increment, and the delivery note's concurrent writes show as siblings in both tabs until
+// one tab merges them. A tab taken offline catches up when it is back. Each tab's clicks are
+// drawn from a seed (E2E_SEED=n repeats a run).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
@@ -29,11 +30,12 @@ after(async () => {
   await stack?.stop();
 });
 
-/** A tab of its own browser context, on the cart page, once it has read the cart. */
+/** A tab of its own browser context, on the cart page, once it has read the cart and its watch is open. */
 async function openTab(cart: string): Promise<Page> {
   const page = await (await browser.newContext()).newPage();
   await page.goto(`${stack.pageUrl}?cart=${encodeURIComponent(cart)}`);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
+  await page.waitForSelector('#live[data-open="true"]', { timeout: 15_000 });
   return page;
 }
 
@@ -159,4 +161,25 @@ test('concurrent writes of a plain key show as siblings in both tabs; one merge 
   await perform(b, () => b.click('#merge'));
   for (const page of [a, b]) await liveSiblings(page, ['leave at the door / ring twice']);
   assert.equal(await a.isHidden('#merge'), true, 'one version left: nothing to merge');
+});
+
+test('a tab whose connection drops shows it, subscribes again with the contexts it saw, and catches up on what it missed', async () => {
+  const cart = `e2e-offline-${SEED}`;
+  const [a, b] = [await openTab(cart), await openTab(cart)];
+  await a.fill('#item-input', 'before');
+  await perform(a, () => a.click('#add-item'));
+  await converge(b, { items: ['before'], units: 0 }, 'tab b');
+
+  await b.context().setOffline(true);
+  await b.waitForSelector('#live[data-open="false"]', { timeout: 10_000 });
+  await a.fill('#item-input', 'while-away');
+  await perform(a, () => a.click('#add-item'));
+  await perform(a, () => a.click('#units-plus'));
+  await a.fill('#note-input', 'back door');
+  await perform(a, () => a.click('#note-save'));
+
+  await b.context().setOffline(false);
+  await b.waitForSelector('#live[data-open="true"]', { timeout: 15_000 });
+  await converge(b, { items: ['before', 'while-away'], units: 1 }, 'tab b');
+  await b.waitForFunction(() => document.querySelector('#siblings li.live')?.firstChild?.textContent === 'back door', undefined, { timeout: CONVERGE_MS });
 });
