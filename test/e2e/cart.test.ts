@@ -110,7 +110,9 @@ async function converge(page: Page, expected: { items: string[]; units: number }
       { timeout: CONVERGE_MS },
     );
   } catch (e) {
-    throw new Error(`${name} did not converge within ${CONVERGE_MS} ms (seed ${SEED}): shows ${JSON.stringify(await shown(page))}, expected ${JSON.stringify(expected)}`, { cause: e });
+    const now = JSON.stringify(await shown(page));
+    const want = JSON.stringify(expected);
+    throw new Error(`${name} did not converge within ${CONVERGE_MS} ms (seed ${SEED}): shows ${now}, expected ${want}`, { cause: e });
   }
 }
 
@@ -135,11 +137,13 @@ test('two tabs edit one cart at once and both converge: every add kept, removes 
 
 test('the gateway runs only the page\'s persisted documents: query text and unknown hashes are refused', async () => {
   const post = async (body: unknown) => {
-    const res = await fetch(stack.gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const headers = { 'content-type': 'application/json' };
+    const res = await fetch(stack.gatewayUrl, { method: 'POST', headers, body: JSON.stringify(body) });
     return ((await res.json()) as { errors?: { extensions?: { code?: string } }[] }).errors?.[0]?.extensions?.code;
   };
   assert.equal(await post({ query: '{ set(key: "cart:x:items") }' }), 'CANNOT_SEND_PQ_ID_AND_BODY');
-  assert.equal(await post({ extensions: { persistedQuery: { version: 1, sha256Hash: `sha256:${'0'.repeat(64)}` } } }), 'PERSISTED_QUERY_NOT_IN_LIST');
+  const unknown = { persistedQuery: { version: 1, sha256Hash: `sha256:${'0'.repeat(64)}` } };
+  assert.equal(await post({ extensions: unknown }), 'PERSISTED_QUERY_NOT_IN_LIST');
 });
 
 test('concurrent writes of a plain key show as siblings in both tabs; one merge writes them back as one version everywhere', async () => {
@@ -151,7 +155,10 @@ test('concurrent writes of a plain key show as siblings in both tabs; one merge 
   await Promise.all([perform(a, () => a.click('#note-save-blind')), perform(b, () => b.click('#note-save-blind'))]);
   const liveSiblings = (page: Page, want: string[]) =>
     page.waitForFunction(
-      (w) => JSON.stringify([...document.querySelectorAll('#siblings li.live')].map((li) => li.firstChild?.textContent).sort()) === JSON.stringify(w),
+      (w) => {
+        const live = [...document.querySelectorAll('#siblings li.live')].map((li) => li.firstChild?.textContent);
+        return JSON.stringify(live.sort()) === JSON.stringify(w);
+      },
       want,
       { timeout: CONVERGE_MS },
     );
@@ -181,5 +188,6 @@ test('a tab whose connection drops shows it, subscribes again with the contexts 
   await b.context().setOffline(false);
   await b.waitForSelector('#live[data-open="true"]', { timeout: 15_000 });
   await converge(b, { items: ['before', 'while-away'], units: 1 }, 'tab b');
-  await b.waitForFunction(() => document.querySelector('#siblings li.live')?.firstChild?.textContent === 'back door', undefined, { timeout: CONVERGE_MS });
+  const note = () => document.querySelector('#siblings li.live')?.firstChild?.textContent === 'back door';
+  await b.waitForFunction(note, undefined, { timeout: CONVERGE_MS });
 });

@@ -27,14 +27,22 @@ function started(child: ChildProcess, log: string[]): () => string {
 }
 
 export async function startWebStack(ports: { base: number; gateway: number; jobs: number; web: number }): Promise<WebStack> {
-  for (const [what, path] of [['dist/ (npm run build)', join(ROOT, 'dist/bin/start.js')], ['the built page (npm run build --prefix examples/web)', join(WEB, 'dist/index.html')]]) {
-    if (!existsSync(path!)) throw new Error(`${what} is missing: npm run test:e2e builds it`);
+  const built = [
+    ['dist/ (npm run build)', join(ROOT, 'dist/bin/start.js')],
+    ['the built page (npm run build --prefix examples/web)', join(WEB, 'dist/index.html')],
+  ] as const;
+  for (const [what, path] of built) {
+    if (!existsSync(path)) throw new Error(`${what} is missing: npm run test:e2e builds it`);
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'web-e2e-'));
   const log: string[] = [];
   const start = spawn(
     process.execPath,
-    [join(ROOT, 'dist/bin/start.js'), '--data-dir', dataDir, '--base-port', String(ports.base), '--gateway-port', String(ports.gateway), '--jobs-port', String(ports.jobs)],
+    [
+      join(ROOT, 'dist/bin/start.js'),
+      ...['--data-dir', dataDir, '--base-port', String(ports.base)],
+      ...['--gateway-port', String(ports.gateway), '--jobs-port', String(ports.jobs)],
+    ],
     {
       cwd: ROOT,
       env: { ...process.env, GATEWAY_PERSISTED_OPERATIONS: PERSISTED, GATEWAY_ONLY_PERSISTED: '1', LOG_LEVEL: 'warn', LOG_FORMAT: '' },
@@ -55,7 +63,8 @@ export async function startWebStack(ports: { base: number; gateway: number; jobs
     }, 90_000, 100);
     const gatewayUrl = `http://127.0.0.1:${ports.gateway}/graphql`;
     await waitFor('the gateway to reach the cluster', async () => (await fetch(gatewayUrl.replace('/graphql', '/ready'))).ok, 30_000, 100);
-    preview = spawn(process.execPath, [join(WEB, 'node_modules/vite/bin/vite.js'), 'preview', '--host', '127.0.0.1', '--port', String(ports.web), '--strictPort'], {
+    const vite = join(WEB, 'node_modules/vite/bin/vite.js');
+    preview = spawn(process.execPath, [vite, 'preview', '--host', '127.0.0.1', '--port', String(ports.web), '--strictPort'], {
       cwd: WEB,
       env: { ...process.env, DYNAMO_GATEWAY: `http://127.0.0.1:${ports.gateway}` },
       stdio: ['ignore', 'pipe', 'pipe'],

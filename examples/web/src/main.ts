@@ -188,7 +188,9 @@ function follow(): void {
       status: (open, problem) => {
         live.dataset.open = String(open);
         live.className = open ? 'status' : 'error';
-        live.textContent = open ? `live: watching ${watched.length} keys (graphql-sse)` : `watch interrupted (${problem}); subscribing again…`;
+        live.textContent = open
+          ? `live: watching ${watched.length} keys (graphql-sse)`
+          : `watch interrupted (${problem}); subscribing again…`;
         // whatever was written while the watch was down arrives as events once it is open again
       },
     },
