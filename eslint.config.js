@@ -17,7 +17,7 @@ const IO_EDGES = [
 const why = 'storage logic takes time, randomness and timers from the Clock and Random interfaces (client/src/runtime.ts)';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', 'dist/**', 'client/dist/**', '.scratch/**', 'examples/**/generated/**'] },
+  { ignores: ['node_modules/**', 'data/**', 'dist/**', 'client/dist/**', '.scratch/**', 'examples/**/generated/**', 'examples/web/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {
