@@ -6,9 +6,7 @@ import tseslint from 'typescript-eslint';
 const IO_EDGES = [
   'storage/transport/**',
   'storage/engine/lmdb.ts',
-  'storage/main.ts',
   'storage/real-runtime.ts',
-  'storage/launcher.ts',
   'client/src/transport/**',
   'client/src/client.ts',
   'client/src/auth/identity-file.ts',

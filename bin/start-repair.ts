@@ -6,7 +6,7 @@
 // (and that private Redis); the stack runs on.
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { startService, stopProcess } from '../storage/launcher.ts';
+import { startService, stopProcess } from './launcher.ts';
 import { ensureRedis, redisAnswers, type PrivateRedis } from '../jobs/redis.ts';
 import { ensureIdentity } from '../client/src/auth/identity-file.ts';
 import { readStackFile, running, writeStackFile } from './stack-file.ts';
@@ -62,7 +62,7 @@ export async function startRepairOnly(dataDir: string): Promise<never> {
   process.on('SIGTERM', () => void stop(0));
   try {
     workers = await startService({
-      entry: 'jobs/main.ts',
+      entry: 'bin/jobs.ts',
       args: ['--port', String(stack.jobsPort), '--seeds', stack.seeds.join(','), '--cluster', stack.cluster],
       env: { DYNAMO_IDENTITY: repairIdentity(dataDir, stack.cluster), DYNAMO_SECRET: '', REDIS_URL: redis.url, ...(stack.tlsCa ? { DYNAMO_TLS_CA: stack.tlsCa } : {}) },
       health: `127.0.0.1:${stack.jobsPort}`,

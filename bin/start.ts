@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
-import { LocalCluster, startService, stopProcess, type LauncherTls } from '../storage/launcher.ts';
+import { LocalCluster, startService, stopProcess, type LauncherTls } from './launcher.ts';
 import { makeCa, makeCert } from './dev-certs.ts';
 import { DEFAULT_REDIS_URL, ensureRedis, redisAnswers, type PrivateRedis } from '../jobs/redis.ts';
 import { uwsProblem } from '../storage/transport/uws-check.ts';
@@ -218,7 +218,7 @@ try {
   const gatewayPort = o['gateway-port']!;
   services.push(
     await startService({
-      entry: 'gateway/main.ts',
+      entry: 'bin/gateway.ts',
       args: ['--port', gatewayPort, '--seeds', cluster.seeds.join(','), '--cluster', cluster.cluster],
       // without Redis too: the gateway connects whenever it answers there (npm start --repair)
       env: { ...gatewaySettings, ...nodeTlsEnv, DYNAMO_IDENTITY: cluster.identity('gateway', 'admin'), DYNAMO_SECRET: '', GATEWAY_CONTEXT_KEYS: contextKeys, ADMIN_TOKEN: adminToken, REDIS_URL: redis?.url ?? redisUrl },
@@ -232,7 +232,7 @@ try {
   if (redis) {
     services.push(
       await startService({
-        entry: 'jobs/main.ts',
+        entry: 'bin/jobs.ts',
         args: ['--port', jobsPort, '--seeds', cluster.seeds.join(','), '--cluster', cluster.cluster],
         env: { ...nodeTlsEnv, DYNAMO_IDENTITY: cluster.identity('repair', 'repair'), DYNAMO_SECRET: '', REDIS_URL: redis.url },
         health: `127.0.0.1:${jobsPort}`,

@@ -1,6 +1,6 @@
 // A storage node: its replica, its coordinator, and its part in membership (gossip, ring
 // changes, key-range transfers, hinted handoff), over whatever transport, clock and engine it
-// is given. storage/main.ts runs one as a process; the simulator runs many in one process.
+// is given. bin/storage-node.ts runs one as a process; the simulator runs many in one process.
 // This file wires the parts together; each of the node's own jobs has its file in node/:
 // the dispatch table (dispatch.ts, handlers.ts), the restore check, the lease check of sets
 // received, corrupt records, the ring and peers' runs on disk (meta.ts), the status report,

@@ -1,6 +1,6 @@
 // What the storage logic needs from the world, as interfaces, so that one cluster can run in
 // one process over a simulated network and clock with seeded randomness (test/sim), and for
-// real over WebSockets and timers (storage/main.ts). Nothing under storage/ or client/src/
+// real over WebSockets and timers (bin/storage-node.ts). Nothing under storage/ or client/src/
 // outside the I/O edges (the transports, engine/lmdb.ts, main.ts, client.ts, real-runtime.ts)
 // touches Date, Math.random or timers directly; the lint configuration keeps it so.
 import type { NodeId } from './core/ring.ts';

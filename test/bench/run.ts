@@ -24,7 +24,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { ROOT, TS_NODE_ARGS, startService, stopProcess } from '../../storage/launcher.ts';
+import { ROOT, TS_NODE_ARGS, startService, stopProcess } from '../../bin/launcher.ts';
 import { makeCa, makeCert } from '../../bin/dev-certs.ts';
 import { cpuPerOp, startUse, type ProcessUse, type Watched } from './stats.ts';
 import type { LoadResult, LoadSpec, LoadTarget } from './loadgen.ts';

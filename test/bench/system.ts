@@ -2,7 +2,7 @@
 // unpacked by revision.ts) in the configuration users run: four nodes with N=3 R=2 W=2 and
 // `--durability sync`, and gateways with API-key authentication on. Every process is that tree's
 // own code, started through that tree's launcher.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import type { Watched } from './stats.ts';
 
-type Launcher = typeof import('../../storage/launcher.ts');
+type Launcher = typeof import('../../bin/launcher.ts');
 type Cluster = InstanceType<Launcher['LocalCluster']>;
 
 /** What every case records about the configuration. */
@@ -53,7 +53,9 @@ export interface System {
 }
 
 export async function startSystem(o: SystemOptions): Promise<System> {
-  const { LocalCluster, startService, stopProcess } = (await import(pathToFileURL(join(o.root, 'storage/launcher.ts')).href)) as Launcher;
+  // the entry points live in bin/; a tree from before keeps them beside the code they start
+  const old = !existsSync(join(o.root, 'bin/launcher.ts'));
+  const { LocalCluster, startService, stopProcess } = (await import(pathToFileURL(join(o.root, old ? 'storage/launcher.ts' : 'bin/launcher.ts')).href)) as Launcher;
   const cluster = new LocalCluster({
     nodes: SETTINGS.nodes,
     basePort: o.basePort,
@@ -87,7 +89,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     const scheme = o.tls ? 'https' : 'http';
     const gateway = async (port: number, extra: string[], env: Record<string, string>) => {
       const child = await startService({
-        entry: 'gateway/main.ts',
+        entry: old ? 'gateway/main.ts' : 'bin/gateway.ts',
         nodeArgs: o.nodeArgs ?? [],
         args: ['--port', String(port), '--seeds', cluster.seeds.join(','), '--no-graphiql', '--api-keys', keys, ...(o.tls ? ['--tls-cert', o.tls.cert, '--tls-key', o.tls.key, '--tls-ca', o.tls.ca] : []), ...extra],
         env: { DYNAMO_SECRET: SECRET, GATEWAY_CONTEXT_KEYS: CONTEXT_KEY, GATEWAY_LOG_LEVEL: 'error', ...env },

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { ROOT, TS_NODE_ARGS } from '../../storage/launcher.ts';
+import { ROOT, TS_NODE_ARGS } from '../../bin/launcher.ts';
 
 type Exit = { code: number | null; stdout: string; stderr: string };
 

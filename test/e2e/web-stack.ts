@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, stopProcess } from '../../storage/launcher.ts';
+import { ROOT, stopProcess } from '../../bin/launcher.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 export const WEB = join(ROOT, 'examples/web');

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoClient } from '../../client/src/client.ts';
 import { loadIdentity } from '../../client/src/auth/identity-file.ts';
-import { LocalCluster, type LocalClusterOptions } from '../../storage/launcher.ts';
+import { LocalCluster, type LocalClusterOptions } from '../../bin/launcher.ts';
 
 export const TEST_SECRET = 'integration-test-secret-0123456789';
 

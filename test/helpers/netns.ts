@@ -25,7 +25,7 @@ import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_pro
 import { once } from 'node:events';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, TS_NODE_ARGS, waitHealthy } from '../../storage/launcher.ts';
+import { ROOT, TS_NODE_ARGS, waitHealthy } from '../../bin/launcher.ts';
 import { alive } from '../../storage/engine/lmdb.ts';
 
 const COMMAND_TIMEOUT_MS = 10_000;
@@ -424,7 +424,7 @@ export class NetnsCluster {
       'netns', 'exec', n.host.ns,
       process.execPath,
       ...TS_NODE_ARGS,
-      join(ROOT, 'storage/main.ts'),
+      join(ROOT, 'bin/storage-node.ts'),
       '--id', id,
       ...(n.initial ? ['--nodes', this.nodeList] : ['--seeds', this.nodes.filter((x) => x.id !== id).map((x) => `${x.id}=${x.address}`).join(',')]),
       '--listen', n.address,

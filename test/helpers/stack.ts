@@ -1,6 +1,6 @@
 // A real cluster and a real gateway process, for tests of the GraphQL front door.
 import type { ChildProcess } from 'node:child_process';
-import { startService, stopProcess } from '../../storage/launcher.ts';
+import { startService, stopProcess } from '../../bin/launcher.ts';
 import { withCluster, type TestCluster } from './cluster.ts';
 
 export const TEST_CONTEXT_KEY = 'test-context-signing-key-0123456789abcdef';
@@ -26,7 +26,7 @@ export async function withStack(
     let gateway: ChildProcess | undefined;
     try {
       gateway = await startService({
-        entry: 'gateway/main.ts',
+        entry: 'bin/gateway.ts',
         args: ['--port', String(options.gatewayPort), '--seeds', t.cluster.seeds.join(','), ...(options.gatewayArgs ?? [])],
         // an admin identity: the tests use the gateway's admin fields (ring changes, replicas, hints)
         env: { DYNAMO_IDENTITY: t.cluster.identity('gateway', 'admin'), DYNAMO_SECRET: '', GATEWAY_CONTEXT_KEYS: TEST_CONTEXT_KEY, ADMIN_TOKEN: TEST_ADMIN_TOKEN, GATEWAY_LOG_LEVEL: 'warn', ...options.gatewayEnv },

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ROOT } from '../../storage/launcher.ts';
+import { ROOT } from '../../bin/launcher.ts';
 import { TEST_SECRET } from '../helpers/cluster.ts';
 import { CSRF, TEST_CONTEXT_KEY } from '../helpers/stack.ts';
 
@@ -32,25 +32,25 @@ test('npm run build: dist/ holds JavaScript importing JavaScript, with declarati
   for (const [entry, usage, status] of [
     ['bin/dynamo.js', /^dynamo: command-line client/, 2],
     ['dist/bin/start.js', /^npm start -- /, 0],
-    ['dist/storage/main.js', /^storage node: /, 2],
-    ['dist/gateway/main.js', /^gateway: /, 2],
-    ['dist/jobs/main.js', /^jobs: /, 2],
+    ['dist/bin/storage-node.js', /^storage node: /, 2],
+    ['dist/bin/gateway.js', /^gateway: /, 2],
+    ['dist/bin/jobs.js', /^jobs: /, 2],
   ] as const) {
     const run = plainNode([join(ROOT, entry), '--help']);
     assert.equal(run.status, status, `${entry} --help: ${run.stderr}`);
     assert.match(run.stdout + run.stderr, usage, entry);
   }
 
-  const launcher = (await import(pathToFileURL(join(ROOT, 'dist/storage/launcher.js')).href)) as typeof import('../../storage/launcher.ts');
+  const launcher = (await import(pathToFileURL(join(ROOT, 'dist/bin/launcher.js')).href)) as typeof import('../../bin/launcher.ts');
   assert.equal(launcher.ROOT, ROOT);
   assert.deepEqual(launcher.TS_NODE_ARGS, [], 'no tsx for compiled entry points');
-  assert.equal(launcher.entryPoint('gateway/main.ts'), join(ROOT, 'dist/gateway/main.js'));
+  assert.equal(launcher.entryPoint('bin/gateway.ts'), join(ROOT, 'dist/bin/gateway.js'));
   const dir = mkdtempSync(join(tmpdir(), 'build-'));
   const cluster = new launcher.LocalCluster({ nodes: 1, basePort: 7871, dataDir: dir, secret: TEST_SECRET, partitions: 8, n: 1, r: 1, w: 1 });
   try {
     await cluster.start();
     const node = cluster.node('n1').process!;
-    assert.deepEqual(node.spawnargs.slice(1, 2), [join(ROOT, 'dist/storage/main.js')]);
+    assert.deepEqual(node.spawnargs.slice(1, 2), [join(ROOT, 'dist/bin/storage-node.js')]);
     // and the compiled CLI writes and reads through it
     const cli = (...args: string[]) => plainNode([join(ROOT, 'bin/dynamo.js'), '--seeds', cluster.seeds.join(','), '--cluster', cluster.cluster, ...args], { DYNAMO_SECRET: TEST_SECRET });
     const put = cli('put', 'built', 'compiled');
@@ -61,13 +61,13 @@ test('npm run build: dist/ holds JavaScript importing JavaScript, with declarati
 
     // a compiled gateway: GraphiQL's page and its bundled assets, and a query through it
     const gateway = await launcher.startService({
-      entry: 'gateway/main.ts',
+      entry: 'bin/gateway.ts',
       args: ['--port', '4771', '--seeds', cluster.seeds.join(','), '--cluster', cluster.cluster],
       env: { DYNAMO_SECRET: TEST_SECRET, GATEWAY_CONTEXT_KEYS: TEST_CONTEXT_KEY, REDIS_URL: '', GATEWAY_LOG_LEVEL: 'warn' },
       health: '127.0.0.1:4771',
     });
     try {
-      assert.deepEqual(gateway.spawnargs.slice(1, 2), [join(ROOT, 'dist/gateway/main.js')]);
+      assert.deepEqual(gateway.spawnargs.slice(1, 2), [join(ROOT, 'dist/bin/gateway.js')]);
       const page = await fetch('http://127.0.0.1:4771/graphql', { headers: { accept: 'text/html' } });
       assert.equal(page.status, 200);
       assert.match(await page.text(), /src="graphiql\/graphiql\.js"/);

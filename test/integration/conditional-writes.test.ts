@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ROOT, TS_NODE_ARGS } from '../../storage/launcher.ts';
+import { ROOT, TS_NODE_ARGS } from '../../bin/launcher.ts';
 import { TEST_SECRET } from '../helpers/cluster.ts';
 import { withStack, type GqlResult } from '../helpers/stack.ts';
 

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoClient } from '../../client/src/client.ts';
-import { LocalCluster } from '../../storage/launcher.ts';
+import { LocalCluster } from '../../bin/launcher.ts';
 import { TEST_SECRET } from '../helpers/cluster.ts';
 
 const output = process.env.NODE_OUTPUT === '1' ? 'inherit' : 'ignore';

@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { StoreError } from '../../client/src/core/errors.ts';
-import { ROOT, TS_NODE_ARGS } from '../../storage/launcher.ts';
+import { ROOT, TS_NODE_ARGS } from '../../bin/launcher.ts';
 import type { SiblingSet } from '../../client/src/core/siblings.ts';
 import { TEST_SECRET } from '../helpers/cluster.ts';
 import { withStack, type GqlResult } from '../helpers/stack.ts';

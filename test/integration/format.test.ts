@@ -12,7 +12,7 @@ import { contextOf } from '../../client/src/core/siblings.ts';
 import { LmdbEngine } from '../../storage/engine/lmdb.ts';
 import { DIRECTORY_FORMAT, frame, RecordEngine, unframe } from '../../storage/engine/records.ts';
 import { decodeSet, encodeSet } from '../../client/src/protocol/codec.ts';
-import { LocalCluster, ROOT } from '../../storage/launcher.ts';
+import { LocalCluster, ROOT } from '../../bin/launcher.ts';
 import { TEST_SECRET } from '../helpers/cluster.ts';
 import { waitFor } from '../helpers/wait.ts';
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { keyPrefix } from '../../jobs/queues.ts';
-import { ROOT, startService, stopProcess, TS_NODE_ARGS } from '../../storage/launcher.ts';
+import { ROOT, startService, stopProcess, TS_NODE_ARGS } from '../../bin/launcher.ts';
 import { TEST_SECRET, withCluster } from '../helpers/cluster.ts';
 import { TEST_ADMIN_TOKEN, TEST_CONTEXT_KEY } from '../helpers/stack.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -23,7 +23,7 @@ const BASE_ENV = { DYNAMO_SECRET: TEST_SECRET, GATEWAY_CONTEXT_KEYS: TEST_CONTEX
 
 /** A gateway process whose stderr is kept, for start-up checks (no cluster needed). */
 function spawnGateway(args: string[], env: Record<string, string>): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [...TS_NODE_ARGS, join(ROOT, 'gateway/main.ts'), '--seeds', '127.0.0.1:1', ...args], {
+  const child = spawn(process.execPath, [...TS_NODE_ARGS, join(ROOT, 'bin/gateway.ts'), '--seeds', '127.0.0.1:1', ...args], {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: '', GATEWAY_API_KEYS_FILE: '', GATEWAY_JWKS: '', ...BASE_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -112,7 +112,7 @@ test('production: introspection and GraphiQL are off, data still answers; --admi
   try {
     await withCluster({ nodes: 1, basePort: 7351 }, async ({ cluster }) => {
       const gateway = await startService({
-        entry: 'gateway/main.ts',
+        entry: 'bin/gateway.ts',
         args: ['--port', '4353', '--seeds', cluster.seeds.join(','), '--admin-listen', '127.0.0.1:4354'],
         env: { ...BASE_ENV, GATEWAY_LOG_LEVEL: 'warn', NODE_ENV: 'production', GATEWAY_API_KEYS_FILE: writeKeys(dir), REDIS_URL: REDIS, REPAIR_QUEUE_PREFIX: prefix },
         health: '127.0.0.1:4353',
@@ -161,7 +161,7 @@ test('rate limits per principal, shared by two gateways through Redis: RATE_LIMI
     const args = ['--seeds', cluster.seeds.join(','), '--rate-limit-points', '3', '--rate-limit-duration-s', '60'];
     const gateways: ChildProcess[] = [];
     try {
-      for (const port of [4355, 4356]) gateways.push(await startService({ entry: 'gateway/main.ts', args: ['--port', String(port), ...args], env, health: `127.0.0.1:${port}` }));
+      for (const port of [4355, 4356]) gateways.push(await startService({ entry: 'bin/gateway.ts', args: ['--port', String(port), ...args], env, health: `127.0.0.1:${port}` }));
       const [a, b] = ['http://127.0.0.1:4355/graphql', 'http://127.0.0.1:4356/graphql'];
       for (const url of [a, b]) await waitFor('the gateway to reach the cluster', async () => (await fetch(url.replace('/graphql', '/ready'))).ok, 20_000, 100);
       // three requests of one key, over both gateways, use its three points

@@ -7,7 +7,7 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, TS_NODE_ARGS, startService, stopProcess } from '../../storage/launcher.ts';
+import { ROOT, TS_NODE_ARGS, startService, stopProcess } from '../../bin/launcher.ts';
 import { processLogger, REDACTED } from '../../storage/logging.ts';
 import { TEST_SECRET } from '../helpers/cluster.ts';
 import { TEST_ADMIN_TOKEN, TEST_CONTEXT_KEY } from '../helpers/stack.ts';
@@ -24,7 +24,7 @@ interface Run {
 /** A gateway process whose seeds do not answer: it starts and logs all the same. */
 async function gateway(port: number, env: Record<string, string>, args: string[] = []): Promise<Run> {
   const child = await startService({
-    entry: 'gateway/main.ts',
+    entry: 'bin/gateway.ts',
     args: ['--port', String(port), '--seeds', '127.0.0.1:1', ...args],
     env: { DYNAMO_SECRET: TEST_SECRET, GATEWAY_CONTEXT_KEYS: TEST_CONTEXT_KEY, GATEWAY_LOG_LEVEL: '', LOG_LEVEL: '', LOG_FORMAT: '', REDIS_URL: '', ADMIN_TOKEN: '', ...env },
     health: `127.0.0.1:${port}`,
@@ -94,7 +94,7 @@ test('LOG_FORMAT=pretty prints one readable line per entry, still redacted', asy
 });
 
 test('a bad level or format stops the process with a clear error', () => {
-  const run = spawnSync(process.execPath, [...TS_NODE_ARGS, join(ROOT, 'gateway/main.ts'), '--seeds', '127.0.0.1:1', '--log-level', 'verbose'], {
+  const run = spawnSync(process.execPath, [...TS_NODE_ARGS, join(ROOT, 'bin/gateway.ts'), '--seeds', '127.0.0.1:1', '--log-level', 'verbose'], {
     env: { ...process.env, DYNAMO_SECRET: TEST_SECRET, GATEWAY_CONTEXT_KEYS: TEST_CONTEXT_KEY, LOG_FORMAT: 'xml' },
     encoding: 'utf8',
   });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { StoreError } from '../../client/src/core/errors.ts';
 import { walkOwners, partitionCounts } from '../../client/src/core/ring.ts';
 import type { DynamoClient } from '../../client/src/client.ts';
-import type { LocalCluster } from '../../storage/launcher.ts';
+import type { LocalCluster } from '../../bin/launcher.ts';
 import { withCluster } from '../helpers/cluster.ts';
 import { waitFor } from '../helpers/wait.ts';
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoClient } from '../../client/src/client.ts';
 import { StoreError } from '../../client/src/core/errors.ts';
-import { LocalCluster } from '../../storage/launcher.ts';
+import { LocalCluster } from '../../bin/launcher.ts';
 import { TEST_SECRET, withCluster } from '../helpers/cluster.ts';
 import { CSRF, TEST_ADMIN_TOKEN, withStack } from '../helpers/stack.ts';
 import { waitFor } from '../helpers/wait.ts';

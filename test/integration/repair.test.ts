@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { chromium, type Browser } from 'playwright-core';
 import type { DynamoClient } from '../../client/src/client.ts';
-import { startService, stopProcess, type LocalCluster } from '../../storage/launcher.ts';
+import { startService, stopProcess, type LocalCluster } from '../../bin/launcher.ts';
 import { keyPrefix, RepairQueues } from '../../jobs/queues.ts';
 import { RepairStats } from '../../jobs/stats.ts';
 import { TEST_SECRET, withCluster } from '../helpers/cluster.ts';
@@ -28,7 +28,7 @@ async function cleanup(p: string): Promise<void> {
 
 function startJobs(cluster: LocalCluster, p: string, port: number, args: string[] = []): Promise<ChildProcess> {
   return startService({
-    entry: 'jobs/main.ts',
+    entry: 'bin/jobs.ts',
     args: ['--port', String(port), '--seeds', cluster.seeds.join(','), ...args],
     // the workers' own repair identity: hint replay, anti-entropy and reclaim all within the repair role
     env: { DYNAMO_IDENTITY: cluster.identity('repair', 'repair'), DYNAMO_SECRET: '', REDIS_URL: REDIS, REPAIR_QUEUE_PREFIX: p, JOBS_LOG_LEVEL: 'warn' },
@@ -189,7 +189,7 @@ test('the repair dashboard renders in headless Chromium, behind the admin token,
   const p = prefix('board');
   await withCluster({ nodes: 1, basePort: 7531 }, async ({ cluster }) => {
     const gateway = await startService({
-      entry: 'gateway/main.ts',
+      entry: 'bin/gateway.ts',
       args: ['--port', '4531', '--seeds', cluster.seeds.join(',')],
       env: { DYNAMO_SECRET: TEST_SECRET, GATEWAY_CONTEXT_KEYS: TEST_CONTEXT_KEY, ADMIN_TOKEN: TEST_ADMIN_TOKEN, REDIS_URL: REDIS, REPAIR_QUEUE_PREFIX: p, GATEWAY_LOG_LEVEL: 'warn' },
       health: '127.0.0.1:4531',

@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, stopProcess, TS_NODE_ARGS, waitHealthy } from '../../storage/launcher.ts';
+import { ROOT, stopProcess, TS_NODE_ARGS, waitHealthy } from '../../bin/launcher.ts';
 import { redisAnswers } from '../../jobs/redis.ts';
 import { CSRF, TEST_ADMIN_TOKEN } from '../helpers/stack.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -121,7 +121,7 @@ test('npm start with an unreachable Redis runs the store (rate limits dropped), 
     await cli('put', 'cli-key', 'from the CLI');
     assert.match((await cli('get', 'cli-key')).stdout, /from the CLI/);
     await run('bin/identity.ts', ['issue', '--dir', ids, '--id', 'n4', '--role', 'peer']);
-    n4 = spawn(process.execPath, [...TS_NODE_ARGS, join(ROOT, 'storage/main.ts'), '--id', 'n4', '--listen', '127.0.0.1:7854', '--seeds', 'n1=127.0.0.1:7851', '--data-dir', join(dir, 'n4'), '--identity', join(ids, 'n4.json'), '--authority', join(ids, 'authority.pub')], { cwd: ROOT, env: { ...process.env, DYNAMO_SECRET: '' }, stdio: 'ignore' });
+    n4 = spawn(process.execPath, [...TS_NODE_ARGS, join(ROOT, 'bin/storage-node.ts'), '--id', 'n4', '--listen', '127.0.0.1:7854', '--seeds', 'n1=127.0.0.1:7851', '--data-dir', join(dir, 'n4'), '--identity', join(ids, 'n4.json'), '--authority', join(ids, 'authority.pub')], { cwd: ROOT, env: { ...process.env, DYNAMO_SECRET: '' }, stdio: 'ignore' });
     await waitHealthy('127.0.0.1:7854', n4, 30_000);
     const joined = await cli('join', 'n4', '127.0.0.1:7854', '--wait');
     assert.match(joined.stdout, /n4/);

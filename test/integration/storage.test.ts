@@ -11,7 +11,7 @@ import { contextOf } from '../../client/src/core/siblings.ts';
 import { DynamoClient } from '../../client/src/client.ts';
 import type { VersionVector } from '../../client/src/core/version-vector.ts';
 import { encodeFrame, decodeFrames, isBadFrame } from '../../client/src/protocol/codec.ts';
-import { ROOT, TS_NODE_ARGS } from '../../storage/launcher.ts';
+import { ROOT, TS_NODE_ARGS } from '../../bin/launcher.ts';
 import { TEST_SECRET, withCluster } from '../helpers/cluster.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { SeededRandom } from '../sim/random.ts';
@@ -273,7 +273,7 @@ test('malformed frames get error replies or a clean close; the node keeps servin
 test('a data directory in use is refused, and bad configuration exits 2 with a clear message', async () => {
   await withCluster({ nodes: 1, basePort: 7281, n: 1, r: 1, w: 1 }, async ({ cluster }) => {
     const run = (args: string[], env: Record<string, string> = {}) =>
-      spawnSync(process.execPath, [...TS_NODE_ARGS, join(ROOT, 'storage/main.ts'), ...args], {
+      spawnSync(process.execPath, [...TS_NODE_ARGS, join(ROOT, 'bin/storage-node.ts'), ...args], {
         env: { ...process.env, DYNAMO_SECRET: TEST_SECRET, ...env },
         encoding: 'utf8',
         timeout: 20_000,

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { StoreError } from '../../client/src/core/errors.ts';
 import { DynamoClient } from '../../client/src/client.ts';
-import { LocalCluster, ROOT, TS_NODE_ARGS, startService, stopProcess } from '../../storage/launcher.ts';
+import { LocalCluster, ROOT, TS_NODE_ARGS, startService, stopProcess } from '../../bin/launcher.ts';
 import { readCa } from '../../storage/transport/tls.ts';
 import { makeCa, makeCert, type DevCa, type DevCert } from '../../bin/dev-certs.ts';
 import { TEST_SECRET, withCluster } from '../helpers/cluster.ts';
@@ -128,7 +128,7 @@ test('the gateway serves https and dials the nodes over wss://: a put and a get 
       let gateway: ChildProcess | undefined;
       try {
         gateway = await startService({
-          entry: 'gateway/main.ts',
+          entry: 'bin/gateway.ts',
           args: ['--port', String(port), '--seeds', cluster.seeds.join(','), '--tls-cert', node.cert, '--tls-key', node.key, '--tls-ca', ca.ca],
           env: { DYNAMO_SECRET: TEST_SECRET, GATEWAY_CONTEXT_KEYS: TEST_CONTEXT_KEY, GATEWAY_LOG_LEVEL: 'warn' },
           health: `127.0.0.1:${port}`,
@@ -145,7 +145,7 @@ test('the gateway serves https and dials the nodes over wss://: a put and a get 
 
         // the repair workers connect to the cluster (over wss://) before they report healthy
         const jobs = (port: number, args: string[]) =>
-          startService({ entry: 'jobs/main.ts', args: ['--port', String(port), '--seeds', cluster.seeds.join(','), ...args], env: { DYNAMO_SECRET: TEST_SECRET, REDIS_URL: REDIS, REPAIR_QUEUE_PREFIX: 'tls-test', JOBS_LOG_LEVEL: 'warn' }, health: `127.0.0.1:${port}`, output, timeoutMs: 20_000 });
+          startService({ entry: 'bin/jobs.ts', args: ['--port', String(port), '--seeds', cluster.seeds.join(','), ...args], env: { DYNAMO_SECRET: TEST_SECRET, REDIS_URL: REDIS, REPAIR_QUEUE_PREFIX: 'tls-test', JOBS_LOG_LEVEL: 'warn' }, health: `127.0.0.1:${port}`, output, timeoutMs: 20_000 });
         await stopProcess(await jobs(4592, ['--tls-ca', ca.ca, '--no-schedule']));
         await assert.rejects(jobs(4593, ['--no-schedule']), /exited/, 'without --tls-ca the workers cannot reach the nodes and stop');
       } finally {

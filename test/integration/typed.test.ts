@@ -12,7 +12,7 @@ import { joinSiblings, type TypedOp } from '../../client/src/core/crdt/typed.ts'
 import type { DynamoClient } from '../../client/src/client.ts';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ROOT, TS_NODE_ARGS } from '../../storage/launcher.ts';
+import { ROOT, TS_NODE_ARGS } from '../../bin/launcher.ts';
 import { TEST_SECRET } from '../helpers/cluster.ts';
 import { withStack, type GqlResult } from '../helpers/stack.ts';
 import { waitFor } from '../helpers/wait.ts';

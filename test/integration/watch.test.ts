@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { startService, stopProcess } from '../../storage/launcher.ts';
+import { startService, stopProcess } from '../../bin/launcher.ts';
 import { ContextSigner } from '../../gateway/context-token.ts';
 import { encodeValue } from '../../schema/values.ts';
 import { withCluster, type TestCluster } from '../helpers/cluster.ts';
@@ -23,7 +23,7 @@ const OTHER_TOKEN = 'other-token-0123456789abcdefghijk';
 
 async function gateway(t: TestCluster, port: number, env: Record<string, string> = {}, args: string[] = []): Promise<ChildProcess> {
   const child = await startService({
-    entry: 'gateway/main.ts',
+    entry: 'bin/gateway.ts',
     args: ['--port', String(port), '--seeds', t.cluster.seeds.join(','), ...args],
     env: { DYNAMO_IDENTITY: t.cluster.identity('gateway', 'client'), DYNAMO_SECRET: '', GATEWAY_CONTEXT_KEYS: TEST_CONTEXT_KEY, GATEWAY_LOG_LEVEL: 'warn', ...env },
     health: `127.0.0.1:${port}`,

@@ -9,7 +9,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { LocalCluster } from '../../storage/launcher.ts';
+import { LocalCluster } from '../../bin/launcher.ts';
 import { TEST_SECRET } from '../helpers/cluster.ts';
 
 const run = promisify(execFile);

@@ -13,7 +13,7 @@ import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { DynamoClient } from '../../client/src/client.ts';
 import type { SiblingSet } from '../../client/src/core/siblings.ts';
-import { LocalCluster, startService, stopProcess } from '../../storage/launcher.ts';
+import { LocalCluster, startService, stopProcess } from '../../bin/launcher.ts';
 import { keyPrefix, RepairQueues } from '../../jobs/queues.ts';
 import { RepairStats } from '../../jobs/stats.ts';
 import { ContextSigner } from '../../gateway/context-token.ts';
@@ -51,13 +51,13 @@ test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write 
     const env = { DYNAMO_SECRET: TEST_SECRET, REDIS_URL: REDIS, REPAIR_QUEUE_PREFIX: prefix };
     services.push(
       await startService({
-        entry: 'gateway/main.ts',
+        entry: 'bin/gateway.ts',
         args: ['--port', String(GATEWAY), '--seeds', cluster.seeds.join(',')],
         env: { ...env, GATEWAY_CONTEXT_KEYS: TEST_CONTEXT_KEY, ADMIN_TOKEN: TEST_ADMIN_TOKEN, GATEWAY_LOG_LEVEL: 'error' },
         health: `127.0.0.1:${GATEWAY}`,
         output: quiet,
       }),
-      await startService({ entry: 'jobs/main.ts', args: ['--port', String(GATEWAY + 1), '--seeds', cluster.seeds.join(','), '--handoff-scan-every-ms', '2000', '--sweep-every-ms', '3600000'], env: { ...env, JOBS_LOG_LEVEL: 'error' }, health: `127.0.0.1:${GATEWAY + 1}`, output: quiet }),
+      await startService({ entry: 'bin/jobs.ts', args: ['--port', String(GATEWAY + 1), '--seeds', cluster.seeds.join(','), '--handoff-scan-every-ms', '2000', '--sweep-every-ms', '3600000'], env: { ...env, JOBS_LOG_LEVEL: 'error' }, health: `127.0.0.1:${GATEWAY + 1}`, output: quiet }),
     );
     client = await DynamoClient.connect({ seeds: cluster.seeds, cluster: cluster.cluster, secret: TEST_SECRET });
     await waitFor('the gateway ready', async () => (await fetch(`http://127.0.0.1:${GATEWAY}/ready`)).ok, 20_000);

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { DynamoClient } from '../../client/src/client.ts';
-import { ROOT, waitHealthy } from '../../storage/launcher.ts';
+import { ROOT, waitHealthy } from '../../bin/launcher.ts';
 import { keyPrefix } from '../../jobs/queues.ts';
 import { NetnsNetwork, type Host } from '../helpers/netns.ts';
 import { waitFor } from '../helpers/wait.ts';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { Cluster } from 'ioredis';
 import type { DynamoClient } from '../../client/src/client.ts';
-import { startService, stopProcess, type LocalCluster } from '../../storage/launcher.ts';
+import { startService, stopProcess, type LocalCluster } from '../../bin/launcher.ts';
 import { keyPrefix, RepairQueues } from '../../jobs/queues.ts';
 import { redisConnection } from '../../jobs/redis.ts';
 import { RepairStats } from '../../jobs/stats.ts';
@@ -21,7 +21,7 @@ const output = process.env.NODE_OUTPUT === '1' ? 'inherit' : 'ignore';
 
 function startJobs(cluster: LocalCluster, redisUrl: string, port: number, args: string[]): Promise<ChildProcess> {
   return startService({
-    entry: 'jobs/main.ts',
+    entry: 'bin/jobs.ts',
     args: ['--port', String(port), '--seeds', cluster.seeds.join(','), ...args],
     env: { DYNAMO_SECRET: TEST_SECRET, REDIS_URL: redisUrl, JOBS_LOG_LEVEL: 'warn' },
     health: `127.0.0.1:${port}`,
@@ -69,7 +69,7 @@ test('Redis Cluster: nodes queue hint replays, workers run them and a full sweep
       // no schedules: the replays come from the nodes' own requests, the sweep from the test
       const jobs = await startJobs(cluster, redisCluster.url, 4781, ['--no-schedule']);
       const gateway = await startService({
-        entry: 'gateway/main.ts',
+        entry: 'bin/gateway.ts',
         args: ['--port', '4782', '--seeds', cluster.seeds.join(',')],
         env: { DYNAMO_SECRET: TEST_SECRET, GATEWAY_CONTEXT_KEYS: TEST_CONTEXT_KEY, ADMIN_TOKEN: TEST_ADMIN_TOKEN, REDIS_URL: redisCluster.url, GATEWAY_RATE_LIMIT_POINTS: '1000', GATEWAY_LOG_LEVEL: 'warn' },
         health: '127.0.0.1:4782',

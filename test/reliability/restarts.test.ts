@@ -12,7 +12,7 @@ import { DynamoClient } from '../../client/src/client.ts';
 import { contextOf } from '../../client/src/core/siblings.ts';
 import type { VersionVector } from '../../client/src/core/version-vector.ts';
 import type { Reply, Request } from '../../client/src/protocol/messages.ts';
-import { LocalCluster } from '../../storage/launcher.ts';
+import { LocalCluster } from '../../bin/launcher.ts';
 import { actorsOf, check, History } from '../sim/checker.ts';
 import { TEST_SECRET } from '../helpers/cluster.ts';
 import { waitFor } from '../helpers/wait.ts';

@@ -8,7 +8,7 @@ import { request as httpsRequest } from 'node:https';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClientTls } from '../client/src/transport/tls.ts';
-import { readCa } from './transport/tls.ts';
+import { readCa } from '../storage/transport/tls.ts';
 import { authorityFiles, ensureIdentity } from '../client/src/auth/identity-file.ts';
 import type { Role } from '../client/src/auth/roles.ts';
 
@@ -18,7 +18,7 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), COMPILED ? 
 /** node arguments that run a TypeScript entry point of this repository (none for dist/, where tsx may not be installed) */
 export const TS_NODE_ARGS = COMPILED ? [] : ['--import', import.meta.resolve('tsx')];
 
-/** An entry point named by its source ('gateway/main.ts') as this module runs: the source itself, or its JavaScript in dist/. */
+/** An entry point named by its source ('bin/gateway.ts') as this module runs: the source itself, or its JavaScript in dist/. */
 export function entryPoint(entry: string): string {
   return COMPILED ? join(ROOT, 'dist', entry.replace(/\.ts$/, '.js')) : join(ROOT, entry);
 }
@@ -156,7 +156,7 @@ export class LocalCluster {
     const args = [
       ...(o.nodeArgs ?? []),
       ...TS_NODE_ARGS,
-      entryPoint('storage/main.ts'),
+      entryPoint('bin/storage-node.ts'),
       '--id', id,
       ...(initial ? ['--nodes', this.nodeList] : ['--seeds', this.nodeList]),
       '--listen', n.listen,

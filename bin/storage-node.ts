@@ -3,21 +3,21 @@
 // flush, exit).
 import { createRing } from '../client/src/core/ring.ts';
 import { MAX_ACTORS_PER_KEY } from '../client/src/core/limits.ts';
-import { DEFAULT_PHI } from './core/phi.ts';
-import { DEFAULT_GOSSIP } from './membership/gossip.ts';
-import { DEFAULT_TRANSFER } from './membership/transfers.ts';
-import { configOrExit, loadStorageConfig, NODE_SETTINGS, type StorageConfig } from './config.ts';
-import { redacted } from './settings/table.ts';
-import { stopOnSignals } from './settings/shutdown.ts';
-import { LmdbEngine } from './engine/lmdb.ts';
-import { StorageNode } from './node.ts';
-import { cryptoRandom, realClock } from './real-runtime.ts';
-import { processLogger } from './logging.ts';
+import { DEFAULT_PHI } from '../storage/core/phi.ts';
+import { DEFAULT_GOSSIP } from '../storage/membership/gossip.ts';
+import { DEFAULT_TRANSFER } from '../storage/membership/transfers.ts';
+import { configOrExit, loadStorageConfig, NODE_SETTINGS, type StorageConfig } from '../storage/config.ts';
+import { redacted } from '../storage/settings/table.ts';
+import { stopOnSignals } from '../storage/settings/shutdown.ts';
+import { LmdbEngine } from '../storage/engine/lmdb.ts';
+import { StorageNode } from '../storage/node.ts';
+import { cryptoRandom, realClock } from '../storage/real-runtime.ts';
+import { processLogger } from '../storage/logging.ts';
 import type { Logger } from '../client/src/runtime.ts';
-import { NodeServer } from './transport/server.ts';
+import { NodeServer } from '../storage/transport/server.ts';
 import { WsTransport } from '../client/src/transport/ws-transport.ts';
-import { NodeMetrics } from './metrics.ts';
-import { startTracing } from './tracing.ts';
+import { NodeMetrics } from '../storage/metrics.ts';
+import { startTracing } from '../storage/tracing.ts';
 import { RepairQueues } from '../jobs/queues.ts';
 import { redisConnection, watchRedis } from '../jobs/redis.ts';
 

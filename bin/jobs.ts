@@ -5,15 +5,15 @@ import HyperExpress from 'hyper-express';
 import { configOrExit } from '../storage/config.ts';
 import { redacted } from '../storage/settings/table.ts';
 import { stopOnSignals } from '../storage/settings/shutdown.ts';
-import { JOBS_SETTINGS, loadJobsConfig } from './config.ts';
+import { JOBS_SETTINGS, loadJobsConfig } from '../jobs/config.ts';
 import { DynamoClient } from '../client/src/client.ts';
 import { processLogger } from '../storage/logging.ts';
-import { RepairMetrics } from './metrics.ts';
-import { RepairQueues } from './queues.ts';
-import { evictionProblem, redisConnection, watchRedis } from './redis.ts';
-import { describeRedis, parseRedisAddress } from './redis-address.ts';
-import { RepairStats } from './stats.ts';
-import { startWorkers } from './workers.ts';
+import { RepairMetrics } from '../jobs/metrics.ts';
+import { RepairQueues } from '../jobs/queues.ts';
+import { evictionProblem, redisConnection, watchRedis } from '../jobs/redis.ts';
+import { describeRedis, parseRedisAddress } from '../jobs/redis-address.ts';
+import { RepairStats } from '../jobs/stats.ts';
+import { startWorkers } from '../jobs/workers.ts';
 
 async function main(): Promise<void> {
   const c = configOrExit(() => loadJobsConfig(process.argv.slice(2), process.env));
