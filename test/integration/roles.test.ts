@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import WebSocket from 'ws';
 import {
   decodeCertificate,
   encodeCertificate,
@@ -26,13 +25,12 @@ import type { Role } from '../../client/src/auth/roles.ts';
 import { DynamoClient } from '../../client/src/client.ts';
 import { StoreError } from '../../client/src/core/errors.ts';
 import type { Version } from '../../client/src/core/siblings.ts';
-import { decodeFrames, encodeFrame, isBadFrame } from '../../client/src/protocol/codec.ts';
-import type { Reply, Request } from '../../client/src/protocol/messages.ts';
+import type { Request } from '../../client/src/protocol/messages.ts';
 import { replayHints } from '../../storage/repair/handoff.ts';
 import { Connection } from '../../client/src/transport/connection.ts';
-import { IDENTITY_HEADER, NODE_ID_HEADER, NONCE_HEADER } from '../../client/src/transport/identity-headers.ts';
-import { WS_PATH } from '../../client/src/transport/versions.ts';
+import { IDENTITY_HEADER } from '../../client/src/transport/identity-headers.ts';
 import { TEST_SECRET, withCluster, type TestCluster } from '../helpers/cluster.ts';
+import { closed, exchange, upgrade } from '../helpers/raw-handshake.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const BASE = 7761;
@@ -77,48 +75,6 @@ async function held(t: TestCluster, node: string, key: string): Promise<string> 
         hints: r.hints.map((h) => [h.owner, h.set.map((v) => v.dot)]),
       })
     : '';
-}
-
-/** The raw handshake, step by step: the upgrade with these headers, then the node's answer. */
-function upgrade(
-  address: string,
-  headers: Record<string, string>,
-): Promise<{ ws: WebSocket; nonce: Buffer; node: string } | { status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://${address}${WS_PATH}`, { headers: { 'x-dynamo-cluster': 'dev', ...headers } });
-    let nonce = Buffer.alloc(0);
-    let node = '';
-    ws.on('upgrade', (res) => {
-      nonce = Buffer.from(String(res.headers[NONCE_HEADER] ?? ''), 'base64url');
-      node = String(res.headers[NODE_ID_HEADER] ?? '');
-    });
-    ws.on('open', () => resolve({ ws, nonce, node }));
-    ws.on('unexpected-response', (req, res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => {
-        req.destroy();
-        req.socket?.destroy();
-        resolve({ status: res.statusCode ?? 0, body });
-      });
-    });
-    ws.on('error', reject);
-  });
-}
-
-/** Sends one frame and waits for its reply, or for the node to close the connection (null). */
-function exchange(ws: WebSocket, id: number, message: Request): Promise<Reply | null> {
-  return new Promise((resolve) => {
-    ws.on('message', (data: Buffer) => {
-      for (const f of decodeFrames(data)) if (!isBadFrame(f) && f.id === id) resolve(f.message as Reply);
-    });
-    ws.on('close', () => resolve(null));
-    ws.send(encodeFrame(id, message, 5));
-  });
-}
-
-function closed(ws: WebSocket): Promise<void> {
-  return ws.readyState === WebSocket.CLOSED ? Promise.resolve() : new Promise((r) => ws.on('close', () => r()));
 }
 
 /** A certificate made here, signed by `key`, for the handshake's refusals. */
