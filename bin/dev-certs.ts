@@ -31,7 +31,26 @@ export function makeCa(dir: string, name: string, keep = false): DevCa {
   const ca = join(dir, `${name}-ca.pem`);
   const caKey = join(dir, `${name}-ca.key`);
   if (keep && existsSync(ca) && existsSync(caKey)) return { dir, name, ca, caKey };
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', caKey, '-out', ca, '-days', String(days), '-subj', `/CN=${name} development CA`], dir);
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      caKey,
+      '-out',
+      ca,
+      '-days',
+      String(days),
+      '-subj',
+      `/CN=${name} development CA`,
+    ],
+    dir,
+  );
   return { dir, name, ca, caKey };
 }
 
@@ -43,7 +62,13 @@ export function makeCert(ca: DevCa, name: string, keep = false): DevCert {
   const ext = join(ca.dir, `${name}.ext`);
   if (keep && existsSync(cert) && existsSync(key)) return { cert, key };
   writeFileSync(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n');
-  openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${name}`], ca.dir);
-  openssl(['x509', '-req', '-in', csr, '-CA', ca.ca, '-CAkey', ca.caKey, '-CAcreateserial', '-out', cert, '-days', String(days), '-extfile', ext], ca.dir);
+  openssl(
+    ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${name}`],
+    ca.dir,
+  );
+  openssl(
+    ['x509', '-req', '-in', csr, '-CA', ca.ca, '-CAkey', ca.caKey, '-CAcreateserial', '-out', cert, '-days', String(days), '-extfile', ext],
+    ca.dir,
+  );
   return { cert, key };
 }

@@ -137,7 +137,12 @@ async function main(argv: string[]): Promise<number> {
         const w = await conditional(k, client.put(k, bytes, { context, w: num(o.w, 'w'), pw: num(o.pw, 'pw'), ...condition, ...ttl }));
         if (!w) return EXIT_CONFLICT;
         const ctx = encodeContext(w.context).toString('base64url');
-        print(`ok: ${w.acks} acks, version ${formatDot(w.dot)}\ncontext: ${ctx}`, { key: k, acks: w.acks, dot: formatDot(w.dot), context: ctx });
+        print(`ok: ${w.acks} acks, version ${formatDot(w.dot)}\ncontext: ${ctx}`, {
+          key: k,
+          acks: w.acks,
+          dot: formatDot(w.dot),
+          context: ctx,
+        });
         return 0;
       }
       case 'delete': {
@@ -145,7 +150,12 @@ async function main(argv: string[]): Promise<number> {
         const w = await conditional(k, client.delete(k, { context, w: num(o.w, 'w'), pw: num(o.pw, 'pw'), ...condition }));
         if (!w) return EXIT_CONFLICT;
         const ctx = encodeContext(w.context).toString('base64url');
-        print(`deleted: ${w.acks} acks, tombstone ${formatDot(w.dot)}\ncontext: ${ctx}`, { key: k, acks: w.acks, dot: formatDot(w.dot), context: ctx });
+        print(`deleted: ${w.acks} acks, tombstone ${formatDot(w.dot)}\ncontext: ${ctx}`, {
+          key: k,
+          acks: w.acks,
+          dot: formatDot(w.dot),
+          context: ctx,
+        });
         return 0;
       }
       case 'incr':
@@ -163,7 +173,11 @@ async function main(argv: string[]): Promise<number> {
         const k = required(key, 'KEY');
         if (rest.length === 0) throw new StoreError('BAD_REQUEST', 'name at least one MEMBER');
         const list = rest.map(memberOf);
-        const u = await client.update(k, { type: 'set', add: command === 'sadd' ? list : [], remove: command === 'srem' ? list : [] }, { w: num(o.w, 'w'), pw: num(o.pw, 'pw') });
+        const u = await client.update(
+          k,
+          { type: 'set', add: command === 'sadd' ? list : [], remove: command === 'srem' ? list : [] },
+          { w: num(o.w, 'w'), pw: num(o.pw, 'pw') },
+        );
         const m = u.state.type === 'set' ? members(u.state.state) : [];
         print(m.join('\n'), { key: k, members: m.map((x) => JSON.parse(x) as unknown), acks: u.acks, dot: formatDot(u.dot) });
         return 0;
@@ -190,7 +204,8 @@ async function main(argv: string[]): Promise<number> {
           out.push({ node: id, total: reply.total, hints: reply.hints });
           if (!o.json) {
             process.stdout.write(`${id}: ${reply.total} hints\n`);
-            for (const h of reply.hints) process.stdout.write(`  for ${h.owner}: '${h.key}' (${h.siblings} siblings, stored ${new Date(h.storedAt).toISOString()})\n`);
+            for (const h of reply.hints)
+              process.stdout.write(`  for ${h.owner}: '${h.key}' (${h.siblings} siblings, stored ${new Date(h.storedAt).toISOString()})\n`);
           }
         }
         if (o.json) print('', out);
@@ -204,32 +219,65 @@ async function main(argv: string[]): Promise<number> {
           if (!c.reachable) return `  ${where}: unreachable`;
           return `  ${where}: ${c.set.length === 0 ? 'nothing' : c.set.map((v) => `${formatDot(v.dot)}${v.deleted ? ' (deleted)' : ''}`).join(', ')}`;
         });
-        print(`'${k}' on every member, read without repair:\n${lines.join('\n')}`, copies.map((c) => ({ node: c.node, primary: c.primary, reachable: c.reachable, hintFor: c.hintFor, versions: siblingsJson(c.set).siblings })));
+        print(
+          `'${k}' on every member, read without repair:\n${lines.join('\n')}`,
+          copies.map((c) => ({
+            node: c.node,
+            primary: c.primary,
+            reachable: c.reachable,
+            hintFor: c.hintFor,
+            versions: siblingsJson(c.set).siblings,
+          })),
+        );
         return 0;
       }
       case 'ring': {
         const counts = partitionCounts(client.ring);
         const lines = client.ring.members.map((m) => `  ${m.id}  ${m.address}  weight ${m.weight}  ${counts.get(m.id)} partitions`);
-        print(`ring version ${client.ring.version}, ${client.ring.partitions} partitions, N=${client.defaults.n} R=${client.defaults.r} W=${client.defaults.w}\n${lines.join('\n')}`, {
-          ...client.defaults,
-          ring: client.ring,
-        });
+        print(
+          `ring version ${client.ring.version}, ${client.ring.partitions} partitions, N=${client.defaults.n} R=${client.defaults.r} W=${client.defaults.w}\n${lines.join('\n')}`,
+          {
+            ...client.defaults,
+            ring: client.ring,
+          },
+        );
         return 0;
       }
       case 'status':
         await showStatus(client, o.node, o.json ?? false);
         return 0;
       case 'join':
-        await changeRing(client, { kind: 'join', node: required(key, 'ID'), address: required(value, 'HOST:PORT'), weight: num(o.weight, 'weight'), expectedVersion: num(o['expect-version'], 'expect-version') }, o.wait ?? false);
+        await changeRing(
+          client,
+          {
+            kind: 'join',
+            node: required(key, 'ID'),
+            address: required(value, 'HOST:PORT'),
+            weight: num(o.weight, 'weight'),
+            expectedVersion: num(o['expect-version'], 'expect-version'),
+          },
+          o.wait ?? false,
+        );
         return 0;
       case 'leave':
       case 'remove':
-        await changeRing(client, { kind: command, node: required(key, 'ID'), expectedVersion: num(o['expect-version'], 'expect-version') }, o.wait ?? false);
+        await changeRing(
+          client,
+          { kind: command, node: required(key, 'ID'), expectedVersion: num(o['expect-version'], 'expect-version') },
+          o.wait ?? false,
+        );
         return 0;
       case 'replace':
         await changeRing(
           client,
-          { kind: 'replace', node: required(key, 'DEAD-ID'), by: required(value, 'NEW-ID'), address: required(extra, 'HOST:PORT'), weight: num(o.weight, 'weight'), expectedVersion: num(o['expect-version'], 'expect-version') },
+          {
+            kind: 'replace',
+            node: required(key, 'DEAD-ID'),
+            by: required(value, 'NEW-ID'),
+            address: required(extra, 'HOST:PORT'),
+            weight: num(o.weight, 'weight'),
+            expectedVersion: num(o['expect-version'], 'expect-version'),
+          },
           o.wait ?? false,
         );
         return 0;
@@ -258,7 +306,10 @@ function parseCondition(text: string | undefined, command: string): { condition?
   if (text === undefined) return {};
   if (command !== 'put' && command !== 'delete') throw new StoreError('BAD_REQUEST', '--if is for put and delete');
   if (text === 'current' || (text === 'absent' && command === 'put')) return { condition: text };
-  throw new StoreError('BAD_REQUEST', `--if takes ${command === 'put' ? "'current' or 'absent'" : "'current'"} for ${command}, got '${text}'`);
+  throw new StoreError(
+    'BAD_REQUEST',
+    `--if takes ${command === 'put' ? "'current' or 'absent'" : "'current'"} for ${command}, got '${text}'`,
+  );
 }
 
 /** A set member as typed on the command line: JSON when it parses, else the text as a string. */
@@ -340,7 +391,10 @@ function siblingsJson(set: SiblingSet) {
 function formatSiblings(key: string, set: SiblingSet, source: string): string {
   if (set.length === 0) return `'${key}': not found (${source})`;
   const j = siblingsJson(set);
-  const lines = j.siblings.map((s, i) => `  [${i + 1}] ${s.deleted ? '(deleted)' : s.value}    version ${s.dot}, written ${s.writtenAt}${s.expiresAt ? `, expires ${s.expiresAt}` : ''}`);
+  const lines = j.siblings.map(
+    (s, i) =>
+      `  [${i + 1}] ${s.deleted ? '(deleted)' : s.value}    version ${s.dot}, written ${s.writtenAt}${s.expiresAt ? `, expires ${s.expiresAt}` : ''}`,
+  );
   return `'${key}': ${set.length} sibling${set.length > 1 ? 's' : ''} (${source})\n${lines.join('\n')}\ncontext: ${j.context}`;
 }
 

@@ -32,7 +32,14 @@ async function main(): Promise<void> {
     () =>
       new Authenticator({
         apiKeys: config.apiKeysFile ? ApiKeys.fromFile(config.apiKeysFile) : null,
-        jwt: config.jwks ? JwtVerifier.load({ keys: config.jwks, issuer: config.jwtIssuer, audience: config.jwtAudience, clockToleranceS: config.jwtClockToleranceS }) : null,
+        jwt: config.jwks
+          ? JwtVerifier.load({
+              keys: config.jwks,
+              issuer: config.jwtIssuer,
+              audience: config.jwtAudience,
+              clockToleranceS: config.jwtClockToleranceS,
+            })
+          : null,
         adminToken: config.adminToken,
       }),
   );
@@ -41,11 +48,16 @@ async function main(): Promise<void> {
   logger.info('configuration', { config: { ...redacted(GATEWAY_SETTINGS, config), credential } });
   if (auth.open) {
     const why = config.production ? 'started with --allow-anonymous' : 'no GATEWAY_API_KEYS_FILE or GATEWAY_JWKS (development)';
-    logger.warn(`THE GATEWAY IS OPEN: anyone who reaches it can read and write every key (${why}). Set GATEWAY_API_KEYS_FILE or GATEWAY_JWKS to require credentials.`);
+    logger.warn(
+      `THE GATEWAY IS OPEN: anyone who reaches it can read and write every key (${why}). Set GATEWAY_API_KEYS_FILE or GATEWAY_JWKS to require credentials.`,
+    );
   } else {
     logger.info('data authentication', { credentials: auth.describe() });
   }
-  if (!auth.adminPossible) logger.warn('no credential has the admin scope (ADMIN_TOKEN unset): admin fields and the repair dashboard are disabled, and /metrics is served only on --admin-listen');
+  if (!auth.adminPossible)
+    logger.warn(
+      'no credential has the admin scope (ADMIN_TOKEN unset): admin fields and the repair dashboard are disabled, and /metrics is served only on --admin-listen',
+    );
   if (!config.rateLimitPoints) logger.info('no rate limit (GATEWAY_RATE_LIMIT_POINTS unset)');
   const tracing = config.tracing ? await startTracing(config.tracing, logger) : null;
   let client: DynamoClient | null = null;
@@ -54,7 +66,13 @@ async function main(): Promise<void> {
   const connect = async () => {
     for (let attempt = 1; !stopping; attempt++) {
       try {
-        client = await DynamoClient.connect({ seeds: config.seeds, cluster: config.cluster, ...config.credential, timeoutMs: config.nodeTimeoutMs, tls: config.nodeTls });
+        client = await DynamoClient.connect({
+          seeds: config.seeds,
+          cluster: config.cluster,
+          ...config.credential,
+          timeoutMs: config.nodeTimeoutMs,
+          tls: config.nodeTls,
+        });
         logger.info('connected to the cluster', { ringVersion: client.ring.version, nodes: client.ring.members.length });
         return;
       } catch (e) {
@@ -74,7 +92,12 @@ async function main(): Promise<void> {
   }
 
   const rateLimit = config.rateLimitPoints
-    ? new RateLimit({ redisUrl: config.rateLimitRedisUrl!, points: config.rateLimitPoints, durationS: config.rateLimitDurationS, prefix: `${config.repairQueuePrefix}:${config.cluster}` })
+    ? new RateLimit({
+        redisUrl: config.rateLimitRedisUrl!,
+        points: config.rateLimitPoints,
+        durationS: config.rateLimitDurationS,
+        prefix: `${config.repairQueuePrefix}:${config.cluster}`,
+      })
     : null;
   const metrics = new GatewayMetrics(() => client !== null);
   const watches = new WatchHub({
@@ -101,10 +124,21 @@ async function main(): Promise<void> {
     ...(tracing ? { tracing: useTracing(tracing.provider) } : {}),
     watches,
   });
-  const dashboard = repair && auth.adminPossible ? repairDashboard([repair.queues.handoff, repair.queues.antiEntropy], '/admin/queues', adminCheck(auth), () => repair!.queues.reachable) : null;
+  const dashboard =
+    repair && auth.adminPossible
+      ? repairDashboard(
+          [repair.queues.handoff, repair.queues.antiEntropy],
+          '/admin/queues',
+          adminCheck(auth),
+          () => repair!.queues.reachable,
+        )
+      : null;
   let adminServer: HyperExpress.Server | null = null;
   if (config.adminListen) {
-    const [host, port] = [config.adminListen.slice(0, config.adminListen.lastIndexOf(':')), Number(config.adminListen.slice(config.adminListen.lastIndexOf(':') + 1))];
+    const [host, port] = [
+      config.adminListen.slice(0, config.adminListen.lastIndexOf(':')),
+      Number(config.adminListen.slice(config.adminListen.lastIndexOf(':') + 1)),
+    ];
     adminServer = await startAdminServer({ host: host!, port, metrics, dashboard, tls: config.tls });
     logger.info('operator routes listening', { metrics: `${httpScheme(config.tls)}://${host}:${adminServer.port}/metrics`, dashboard: dashboard ? '/admin/queues' : null });
   }

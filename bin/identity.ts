@@ -53,7 +53,9 @@ try {
   switch (command) {
     case 'authority': {
       const files = ensureAuthority(o.dir!);
-      process.stdout.write(`authority: ${files.key} (private: keep it off the nodes) and ${files.pub} (give it to the nodes as --authority)\n`);
+      process.stdout.write(
+        `authority: ${files.key} (private: keep it off the nodes) and ${files.pub} (give it to the nodes as --authority)\n`,
+      );
       break;
     }
     case 'issue': {
@@ -62,7 +64,8 @@ try {
       const days = Number(o.days);
       if (!(days > 0 && days <= 3650)) fail(`--days must be a number from 1 to 3650, got '${o.days}'`);
       const keyFile = o['authority-key'] ?? join(o.dir!, 'authority.key');
-      if (!existsSync(keyFile)) fail(`no authority key at ${keyFile}: make one with 'npm run identity -- authority', or name it with --authority-key`);
+      if (!existsSync(keyFile))
+        fail(`no authority key at ${keyFile}: make one with 'npm run identity -- authority', or name it with --authority-key`);
       const out = o.out ?? join(o.dir!, `${o.id}.json`);
       if (existsSync(out) && !o.force) fail(`${out} exists: give --force to replace it, or --out another file`);
       writeFileSync(out, issueIdentity(loadAuthorityKey(keyFile), { cluster: o.cluster!, id: o.id, role: o.role, days }), { mode: 0o600 });

@@ -55,7 +55,12 @@ async function main(): Promise<void> {
     res.send(await metrics.registry.metrics());
   });
   await app.listen(c.port, c.host);
-  logger.info('repair workers running', { queues: workers.map((w) => w.name), prefix: queues.prefix, redis: describeRedis(parseRedisAddress(c.redisUrl)), http: `${c.host}:${c.port}` });
+  logger.info('repair workers running', {
+    queues: workers.map((w) => w.name),
+    prefix: queues.prefix,
+    redis: describeRedis(parseRedisAddress(c.redisUrl)),
+    http: `${c.host}:${c.port}`,
+  });
 
   stopOnSignals(async () => {
     logger.info('stopping: finishing the jobs in hand');

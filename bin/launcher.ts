@@ -80,12 +80,18 @@ export class LocalCluster {
   readonly #initial: NodeProcess[];
 
   constructor(options: LocalClusterOptions) {
-    if (options.secret === undefined && options.identities === undefined) throw new Error('a local cluster needs identities, a secret, or both');
+    if (options.secret === undefined && options.identities === undefined)
+      throw new Error('a local cluster needs identities, a secret, or both');
     this.#options = options;
     const host = options.host ?? '127.0.0.1';
     const base = options.basePort ?? 7001;
     const offset = options.advertiseOffset ?? 0;
-    this.nodes = Array.from({ length: options.nodes }, (_, i) => ({ id: `n${i + 1}`, address: `${host}:${base + i + offset}`, listen: `${host}:${base + i}`, process: null }));
+    this.nodes = Array.from({ length: options.nodes }, (_, i) => ({
+      id: `n${i + 1}`,
+      address: `${host}:${base + i + offset}`,
+      listen: `${host}:${base + i}`,
+      process: null,
+    }));
     this.#initial = [...this.nodes];
   }
 

@@ -27,14 +27,23 @@ export async function showStatus(client: DynamoClient, node: string | undefined,
     ),
   ];
   const moving = s.transfers.filter((t) => t.state !== 'confirmed');
-  if (moving.length) lines.push('', `  transfers into ${s.id}:`, ...moving.map((t) => `    key range ${t.partition}: ${t.state}, ${t.keys}/${t.total} keys, ${t.keysPerSecond} keys/s, ETA ${t.etaSeconds}s`));
+  if (moving.length)
+    lines.push(
+      '',
+      `  transfers into ${s.id}:`,
+      ...moving.map(
+        (t) => `    key range ${t.partition}: ${t.state}, ${t.keys}/${t.total} keys, ${t.keysPerSecond} keys/s, ETA ${t.etaSeconds}s`,
+      ),
+    );
   process.stdout.write(lines.join('\n') + '\n');
 }
 
 /** Sends a change to the cluster (any node hands it to the claimant); with `wait`, shows progress until it commits. */
 export async function changeRing(client: DynamoClient, args: RingChangeArgs, wait: boolean): Promise<void> {
   const reply = await client.changeRing(args);
-  process.stdout.write(`${args.kind} of ${args.node} planned by ${reply.claimant} at ring version ${reply.version}: ${reply.transfers} key-range copies\n`);
+  process.stdout.write(
+    `${args.kind} of ${args.node} planned by ${reply.claimant} at ring version ${reply.version}: ${reply.transfers} key-range copies\n`,
+  );
   if (wait) await waitForCommit(client, reply.version);
 }
 

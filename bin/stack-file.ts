@@ -53,6 +53,7 @@ export function readStackFile(dataDir: string): StackFile | string {
   } catch (e) {
     return `${path} is not readable: ${(e as Error).message}`;
   }
-  if (!running(s.pid)) return `the npm start that wrote ${path} (process ${s.pid}) is not running any more; start the stack again: npm start`;
+  if (!running(s.pid))
+    return `the npm start that wrote ${path} (process ${s.pid}) is not running any more; start the stack again: npm start`;
   return s;
 }

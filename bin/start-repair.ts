@@ -35,7 +35,8 @@ export async function startRepairOnly(dataDir: string): Promise<never> {
   }
   let redis: PrivateRedis;
   if (stack.redisNamed) {
-    if (!(await redisAnswers(stack.redisUrl))) return fail(`Redis is not answering at ${stack.redisUrl} (REDIS_URL) yet; start it, then run npm start -- --repair again`);
+    if (!(await redisAnswers(stack.redisUrl)))
+      return fail(`Redis is not answering at ${stack.redisUrl} (REDIS_URL) yet; start it, then run npm start -- --repair again`);
     redis = { url: stack.redisUrl, process: null };
   } else {
     try {
@@ -64,7 +65,12 @@ export async function startRepairOnly(dataDir: string): Promise<never> {
     workers = await startService({
       entry: 'bin/jobs.ts',
       args: ['--port', String(stack.jobsPort), '--seeds', stack.seeds.join(','), '--cluster', stack.cluster],
-      env: { DYNAMO_IDENTITY: repairIdentity(dataDir, stack.cluster), DYNAMO_SECRET: '', REDIS_URL: redis.url, ...(stack.tlsCa ? { DYNAMO_TLS_CA: stack.tlsCa } : {}) },
+      env: {
+        DYNAMO_IDENTITY: repairIdentity(dataDir, stack.cluster),
+        DYNAMO_SECRET: '',
+        REDIS_URL: redis.url,
+        ...(stack.tlsCa ? { DYNAMO_TLS_CA: stack.tlsCa } : {}),
+      },
       health: `127.0.0.1:${stack.jobsPort}`,
       output: 'inherit',
     });

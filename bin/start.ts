@@ -100,9 +100,14 @@ if (o.repair) await startRepairOnly(dataDir);
 const contextKeys = devSecret('GATEWAY_CONTEXT_KEYS', 'context-key', 32);
 const adminToken = process.env.ADMIN_TOKEN ?? randomBytes(18).toString('base64url');
 
-const gatewaySettings: Record<string, string> = Object.fromEntries(GATEWAY_SETTINGS.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
+const gatewaySettings: Record<string, string> = Object.fromEntries(
+  GATEWAY_SETTINGS.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])),
+);
 if (o['api-keys']) gatewaySettings.GATEWAY_API_KEYS_FILE = o['api-keys'];
-const dataAuth = [gatewaySettings.GATEWAY_API_KEYS_FILE && `API keys from ${gatewaySettings.GATEWAY_API_KEYS_FILE}`, gatewaySettings.GATEWAY_JWKS && `JWTs against ${gatewaySettings.GATEWAY_JWKS}`]
+const dataAuth = [
+  gatewaySettings.GATEWAY_API_KEYS_FILE && `API keys from ${gatewaySettings.GATEWAY_API_KEYS_FILE}`,
+  gatewaySettings.GATEWAY_JWKS && `JWTs against ${gatewaySettings.GATEWAY_JWKS}`,
+]
   .filter(Boolean)
   .join(', ');
 /** TLS for every process: from the environment, else with --tls a development authority kept in the data directory. */
@@ -221,7 +226,15 @@ try {
       entry: 'bin/gateway.ts',
       args: ['--port', gatewayPort, '--seeds', cluster.seeds.join(','), '--cluster', cluster.cluster],
       // without Redis too: the gateway connects whenever it answers there (npm start --repair)
-      env: { ...gatewaySettings, ...nodeTlsEnv, DYNAMO_IDENTITY: cluster.identity('gateway', 'admin'), DYNAMO_SECRET: '', GATEWAY_CONTEXT_KEYS: contextKeys, ADMIN_TOKEN: adminToken, REDIS_URL: redis?.url ?? redisUrl },
+      env: {
+        ...gatewaySettings,
+        ...nodeTlsEnv,
+        DYNAMO_IDENTITY: cluster.identity('gateway', 'admin'),
+        DYNAMO_SECRET: '',
+        GATEWAY_CONTEXT_KEYS: contextKeys,
+        ADMIN_TOKEN: adminToken,
+        REDIS_URL: redis?.url ?? redisUrl,
+      },
       health: `127.0.0.1:${gatewayPort}`,
       healthCa: gatewayScheme === 'https' ? (tls?.ca ?? '') : undefined,
       output: 'inherit',

@@ -85,7 +85,13 @@ async function startStorageNode(config: StorageConfig): Promise<{ stop: () => Pr
   const queues = config.repairRedisUrl ? repairQueues(node, config.repairRedisUrl, config.repairQueuePrefix, logger) : null;
   const port = await server.listen();
   node.start();
-  logger.info('listening', { host: config.host, port, tls: config.tls !== null, dataDir: config.dataDir, ringVersion: node.ring?.version ?? null });
+  logger.info('listening', {
+    host: config.host,
+    port,
+    tls: config.tls !== null,
+    dataDir: config.dataDir,
+    ringVersion: node.ring?.version ?? null,
+  });
 
   let stopping: Promise<void> | null = null;
   const stop = () =>

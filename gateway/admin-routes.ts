@@ -33,7 +33,8 @@ export function mountMetrics(app: HyperExpress.Server, metrics: GatewayMetrics, 
 }
 
 async function refusal(auth: Authenticator, header: string | undefined): Promise<{ status: number; message: string } | null> {
-  if (!header) return { status: 401, message: '/metrics needs the admin scope: Authorization: Bearer <ADMIN_TOKEN, or an admin API key or JWT>' };
+  if (!header)
+    return { status: 401, message: '/metrics needs the admin scope: Authorization: Bearer <ADMIN_TOKEN, or an admin API key or JWT>' };
   try {
     const p = await auth.authenticate(header, '');
     return p.admin ? null : { status: 403, message: '/metrics needs the admin scope; this credential has none' };
@@ -43,8 +44,17 @@ async function refusal(auth: Authenticator, header: string | undefined): Promise
 }
 
 /** The separate operator listener: /metrics (open), /health, and the dashboard when there is one. */
-export async function startAdminServer(o: { host: string; port: number; metrics: GatewayMetrics; dashboard: HyperExpressAdapter | null; tls?: ServerTls }): Promise<HyperExpress.Server> {
-  const app = new HyperExpress.Server({ auto_close: false, ...(o.tls ? { cert_file_name: o.tls.certFile, key_file_name: o.tls.keyFile } : {}) });
+export async function startAdminServer(o: {
+  host: string;
+  port: number;
+  metrics: GatewayMetrics;
+  dashboard: HyperExpressAdapter | null;
+  tls?: ServerTls;
+}): Promise<HyperExpress.Server> {
+  const app = new HyperExpress.Server({
+    auto_close: false,
+    ...(o.tls ? { cert_file_name: o.tls.certFile, key_file_name: o.tls.keyFile } : {}),
+  });
   mountMetrics(app, o.metrics, null);
   app.get('/health', (_req, res) => void res.json({ status: 'ok' }));
   o.dashboard?.mount(app);

@@ -58,7 +58,8 @@ export class ApiKeys {
    * key: the key may be a live token, and these messages go to logs.
    */
   static fromJson(json: unknown, source = 'API keys'): ApiKeys {
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ConfigError(`the API keys file ${source} must hold a JSON object {"<token or sha256:hex>": {name, read, write, admin}}`);
+    if (typeof json !== 'object' || json === null || Array.isArray(json))
+      throw new ConfigError(`the API keys file ${source} must hold a JSON object {"<token or sha256:hex>": {name, read, write, admin}}`);
     const problems: string[] = [];
     const entries: Entry[] = [];
     Object.entries(json).forEach(([k, v], i) => {
@@ -67,17 +68,26 @@ export class ApiKeys {
       if (!DIGEST.test(k) && (k.length < MIN_TOKEN_CHARS || k.startsWith('sha256:'))) problems.push(`${where}: ${NOT_A_KEY}`);
       const e = entryShape.safeParse(v);
       if (!e.success) {
-        for (const issue of e.error.issues) problems.push(`${where}${issue.path.length ? '.' + issue.path.join('.') : ''}: ${issue.message}`);
+        for (const issue of e.error.issues)
+          problems.push(`${where}${issue.path.length ? '.' + issue.path.join('.') : ''}: ${issue.message}`);
         return;
       }
       entries.push({
         digest: DIGEST.test(k) ? Buffer.from(k.slice('sha256:'.length), 'hex') : sha256(k),
-        principal: { kind: 'api-key', name: e.data.name, limitId: `key:${e.data.name}`, read: e.data.read, write: e.data.write, admin: e.data.admin },
+        principal: {
+          kind: 'api-key',
+          name: e.data.name,
+          limitId: `key:${e.data.name}`,
+          read: e.data.read,
+          write: e.data.write,
+          admin: e.data.admin,
+        },
       });
     });
     if (Object.keys(json).length === 0) problems.push('the file names no API key');
     const names = entries.map((e) => e.principal.name);
-    for (const dup of new Set(names.filter((n, i) => names.indexOf(n) !== i))) problems.push(`the name '${dup}' is used twice; names must be unique (rate limits and logs count by name)`);
+    for (const dup of new Set(names.filter((n, i) => names.indexOf(n) !== i)))
+      problems.push(`the name '${dup}' is used twice; names must be unique (rate limits and logs count by name)`);
     if (problems.length) throw new ConfigError(`invalid API keys file ${source}:\n${problems.map((p) => `  ${p}`).join('\n')}`);
     return new ApiKeys(entries);
   }

@@ -75,6 +75,11 @@ export class Authenticator {
     }
     const key = this.o.apiKeys?.lookup(token);
     if (key) return key;
-    throw new AuthError('UNAUTHENTICATED', this.open && !this.#adminDigest ? 'this gateway accepts no credentials; send none' : 'the bearer credential is not a known API key, admin token or valid JWT');
+    throw new AuthError(
+      'UNAUTHENTICATED',
+      this.open && !this.#adminDigest
+        ? 'this gateway accepts no credentials; send none'
+        : 'the bearer credential is not a known API key, admin token or valid JWT',
+    );
   }
 }

@@ -11,7 +11,14 @@ import { readFileSync } from 'node:fs';
 import { extname, join, normalize } from 'node:path';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import type { AppControllerRoute, AppViewRoute, BullBoardQueues, ControllerHandlerReturnType, IServerAdapter, UIConfig } from '@bull-board/api/typings/app';
+import type {
+  AppControllerRoute,
+  AppViewRoute,
+  BullBoardQueues,
+  ControllerHandlerReturnType,
+  IServerAdapter,
+  UIConfig,
+} from '@bull-board/api/typings/app';
 import type { Queue } from 'bullmq';
 import type HyperExpress from 'hyper-express';
 
@@ -89,7 +96,10 @@ export class HyperExpressAdapter implements IServerAdapter {
         res.cookie(COOKIE, token, 8 * 3600_000, { path: base, httpOnly: true, sameSite: 'strict' });
         return true;
       }
-      res.status(401).header('content-type', 'text/plain; charset=utf-8').send('the repair dashboard needs the admin scope: open it once with ?token=<ADMIN_TOKEN or an admin API key or JWT>');
+      res
+        .status(401)
+        .header('content-type', 'text/plain; charset=utf-8')
+        .send('the repair dashboard needs the admin scope: open it once with ?token=<ADMIN_TOKEN or an admin API key or JWT>');
       return false;
     };
 
@@ -163,8 +173,17 @@ function render(template: string, params: Record<string, string>): string {
 }
 
 /** The dashboard of the given queues at `basePath`, mounted on the gateway's server. */
-export function repairDashboard(queues: readonly Queue[], basePath: string, isAdmin: AdminCheck, reachable?: () => boolean): HyperExpressAdapter {
+export function repairDashboard(
+  queues: readonly Queue[],
+  basePath: string,
+  isAdmin: AdminCheck,
+  reachable?: () => boolean,
+): HyperExpressAdapter {
   const adapter = new HyperExpressAdapter(basePath, isAdmin, reachable);
-  createBullBoard({ queues: queues.map((q) => new BullMQAdapter(q, { readOnlyMode: false })), serverAdapter: adapter, options: { uiConfig: { boardTitle: 'Dynamo repair' } } });
+  createBullBoard({
+    queues: queues.map((q) => new BullMQAdapter(q, { readOnlyMode: false })),
+    serverAdapter: adapter,
+    options: { uiConfig: { boardTitle: 'Dynamo repair' } },
+  });
   return adapter;
 }

@@ -42,7 +42,9 @@ export class ContextSigner {
     const body = raw.subarray(1, raw.length - TAG_BYTES);
     const given = raw.subarray(raw.length - TAG_BYTES);
     if (!this.#keys.some((k) => timingSafeEqual(tag(k, key, body), given))) {
-      throw bad(`the context was not issued for key '${key.length > 64 ? key.slice(0, 64) + '…' : key}' (read the key again and use its context)`);
+      throw bad(
+        `the context was not issued for key '${key.length > 64 ? key.slice(0, 64) + '…' : key}' (read the key again and use its context)`,
+      );
     }
     try {
       return decodeContext(body);

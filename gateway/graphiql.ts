@@ -112,7 +112,12 @@ export function graphiqlAssets(): Plugin {
         endResponse(new fetchAPI.Response('not found', { status: 404, headers: { 'content-type': 'text/plain' } }));
         return;
       }
-      const headers: Record<string, string> = { 'content-type': asset.type, etag: asset.etag, 'cache-control': 'no-cache', vary: 'accept-encoding' };
+      const headers: Record<string, string> = {
+        'content-type': asset.type,
+        etag: asset.etag,
+        'cache-control': 'no-cache',
+        vary: 'accept-encoding',
+      };
       if (request.headers.get('if-none-match') === asset.etag) {
         endResponse(new fetchAPI.Response(null, { status: 304, headers }));
         return;

@@ -38,7 +38,9 @@ export class GatewayHttpServer {
     this.app = new HyperExpress.Server({ auto_close: false, max_body_length: options.maxBodyBytes, ...tls });
     options.routes?.(this.app);
     // without it, uWS closes the connection on a path no route takes
-    this.app.set_not_found_handler((req, res) => void res.status(404).json({ errors: [{ message: `no such path: ${req.path}`, extensions: { code: 'NOT_FOUND' } }] }));
+    this.app.set_not_found_handler(
+      (req, res) => void res.status(404).json({ errors: [{ message: `no such path: ${req.path}`, extensions: { code: 'NOT_FOUND' } }] }),
+    );
     // A request body is buffered whole, never paused: with this uWS build a paused upload never
     // resumes, so the stream's high-water mark sits above the largest body accepted.
     // (hyper-express reads `streaming.readable`; its type definitions still say `stream_options`)

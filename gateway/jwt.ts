@@ -64,7 +64,8 @@ export class JwtVerifier {
         requiredClaims: ['exp', 'sub'],
       };
       // jwtVerify is overloaded on the key's kind; each branch calls the matching overload
-      payload = (typeof this.#key === 'function' ? await jwtVerify(token, this.#key, options) : await jwtVerify(token, this.#key, options)).payload;
+      payload = (typeof this.#key === 'function' ? await jwtVerify(token, this.#key, options) : await jwtVerify(token, this.#key, options))
+        .payload;
     } catch (e) {
       if (e instanceof errors.JWKSTimeout || !(e instanceof errors.JOSEError)) {
         throw new JwtRefused(`the token's signing keys cannot be fetched: ${(e as Error).message}`, true);
@@ -73,7 +74,10 @@ export class JwtVerifier {
     }
     const sub = String(payload.sub);
     const claim = scopesShape.safeParse(payload.dynamo ?? {});
-    if (!claim.success) throw new JwtRefused(`the token's "dynamo" claim is malformed: ${claim.error.issues.map((i) => `${i.path.join('.') || 'dynamo'}: ${i.message}`).join('; ')}`);
+    if (!claim.success)
+      throw new JwtRefused(
+        `the token's "dynamo" claim is malformed: ${claim.error.issues.map((i) => `${i.path.join('.') || 'dynamo'}: ${i.message}`).join('; ')}`,
+      );
     return { kind: 'jwt', name: sub, limitId: `jwt:${sub}`, ...claim.data };
   }
 }
@@ -109,7 +113,8 @@ function loadKeys(setting: string): KeyObject | JWTVerifyGetKey {
     throw new ConfigError(`${setting} is neither a PEM public key nor JSON: ${(e as Error).message}`);
   }
   const keys = (json as { keys?: unknown } | null)?.keys;
-  if (!Array.isArray(keys) || keys.length === 0) throw new ConfigError(`${setting} must be a JWKS: {"keys": [<JWK>, ...]} with at least one key`);
+  if (!Array.isArray(keys) || keys.length === 0)
+    throw new ConfigError(`${setting} must be a JWKS: {"keys": [<JWK>, ...]} with at least one key`);
   if (keys.some((k) => typeof k !== 'object' || k === null || 'd' in k || (k as { kty?: unknown }).kty === 'oct')) {
     throw new ConfigError(`${setting} must hold public keys only (no "d", no symmetric "oct" keys)`);
   }

@@ -9,7 +9,11 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 export class GatewayMetrics {
   readonly registry = new Registry();
-  readonly operations = new Counter({ name: 'dynamo_gateway_operations_total', help: 'GraphQL operations let through authentication and rate limits', registers: [this.registry] });
+  readonly operations = new Counter({
+    name: 'dynamo_gateway_operations_total',
+    help: 'GraphQL operations let through authentication and rate limits',
+    registers: [this.registry],
+  });
   readonly errors = new Counter({
     name: 'dynamo_gateway_errors_total',
     help: 'Errors given to callers by extensions.code (UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED, QUORUM_NOT_MET, ...)',

@@ -33,7 +33,14 @@ export interface Principal {
 export const ALL_KEYS: readonly string[] = [''];
 
 export function anonymous(ip: string, open: boolean): Principal {
-  return { kind: 'anonymous', name: 'anonymous', limitId: `ip:${ip}`, read: open ? ALL_KEYS : [], write: open ? ALL_KEYS : [], admin: false };
+  return {
+    kind: 'anonymous',
+    name: 'anonymous',
+    limitId: `ip:${ip}`,
+    read: open ? ALL_KEYS : [],
+    write: open ? ALL_KEYS : [],
+    admin: false,
+  };
 }
 
 export function covers(prefixes: readonly string[], key: string): boolean {

@@ -27,7 +27,11 @@ export function principalOf(request: Request): Principal | undefined {
   return principals.get(request);
 }
 
-export function useAuth(o: { auth: Authenticator; rateLimit: RateLimit | null; metrics: GatewayMetrics | null }): Plugin<Record<string, unknown>, ServerContext> {
+export function useAuth(o: {
+  auth: Authenticator;
+  rateLimit: RateLimit | null;
+  metrics: GatewayMetrics | null;
+}): Plugin<Record<string, unknown>, ServerContext> {
   const refuse = (code: string, message: string, status: number, headers: Record<string, string>) => {
     o.metrics?.errors.inc({ code });
     return new GraphQLError(message, { extensions: { code, http: { status, headers } } });
@@ -52,7 +56,9 @@ export function useAuth(o: { auth: Authenticator; rateLimit: RateLimit | null; m
       }
       if (principal.kind === 'anonymous' && !o.auth.open) {
         await limit(`ip:${ip}`);
-        throw refuse('UNAUTHENTICATED', 'this gateway needs a credential: Authorization: Bearer <API key or JWT>', 401, { 'WWW-Authenticate': 'Bearer' });
+        throw refuse('UNAUTHENTICATED', 'this gateway needs a credential: Authorization: Bearer <API key or JWT>', 401, {
+          'WWW-Authenticate': 'Bearer',
+        });
       }
       await limit(principal.limitId);
       principals.set(request, principal);

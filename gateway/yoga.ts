@@ -108,7 +108,14 @@ export function createGateway(o: GatewayOptions): Gateway {
       ...(o.introspection === false ? [useDisableIntrospection()] : []),
       useCsrfPrevention(PREFLIGHT_HEADERS),
       ...armor.protect().plugins,
-      ...(persisted ? [usePersistedOperations({ getPersistedOperation: (hash: string) => persisted.get(hash) ?? null, allowArbitraryOperations: !o.onlyPersisted })] : []),
+      ...(persisted
+        ? [
+            usePersistedOperations({
+              getPersistedOperation: (hash: string) => persisted.get(hash) ?? null,
+              allowArbitraryOperations: !o.onlyPersisted,
+            }),
+          ]
+        : []),
       requestTimeout(o.requestTimeoutMs),
       useReadinessCheck({
         endpoint: '/ready',
@@ -159,11 +166,17 @@ function exposeStoreErrors(error: unknown, message: string, isDev: boolean, logg
   }
   if (original instanceof WriteConflict) {
     metrics?.errors.inc({ code: original.code });
-    return new GraphQLError(original.message, { path: error instanceof GraphQLError ? error.path : undefined, extensions: { code: original.code, ...original.extensions } });
+    return new GraphQLError(original.message, {
+      path: error instanceof GraphQLError ? error.path : undefined,
+      extensions: { code: original.code, ...original.extensions },
+    });
   }
   if (original instanceof AccessError) {
     metrics?.errors.inc({ code: original.code });
-    return new GraphQLError(original.message, { path: error instanceof GraphQLError ? error.path : undefined, extensions: { code: original.code } });
+    return new GraphQLError(original.message, {
+      path: error instanceof GraphQLError ? error.path : undefined,
+      extensions: { code: original.code },
+    });
   }
   if (error instanceof GraphQLError && !error.originalError) return error;
   logger.error('unexpected error in an operation', { error: original instanceof Error ? original.stack : String(original) });
@@ -177,7 +190,8 @@ function requestTimeout(ms: number): Plugin {
         let timer: NodeJS.Timeout | undefined;
         const timeout = new Promise<{ errors: GraphQLError[] }>((resolve) => {
           timer = setTimeout(
-            () => resolve({ errors: [new GraphQLError(`the operation did not finish within ${ms} ms`, { extensions: { code: 'TIMEOUT' } })] }),
+            () =>
+              resolve({ errors: [new GraphQLError(`the operation did not finish within ${ms} ms`, { extensions: { code: 'TIMEOUT' } })] }),
             ms,
           );
         });
@@ -193,10 +207,15 @@ function bodyLimit(max: number): Plugin {
       const length = Number(request.headers.get('content-length') ?? 0);
       if (length > max) {
         endResponse(
-          new fetchAPI.Response(JSON.stringify({ errors: [{ message: `request body of ${length} bytes exceeds ${max}`, extensions: { code: 'BAD_REQUEST' } }] }), {
-            status: 413,
-            headers: { 'content-type': 'application/json' },
-          }),
+          new fetchAPI.Response(
+            JSON.stringify({
+              errors: [{ message: `request body of ${length} bytes exceeds ${max}`, extensions: { code: 'BAD_REQUEST' } }],
+            }),
+            {
+              status: 413,
+              headers: { 'content-type': 'application/json' },
+            },
+          ),
         );
       }
     },
@@ -218,6 +237,12 @@ function corsPolicy(origins: readonly string[]) {
   return (request: Request) => {
     const origin = request.headers.get('origin');
     if (!origin || !(any || origins.includes(origin))) return false as const;
-    return { origin: [origin], credentials: false, methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['authorization', 'content-type', ...PREFLIGHT_HEADERS], maxAge: 600 };
+    return {
+      origin: [origin],
+      credentials: false,
+      methods: ['GET', 'POST', 'OPTIONS'],
+      allowedHeaders: ['authorization', 'content-type', ...PREFLIGHT_HEADERS],
+      maxAge: 600,
+    };
   };
 }

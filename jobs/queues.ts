@@ -50,8 +50,18 @@ export interface Schedules {
 }
 
 // a replay that fails (owner gone again) backs off: 1 s, 2 s, 4 s ... about 4 minutes in all
-const REPLAY_OPTIONS: JobsOptions = { attempts: 8, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: { count: 1000 }, removeOnFail: { count: 1000 } };
-const SYNC_OPTIONS: JobsOptions = { attempts: 5, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: { count: 5000 }, removeOnFail: { count: 1000 } };
+const REPLAY_OPTIONS: JobsOptions = {
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 1000 },
+  removeOnComplete: { count: 1000 },
+  removeOnFail: { count: 1000 },
+};
+const SYNC_OPTIONS: JobsOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 2000 },
+  removeOnComplete: { count: 5000 },
+  removeOnFail: { count: 1000 },
+};
 
 export class RepairQueues {
   readonly handoff: Queue<HandoffJob>;
@@ -87,11 +97,19 @@ export class RepairQueues {
    * blocks the next).
    */
   async replay(holder: string, owner: string, reason: string): Promise<void> {
-    await this.handoff.add('replay', { kind: 'replay', holder, owner, reason }, { ...REPLAY_OPTIONS, deduplication: { id: `replay-${holder}-${owner}` } });
+    await this.handoff.add(
+      'replay',
+      { kind: 'replay', holder, owner, reason },
+      { ...REPLAY_OPTIONS, deduplication: { id: `replay-${holder}-${owner}` } },
+    );
   }
 
   async sweep(reason: string, partitions?: number[]): Promise<void> {
-    await this.antiEntropy.add('sweep', { kind: 'sweep', reason, ...(partitions ? { partitions } : {}) }, { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } });
+    await this.antiEntropy.add(
+      'sweep',
+      { kind: 'sweep', reason, ...(partitions ? { partitions } : {}) },
+      { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+    );
   }
 
   /**
@@ -127,7 +145,11 @@ export class RepairQueues {
   async schedule(s: Schedules): Promise<void> {
     await this.handoff.upsertJobScheduler('handoff-scan', { every: s.handoffScanEveryMs }, { name: 'scan', data: { kind: 'scan' } });
     await this.handoff.upsertJobScheduler('hint-expiry', { every: s.hintExpiryEveryMs }, { name: 'expire', data: { kind: 'expire' } });
-    await this.antiEntropy.upsertJobScheduler('sweep-all', { every: s.sweepEveryMs }, { name: 'sweep', data: { kind: 'sweep', reason: 'schedule' } });
+    await this.antiEntropy.upsertJobScheduler(
+      'sweep-all',
+      { every: s.sweepEveryMs },
+      { name: 'sweep', data: { kind: 'sweep', reason: 'schedule' } },
+    );
   }
 
   async close(): Promise<void> {

@@ -19,7 +19,14 @@ export interface HostPort {
 export type RedisAddress =
   | { readonly kind: 'server'; readonly url: string }
   | { readonly kind: 'cluster'; readonly nodes: readonly HostPort[]; readonly username?: string; readonly password?: string }
-  | { readonly kind: 'sentinel'; readonly sentinels: readonly HostPort[]; readonly name: string; readonly username?: string; readonly password?: string; readonly db?: number };
+  | {
+      readonly kind: 'sentinel';
+      readonly sentinels: readonly HostPort[];
+      readonly name: string;
+      readonly username?: string;
+      readonly password?: string;
+      readonly db?: number;
+    };
 
 export class RedisAddressError extends Error {}
 
@@ -29,7 +36,14 @@ const FORMS = 'redis://host:port, redis-cluster://host:port,host:port,... or red
 export function parseRedisAddress(text: string): RedisAddress {
   const m = /^([a-z-]+):\/\/(?:([^@/]*)@)?([^/?#]*)(\/[^?#]*)?(\?[^#]*)?$/.exec(text.trim());
   if (!m) throw new RedisAddressError(`expected ${FORMS}, got ${JSON.stringify(mask(text))}`);
-  const [, scheme, userinfo, hosts, path = '', query = ''] = m as unknown as [string, string, string | undefined, string, string | undefined, string | undefined];
+  const [, scheme, userinfo, hosts, path = '', query = ''] = m as unknown as [
+    string,
+    string,
+    string | undefined,
+    string,
+    string | undefined,
+    string | undefined,
+  ];
   const credentials = parseUserinfo(userinfo);
   switch (scheme) {
     case 'redis':
@@ -81,7 +95,8 @@ function parseHosts(text: string, missing: string, defaultPort: number): HostPor
     // [v6]:port, host:port, or host alone
     const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9_.-]+))(?::(\d{1,5}))?$/.exec(part);
     const port = m?.[3] === undefined ? defaultPort : Number(m[3]);
-    if (!m || port < 1 || port > 65535) throw new RedisAddressError(`${JSON.stringify(part)} is not a host:port (${missing.split(' needs ')[0]})`);
+    if (!m || port < 1 || port > 65535)
+      throw new RedisAddressError(`${JSON.stringify(part)} is not a host:port (${missing.split(' needs ')[0]})`);
     return { host: m[1] ?? m[2]!, port };
   });
 }

@@ -124,13 +124,19 @@ export async function ensureRedis(url: string, dir: string): Promise<PrivateRedi
   mkdirSync(dir, { recursive: true });
   let child: ChildProcess;
   try {
-    child = spawn('redis-server', ['--bind', hostname, '--port', port || '6379', '--dir', dir, '--maxmemory-policy', 'noeviction', '--save', '', '--appendonly', 'yes'], { stdio: 'ignore' });
+    child = spawn(
+      'redis-server',
+      ['--bind', hostname, '--port', port || '6379', '--dir', dir, '--maxmemory-policy', 'noeviction', '--save', '', '--appendonly', 'yes'],
+      { stdio: 'ignore' },
+    );
     await new Promise<void>((resolve, reject) => {
       child.once('error', reject);
       child.once('spawn', resolve);
     });
   } catch {
-    throw new Error(`Redis is not answering at ${url} and redis-server is not installed. Install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) or set REDIS_URL to a running Redis.`);
+    throw new Error(
+      `Redis is not answering at ${url} and redis-server is not installed. Install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) or set REDIS_URL to a running Redis.`,
+    );
   }
   for (let i = 0; i < 50; i++) {
     if (await redisAnswers(url, 200)) return { url, process: child };

@@ -77,7 +77,8 @@ async function runHandoff(o: WorkerOptions, job: Job<HandoffJob>): Promise<unkno
       o.metrics.hintsReplayed.inc(stats.deleted);
       await o.stats.add('hintsReplayed', stats.deleted);
       // nothing went out: let BullMQ retry with backoff
-      if (stats.failed > 0 && stats.delivered + stats.passedOn === 0) throw new Error(`${stats.failed} hints for ${data.owner} could not be delivered`);
+      if (stats.failed > 0 && stats.delivered + stats.passedOn === 0)
+        throw new Error(`${stats.failed} hints for ${data.owner} could not be delivered`);
       return stats;
     }
     case 'scan': {
@@ -98,7 +99,13 @@ async function runHandoff(o: WorkerOptions, job: Job<HandoffJob>): Promise<unkno
     case 'expire': {
       let dropped = 0;
       for (const m of o.client.ring.members) {
-        const r = await expireHints({ transport: o.client.transport, view: o.client.view, node: m.id, limit: 10_000, timeoutMs: o.timeoutMs }).catch(() => ({ handedOff: 0 }));
+        const r = await expireHints({
+          transport: o.client.transport,
+          view: o.client.view,
+          node: m.id,
+          limit: 10_000,
+          timeoutMs: o.timeoutMs,
+        }).catch(() => ({ handedOff: 0 }));
         dropped += r.handedOff;
       }
       o.metrics.hintsExpired.inc(dropped);

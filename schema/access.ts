@@ -21,17 +21,22 @@ export class AccessError extends Error {
 const shown = (key: string) => (key.length > 64 ? key.slice(0, 64) + '…' : key);
 
 export function requireRead(ctx: GatewayContext, key: string): void {
-  if (!canRead(ctx.principal, key)) throw new AccessError('FORBIDDEN', `${describe(ctx.principal)} may not read '${shown(key)}': no read scope covers it`);
+  if (!canRead(ctx.principal, key))
+    throw new AccessError('FORBIDDEN', `${describe(ctx.principal)} may not read '${shown(key)}': no read scope covers it`);
 }
 
 export function requireWrite(ctx: GatewayContext, key: string): void {
-  if (!canWrite(ctx.principal, key)) throw new AccessError('FORBIDDEN', `${describe(ctx.principal)} may not write '${shown(key)}': no write scope covers it`);
+  if (!canWrite(ctx.principal, key))
+    throw new AccessError('FORBIDDEN', `${describe(ctx.principal)} may not write '${shown(key)}': no write scope covers it`);
 }
 
 export function requireAdmin(ctx: GatewayContext): void {
   if (ctx.principal.admin) return;
   if (ctx.principal.kind === 'anonymous') {
-    throw new AccessError('UNAUTHENTICATED', 'admin fields need a credential with the admin scope: Authorization: Bearer <ADMIN_TOKEN, or an admin API key or JWT>');
+    throw new AccessError(
+      'UNAUTHENTICATED',
+      'admin fields need a credential with the admin scope: Authorization: Bearer <ADMIN_TOKEN, or an admin API key or JWT>',
+    );
   }
   throw new AccessError('FORBIDDEN', `${describe(ctx.principal)} has no admin scope`);
 }

@@ -37,7 +37,12 @@ export class WriteConflict extends Error {
 }
 
 export function siblingJson(v: Version): SiblingJson {
-  return { value: v.deleted ? null : decodeValue(v.value), deleted: v.deleted, dot: formatDot(v.dot), writtenAt: new Date(v.writtenAt).toISOString() };
+  return {
+    value: v.deleted ? null : decodeValue(v.value),
+    deleted: v.deleted,
+    dot: formatDot(v.dot),
+    writtenAt: new Date(v.writtenAt).toISOString(),
+  };
 }
 
 export function writeConflict(ctx: GatewayContext, e: ConflictError): WriteConflict {

@@ -70,7 +70,8 @@ function shape(key: string, m: CrdtMap): MapShape {
 }
 
 function checkField(field: string): string {
-  if (field.length === 0 || field.length > MAX_FIELD_LENGTH) throw new StoreError('BAD_REQUEST', `a map field name is 1 to ${MAX_FIELD_LENGTH} characters, got ${field.length}`);
+  if (field.length === 0 || field.length > MAX_FIELD_LENGTH)
+    throw new StoreError('BAD_REQUEST', `a map field name is 1 to ${MAX_FIELD_LENGTH} characters, got ${field.length}`);
   return field;
 }
 
@@ -100,8 +101,10 @@ builder.mutationFields((t) => ({
     resolve: async (_root, args, ctx) => {
       const registers = args.registers ?? [];
       const increments = args.increments ?? [];
-      if (registers.length + increments.length === 0) throw new StoreError('BAD_REQUEST', 'mapUpdate needs at least one register or increment');
-      if (registers.length + increments.length > MAX_OP_ITEMS) throw new StoreError('BAD_REQUEST', `at most ${MAX_OP_ITEMS} field updates per operation`);
+      if (registers.length + increments.length === 0)
+        throw new StoreError('BAD_REQUEST', 'mapUpdate needs at least one register or increment');
+      if (registers.length + increments.length > MAX_OP_ITEMS)
+        throw new StoreError('BAD_REQUEST', `at most ${MAX_OP_ITEMS} field updates per operation`);
       const values = canonicalAll(registers.map((r) => r.value ?? null), 'register values');
       const updates: MapUpdate[] = [
         ...registers.map((r, i) => ({ field: checkField(r.field), register: values[i]! })),

@@ -61,7 +61,12 @@ builder.objectField(Admin, 'ring', (t) =>
   }),
 );
 
-async function change(ctx: GatewayContext, kind: ChangeKind, node: string, o: { address?: string | null; weight?: number | null; by?: string | null; expectedVersion?: number | null }) {
+async function change(
+  ctx: GatewayContext,
+  kind: ChangeKind,
+  node: string,
+  o: { address?: string | null; weight?: number | null; by?: string | null; expectedVersion?: number | null },
+) {
   requireAdmin(ctx);
   return ctx.client.changeRing({
     kind,
@@ -79,7 +84,12 @@ builder.mutationFields((t) => ({
   joinNode: t.field({
     type: RingChange,
     description: 'Adds a running node (started with --seeds) to the ring. Admin only.',
-    args: { id: t.arg.string({ required: true }), address: t.arg.string({ required: true }), weight: t.arg.int(), expectedVersion: t.arg.int(expectedVersion) },
+    args: {
+      id: t.arg.string({ required: true }),
+      address: t.arg.string({ required: true }),
+      weight: t.arg.int(),
+      expectedVersion: t.arg.int(expectedVersion),
+    },
     resolve: (_r, a, ctx) => change(ctx, 'join', a.id, a),
   }),
   leaveNode: t.field({
@@ -97,7 +107,13 @@ builder.mutationFields((t) => ({
   replaceNode: t.field({
     type: RingChange,
     description: "A new node takes exactly a dead node's partitions. Admin only.",
-    args: { id: t.arg.string({ required: true }), by: t.arg.string({ required: true }), address: t.arg.string({ required: true }), weight: t.arg.int(), expectedVersion: t.arg.int(expectedVersion) },
+    args: {
+      id: t.arg.string({ required: true }),
+      by: t.arg.string({ required: true }),
+      address: t.arg.string({ required: true }),
+      weight: t.arg.int(),
+      expectedVersion: t.arg.int(expectedVersion),
+    },
     resolve: (_r, a, ctx) => change(ctx, 'replace', a.id, a),
   }),
 }));

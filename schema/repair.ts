@@ -18,16 +18,32 @@ interface NodeHints {
 const NodeRepair = builder.objectRef<NodeHints>('NodeRepair').implement({
   fields: (t) => ({
     node: t.exposeString('node'),
-    hintsPending: t.int({ nullable: true, description: 'Hints the node holds for unreachable replicas (null: the node did not answer).', resolve: (n) => n.hints }),
+    hintsPending: t.int({
+      nullable: true,
+      description: 'Hints the node holds for unreachable replicas (null: the node did not answer).',
+      resolve: (n) => n.hints,
+    }),
     hintBytes: t.exposeInt('hintBytes', { nullable: true }),
     hintsReplayed: t.exposeInt('hintsReplayed', { nullable: true, description: 'Since the node started.' }),
     hintsExpired: t.exposeInt('hintsExpired', { nullable: true }),
-    keysRepaired: t.exposeInt('keysRepaired', { nullable: true, description: 'Sibling sets anti-entropy merged into this node since it started.' }),
+    keysRepaired: t.exposeInt('keysRepaired', {
+      nullable: true,
+      description: 'Sibling sets anti-entropy merged into this node since it started.',
+    }),
   }),
 });
 
 const PartitionSweep = builder
-  .objectRef<{ partition: number; finishedAt: string; durationMs: number; pairs: number; keysCompared: number; keysRepaired: number; rootsEqual: boolean; reclaimed: number }>('PartitionSweep')
+  .objectRef<{
+    partition: number;
+    finishedAt: string;
+    durationMs: number;
+    pairs: number;
+    keysCompared: number;
+    keysRepaired: number;
+    rootsEqual: boolean;
+    reclaimed: number;
+  }>('PartitionSweep')
   .implement({
     fields: (t) => ({
       partition: t.exposeInt('partition'),
@@ -52,16 +68,25 @@ const QueueCounts = builder.objectRef<{ name: string; counts: Record<string, num
   }),
 });
 
-const RepairTotals = builder.objectRef<{ keysCompared: number; keysRepaired: number; partitionsSwept: number; hintsReplayed: number; hintsExpired: number; tombstonesReclaimed: number }>('RepairTotals').implement({
-  fields: (t) => ({
-    keysCompared: t.exposeInt('keysCompared'),
-    keysRepaired: t.exposeInt('keysRepaired'),
-    partitionsSwept: t.exposeInt('partitionsSwept'),
-    hintsReplayed: t.exposeInt('hintsReplayed'),
-    hintsExpired: t.exposeInt('hintsExpired'),
-    tombstonesReclaimed: t.exposeInt('tombstonesReclaimed'),
-  }),
-});
+const RepairTotals = builder
+  .objectRef<{
+    keysCompared: number;
+    keysRepaired: number;
+    partitionsSwept: number;
+    hintsReplayed: number;
+    hintsExpired: number;
+    tombstonesReclaimed: number;
+  }>('RepairTotals')
+  .implement({
+    fields: (t) => ({
+      keysCompared: t.exposeInt('keysCompared'),
+      keysRepaired: t.exposeInt('keysRepaired'),
+      partitionsSwept: t.exposeInt('partitionsSwept'),
+      hintsReplayed: t.exposeInt('hintsReplayed'),
+      hintsExpired: t.exposeInt('hintsExpired'),
+      tombstonesReclaimed: t.exposeInt('tombstonesReclaimed'),
+    }),
+  });
 
 const RepairStatus = builder.objectRef<{ ctx: GatewayContext }>('RepairStatus').implement({
   description: 'Hinted handoff and anti-entropy, as the nodes and the repair queues report them.',
@@ -73,14 +98,25 @@ const RepairStatus = builder.objectRef<{ ctx: GatewayContext }>('RepairStatus').
           ctx.client.ring.members.map(async (m): Promise<NodeHints> => {
             try {
               const s = await ctx.client.status(m.id);
-              return { node: m.id, hints: s.hints, hintBytes: s.hintBytes, hintsReplayed: s.repair.hintsReplayed, hintsExpired: s.repair.hintsExpired, keysRepaired: s.repair.keysRepaired };
+              return {
+                node: m.id,
+                hints: s.hints,
+                hintBytes: s.hintBytes,
+                hintsReplayed: s.repair.hintsReplayed,
+                hintsExpired: s.repair.hintsExpired,
+                keysRepaired: s.repair.keysRepaired,
+              };
             } catch {
               return { node: m.id, hints: null, hintBytes: null, hintsReplayed: null, hintsExpired: null, keysRepaired: null };
             }
           }),
         ),
     }),
-    lastSweeps: t.field({ type: [PartitionSweep], description: 'The last completed sweep of each key range.', resolve: ({ ctx }) => repairOf(ctx).stats.lastSweeps() }),
+    lastSweeps: t.field({
+      type: [PartitionSweep],
+      description: 'The last completed sweep of each key range.',
+      resolve: ({ ctx }) => repairOf(ctx).stats.lastSweeps(),
+    }),
     totals: t.field({ type: RepairTotals, resolve: ({ ctx }) => repairOf(ctx).stats.totals() }),
     queues: t.field({
       type: [QueueCounts],
@@ -94,7 +130,8 @@ const RepairStatus = builder.objectRef<{ ctx: GatewayContext }>('RepairStatus').
 
 function repairOf(ctx: GatewayContext) {
   if (!ctx.repair) throw new StoreError('UNAVAILABLE', 'the gateway was started without the repair Redis (REDIS_URL)');
-  if (!ctx.repair.queues.reachable) throw new StoreError('UNAVAILABLE', 'the repair Redis is not reachable now; repair status and sweeps wait for it');
+  if (!ctx.repair.queues.reachable)
+    throw new StoreError('UNAVAILABLE', 'the repair Redis is not reachable now; repair status and sweeps wait for it');
   return ctx.repair;
 }
 
@@ -108,7 +145,8 @@ builder.mutationFields((t) => ({
       requireAdmin(ctx);
       const { queues } = repairOf(ctx);
       const q = ctx.client.ring.partitions;
-      if (args.partition != null && (args.partition < 0 || args.partition >= q)) throw new StoreError('BAD_REQUEST', `partition must be 0..${q - 1}`);
+      if (args.partition != null && (args.partition < 0 || args.partition >= q))
+        throw new StoreError('BAD_REQUEST', `partition must be 0..${q - 1}`);
       await queues.sweep('requested through GraphQL', args.partition == null ? undefined : [args.partition]);
       return true;
     },

@@ -31,7 +31,8 @@ builder.mutationFields((t) => ({
       members: t.arg({ type: ['JSON'], required: true }),
       w: t.arg.int({ description: 'Replicas that must have the write on disk (1..N); the cluster default when omitted.' }),
     },
-    resolve: async (_root, args, ctx) => membersOf((await updateTyped(ctx, args.key, { type: 'set', add: canonicalAll(args.members, 'members'), remove: [] }, args.w)).state),
+    resolve: async (_root, args, ctx) =>
+      membersOf((await updateTyped(ctx, args.key, { type: 'set', add: canonicalAll(args.members, 'members'), remove: [] }, args.w)).state),
   }),
   setRemove: t.field({
     type: ['JSON'],
@@ -42,6 +43,7 @@ builder.mutationFields((t) => ({
       members: t.arg({ type: ['JSON'], required: true }),
       w: t.arg.int({ description: 'Replicas that must have the write on disk (1..N); the cluster default when omitted.' }),
     },
-    resolve: async (_root, args, ctx) => membersOf((await updateTyped(ctx, args.key, { type: 'set', add: [], remove: canonicalAll(args.members, 'members') }, args.w)).state),
+    resolve: async (_root, args, ctx) =>
+      membersOf((await updateTyped(ctx, args.key, { type: 'set', add: [], remove: canonicalAll(args.members, 'members') }, args.w)).state),
   }),
 }));

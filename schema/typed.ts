@@ -15,7 +15,12 @@ export const MAX_OP_ITEMS = 1000;
 export const MAX_FIELD_LENGTH = 256;
 
 /** The join of the key's siblings, read with quorum r; null when the key holds no live value. */
-export async function readTyped<T extends TypeName>(ctx: GatewayContext, key: string, type: T, r: number | null | undefined): Promise<Extract<Typed, { type: T }> | null> {
+export async function readTyped<T extends TypeName>(
+  ctx: GatewayContext,
+  key: string,
+  type: T,
+  r: number | null | undefined,
+): Promise<Extract<Typed, { type: T }> | null> {
   checkKey(key);
   requireRead(ctx, key);
   if (r != null) checkQuorum('r', r, ctx.client.defaults.n);
@@ -25,7 +30,12 @@ export async function readTyped<T extends TypeName>(ctx: GatewayContext, key: st
 }
 
 /** Applies `op` at the key's coordinator; answers the state it wrote. */
-export async function updateTyped<T extends TypeName>(ctx: GatewayContext, key: string, op: Extract<TypedOp, { type: T }>, w: number | null | undefined): Promise<Extract<Typed, { type: T }>> {
+export async function updateTyped<T extends TypeName>(
+  ctx: GatewayContext,
+  key: string,
+  op: Extract<TypedOp, { type: T }>,
+  w: number | null | undefined,
+): Promise<Extract<Typed, { type: T }>> {
   checkKey(key);
   requireWrite(ctx, key);
   // the answer is the key's whole value after the change: writing it tells what the key holds
@@ -37,7 +47,8 @@ export async function updateTyped<T extends TypeName>(ctx: GatewayContext, key: 
 
 /** Canonical JSON texts of the values, refused past the limit. */
 export function canonicalAll(values: readonly unknown[], what: string): string[] {
-  if (values.length > MAX_OP_ITEMS) throw new StoreError('BAD_REQUEST', `at most ${MAX_OP_ITEMS} ${what} per operation, got ${values.length}`);
+  if (values.length > MAX_OP_ITEMS)
+    throw new StoreError('BAD_REQUEST', `at most ${MAX_OP_ITEMS} ${what} per operation, got ${values.length}`);
   return values.map((v) => {
     try {
       return canonical(v);

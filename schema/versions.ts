@@ -16,9 +16,17 @@ interface VersionsShape {
 export const Sibling = builder.objectRef<Version>('Sibling').implement({
   description: 'One version of a key. Several siblings mean concurrent writes: merge them and write back with the context.',
   fields: (t) => ({
-    value: t.field({ type: 'JSON', nullable: true, description: 'The value; null for a delete (tombstone).', resolve: (v) => (v.deleted ? null : decodeValue(v.value)) }),
+    value: t.field({
+      type: 'JSON',
+      nullable: true,
+      description: 'The value; null for a delete (tombstone).',
+      resolve: (v) => (v.deleted ? null : decodeValue(v.value)),
+    }),
     deleted: t.boolean({ description: 'True for a delete: a tombstone that conflicts with concurrent edits.', resolve: (v) => v.deleted }),
-    dot: t.string({ description: 'The node actor and counter that wrote this version, e.g. "n2@k3x9a1:17".', resolve: (v) => formatDot(v.dot) }),
+    dot: t.string({
+      description: 'The node actor and counter that wrote this version, e.g. "n2@k3x9a1:17".',
+      resolve: (v) => formatDot(v.dot),
+    }),
     writtenAt: t.string({
       nullable: true,
       description: "The coordinator's clock when the version was written (ISO 8601). For display only: it never decides anything.",

@@ -34,8 +34,16 @@ const CONDITION_NOTE =
 export const WriteCondition = builder.enumType('WriteCondition', {
   description: `When a put may go on. ${CONDITION_NOTE}`,
   values: {
-    CURRENT: { value: 'current' as const, description: 'Only if the context covers every version the key holds (tombstones too). Without a context: only if the key holds none.' },
-    ABSENT: { value: 'absent' as const, description: 'Only if the key holds no live version: create, never overwrite. Tombstones do not count, and the new value replaces them.' },
+    CURRENT: {
+      value: 'current' as const,
+      description:
+        'Only if the context covers every version the key holds (tombstones too). Without a context: only if the key holds none.',
+    },
+    ABSENT: {
+      value: 'absent' as const,
+      description:
+        'Only if the key holds no live version: create, never overwrite. Tombstones do not count, and the new value replaces them.',
+    },
   },
 });
 
@@ -59,7 +67,13 @@ function conditional(condition: PutCondition | null | undefined) {
   return condition ? { condition } : {};
 }
 
-function prepare(ctx: GatewayContext, key: string, context: string | null | undefined, w: number | null | undefined, condition: PutCondition | null | undefined) {
+function prepare(
+  ctx: GatewayContext,
+  key: string,
+  context: string | null | undefined,
+  w: number | null | undefined,
+  condition: PutCondition | null | undefined,
+) {
   checkKey(key);
   requireWrite(ctx, key);
   // a conditional write answers with the key's current values when it is refused, and whether
@@ -83,7 +97,10 @@ builder.mutationFields((t) => ({
       value: t.arg({ type: 'JSON', required: true, description: 'Any JSON value, at most 1 MiB encoded.' }),
       context: t.arg.string({ description: 'From get, getMany, put or delete on this same key.' }),
       w: t.arg.int({ description: 'Replicas that must have the write on disk (1..N); the cluster default when omitted.' }),
-      condition: t.arg({ type: WriteCondition, description: 'Write only if the key is as the context says (CURRENT) or holds no value (ABSENT).' }),
+      condition: t.arg({
+        type: WriteCondition,
+        description: 'Write only if the key is as the context says (CURRENT) or holds no value (ABSENT).',
+      }),
       ttlSeconds: t.arg.int({
         description:
           `Seconds until the value expires (1..${MAX_TTL_SECONDS}, 10 years), by the coordinating replica's clock; ` +

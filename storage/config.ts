@@ -29,7 +29,11 @@ export { ConfigError, configOrExit } from './settings/table.ts';
  * A process's identity file (`what` names the setting), checked for the cluster and, when
  * given, the role and id it must have: a mistake is one clear message at start.
  */
-export function readIdentity(file: string, what: string, expect: { cluster: string; roles?: readonly Role[]; id?: string }): ProcessIdentity {
+export function readIdentity(
+  file: string,
+  what: string,
+  expect: { cluster: string; roles?: readonly Role[]; id?: string },
+): ProcessIdentity {
   let identity: ProcessIdentity;
   try {
     identity = loadIdentity(file);
@@ -38,23 +42,33 @@ export function readIdentity(file: string, what: string, expect: { cluster: stri
     throw e;
   }
   const c = identity.certificate;
-  if (c.cluster !== expect.cluster) throw new ConfigError(`${what}: the identity in ${file} is for cluster '${c.cluster}', not '${expect.cluster}'`);
-  if (expect.roles && !expect.roles.includes(c.role)) throw new ConfigError(`${what}: the identity in ${file} has the ${c.role} role; this process needs ${expect.roles.join(' or ')}`);
-  if (expect.id !== undefined && c.id !== expect.id) throw new ConfigError(`${what}: the identity in ${file} names '${c.id}', not this node's id '${expect.id}'`);
+  if (c.cluster !== expect.cluster)
+    throw new ConfigError(`${what}: the identity in ${file} is for cluster '${c.cluster}', not '${expect.cluster}'`);
+  if (expect.roles && !expect.roles.includes(c.role))
+    throw new ConfigError(`${what}: the identity in ${file} has the ${c.role} role; this process needs ${expect.roles.join(' or ')}`);
+  if (expect.id !== undefined && c.id !== expect.id)
+    throw new ConfigError(`${what}: the identity in ${file} names '${c.id}', not this node's id '${expect.id}'`);
   return identity;
 }
 
 /** How a process that dials the nodes authenticates: its identity, or the cluster secret (legacy mode). */
-export type NodeCredential = { readonly identity: ProcessIdentity; readonly secret?: undefined } | { readonly secret: string; readonly identity?: undefined };
+export type NodeCredential =
+  { readonly identity: ProcessIdentity; readonly secret?: undefined } | { readonly secret: string; readonly identity?: undefined };
 
 /**
  * The credential of a gateway, worker or CLI: the identity file when one is named (the secret is
  * then not used), else the cluster secret, else a message naming both settings.
  */
-export function readCredential(identityFile: string | undefined, secret: string | undefined, o: { cluster: string; roles: readonly Role[]; what: string }): NodeCredential {
+export function readCredential(
+  identityFile: string | undefined,
+  secret: string | undefined,
+  o: { cluster: string; roles: readonly Role[]; what: string },
+): NodeCredential {
   if (identityFile) return { identity: readIdentity(identityFile, '--identity (DYNAMO_IDENTITY)', { cluster: o.cluster, roles: o.roles }) };
   if (secret === undefined || secret === '') {
-    throw new ConfigError(`${o.what} needs an identity to dial the nodes with: --identity FILE (DYNAMO_IDENTITY), a ${o.roles.join(' or ')} identity; or, in the legacy mode, the cluster secret (DYNAMO_SECRET)`);
+    throw new ConfigError(
+      `${o.what} needs an identity to dial the nodes with: --identity FILE (DYNAMO_IDENTITY), a ${o.roles.join(' or ')} identity; or, in the legacy mode, the cluster secret (DYNAMO_SECRET)`,
+    );
   }
   if (secret.length < 16) throw new ConfigError('the cluster secret must be at least 16 characters (DYNAMO_SECRET or --secret-file)');
   return { secret };
@@ -260,7 +274,8 @@ export function loadStorageConfig(argv: string[], env: NodeJS.ProcessEnv): Stora
   }
   if (c.r > c.n || c.w > c.n) throw new ConfigError(`r=${c.r} and w=${c.w} must not exceed n=${c.n}`);
   const me = members.find((m) => m.id === c.id);
-  if (members.length > 0 && !me) throw new ConfigError(`node id '${c.id}' is not in the node list (${members.map((m) => m.id).join(', ')})`);
+  if (members.length > 0 && !me)
+    throw new ConfigError(`node id '${c.id}' is not in the node list (${members.map((m) => m.id).join(', ')})`);
   const listen = c.listen ?? me?.address;
   if (!listen) throw new ConfigError('a node joining an existing cluster needs --listen HOST:PORT (the address others reach it at)');
   const hp = /^(.+):(\d{1,5})$/.exec(listen);
@@ -268,19 +283,27 @@ export function loadStorageConfig(argv: string[], env: NodeJS.ProcessEnv): Stora
   const { nodes: _n, listen: _l, seeds: _s, identityFile, authorityFiles, tlsCert, tlsKey, tlsCa: ca, otelEndpoint, ...rest } = c;
   const allSeeds = [...members, ...seeds.filter((s) => !members.some((m) => m.id === s.id))].filter((s) => s.id !== c.id);
   const server = serverTls(tlsCert, tlsKey, '--tls-cert/--tls-key (DYNAMO_TLS_CERT, DYNAMO_TLS_KEY)');
-  if (ca !== undefined && !server) throw new ConfigError('--tls-ca (DYNAMO_TLS_CA) is for a node that speaks TLS: give it --tls-cert and --tls-key too');
+  if (ca !== undefined && !server)
+    throw new ConfigError('--tls-ca (DYNAMO_TLS_CA) is for a node that speaks TLS: give it --tls-cert and --tls-key too');
   const tls = server ? { server, client: ca !== undefined ? readCa(ca, '--tls-ca (DYNAMO_TLS_CA)') : { ca: [] } } : null;
   if (identityFile !== undefined && authorityFiles === undefined) {
-    throw new ConfigError('--identity (DYNAMO_IDENTITY) needs --authority (DYNAMO_AUTHORITY): the authorities whose certificates this node takes from its callers');
+    throw new ConfigError(
+      '--identity (DYNAMO_IDENTITY) needs --authority (DYNAMO_AUTHORITY): the authorities whose certificates this node takes from its callers',
+    );
   }
   if (identityFile === undefined && c.secret === undefined) {
-    throw new ConfigError('a node needs --identity and --authority (DYNAMO_IDENTITY, DYNAMO_AUTHORITY), or the cluster secret (DYNAMO_SECRET or --secret-file) in the legacy mode');
+    throw new ConfigError(
+      'a node needs --identity and --authority (DYNAMO_IDENTITY, DYNAMO_AUTHORITY), or the cluster secret (DYNAMO_SECRET or --secret-file) in the legacy mode',
+    );
   }
   if (c.acceptSecrets.length > 0 && c.secret === undefined) {
     throw new ConfigError('--accept-secret-file (DYNAMO_ACCEPT_SECRETS) is for a node with a cluster secret');
   }
   const authorities = authorityFiles === undefined ? [] : readAuthorities(authorityFiles, '--authority (DYNAMO_AUTHORITY)');
-  const identity = identityFile === undefined ? null : readIdentity(identityFile, '--identity (DYNAMO_IDENTITY)', { cluster: c.cluster, roles: ['peer'], id: c.id });
+  const identity =
+    identityFile === undefined
+      ? null
+      : readIdentity(identityFile, '--identity (DYNAMO_IDENTITY)', { cluster: c.cluster, roles: ['peer'], id: c.id });
   // the environment's OTEL_* variables are read by tracingSettings, with their own rules
   const otelFlag = from.otelEndpoint === 'flag' ? otelEndpoint : undefined;
   const tracing = tracingSettings(otelFlag, env, { serviceName: 'dynamo-node', instanceId: c.id });

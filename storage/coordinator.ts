@@ -130,7 +130,8 @@ export class Coordinator {
     checkKey(req.key);
     checkValue(req.value);
     if (req.deleted && req.condition === 'absent') throw new StoreError('BAD_REQUEST', 'a delete takes no condition absent: only current');
-    if (req.op && (req.deleted || req.context || req.condition)) throw new StoreError('BAD_REQUEST', 'a typed operation takes no delete, context or condition');
+    if (req.op && (req.deleted || req.context || req.condition))
+      throw new StoreError('BAD_REQUEST', 'a typed operation takes no delete, context or condition');
     if (req.ttlSeconds !== undefined) {
       checkTtl(req.ttlSeconds);
       const what = req.op ? 'typed operation' : 'delete';
@@ -158,7 +159,11 @@ export class Coordinator {
       if (req.forwarded) {
         await ready.settled(this.d.config.requestTimeoutMs / 4);
         if (!ready.isConfirmed()) {
-          throw new StoreError('UNAVAILABLE', `node ${this.d.self} has not heard from a majority of members since it started; another replica can take the write`, { applied: false });
+          throw new StoreError(
+            'UNAVAILABLE',
+            `node ${this.d.self} has not heard from a majority of members since it started; another replica can take the write`,
+            { applied: false },
+          );
         }
       } else {
         const handed = await this.#forward(req, targets).catch((e: unknown) => {
@@ -203,13 +208,25 @@ export class Coordinator {
         if (e instanceof StoreError && e.code === 'UNAVAILABLE' && e.details.sent === false) continue;
         throw e;
       }
-      if (reply.type === 'conflict') throw new ConflictError(req.key, reply.set, `conditional write of key '${req.key}' (if ${req.condition ?? 'none'}) refused by ${t.node}`);
+      if (reply.type === 'conflict')
+        throw new ConflictError(
+          req.key,
+          reply.set,
+          `conditional write of key '${req.key}' (if ${req.condition ?? 'none'}) refused by ${t.node}`,
+        );
       return reply;
     }
     throw new StoreError('UNAVAILABLE', `no replica of key '${req.key}' is reachable to coordinate the write`, { sent: false });
   }
 
-  async #coordinate(req: PutRequest, w: number, partition: number, mine: Target, targets: readonly Target[], fallbacks: readonly NodeId[]): Promise<PutReply | OpReply> {
+  async #coordinate(
+    req: PutRequest,
+    w: number,
+    partition: number,
+    mine: Target,
+    targets: readonly Target[],
+    fallbacks: readonly NodeId[],
+  ): Promise<PutReply | OpReply> {
     const { identity, replica, clock, config } = this.d;
     const started = clock.now();
     const actor = identity.actorFor(partition);
@@ -225,13 +242,21 @@ export class Coordinator {
     const compute = (): SiblingSet => {
       const current = replica.read(req.key);
       // reading may have found a corrupt record: the node forgot what it held, and moves its actor on first
-      if (this.d.rangeReady?.(partition)) throw new StoreError('DISK_ERROR', `a record of key '${req.key}' on node ${this.d.self} was corrupt; it is being repaired: retry`, { maybeApplied: false });
+      if (this.d.rangeReady?.(partition))
+        throw new StoreError('DISK_ERROR', `a record of key '${req.key}' on node ${this.d.self} was corrupt; it is being repaired: retry`, {
+          maybeApplied: false,
+        });
       // a conditional write is checked here, over what this node holds for the key right now,
       // in the step that makes its dot: writes to the key through this node are serialized
       let given = req.context;
       if (req.condition) {
         const why = conditionFailure(req.condition, req.context, current, clock.wallNow());
-        if (why) throw new ConflictError(req.key, expireAt(current, clock.wallNow()), `conditional ${req.deleted ? 'delete' : 'put'} of key '${req.key}' (if ${req.condition}) refused: ${why}`);
+        if (why)
+          throw new ConflictError(
+            req.key,
+            expireAt(current, clock.wallNow()),
+            `conditional ${req.deleted ? 'delete' : 'put'} of key '${req.key}' (if ${req.condition}) refused: ${why}`,
+          );
         given = conditionalContext(req.condition, req.context, current);
       }
       // a typed operation applies to the join of every sibling held, and its version replaces them all (docs/types.md)
@@ -248,7 +273,11 @@ export class Coordinator {
         ...(req.ttlSeconds !== undefined ? { expiresAt: expiryTime(writtenAt, req.ttlSeconds) } : {}),
       };
       const written = applyWrite(current, version);
-      const next = bound(written, config.maxActors, current.map((v) => v.dot.actor));
+      const next = bound(
+        written,
+        config.maxActors,
+        current.map((v) => v.dot.actor),
+      );
       if (next !== written) this.historyPrunes++;
       if (next.length > config.maxSiblings && next.length > current.length) {
         throw new StoreError(
@@ -271,10 +300,18 @@ export class Coordinator {
     try {
       await staged.durable;
     } catch (e) {
-      this.d.logger.error('the coordinator could not write a new version to its disk', { key: req.key, dot: formatDot(written.dot), error: String(e) });
-      throw new StoreError('DISK_ERROR', `node ${this.d.self} could not write key '${req.key}' to its disk; the write was not sent to other replicas, but a later write to the key through this node may still carry it`, {
-        maybeApplied: true,
+      this.d.logger.error('the coordinator could not write a new version to its disk', {
+        key: req.key,
+        dot: formatDot(written.dot),
+        error: String(e),
       });
+      throw new StoreError(
+        'DISK_ERROR',
+        `node ${this.d.self} could not write key '${req.key}' to its disk; the write was not sent to other replicas, but a later write to the key through this node may still carry it`,
+        {
+          maybeApplied: true,
+        },
+      );
     }
 
     const spares = fallbacks.filter((node) => node !== this.d.self && this.d.liveness.isUp(node));

@@ -78,14 +78,17 @@ export class Identity {
     const runs = meta.get(RUNS_KEY);
     const before = runs ? (JSON.parse(Buffer.from(runs).toString('utf8')) as string[]) : [];
     const stopped = meta.get(STOPPED_KEY);
-    this.previousRunStoppedCleanly = before.length === 0 || (stopped !== undefined && Buffer.from(stopped).toString('utf8') === before.at(-1));
+    this.previousRunStoppedCleanly =
+      before.length === 0 || (stopped !== undefined && Buffer.from(stopped).toString('utf8') === before.at(-1));
     this.#runs = [...before, this.life].slice(-KNOWN_RUNS);
     this.#counter = counter;
     this.#durableLease = counter;
-    for (const e of meta.range({ start: [INCARNATION], end: [`${INCARNATION}\u0000`] })) this.#incarnations.set(Number(e.key[1]), readNumber(e.value));
+    for (const e of meta.range({ start: [INCARNATION], end: [`${INCARNATION}\u0000`] }))
+      this.#incarnations.set(Number(e.key[1]), readNumber(e.value));
     for (const e of meta.range({ start: [MINTED], end: [`${MINTED}\u0000`] })) {
       const p = Number(e.key[1]);
-      if (readNumber(e.value) === (this.#incarnations.get(p) ?? 0) && new TextDecoder().decode(e.value.subarray(8)) === id.epoch) this.#minted.set(p, Promise.resolve());
+      if (readNumber(e.value) === (this.#incarnations.get(p) ?? 0) && new TextDecoder().decode(e.value.subarray(8)) === id.epoch)
+        this.#minted.set(p, Promise.resolve());
     }
   }
 
@@ -184,7 +187,11 @@ export class Identity {
     if (this.knowsRun(heard.life)) return false;
     this.#generation = Math.max(this.#generation, heard.generation + 1);
     this.#runs = [...this.#runs, heard.life].slice(-KNOWN_RUNS);
-    await Promise.all([this.renewEpoch(), this.#meta.put(GENERATION_KEY, writeNumber(this.#generation)), this.#meta.put(RUNS_KEY, Buffer.from(JSON.stringify(this.#runs)))]);
+    await Promise.all([
+      this.renewEpoch(),
+      this.#meta.put(GENERATION_KEY, writeNumber(this.#generation)),
+      this.#meta.put(RUNS_KEY, Buffer.from(JSON.stringify(this.#runs))),
+    ]);
     return true;
   }
 
@@ -253,7 +260,8 @@ export class Identity {
   async leased(): Promise<void> {
     if (this.#counter < this.#durableLease) return;
     await this.#extend();
-    if (this.#counter >= this.#durableLease) throw new StoreError('DISK_ERROR', 'this node cannot lease dot counters: its disk writes are failing');
+    if (this.#counter >= this.#durableLease)
+      throw new StoreError('DISK_ERROR', 'this node cannot lease dot counters: its disk writes are failing');
   }
 
   /** Writes the next lease; a failed write leaves the durable lease where it was, to be tried again. */

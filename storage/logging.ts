@@ -11,14 +11,28 @@ import { mask as maskPassword } from '../jobs/redis-address.ts';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
-export const logLevel = z.enum(LOG_LEVELS, { error: (i) => `log level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(i.input)}` });
+export const logLevel = z.enum(LOG_LEVELS, {
+  error: (i) => `log level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(i.input)}`,
+});
 
 export const LOG_FORMATS = ['json', 'pretty'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 export const logFormat = z.enum(LOG_FORMATS, { error: (i) => `LOG_FORMAT must be json or pretty, got ${JSON.stringify(i.input)}` });
 
 /** Field names whose values never reach a log line. */
-export const SECRET_FIELDS = ['secret', 'secrets', 'acceptSecrets', 'token', 'adminToken', 'password', 'authorization', 'cookie', 'contextKeys', 'apiKey', 'privateKey'] as const;
+export const SECRET_FIELDS = [
+  'secret',
+  'secrets',
+  'acceptSecrets',
+  'token',
+  'adminToken',
+  'password',
+  'authorization',
+  'cookie',
+  'contextKeys',
+  'apiKey',
+  'privateKey',
+] as const;
 /** Field names holding loaded TLS material (certificates, keys, authorities): shown only as present. */
 const TLS_FIELDS = ['tls', 'nodeTls'] as const;
 const TLS_SHOWN = '[certificates loaded]';
@@ -60,7 +74,17 @@ export function processLogger(name: string, o: LoggerOptions): Logger & { debug:
   // synchronous writes: a line logged just before process.exit is never lost
   const log: Pino =
     o.format === 'pretty'
-      ? pino(base, pretty({ destination: fd, sync: true, singleLine: true, errorLikeObjectKeys: ['err'], translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }))
+      ? pino(
+          base,
+          pretty({
+            destination: fd,
+            sync: true,
+            singleLine: true,
+            errorLikeObjectKeys: ['err'],
+            translateTime: 'SYS:HH:MM:ss.l',
+            ignore: 'pid,hostname',
+          }),
+        )
       : pino(base, pino.destination({ fd, sync: true }));
   return {
     debug: (msg, fields) => log.debug(fields ?? {}, msg),

@@ -151,7 +151,8 @@ export class StorageNode {
         return saved;
       },
       knowsRun: (life) => identity.knowsRun(life),
-      onOlderSelf: (beat) => void this.#restore.restored(beat).catch((e: unknown) => logger.error('could not record a new epoch', { error: String(e) })),
+      onOlderSelf: (beat) =>
+        void this.#restore.restored(beat).catch((e: unknown) => logger.error('could not record a new epoch', { error: String(e) })),
       lease: () => ({ epoch: identity.epoch, counter: identity.lease }),
       onLease: (node, lease) => this.leases.heard(node, lease.epoch, lease.counter),
     });
@@ -214,7 +215,12 @@ export class StorageNode {
       view: () => this.#requireView(),
       onReclaim: deps.onReclaim,
     });
-    this.#table = nodeHandlers({ node: this, clock, readiness: this.#restore.readiness, failure: (e, request) => this.#failure(e, request) });
+    this.#table = nodeHandlers({
+      node: this,
+      clock,
+      readiness: this.#restore.readiness,
+      failure: (e, request) => this.#failure(e, request),
+    });
   }
 
   static async open(given: NodeDeps): Promise<StorageNode> {
@@ -222,7 +228,8 @@ export class StorageNode {
     // record that fails its check is reported here, and before the node exists, remembered
     let node: StorageNode | null = null;
     const early: StoreKey[] = [];
-    const report = (store: StoreName, key: StoreKey) => (node ? node.#corrupt.report(store, key) : store === 'meta' ? void early.push(key) : undefined);
+    const report = (store: StoreName, key: StoreKey) =>
+      node ? node.#corrupt.report(store, key) : store === 'meta' ? void early.push(key) : undefined;
     const { engine, migrated } = await RecordEngine.open(given.engine, report);
     const deps: NodeDeps = { ...given, engine };
     if (migrated > 0) deps.logger.info('migrated the data directory to the current format', { records: migrated });
@@ -231,8 +238,15 @@ export class StorageNode {
     // so it goes on as a new actor
     void [...deps.engine.meta.range()];
     const distrust = early.filter((k) => !isRingOrHeard(k));
-    if (distrust.length > 0) deps.logger.error('corrupt identity records: going on as a new actor', { records: distrust.map((k) => JSON.stringify(k)) });
-    const identity = await Identity.open(deps.engine.meta, deps.config.id, deps.config.cluster, deps.random, deps.config.newEpoch || distrust.length > 0);
+    if (distrust.length > 0)
+      deps.logger.error('corrupt identity records: going on as a new actor', { records: distrust.map((k) => JSON.stringify(k)) });
+    const identity = await Identity.open(
+      deps.engine.meta,
+      deps.config.id,
+      deps.config.cluster,
+      deps.random,
+      deps.config.newEpoch || distrust.length > 0,
+    );
     if (deps.engine.buffered && !identity.previousRunStoppedCleanly) {
       // with buffered durability a crash can lose versions this node made and sent on: their
       // dots must never be claimed by a later dot of the same actor
@@ -241,8 +255,15 @@ export class StorageNode {
     }
     const stored = storedRing(deps.engine.meta);
     const ring = stored ?? deps.bootstrap;
-    if (stored && deps.bootstrap) deps.logger.info('using the ring stored in the data directory; the node list only bootstraps new clusters');
-    deps.logger.info('node open', { node: deps.config.id, actor: identity.actor, counter: identity.counter, generation: identity.generation, ringVersion: ring?.version ?? null });
+    if (stored && deps.bootstrap)
+      deps.logger.info('using the ring stored in the data directory; the node list only bootstraps new clusters');
+    deps.logger.info('node open', {
+      node: deps.config.id,
+      actor: identity.actor,
+      counter: identity.counter,
+      generation: identity.generation,
+      ringVersion: ring?.version ?? null,
+    });
     const opened = new StorageNode(deps, identity, ring);
     node = opened;
     opened.#corrupt.count = early.length;
@@ -304,7 +325,10 @@ export class StorageNode {
 
   /** A transport that reaches this node directly and every other through the network. */
   get loopback(): Transport {
-    return { request: (to, message, timeoutMs) => (to === this.id ? this.handle(this.id, message) : this.#deps.transport.request(to, message, timeoutMs)) };
+    return {
+      request: (to, message, timeoutMs) =>
+        to === this.id ? this.handle(this.id, message) : this.#deps.transport.request(to, message, timeoutMs),
+    };
   }
 
   /**
@@ -359,7 +383,12 @@ export class StorageNode {
   };
 
   status(): NodeStatus {
-    const state = { now: this.#deps.clock.now(), identityConfirmed: this.#restore.confirmed, accepting: this.#accepting, inflight: this.#work.size };
+    const state = {
+      now: this.#deps.clock.now(),
+      identityConfirmed: this.#restore.confirmed,
+      accepting: this.#accepting,
+      inflight: this.#work.size,
+    };
     return statusReport(this, state);
   }
 

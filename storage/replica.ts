@@ -79,7 +79,13 @@ export class Replica {
   /** told of each key whose own data or hint was durably written (live watches: storage/watch/) */
   onStored: ((key: string) => void) | null = null;
 
-  constructor(engine: Engine, place: (key: string) => Place, limits: HintLimits, maxActors = MAX_ACTORS_PER_KEY, check?: (set: SiblingSet, from: NodeId | null) => void) {
+  constructor(
+    engine: Engine,
+    place: (key: string) => Place,
+    limits: HintLimits,
+    maxActors = MAX_ACTORS_PER_KEY,
+    check?: (set: SiblingSet, from: NodeId | null) => void,
+  ) {
     this.#place = place;
     this.#check = check ?? ((set) => checkSet(set, { maxSiblings: receivedSiblingsLimit(DEFAULT_MAX_SIBLINGS), maxActors }));
     this.#limits = limits;
@@ -103,7 +109,8 @@ export class Replica {
   /** When the oldest hint held was first stored (wall-clock ms), or null without hints. */
   get oldestHintAt(): number | null {
     let oldest: number | null = null;
-    for (const owners of this.#hintIndex.values()) for (const h of owners.values()) if (oldest === null || h.storedAt < oldest) oldest = h.storedAt;
+    for (const owners of this.#hintIndex.values())
+      for (const h of owners.values()) if (oldest === null || h.storedAt < oldest) oldest = h.storedAt;
     return oldest;
   }
 
@@ -120,7 +127,8 @@ export class Replica {
   read(key: string): SiblingSet {
     const place = this.#place(key);
     let set = this.#stored(place, key)?.set ?? EMPTY_SET;
-    for (const owner of this.#hintOwners(place.partition, key)) set = merge(set, this.readHint(owner, key)?.set ?? EMPTY_SET, this.#maxActors);
+    for (const owner of this.#hintOwners(place.partition, key))
+      set = merge(set, this.readHint(owner, key)?.set ?? EMPTY_SET, this.#maxActors);
     return set;
   }
 
@@ -202,7 +210,11 @@ export class Replica {
   /** Tells `onStored` once a write of the key is durable (a failed one is the writer's to report). */
   #told(key: string, durable: Promise<void>): Promise<void> {
     const onStored = this.onStored;
-    if (onStored) durable.then(() => onStored(key), () => undefined);
+    if (onStored)
+      durable.then(
+        () => onStored(key),
+        () => undefined,
+      );
     return durable;
   }
 
@@ -246,7 +258,8 @@ export class Replica {
 
   #build(partition: number): MerkleTree {
     const t = new MerkleTree();
-    for (const e of this.#data.range({ start: [partition], end: [partition + 1] })) t.update(Number(e.key[1]), null, leafHash(String(e.key[2]), e.value));
+    for (const e of this.#data.range({ start: [partition], end: [partition + 1] }))
+      t.update(Number(e.key[1]), null, leafHash(String(e.key[2]), e.value));
     return t;
   }
 

@@ -15,9 +15,13 @@ if (!(await redisAnswers(redisUrl, 2000))) {
   );
 }
 if (!existsSync(CHROMIUM)) {
-  missing.push(`Chromium is missing at ${CHROMIUM}: the GraphiQL and repair dashboard tests render pages in it.\n    Install it: sudo apt-get install chromium`);
+  missing.push(
+    `Chromium is missing at ${CHROMIUM}: the GraphiQL and repair dashboard tests render pages in it.\n    Install it: sudo apt-get install chromium`,
+  );
 }
 if (missing.length > 0) {
-  process.stderr.write(`npm test needs services it does not install:\n${missing.map((m) => `  - ${m}`).join('\n')}\n(.ci/run installs and starts both on a fresh Debian or Ubuntu machine as root.)\n`);
+  process.stderr.write(
+    `npm test needs services it does not install:\n${missing.map((m) => `  - ${m}`).join('\n')}\n(.ci/run installs and starts both on a fresh Debian or Ubuntu machine as root.)\n`,
+  );
   process.exit(1);
 }

@@ -24,7 +24,12 @@ export class ReplyError extends StoreError {
 }
 
 /** Sends `request` to `to`; resolves with its reply, or throws a StoreError (a ReplyError when the node answered). */
-export async function call<R extends Request>(transport: Transport, to: NodeId, request: R, timeoutMs: number): Promise<ReplyOf<R['type']>> {
+export async function call<R extends Request>(
+  transport: Transport,
+  to: NodeId,
+  request: R,
+  timeoutMs: number,
+): Promise<ReplyOf<R['type']>> {
   return expectReply(to, request, await transport.request(to, request, timeoutMs));
 }
 

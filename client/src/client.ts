@@ -212,7 +212,12 @@ export class DynamoClient {
     await Promise.all(
       [...groups].flatMap(([node, indexes]) =>
         chunks(indexes, MAX_MGET_KEYS).map(async (chunk) => {
-          const request: Request & { type: 'mget' } = { type: 'mget', keys: chunk.map((i) => keys[i]!), r: options.r ?? 0, pr: options.pr ?? 0 };
+          const request: Request & { type: 'mget' } = {
+            type: 'mget',
+            keys: chunk.map((i) => keys[i]!),
+            r: options.r ?? 0,
+            pr: options.pr ?? 0,
+          };
           this.#options.onMultiGet?.(node, request.keys, request.r);
           let items: readonly MgetItem[];
           try {
@@ -251,11 +256,25 @@ export class DynamoClient {
    */
   async update(key: string, op: TypedOp, options: { readonly w?: number; readonly pw?: number } = {}): Promise<UpdateResult> {
     checkKey(key);
-    const request: PutRequest = { type: 'put', key, value: new Uint8Array(0), deleted: false, context: null, w: options.w ?? 0, pw: options.pw ?? 0, op };
+    const request: PutRequest = {
+      type: 'put',
+      key,
+      value: new Uint8Array(0),
+      deleted: false,
+      context: null,
+      w: options.w ?? 0,
+      pw: options.pw ?? 0,
+      op,
+    };
     const reply = await this.#send(key, request);
-    if (reply.type !== 'opReply') throw new StoreError('PROTOCOL', `the coordinator of key '${key}' answered a typed operation with ${reply.type}`);
+    if (reply.type !== 'opReply')
+      throw new StoreError('PROTOCOL', `the coordinator of key '${key}' answered a typed operation with ${reply.type}`);
     const state = decodeTyped(reply.state);
-    if (!state || state.type !== op.type) throw new StoreError('PROTOCOL', `the coordinator of key '${key}' answered a ${op.type} operation with a state that is not a ${op.type}`);
+    if (!state || state.type !== op.type)
+      throw new StoreError(
+        'PROTOCOL',
+        `the coordinator of key '${key}' answered a ${op.type} operation with a state that is not a ${op.type}`,
+      );
     return { key, context: reply.context, dot: reply.dot, acks: reply.acks, state };
   }
 
@@ -299,7 +318,10 @@ export class DynamoClient {
         const primary = primaries.has(m.id);
         try {
           const reply = await this.request(m.id, { type: 'inspect', key });
-          return [{ node: m.id, primary, reachable: true, hintFor: null, set: reply.own }, ...reply.hints.map((h) => ({ node: m.id, primary, reachable: true, hintFor: h.owner, set: h.set }))];
+          return [
+            { node: m.id, primary, reachable: true, hintFor: null, set: reply.own },
+            ...reply.hints.map((h) => ({ node: m.id, primary, reachable: true, hintFor: h.owner, set: h.set })),
+          ];
         } catch {
           return [{ node: m.id, primary, reachable: false, hintFor: null, set: [] }];
         }
@@ -345,7 +367,11 @@ export class DynamoClient {
     if (reply.type === 'conflict') {
       // the reply carries the set the coordinator checked: the same check names what failed
       const why = conditionFailure(options.condition ?? 'current', options.context ?? null, reply.set) ?? 'the key changed';
-      throw new ConflictError(key, reply.set, `conditional ${deleted ? 'delete' : 'put'} of key '${key}' (if ${options.condition}) refused: ${why}`);
+      throw new ConflictError(
+        key,
+        reply.set,
+        `conditional ${deleted ? 'delete' : 'put'} of key '${key}' (if ${options.condition}) refused: ${why}`,
+      );
     }
     if (reply.type !== 'putReply') throw new StoreError('PROTOCOL', `the coordinator of key '${key}' answered a put with ${reply.type}`);
     return { key, context: reply.context, dot: reply.dot, acks: reply.acks };

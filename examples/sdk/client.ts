@@ -30,7 +30,12 @@ export class Sdk {
   async request<Result, Variables>(document: TypedDocumentNode<Result, Variables>, variables: Variables): Promise<Result> {
     const res = await fetch(this.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', 'x-graphql-yoga-csrf': '1', ...this.headers },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/graphql-response+json',
+        'x-graphql-yoga-csrf': '1',
+        ...this.headers,
+      },
       body: JSON.stringify({ query: print(document), variables }),
     });
     const body = (await res.json()) as { data?: Result; errors?: { message: string; extensions?: Record<string, unknown> }[] };

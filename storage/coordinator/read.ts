@@ -17,7 +17,14 @@ export interface ReadCounters {
 }
 
 /** One promise per key, in order; see Coordinator.getMany. */
-export function readMany(d: CoordinatorDeps, replicas: Replicas, counters: ReadCounters, keys: readonly string[], r: number, pr: number): Promise<GetReply>[] {
+export function readMany(
+  d: CoordinatorDeps,
+  replicas: Replicas,
+  counters: ReadCounters,
+  keys: readonly string[],
+  r: number,
+  pr: number,
+): Promise<GetReply>[] {
   const view = d.view();
   const rr = r || d.config.r;
   checkQuorum('r', rr, view.n);
@@ -88,18 +95,23 @@ export function readMany(d: CoordinatorDeps, replicas: Replicas, counters: ReadC
   });
   reads.forEach((_, i) => settle(i));
   for (const [node, indexes] of byNode) {
-    replicas.read(node, indexes.map((i) => reads[i]!.key)).then(
-      (sets) =>
-        indexes.forEach((i, j) => {
-          reads[i]!.core.addAnswer(node, sets[j]!);
-          settle(i);
-        }),
-      () =>
-        indexes.forEach((i) => {
-          reads[i]!.core.addFailure(node);
-          settle(i);
-        }),
-    );
+    replicas
+      .read(
+        node,
+        indexes.map((i) => reads[i]!.key),
+      )
+      .then(
+        (sets) =>
+          indexes.forEach((i, j) => {
+            reads[i]!.core.addAnswer(node, sets[j]!);
+            settle(i);
+          }),
+        () =>
+          indexes.forEach((i) => {
+            reads[i]!.core.addFailure(node);
+            settle(i);
+          }),
+      );
   }
   return results.map((r) => r.promise);
 }

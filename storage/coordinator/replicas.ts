@@ -24,7 +24,8 @@ export class Replicas {
       reply = await transport.request(node, request, timeoutMs);
       liveness.success(node);
     } catch (e) {
-      if (e instanceof StoreError && (e.code === 'UNAVAILABLE' || e.code === 'TIMEOUT')) liveness.failure(node, e.code === 'TIMEOUT' ? 'timeout' : 'unreachable');
+      if (e instanceof StoreError && (e.code === 'UNAVAILABLE' || e.code === 'TIMEOUT'))
+        liveness.failure(node, e.code === 'TIMEOUT' ? 'timeout' : 'unreachable');
       throw e;
     }
     return expectReply(node, request, reply);
@@ -34,7 +35,8 @@ export class Replicas {
   async read(node: NodeId, keys: string[]): Promise<readonly SiblingSet[]> {
     if (node === this.#d.self) return keys.map((k) => this.#d.replica.read(k));
     const reply = await this.ask(node, { type: 'replicaReadMany', keys });
-    if (reply.sets.length !== keys.length) throw new StoreError('PROTOCOL', `${node} answered ${keys.length} keys with ${reply.sets.length} sets`);
+    if (reply.sets.length !== keys.length)
+      throw new StoreError('PROTOCOL', `${node} answered ${keys.length} keys with ${reply.sets.length} sets`);
     return reply.sets;
   }
 

@@ -45,7 +45,8 @@ export function planChange(ring: Ring, change: Change, n: number, expectedVersio
     case 'leave':
     case 'remove': {
       if (!has(change.node)) throw new RingError(`${change.node} is not a member`);
-      if (staying.length - 1 < n) throw new RingError(`${change.kind} of ${change.node} would leave ${staying.length - 1} nodes, fewer than N=${n}`);
+      if (staying.length - 1 < n)
+        throw new RingError(`${change.kind} of ${change.node} would leave ${staying.length - 1} nodes, fewer than N=${n}`);
       members = ring.members.map((m) => (m.id === change.node ? { ...m, leaving: change.kind } : m));
       next = rebalanceOwners(ring, staying.filter((m) => m.id !== change.node), n);
       break;

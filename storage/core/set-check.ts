@@ -46,7 +46,8 @@ export function setProblem(set: SiblingSet, limits: SetLimits, own?: OwnCounters
     if (order > 0) return `siblings are not sorted by dot (${formatDot(set[i - 1]!.dot)} before ${formatDot(set[i]!.dot)})`;
   }
   for (const a of set) {
-    if (a.value.byteLength > MAX_VALUE_BYTES) return `version ${formatDot(a.dot)} has a ${a.value.byteLength}-byte value; the limit is ${MAX_VALUE_BYTES}`;
+    if (a.value.byteLength > MAX_VALUE_BYTES)
+      return `version ${formatDot(a.dot)} has a ${a.value.byteLength}-byte value; the limit is ${MAX_VALUE_BYTES}`;
     for (const b of set) if (supersedes(a, b)) return `version ${formatDot(a.dot)} supersedes its sibling ${formatDot(b.dot)}`;
   }
   const counters = actorCounters(set);
@@ -56,14 +57,16 @@ export function setProblem(set: SiblingSet, limits: SetLimits, own?: OwnCounters
   }
   if (own) {
     for (const [actor, n] of counters) {
-      if (own.owns(actor) && n > own.counter) return `names dot ${actor}:${n} of this node, which has handed out counters up to ${own.counter} only`;
+      if (own.owns(actor) && n > own.counter)
+        return `names dot ${actor}:${n} of this node, which has handed out counters up to ${own.counter} only`;
     }
   }
   if (others) {
     for (const [actor, n] of counters) {
       if (own?.owns(actor)) continue;
       const limit = others(actor);
-      if (limit !== undefined && n > limit) return `names dot ${actor}:${n}, above the counters its node has leased and advertised (up to ${limit}, one lease block included)`;
+      if (limit !== undefined && n > limit)
+        return `names dot ${actor}:${n}, above the counters its node has leased and advertised (up to ${limit}, one lease block included)`;
     }
   }
   return null;

@@ -51,7 +51,12 @@ export class ChangeHandler {
       throw e;
     }
     await this.d.adopt(planned);
-    this.d.logger.info('ring change planned', { kind: req.kind, node: req.node, version: planned.version, transfers: planned.transfers.length });
+    this.d.logger.info('ring change planned', {
+      kind: req.kind,
+      node: req.node,
+      version: planned.version,
+      transfers: planned.transfers.length,
+    });
     return { type: 'changeReply', version: planned.version, transfers: planned.transfers.length, claimant: this.d.self };
   }
 

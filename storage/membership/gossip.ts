@@ -191,7 +191,9 @@ export class Gossiper implements Liveness {
     }
     const mine = this.#d.ring();
     if (reply.wantRing && mine) {
-      await this.#d.transport.request(peer, { type: 'ringPush', cluster: this.#d.cluster, ring: mine }, this.#d.options.intervalMs).catch(() => undefined);
+      await this.#d.transport
+        .request(peer, { type: 'ringPush', cluster: this.#d.cluster, ring: mine }, this.#d.options.intervalMs)
+        .catch(() => undefined);
     }
     return true;
   }
@@ -221,7 +223,8 @@ export class Gossiper implements Liveness {
    * newest generation and life are kept on disk, so a restart does not forget them.
    */
   async handleLastBeat(cluster: string, beat: Heartbeat, sender: NodeId | null = null): Promise<Heartbeat | null> {
-    if (cluster !== this.#d.cluster) throw new StoreError('BAD_CLUSTER', `a question from cluster '${cluster}' reached cluster '${this.#d.cluster}'`);
+    if (cluster !== this.#d.cluster)
+      throw new StoreError('BAD_CLUSTER', `a question from cluster '${cluster}' reached cluster '${this.#d.cluster}'`);
     if (sender !== null) this.#leases(sender, [beat]);
     const p = this.#peers.get(beat.node);
     const before = p && p.beat.generation > 0 ? p.beat : null;
@@ -241,7 +244,8 @@ export class Gossiper implements Liveness {
   }
 
   handleRingPush(cluster: string, ring: Ring, from: NodeId | null): void {
-    if (cluster !== this.#d.cluster) throw new StoreError('BAD_CLUSTER', `ring from cluster '${cluster}' reached cluster '${this.#d.cluster}'`);
+    if (cluster !== this.#d.cluster)
+      throw new StoreError('BAD_CLUSTER', `ring from cluster '${cluster}' reached cluster '${this.#d.cluster}'`);
     this.#offer(ring, from ?? 'a client');
   }
 
@@ -265,7 +269,10 @@ export class Gossiper implements Liveness {
       // its replicas on the ring kept hold it (membership/transfers.ts), so nothing is lost
       this.#forks.add(theirs.version);
       this.ringForks++;
-      this.#d.logger.warn('two different rings were decided at one version; keeping the one with the larger digest', { version: theirs.version, from });
+      this.#d.logger.warn('two different rings were decided at one version; keeping the one with the larger digest', {
+        version: theirs.version,
+        from,
+      });
     }
     if (compareDigests(theirs, ours) > 0) this.#d.adopt(ring);
   }
@@ -343,7 +350,14 @@ export class Gossiper implements Liveness {
   #peer(node: NodeId): PeerState {
     let p = this.#peers.get(node);
     if (!p) {
-      p = { beat: { node, generation: 0, beat: 0, life: '' }, heardAt: 0, detector: new PhiAccrual(this.#d.options.phi), suspect: false, timeouts: 0, wasUp: true };
+      p = {
+        beat: { node, generation: 0, beat: 0, life: '' },
+        heardAt: 0,
+        detector: new PhiAccrual(this.#d.options.phi),
+        suspect: false,
+        timeouts: 0,
+        wasUp: true,
+      };
       // silence counts from the moment we first know of a peer
       p.detector.alive(this.#d.clock.now());
       this.#peers.set(node, p);

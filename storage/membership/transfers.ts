@@ -175,7 +175,13 @@ export class Transfers {
         this.copiesPlaced += placed.size;
         p.state = 'copied';
         p.finishedAt = this.#d.clock.now();
-        this.#d.logger.info('key range copied', { partition, keys: p.keys, bytes: p.bytes, sources, ms: Math.round(p.finishedAt - p.startedAt) });
+        this.#d.logger.info('key range copied', {
+          partition,
+          keys: p.keys,
+          bytes: p.bytes,
+          sources,
+          ms: Math.round(p.finishedAt - p.startedAt),
+        });
       }
       await this.#d.confirm(partition);
       p.state = 'confirmed';
@@ -236,7 +242,12 @@ export class Transfers {
       try {
         let pushed = 0;
         for (const to of replicas) {
-          const stats = await pushRange({ transport: this.#d.loopback, timeoutMs: 30_000, batchKeys: this.#d.options.batchKeys }, p, this.#d.self, to);
+          const stats = await pushRange(
+            { transport: this.#d.loopback, timeoutMs: 30_000, batchKeys: this.#d.options.batchKeys },
+            p,
+            this.#d.self,
+            to,
+          );
           pushed += stats.sentToB;
         }
         this.keysSentBeforeDrop += pushed;
@@ -245,9 +256,17 @@ export class Transfers {
         const keys = await this.#d.replica.drop(p);
         this.keysDropped += keys;
         this.#dropSeen.delete(p);
-        this.#d.logger.info('dropped a key range this node no longer replicates', { partition: p, keys, pushedToReplicas: pushed, ringVersion: ring.version });
+        this.#d.logger.info('dropped a key range this node no longer replicates', {
+          partition: p,
+          keys,
+          pushedToReplicas: pushed,
+          ringVersion: ring.version,
+        });
       } catch (e) {
-        this.#d.logger.warn('a key range this node no longer replicates is kept until its replicas hold it', { partition: p, error: (e as Error).message });
+        this.#d.logger.warn('a key range this node no longer replicates is kept until its replicas hold it', {
+          partition: p,
+          error: (e as Error).message,
+        });
       }
     }
   }

@@ -29,7 +29,10 @@ export class CorruptRecords {
     if (!this.#reported.has(id)) {
       this.#reported.add(id);
       this.count++;
-      this.#logger.error('a record on disk failed its checksum: not served, to be repaired from other replicas', { store, key: JSON.stringify(key) });
+      this.#logger.error('a record on disk failed its checksum: not served, to be repaired from other replicas', {
+        store,
+        key: JSON.stringify(key),
+      });
     }
     const partition = store === 'data' ? key[0] : store === 'hints' ? key[2] : undefined;
     if (typeof partition === 'number' && !this.#incarnating.has(partition)) {

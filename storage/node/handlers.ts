@@ -5,7 +5,15 @@ import { MAX_MGET_KEYS } from '../../client/src/core/limits.ts';
 import type { NodeId } from '../../client/src/core/ring.ts';
 import type { Readiness } from '../coordinator.ts';
 import type { StorageNode } from '../node.ts';
-import type { AckReply, ErrorReply, HintsReply, HintsRequest, MgetItem, ReplicaWriteRequest, Request } from '../../client/src/protocol/messages.ts';
+import type {
+  AckReply,
+  ErrorReply,
+  HintsReply,
+  HintsRequest,
+  MgetItem,
+  ReplicaWriteRequest,
+  Request,
+} from '../../client/src/protocol/messages.ts';
 import type { Clock } from '../../client/src/runtime.ts';
 import type { Handlers } from './dispatch.ts';
 
@@ -42,7 +50,10 @@ export function nodeHandlers(d: HandlerDeps): Handlers {
     hints: (request) => hints(node, request),
     status: () => ({ type: 'statusReply', json: JSON.stringify(node.status()) }),
     gossip: (request, from) => node.gossip.handleGossip(request, from),
-    lastBeat: async (request, from) => ({ type: 'lastBeatReply', beat: await node.gossip.handleLastBeat(request.cluster, request.beat, from) }),
+    lastBeat: async (request, from) => ({
+      type: 'lastBeatReply',
+      beat: await node.gossip.handleLastBeat(request.cluster, request.beat, from),
+    }),
     ringPush: (request, from) => {
       node.gossip.handleRingPush(request.cluster, request.ring, from);
       return { type: 'ack' };
@@ -70,7 +81,8 @@ async function replicaWrite(d: HandlerDeps, from: NodeId | null, request: Replic
   const view = node.view;
   if (hintFor !== null && hintFor !== node.id) {
     // a node that left the ring keeps no new hints: nobody would deliver them
-    if (!view.ring.members.some((m) => m.id === node.id)) throw new StoreError('STALE_RING', `node ${node.id} is not a member at ring version ${view.ring.version}`);
+    if (!view.ring.members.some((m) => m.id === node.id))
+      throw new StoreError('STALE_RING', `node ${node.id} is not a member at ring version ${view.ring.version}`);
     await node.replica.storeHint(hintFor, key, set, d.clock.wallNow(), from);
     return { type: 'ack' };
   }

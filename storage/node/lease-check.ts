@@ -71,7 +71,9 @@ export class LeaseCheck {
     } catch (e) {
       if (judged && setProblem(set, limits, own) === null) {
         // above a lease heard: the nodes named may have restarted (each run starts a block further on) since they were heard
-        const over = [...actorCounters(set)].filter(([actor, n]) => n > (limit(actor) ?? Infinity)).map(([actor]) => actorNodeEpoch(actor)!.node);
+        const over = [...actorCounters(set)]
+          .filter(([actor, n]) => n > (limit(actor) ?? Infinity))
+          .map(([actor]) => actorNodeEpoch(actor)!.node);
         throw new LeaseRefusal((e as Error).message, [...new Set(over)]);
       }
       throw e;

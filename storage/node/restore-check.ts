@@ -66,7 +66,12 @@ export class RestoreCheck {
           .filter((p) => !answered.has(p))
           .map(async (peer) => {
             try {
-              const r = await call(this.#d.transport, peer, { type: 'lastBeat', cluster: this.#d.cluster, beat: gossip.beat }, RESTORE_CHECK_TIMEOUT_MS);
+              const r = await call(
+                this.#d.transport,
+                peer,
+                { type: 'lastBeat', cluster: this.#d.cluster, beat: gossip.beat },
+                RESTORE_CHECK_TIMEOUT_MS,
+              );
               gossip.success(peer);
               answered.add(peer);
               if (r.beat && !identity.knowsRun(r.beat.life)) unknown = r.beat;
@@ -77,11 +82,18 @@ export class RestoreCheck {
       );
       if (unknown) {
         // a disk that refuses the new epoch leaves the node unconfirmed, and the check is asked again
-        if (await this.restored(unknown).then(() => true, (e: unknown) => this.#d.logger.error('could not record a new epoch', { error: String(e) }))) break;
+        if (
+          await this.restored(unknown).then(
+            () => true,
+            (e: unknown) => this.#d.logger.error('could not record a new epoch', { error: String(e) }),
+          )
+        )
+          break;
         answered.clear();
         continue;
       }
-      if (peers.filter((p) => answered.has(p)).length < needed) await new Promise<void>((resolve) => clock.after(RESTORE_CHECK_RETRY_MS, resolve));
+      if (peers.filter((p) => answered.has(p)).length < needed)
+        await new Promise<void>((resolve) => clock.after(RESTORE_CHECK_RETRY_MS, resolve));
     }
     this.#confirm();
   }
@@ -91,13 +103,16 @@ export class RestoreCheck {
     const { identity } = this.#d;
     const before = identity.actor;
     if (!(await identity.restoredFrom(heard))) return false;
-    this.#d.logger.warn('a peer heard a run of this node its data directory does not know (restored from a backup?): going on as a new actor', {
-      heard: heard.life,
-      heardGeneration: heard.generation,
-      before,
-      actor: identity.actor,
-      generation: identity.generation,
-    });
+    this.#d.logger.warn(
+      'a peer heard a run of this node its data directory does not know (restored from a backup?): going on as a new actor',
+      {
+        heard: heard.life,
+        heardGeneration: heard.generation,
+        before,
+        actor: identity.actor,
+        generation: identity.generation,
+      },
+    );
     return true;
   }
 
@@ -116,10 +131,13 @@ export class RestoreCheck {
       const before = identity.actor;
       await identity.renewEpoch();
       this.#confirm();
-      this.#d.logger.info('no majority of members has answered since start and a write had to be coordinated here: going on as a new actor', {
-        before,
-        actor: identity.actor,
-      });
+      this.#d.logger.info(
+        'no majority of members has answered since start and a write had to be coordinated here: going on as a new actor',
+        {
+          before,
+          actor: identity.actor,
+        },
+      );
     };
     return {
       isConfirmed: () => this.#confirmed,

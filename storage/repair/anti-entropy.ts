@@ -82,7 +82,20 @@ async function exchange(o: SyncOptions, partition: number, a: NodeId, b: NodeId,
   for (let i = 0; i < differing.length; i += o.batchKeys) {
     const chunk = differing.slice(i, i + o.batchKeys);
     await o.pace?.(chunk.length);
-    const [fromA, fromB] = await Promise.all([read(o, a, chunk.filter((k) => ka.has(k))), both ? read(o, b, chunk.filter((k) => kb.has(k))) : []]);
+    const [fromA, fromB] = await Promise.all([
+      read(
+        o,
+        a,
+        chunk.filter((k) => ka.has(k)),
+      ),
+      both
+        ? read(
+            o,
+            b,
+            chunk.filter((k) => kb.has(k)),
+          )
+        : [],
+    ]);
     await Promise.all([merge(o, b, fromA), merge(o, a, fromB)]);
     stats.sentToB += fromA.length;
     stats.sentToA += fromB.length;

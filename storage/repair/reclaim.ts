@@ -80,7 +80,9 @@ export async function reclaim(o: ReclaimOptions): Promise<ReclaimStats> {
   const lists = await Promise.all(
     primaries.map(async (n) => {
       const r = await ask(o, n, { type: 'quietKeys', partition: o.partition, limit: o.limit });
-      return new Map(r.keys.map((k) => [k.key, { key: k.key, leaf: Buffer.from(k.leaf).toString('hex'), dots: k.dots, tombstones: k.tombstones }]));
+      return new Map(
+        r.keys.map((k) => [k.key, { key: k.key, leaf: Buffer.from(k.leaf).toString('hex'), dots: k.dots, tombstones: k.tombstones }]),
+      );
     }),
   );
   // (1) alike on every primary
@@ -91,7 +93,8 @@ export async function reclaim(o: ReclaimOptions): Promise<ReclaimStats> {
   // (3) for long enough, on one ring: after a change, a node that left the ring or no longer
   // replicates the range keeps its copy for a while, and its last pass sends it to the primaries
   const ripe: Candidate[] = [];
-  for (const c of alike) if (o.now - (await o.candidates.seen(o.partition, c.key, `${c.leaf}@${o.view.ring.version}`, o.now)) >= o.graceMs) ripe.push(c);
+  for (const c of alike)
+    if (o.now - (await o.candidates.seen(o.partition, c.key, `${c.leaf}@${o.view.ring.version}`, o.now)) >= o.graceMs) ripe.push(c);
   if (ripe.length === 0) return stats;
   // (2) no hint anywhere
   const hinted = new Set<string>();
@@ -103,8 +106,16 @@ export async function reclaim(o: ReclaimOptions): Promise<ReclaimStats> {
   const tombstones = go.filter((c) => c.tombstones);
   const histories = go.filter((c) => !c.tombstones);
   for (const n of primaries) {
-    if (tombstones.length > 0) stats.reclaimed = Math.max(stats.reclaimed, await count(o, n, { type: 'reclaim', keys: tombstones.map((c) => ({ key: c.key, dots: c.dots })) }));
-    if (histories.length > 0) stats.compacted = Math.max(stats.compacted, await count(o, n, { type: 'compact', keys: histories.map((c) => ({ key: c.key, leaf: Buffer.from(c.leaf, 'hex') })) }));
+    if (tombstones.length > 0)
+      stats.reclaimed = Math.max(
+        stats.reclaimed,
+        await count(o, n, { type: 'reclaim', keys: tombstones.map((c) => ({ key: c.key, dots: c.dots })) }),
+      );
+    if (histories.length > 0)
+      stats.compacted = Math.max(
+        stats.compacted,
+        await count(o, n, { type: 'compact', keys: histories.map((c) => ({ key: c.key, leaf: Buffer.from(c.leaf, 'hex') })) }),
+      );
   }
   await o.candidates.forget(o.partition, go.map((c) => c.key));
   return stats;

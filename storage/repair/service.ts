@@ -41,7 +41,15 @@ export interface RepairServiceDeps {
 }
 
 export class RepairService {
-  readonly counters: RepairCounters = { hintsReplayed: 0, hintsExpired: 0, keysRepaired: 0, tombstonesReclaimed: 0, historiesCompacted: 0, treeVerifications: 0, treeMismatches: 0 };
+  readonly counters: RepairCounters = {
+    hintsReplayed: 0,
+    hintsExpired: 0,
+    keysRepaired: 0,
+    tombstonesReclaimed: 0,
+    historiesCompacted: 0,
+    treeVerifications: 0,
+    treeMismatches: 0,
+  };
   #verifyNext = 0;
 
   private readonly d: RepairServiceDeps;
@@ -68,7 +76,8 @@ export class RepairService {
       const { replica } = this.d;
       const view = this.d.view();
       for (const e of req.entries) {
-        if (!view.replicates(this.d.self, view.partitionOf(e.key))) throw new StoreError('STALE_RING', `node ${this.d.self} does not replicate '${e.key}'`);
+        if (!view.replicates(this.d.self, view.partitionOf(e.key)))
+          throw new StoreError('STALE_RING', `node ${this.d.self} does not replicate '${e.key}'`);
       }
       for (const e of req.entries) replica.checkReceived(e.set);
       const before = req.entries.map((e) => replica.readOwn(e.key));
@@ -105,7 +114,7 @@ export class RepairService {
     hintsDrop: async (req) => {
       const n = await this.#deleteHints(req.hints);
       this.counters.hintsExpired += n;
-      if (n > 0) this.d.logger.warn('deleted hints past their age cap, whose versions their keys\' primaries now hold', { deleted: n });
+      if (n > 0) this.d.logger.warn("deleted hints past their age cap, whose versions their keys' primaries now hold", { deleted: n });
       return { type: 'countReply', count: n };
     },
     reclaim: async (req) => {

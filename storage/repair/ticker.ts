@@ -39,7 +39,14 @@ export class RepairTicker {
     const total: ReplayStats = { read: 0, delivered: 0, deleted: 0, passedOn: 0, failed: 0 };
     const view = this.o.view();
     for (const m of view.ring.members) {
-      const stats = await replayHints({ transport: this.o.transport, view, holder: m.id, owner: '', batch: 500, timeoutMs: this.o.timeoutMs }).catch(() => null);
+      const stats = await replayHints({
+        transport: this.o.transport,
+        view,
+        holder: m.id,
+        owner: '',
+        batch: 500,
+        timeoutMs: this.o.timeoutMs,
+      }).catch(() => null);
       if (!stats) continue;
       for (const k of Object.keys(total) as (keyof ReplayStats)[]) total[k] += stats[k];
     }
@@ -53,7 +60,8 @@ export class RepairTicker {
     const report: SweepReport = { partitions: 0, keysCompared: 0, keysSent: 0, rootsEqual: true, reclaimed: 0, compacted: 0 };
     for (const p of ps) {
       const pairs: SyncStats[] = [];
-      for (const [a, b] of sweepPairs(view, p)) pairs.push(await syncPair({ transport: this.o.transport, timeoutMs: this.o.timeoutMs, batchKeys: 200 }, p, a, b));
+      for (const [a, b] of sweepPairs(view, p))
+        pairs.push(await syncPair({ transport: this.o.transport, timeoutMs: this.o.timeoutMs, batchKeys: 200 }, p, a, b));
       const quiet = await reclaim({
         transport: this.o.transport,
         view,
@@ -77,7 +85,10 @@ export class RepairTicker {
   /** Hands hints past their age cap to their keys' primaries; returns how many were handed off and deleted. */
   async expire(nodes: readonly NodeId[]): Promise<number> {
     let handedOff = 0;
-    for (const node of nodes) handedOff += (await expireHints({ transport: this.o.transport, view: this.o.view(), node, limit: 10_000, timeoutMs: this.o.timeoutMs })).handedOff;
+    for (const node of nodes)
+      handedOff += (
+        await expireHints({ transport: this.o.transport, view: this.o.view(), node, limit: 10_000, timeoutMs: this.o.timeoutMs })
+      ).handedOff;
     return handedOff;
   }
 }

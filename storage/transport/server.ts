@@ -135,7 +135,9 @@ export class NodeServer {
         return;
       }
       if (certificate && version < IDENTITY_PROTOCOL) {
-        res.status(400).send(`a connection with a certificate needs protocol version ${IDENTITY_PROTOCOL}; the client offered up to ${version}`);
+        res
+          .status(400)
+          .send(`a connection with a certificate needs protocol version ${IDENTITY_PROTOCOL}; the client offered up to ${version}`);
         return;
       }
       const nonce = certificate ? randomBytes(32).toString('base64url') : '';
@@ -143,7 +145,12 @@ export class NodeServer {
       // keeps a status already written, so the 101 goes first and the answer after it
       res.raw.writeStatus('101 Switching Protocols').writeHeader(PROTOCOL_HEADER, String(version));
       if (certificate) res.raw.writeHeader(NONCE_HEADER, nonce).writeHeader(NODE_ID_HEADER, options.id);
-      res.upgrade({ peer: certificate ? '' : (req.headers['x-dynamo-node'] ?? ''), version: String(version), certificate: encoded ?? '', nonce });
+      res.upgrade({
+        peer: certificate ? '' : (req.headers['x-dynamo-node'] ?? ''),
+        version: String(version),
+        certificate: encoded ?? '',
+        nonce,
+      });
     });
 
     this.#app.ws<ConnectionContext>(
@@ -188,12 +195,19 @@ export class NodeServer {
     const certificate = ws.context.certificate ? decodeCertificate(ws.context.certificate) : null;
     const nonce = Buffer.from(ws.context.nonce ?? '', 'base64url');
     // legacy mode: the secret gave full peer powers, and the peer names itself
-    let caller: Caller | null = certificate ? null : { role: 'peer', from: ws.context.peer || null, name: ws.context.peer || 'a holder of the cluster secret' };
+    let caller: Caller | null = certificate
+      ? null
+      : { role: 'peer', from: ws.context.peer || null, name: ws.context.peer || 'a holder of the cluster secret' };
     if (caller?.from) this.options.onPeer?.(caller.from);
     const deadline = certificate ? setTimeout(() => ws.close(1008, 'no hello in time'), HELLO_DEADLINE_MS) : null;
     // a certificate is good until its notAfter, not for as long as its connection lasts: the
     // caller dials again, and must then show a valid one
-    const expiry = certificate ? setTimeout(() => ws.close(1008, 'certificate expired'), Math.min(2 ** 31 - 1, Math.max(0, Date.parse(certificate.notAfter) - Date.now()))) : null;
+    const expiry = certificate
+      ? setTimeout(
+          () => ws.close(1008, 'certificate expired'),
+          Math.min(2 ** 31 - 1, Math.max(0, Date.parse(certificate.notAfter) - Date.now())),
+        )
+      : null;
     ws.on('close', () => {
       this.#sockets.delete(ws);
       if (deadline) clearTimeout(deadline);
@@ -221,7 +235,8 @@ export class NodeServer {
         const { id, message } = frame;
         if (!caller) {
           // identity mode, not proved yet: the first frame must be the hello
-          if (message.type !== 'hello') return refuse(id, `the first frame of a connection opened with a certificate must be hello, not ${message.type}`);
+          if (message.type !== 'hello')
+            return refuse(id, `the first frame of a connection opened with a certificate must be hello, not ${message.type}`);
           if (!verifyHello(certificate!, this.options.cluster, this.options.id, nonce, message.signature)) {
             return refuse(id, `the hello's signature does not verify with the key of '${certificate!.id}' for this connection's nonce`);
           }
@@ -240,7 +255,12 @@ export class NodeServer {
           continue;
         }
         if (!allowed(caller.role, message.type)) {
-          out.push(id, { type: 'error', code: 'FORBIDDEN', message: `${caller.name} has the ${caller.role} role, which may not send ${message.type}`, details: { role: caller.role, request: message.type } });
+          out.push(id, {
+            type: 'error',
+            code: 'FORBIDDEN',
+            message: `${caller.name} has the ${caller.role} role, which may not send ${message.type}`,
+            details: { role: caller.role, request: message.type },
+          });
           continue;
         }
         const { tracer, handler } = this.options;

@@ -66,14 +66,16 @@ export function checkServerTls(certFile: string, keyFile: string, what = '--tls-
   }
   if (!matches) throw new ConfigError(`${what}: the key in ${keyFile} does not belong to the certificate in ${certFile}`);
   if (now > Date.parse(cert.validTo)) throw new ConfigError(`${what}: the certificate in ${certFile} expired on ${cert.validTo}`);
-  if (now < Date.parse(cert.validFrom)) throw new ConfigError(`${what}: the certificate in ${certFile} is not valid before ${cert.validFrom}`);
+  if (now < Date.parse(cert.validFrom))
+    throw new ConfigError(`${what}: the certificate in ${certFile} is not valid before ${cert.validFrom}`);
   return { certFile, keyFile };
 }
 
 /** A server's settings from a certificate and key, both or neither. */
 export function serverTls(cert: unknown, key: unknown, what: string): ServerTls | undefined {
   if (cert === undefined && key === undefined) return undefined;
-  if (typeof cert !== 'string' || typeof key !== 'string' || !cert || !key) throw new ConfigError(`${what}: TLS needs both a certificate and a key`);
+  if (typeof cert !== 'string' || typeof key !== 'string' || !cert || !key)
+    throw new ConfigError(`${what}: TLS needs both a certificate and a key`);
   return checkServerTls(cert, key, what);
 }
 

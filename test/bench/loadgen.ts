@@ -65,8 +65,16 @@ async function dynamoDriver(t: Extract<LoadTarget, { kind: 'dynamo' }>, value: B
   // the client package's sources, or storage/client.ts in a tree from before the package
   const clientFile = existsSync(join(t.root, 'client/src/client.ts')) ? 'client/src/client.ts' : 'storage/client.ts';
   const { DynamoClient } = (await import(pathToFileURL(join(t.root, clientFile)).href)) as typeof import('../../client/src/client.ts');
-  const { readCa } = (await import(pathToFileURL(join(t.root, 'storage/transport/tls.ts')).href)) as typeof import('../../storage/transport/tls.ts');
-  const client = await DynamoClient.connect({ seeds: t.seeds, cluster: 'dev', secret: t.secret, timeoutMs: 10_000, ...(t.ca ? { tls: readCa(t.ca) } : {}) });
+  const { readCa } = (await import(
+    pathToFileURL(join(t.root, 'storage/transport/tls.ts')).href
+  )) as typeof import('../../storage/transport/tls.ts');
+  const client = await DynamoClient.connect({
+    seeds: t.seeds,
+    cluster: 'dev',
+    secret: t.secret,
+    timeoutMs: 10_000,
+    ...(t.ca ? { tls: readCa(t.ca) } : {}),
+  });
   const contexts = new Map<string, Awaited<ReturnType<typeof client.put>>['context']>();
   return {
     async op(_worker, key, kind) {
@@ -78,7 +86,10 @@ async function dynamoDriver(t: Extract<LoadTarget, { kind: 'dynamo' }>, value: B
 }
 
 async function redisDriver(t: Extract<LoadTarget, { kind: 'redis' }>, value: Buffer, clients: number): Promise<Driver> {
-  const conns = Array.from({ length: clients }, () => new Redis({ host: '127.0.0.1', port: t.port, maxRetriesPerRequest: 0, lazyConnect: true }));
+  const conns = Array.from(
+    { length: clients },
+    () => new Redis({ host: '127.0.0.1', port: t.port, maxRetriesPerRequest: 0, lazyConnect: true }),
+  );
   await Promise.all(conns.map((c) => c.connect()));
   return {
     async op(worker, key, kind) {
@@ -99,7 +110,8 @@ async function redisDriver(t: Extract<LoadTarget, { kind: 'redis' }>, value: Buf
 
 async function main(spec: LoadSpec): Promise<LoadResult> {
   const value = Buffer.alloc(spec.valueBytes, 0x61);
-  const driver = spec.target.kind === 'dynamo' ? await dynamoDriver(spec.target, value) : await redisDriver(spec.target, value, spec.concurrency);
+  const driver =
+    spec.target.kind === 'dynamo' ? await dynamoDriver(spec.target, value) : await redisDriver(spec.target, value, spec.concurrency);
   let errors = 0;
   let firstError: string | undefined;
   let next = 0;

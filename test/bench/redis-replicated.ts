@@ -65,7 +65,8 @@ export async function startRedisReplicated(dir: string, basePort: number, track:
 /** Polls a redis-server until `ready` says yes, it exits, or 10 s pass. */
 export async function waitFor(what: string, port: number, child: ChildProcess, ready: (r: Redis) => Promise<boolean>): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`redis-server on port ${port} exited (${child.exitCode ?? child.signalCode}); is the port taken?`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`redis-server on port ${port} exited (${child.exitCode ?? child.signalCode}); is the port taken?`);
     const r = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     r.on('error', () => undefined);
     try {

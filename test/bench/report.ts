@@ -99,7 +99,11 @@ export function judgeTargets(cases: readonly CaseResult[], revision: string): Ta
   };
   const out: Target[] = [];
   const put = ratio('put', 'redis-replicated');
-  out.push({ target: 'quorum put ≥ 1.0× replicated Redis (primary + 2 replicas, appendfsync always, WAIT 1)', measured: `${f(put)}×`, met: Number.isFinite(put) ? put >= 1 : null });
+  out.push({
+    target: 'quorum put ≥ 1.0× replicated Redis (primary + 2 replicas, appendfsync always, WAIT 1)',
+    measured: `${f(put)}×`,
+    met: Number.isFinite(put) ? put >= 1 : null,
+  });
   const get = ratio('get', 'redis-get');
   out.push({ target: 'quorum get ≥ 0.4× redis-benchmark GET', measured: `${f(get)}×`, met: Number.isFinite(get) ? get >= 0.4 : null });
   const gw = by('graphql-get');
@@ -114,7 +118,11 @@ export function judgeTargets(cases: readonly CaseResult[], revision: string): Ta
     });
   } else out.push({ target: 'GraphQL get against bare Yoga', measured: 'not measured', met: null });
   const many = by('graphql-getmany');
-  out.push({ target: 'GraphQL getMany ≥ 50,000 keys/s', measured: many?.keysPerSecond ? `${n0(many.keysPerSecond)} keys/s` : 'not measured', met: many?.keysPerSecond ? many.keysPerSecond >= 50_000 : null });
+  out.push({
+    target: 'GraphQL getMany ≥ 50,000 keys/s',
+    measured: many?.keysPerSecond ? `${n0(many.keysPerSecond)} keys/s` : 'not measured',
+    met: many?.keysPerSecond ? many.keysPerSecond >= 50_000 : null,
+  });
   const open = by('open-loop');
   const down = by('open-loop-node-down');
   out.push({
@@ -146,7 +154,10 @@ function resultsSection(s: Summary): string {
   const settings = s.settings as { concurrency: number; keys: number; valueBytes: number };
   const lines: string[] = [];
   if (s.void) {
-    lines.push(`> **THIS RUN IS VOID: ${s.errors} requests failed.** A benchmark with errors says nothing about speed; the failing cases are marked below.`, '');
+    lines.push(
+      `> **THIS RUN IS VOID: ${s.errors} requests failed.** A benchmark with errors says nothing about speed; the failing cases are marked below.`,
+      '',
+    );
   }
   lines.push(
     `Run ${s.date} (${s.mode} mode, ${s.seconds} s) on ${s.machine}, revision ${s.revision}${s.against ? ` against ${s.against.ref} (${s.against.commit})` : ''}; ` +
@@ -159,9 +170,12 @@ function resultsSection(s: Summary): string {
     const rate = c.keysPerSecond ? `${n0(c.opsPerSecond)} (${n0(c.keysPerSecond)} keys/s)` : n0(c.opsPerSecond);
     const ratios = (c.ratios ?? []).map((r) => `${f(r.ratio)}× ${r.against}`).join('; ');
     const procs = c.processes.map((p) => `${p.name} ${Math.round(p.cpuPercent)}% / ${p.peakMB}`).join(', ');
-    const errors = c.errors > 0 ? `**${c.errors} (VOID${c.firstError ? `: ${c.firstError.replace(/\|/g, '/').slice(0, 120)}` : ''})**` : '0';
+    const errors =
+      c.errors > 0 ? `**${c.errors} (VOID${c.firstError ? `: ${c.firstError.replace(/\|/g, '/').slice(0, 120)}` : ''})**` : '0';
     const name = s.against && c.system !== 'baseline' ? `${c.name} [${c.revision}]` : c.name;
-    lines.push(`| ${name} | ${rate} | ${f(c.latencyMs.p50)} | ${f(c.latencyMs.p99)} | ${f(c.latencyMs.p999)} | ${GROUPS.map((g) => us(c.cpuUsPerOp[g])).join(' | ')} | ${ratios} | ${errors} | ${procs} |`);
+    lines.push(
+      `| ${name} | ${rate} | ${f(c.latencyMs.p50)} | ${f(c.latencyMs.p99)} | ${f(c.latencyMs.p999)} | ${GROUPS.map((g) => us(c.cpuUsPerOp[g])).join(' | ')} | ${ratios} | ${errors} | ${procs} |`,
+    );
   }
   if (s.comparison && s.against) {
     lines.push(
@@ -170,7 +184,10 @@ function resultsSection(s: Summary): string {
       '',
       '| case | ops/s new | ops/s old | ops/s new/old | CPU µs/op new | CPU µs/op old | CPU new/old | p99.9 ms new | p99.9 ms old |',
       '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-      ...s.comparison.map((c) => `| ${c.name} | ${n0(c.newOpsPerSecond)} | ${n0(c.oldOpsPerSecond)} | ${f(c.opsRatio)}× | ${n0(c.newCpuUsPerOp)} | ${n0(c.oldCpuUsPerOp)} | ${f(c.cpuRatio)}× | ${f(c.newP999)} | ${f(c.oldP999)} |`),
+      ...s.comparison.map(
+        (c) =>
+          `| ${c.name} | ${n0(c.newOpsPerSecond)} | ${n0(c.oldOpsPerSecond)} | ${f(c.opsRatio)}× | ${n0(c.newCpuUsPerOp)} | ${n0(c.oldCpuUsPerOp)} | ${f(c.cpuRatio)}× | ${f(c.newP999)} | ${f(c.oldP999)} |`,
+      ),
     );
   }
   return lines.join('\n');

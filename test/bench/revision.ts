@@ -31,7 +31,10 @@ export function buildRevision(root: string, ref: string, log: (s: string) => voi
   const commit = git(root, ['rev-parse', '--verify', '--short', `${ref}^{commit}`]).trim();
   const dir = mkdtempSync(join(tmpdir(), `dynamo-bench-${commit}-`));
   try {
-    execFileSync('sh', ['-c', `git archive --format=tar "$1" | tar -x -C "$2"`, 'sh', commit, dir], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync('sh', ['-c', `git archive --format=tar "$1" | tar -x -C "$2"`, 'sh', commit, dir], {
+      cwd: root,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     const theirs = readFileSync(join(dir, 'package-lock.json'), 'utf8');
     const ours = readFileSync(join(root, 'package-lock.json'), 'utf8');
     let modules: Revision['modules'];

@@ -23,15 +23,15 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
-import { ROOT, TS_NODE_ARGS, startService, stopProcess } from '../../bin/launcher.ts';
+import { ROOT, startService, stopProcess } from '../../bin/launcher.ts';
 import { makeCa, makeCert } from '../../bin/dev-certs.ts';
-import { cpuPerOp, startUse, type ProcessUse, type Watched } from './stats.ts';
-import type { LoadResult, LoadSpec, LoadTarget } from './loadgen.ts';
+import type { Watched } from './stats.ts';
+import type { LoadTarget } from './loadgen.ts';
 import { startRedisReplicated, waitFor } from './redis-replicated.ts';
+import { drivers } from './drivers.ts';
 import { buildRevision, describeCheckout, type Revision } from './revision.ts';
 import { compare, judgeTargets, writeReport, type CaseResult, type Summary } from './report.ts';
-import { API_TOKEN, SECRET, SETTINGS, startSystem, type Pki, type System } from './system.ts';
+import { SECRET, SETTINGS, startSystem, type Pki, type System } from './system.ts';
 
 const { values: o } = parseArgs({
   options: {
@@ -89,7 +89,24 @@ async function main(): Promise<number> {
   }
   const pki = makePki(join(dir, 'pki'));
   const cases: CaseResult[] = [];
-  const redis = spawn('redis-server', ['--port', String(REDIS_PORT), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+  const redis = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(REDIS_PORT),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--maxmemory-policy',
+      'noeviction',
+    ],
+    { stdio: 'ignore' },
+  );
   track(redis);
   try {
     await waitFor('the single redis-server', REDIS_PORT, redis, async (r) => (await r.ping()) === 'PONG');
@@ -128,7 +145,14 @@ async function main(): Promise<number> {
     machine: `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}`,
     revision: current.commit,
     ...(against ? { against: { ref: against.ref, commit: against.commit, modules: against.modules } } : {}),
-    settings: { ...SETTINGS, concurrency: C, keys: KEYS, valueBytes: VALUE, tlsCases: 'nodes wss:// (their own certificates), clients wss://, gateway https', rateLimitCase: 'GATEWAY_RATE_LIMIT_POINTS 1,000,000 per 1 s (the most allowed; never reached), counters in a private redis-server' },
+    settings: {
+      ...SETTINGS,
+      concurrency: C,
+      keys: KEYS,
+      valueBytes: VALUE,
+      tlsCases: 'nodes wss:// (their own certificates), clients wss://, gateway https',
+      rateLimitCase: 'GATEWAY_RATE_LIMIT_POINTS 1,000,000 per 1 s (the most allowed; never reached), counters in a private redis-server',
+    },
     seconds: Math.round((performance.now() - started) / 1000),
     void: errors > 0,
     errors,
@@ -139,12 +163,14 @@ async function main(): Promise<number> {
   mkdirSync(join(ROOT, 'test/bench'), { recursive: true });
   writeFileSync(join(ROOT, 'test/bench/results.json'), JSON.stringify(summary, null, 2) + '\n');
   writeReport(join(ROOT, 'docs/benchmarks.md'), summary);
-  for (const c of summary.comparison ?? []) log(`${c.name}: ops/s ${c.opsRatio.toFixed(2)}× ${against!.commit}, CPU/op ${c.cpuRatio.toFixed(2)}×`);
+  for (const c of summary.comparison ?? [])
+    log(`${c.name}: ops/s ${c.opsRatio.toFixed(2)}× ${against!.commit}, CPU/op ${c.cpuRatio.toFixed(2)}×`);
   for (const t of summary.targets) log(`target ${t.met ? 'met' : 'NOT met'}: ${t.target}: ${t.measured}`);
   log(`done in ${summary.seconds} s: test/bench/results.json, docs/benchmarks.md`);
   if (summary.void) {
     log(`\n*** THE RUN IS VOID: ${errors} requests failed ***`);
-    for (const c of cases.filter((x) => x.errors > 0)) log(`  ${c.name}${c.revision ? ` [${c.revision}]` : ''}: ${c.errors} errors (${c.firstError ?? 'no message'})`);
+    for (const c of cases.filter((x) => x.errors > 0))
+      log(`  ${c.name}${c.revision ? ` [${c.revision}]` : ''}: ${c.errors} errors (${c.firstError ?? 'no message'})`);
     return 1;
   }
   return 0;
@@ -160,7 +186,8 @@ function order(cases: CaseResult[], current: string, old: string | undefined): C
     'graphql-getmany', 'bare-getmany',
     'open-loop', 'open-loop-node-down',
   ];
-  const rank = (c: CaseResult) => ids.indexOf(c.id) * 3 + (c.system === 'baseline' ? 2 : c.revision === current ? 0 : c.revision === old ? 1 : 2);
+  const rank = (c: CaseResult) =>
+    ids.indexOf(c.id) * 3 + (c.system === 'baseline' ? 2 : c.revision === current ? 0 : c.revision === old ? 1 : 2);
   return [...cases].sort((a, b) => rank(a) - rank(b));
 }
 
@@ -193,14 +220,25 @@ async function baselines(dir: string, redisPid: number, cases: CaseResult[]): Pr
   }
 
   // a bare Yoga answering from memory on the gateway's HTTP server
-  const bare = await startService({ entry: 'test/bench/bare-yoga.ts', args: [String(BARE), String(KEYS)], env: {}, health: `127.0.0.1:${BARE}` });
+  const bare = await startService({
+    entry: 'test/bench/bare-yoga.ts',
+    args: [String(BARE), String(KEYS)],
+    env: {},
+    health: `127.0.0.1:${BARE}`,
+  });
   track(bare);
   try {
     const watch: Watched[] = [{ name: 'bare-yoga', pid: bare.pid!, group: 'baseline' }];
     for (const kind of ['get', 'put', 'getMany'] as const) {
       const r = await http(`http://127.0.0.1:${BARE}/graphql`, BODIES[kind], watch);
       const id = `bare-${kind.toLowerCase()}`;
-      cases.push({ ...r, id, name: `bare Yoga ${kind}`, system: 'baseline', ...(kind === 'getMany' ? { keysPerSecond: r.opsPerSecond * 100 } : {}) });
+      cases.push({
+        ...r,
+        id,
+        name: `bare Yoga ${kind}`,
+        system: 'baseline',
+        ...(kind === 'getMany' ? { keysPerSecond: r.opsPerSecond * 100 } : {}),
+      });
       log(`bare Yoga ${kind}: ${Math.round(r.opsPerSecond)}/s`);
     }
   } finally {
@@ -224,10 +262,16 @@ async function systemCases(revs: Rev[], dir: string, pki: Pki, cases: CaseResult
   const profile = o['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'test/bench/profiles')}`] : [];
   const push = (rev: Rev, c: CaseResult) => {
     cases.push(c);
-    log(`[${rev.commit}] ${c.name}: ${Math.round(c.keysPerSecond ?? c.opsPerSecond)}${c.keysPerSecond ? ' keys' : ''}/s, p99.9 ${c.latencyMs.p999.toFixed(1)} ms${c.errors ? `, ${c.errors} ERRORS (${c.firstError})` : ''}`);
+    log(
+      `[${rev.commit}] ${c.name}: ${Math.round(c.keysPerSecond ?? c.opsPerSecond)}${c.keysPerSecond ? ' keys' : ''}/s, p99.9 ${c.latencyMs.p999.toFixed(1)} ms${c.errors ? `, ${c.errors} ERRORS (${c.firstError})` : ''}`,
+    );
   };
   /** Starts one system per revision (the first with --cpu-prof when asked), runs `body`, stops them all. */
-  const phase = async (what: string, start: (rev: Rev, i: number, nodeArgs: string[]) => Promise<System>, body: (systems: { rev: Rev; sys: System }[]) => Promise<void>) => {
+  const phase = async (
+    what: string,
+    start: (rev: Rev, i: number, nodeArgs: string[]) => Promise<System>,
+    body: (systems: { rev: Rev; sys: System }[]) => Promise<void>,
+  ) => {
     const systems: { rev: Rev; sys: System }[] = [];
     try {
       for (const [i, rev] of revs.entries()) {
@@ -247,13 +291,29 @@ async function systemCases(revs: Rev[], dir: string, pki: Pki, cases: CaseResult
   const gw = (sys: System, g: { pid: number }, name = 'gateway'): Watched[] => [...sys.nodes, { name, pid: g.pid, group: 'gateway' }];
   const graphql = async (rev: Rev, id: string, name: string, url: string, kind: keyof typeof BODIES, watch: Watched[]) => {
     const r = await http(url, BODIES[kind], watch);
-    push(rev, { ...r, id, name, system: 'gateway', revision: rev.commit, ...(kind === 'getMany' ? { keysPerSecond: r.opsPerSecond * 100 } : {}) });
+    push(rev, {
+      ...r,
+      id,
+      name,
+      system: 'gateway',
+      revision: rev.commit,
+      ...(kind === 'getMany' ? { keysPerSecond: r.opsPerSecond * 100 } : {}),
+    });
   };
 
   // ---- plain: binary protocol, GraphQL (with and without a rate limit), open loop
   await phase(
     '4 nodes and 2 gateways',
-    (rev, i, nodeArgs) => startSystem({ root: rev.root, dir: dirOf(rev, 'plain'), basePort: PORTS[i]!.nodes, gatewayPort: PORTS[i]!.gateway, rateLimitRedis: `redis://127.0.0.1:${REDIS_PORT}`, nodeArgs, track }),
+    (rev, i, nodeArgs) =>
+      startSystem({
+        root: rev.root,
+        dir: dirOf(rev, 'plain'),
+        basePort: PORTS[i]!.nodes,
+        gatewayPort: PORTS[i]!.gateway,
+        rateLimitRedis: `redis://127.0.0.1:${REDIS_PORT}`,
+        nodeArgs,
+        track,
+      }),
     async (systems) => {
       const target = (rev: Rev, sys: System): LoadTarget => ({ kind: 'dynamo', root: rev.root, seeds: sys.seeds, secret: SECRET });
       for (const { rev, sys } of systems) await fill(target(rev, sys));
@@ -263,10 +323,21 @@ async function systemCases(revs: Rev[], dir: string, pki: Pki, cases: CaseResult
           push(rev, loadCase(mode, `quorum ${mode} (binary protocol, C=${C})`, 'cluster', rev.commit, r));
         }
       }
-      for (const { rev, sys } of systems) await graphql(rev, 'graphql-get', `GraphQL get through the gateway (C=${C})`, sys.gateway.url, 'get', gw(sys, sys.gateway));
-      for (const { rev, sys } of systems) await graphql(rev, 'graphql-get-rate-limited', `GraphQL get, rate limit on (C=${C})`, sys.rateLimited!.url, 'get', gw(sys, sys.rateLimited!, 'gateway (rate-limited)'));
-      for (const { rev, sys } of systems) await graphql(rev, 'graphql-put', `GraphQL put through the gateway (C=${C})`, sys.gateway.url, 'put', gw(sys, sys.gateway));
-      for (const { rev, sys } of systems) await graphql(rev, 'graphql-getmany', `GraphQL getMany of 100 keys (C=${C})`, sys.gateway.url, 'getMany', gw(sys, sys.gateway));
+      for (const { rev, sys } of systems)
+        await graphql(rev, 'graphql-get', `GraphQL get through the gateway (C=${C})`, sys.gateway.url, 'get', gw(sys, sys.gateway));
+      for (const { rev, sys } of systems)
+        await graphql(
+          rev,
+          'graphql-get-rate-limited',
+          `GraphQL get, rate limit on (C=${C})`,
+          sys.rateLimited!.url,
+          'get',
+          gw(sys, sys.rateLimited!, 'gateway (rate-limited)'),
+        );
+      for (const { rev, sys } of systems)
+        await graphql(rev, 'graphql-put', `GraphQL put through the gateway (C=${C})`, sys.gateway.url, 'put', gw(sys, sys.gateway));
+      for (const { rev, sys } of systems)
+        await graphql(rev, 'graphql-getmany', `GraphQL getMany of 100 keys (C=${C})`, sys.gateway.url, 'getMany', gw(sys, sys.gateway));
 
       // open loop at half this checkout's peak, the same rate for every revision, with all replicas and with one killed
       const first = systems[0]!;
@@ -275,13 +346,28 @@ async function systemCases(revs: Rev[], dir: string, pki: Pki, cases: CaseResult
       log(`mixed peak ${Math.round(peak.result.opsPerSecond)}/s; open loop at ${rate}/s for ${OPEN_SAMPLES} requests`);
       for (const { rev, sys } of systems) {
         const open = await loadgen({ target: target(rev, sys), mode: 'mixed', prefix: 'g', rate, samples: OPEN_SAMPLES }, sys.nodes);
-        push(rev, { ...loadCase('open-loop', `open loop at ${rate}/s (50% get / 50% put)`, 'cluster', rev.commit, open), note: `half the closed-loop peak of a 50/50 mix on ${first.rev.commit} (${Math.round(peak.result.opsPerSecond)}/s), C=${C}` });
+        push(rev, {
+          ...loadCase('open-loop', `open loop at ${rate}/s (50% get / 50% put)`, 'cluster', rev.commit, open),
+          note: `half the closed-loop peak of a 50/50 mix on ${first.rev.commit} (${Math.round(peak.result.opsPerSecond)}/s), C=${C}`,
+        });
       }
       for (const { sys } of systems) await sys.cluster.signal('n4', 'SIGKILL');
       await new Promise((r) => setTimeout(r, 6000)); // let failure detection notice
       for (const { rev, sys } of systems) {
-        const degraded = await loadgen({ target: target(rev, sys), mode: 'mixed', prefix: 'g', rate, samples: OPEN_SAMPLES }, sys.nodes.filter((n) => n.name !== 'n4'));
-        push(rev, loadCase('open-loop-node-down', `open loop at the same rate, one node killed (sloppy quorum, hints)`, 'cluster', rev.commit, degraded));
+        const degraded = await loadgen(
+          { target: target(rev, sys), mode: 'mixed', prefix: 'g', rate, samples: OPEN_SAMPLES },
+          sys.nodes.filter((n) => n.name !== 'n4'),
+        );
+        push(
+          rev,
+          loadCase(
+            'open-loop-node-down',
+            `open loop at the same rate, one node killed (sloppy quorum, hints)`,
+            'cluster',
+            rev.commit,
+            degraded,
+          ),
+        );
       }
     },
   );
@@ -289,9 +375,24 @@ async function systemCases(revs: Rev[], dir: string, pki: Pki, cases: CaseResult
   // ---- TLS everywhere: nodes wss://, clients wss://, the gateway https
   await phase(
     '4 nodes and a gateway with TLS',
-    (rev, i, nodeArgs) => startSystem({ root: rev.root, dir: dirOf(rev, 'tls'), basePort: PORTS[i]!.nodes + 4, gatewayPort: PORTS[i]!.gateway + 2, tls: pki, nodeArgs, track }),
+    (rev, i, nodeArgs) =>
+      startSystem({
+        root: rev.root,
+        dir: dirOf(rev, 'tls'),
+        basePort: PORTS[i]!.nodes + 4,
+        gatewayPort: PORTS[i]!.gateway + 2,
+        tls: pki,
+        nodeArgs,
+        track,
+      }),
     async (systems) => {
-      const target = (rev: Rev, sys: System): LoadTarget => ({ kind: 'dynamo', root: rev.root, seeds: sys.seeds, secret: SECRET, ca: pki.ca });
+      const target = (rev: Rev, sys: System): LoadTarget => ({
+        kind: 'dynamo',
+        root: rev.root,
+        seeds: sys.seeds,
+        secret: SECRET,
+        ca: pki.ca,
+      });
       for (const { rev, sys } of systems) await fill(target(rev, sys));
       for (const mode of ['put', 'get'] as const) {
         for (const { rev, sys } of systems) {
@@ -299,131 +400,35 @@ async function systemCases(revs: Rev[], dir: string, pki: Pki, cases: CaseResult
           push(rev, loadCase(`${mode}-tls`, `quorum ${mode}, TLS (wss://, C=${C})`, 'cluster', rev.commit, r));
         }
       }
-      for (const { rev, sys } of systems) await graphql(rev, 'graphql-get-tls', `GraphQL get, TLS (https, wss:// to the nodes, C=${C})`, sys.gateway.url, 'get', gw(sys, sys.gateway));
+      for (const { rev, sys } of systems)
+        await graphql(
+          rev,
+          'graphql-get-tls',
+          `GraphQL get, TLS (https, wss:// to the nodes, C=${C})`,
+          sys.gateway.url,
+          'get',
+          gw(sys, sys.gateway),
+        );
     },
   );
 }
+
+const { loadCase, loadgen, redisBenchmark, BODIES, http } = drivers({
+  quick: QUICK,
+  keys: KEYS,
+  valueBytes: VALUE,
+  concurrency: C,
+  seconds: SECONDS,
+  warmupSeconds: WARMUP,
+  redisPort: REDIS_PORT,
+  track,
+});
 
 /** Writes the key space the gets read, once per cluster. */
 async function fill(target: LoadTarget): Promise<void> {
   const r = await loadgen({ target, mode: 'fill', prefix: 'g', concurrency: 64 }, []);
   if (r.result.errors > 0) throw new Error(`filling the key space: ${r.result.errors} errors (${r.result.firstError})`);
   log(`filled ${KEYS} keys at ${Math.round(r.result.opsPerSecond)} puts/s`);
-}
-
-function loadCase(id: string, name: string, system: CaseResult['system'], revision: string | undefined, r: { result: LoadResult; use: ProcessUse[] }): CaseResult {
-  return {
-    id,
-    name,
-    system,
-    ...(revision ? { revision } : {}),
-    opsPerSecond: r.result.opsPerSecond,
-    latencyMs: r.result.latency,
-    errors: r.result.errors,
-    ...(r.result.firstError ? { firstError: r.result.firstError } : {}),
-    cpuUsPerOp: cpuPerOp(r.use, r.result.opsPerSecond),
-    processes: r.use,
-  };
-}
-
-/** Runs the load generator as a process of its own, measuring the given processes over its measured window. */
-async function loadgen(spec: Partial<LoadSpec> & { target: LoadTarget }, watch: Watched[]): Promise<{ result: LoadResult; use: ProcessUse[] }> {
-  const full: LoadSpec = { mode: 'get', keys: KEYS, prefix: 'g', valueBytes: VALUE, concurrency: C, seconds: SECONDS, warmupSeconds: WARMUP, rate: 0, samples: 0, ...spec };
-  const child = spawn(process.execPath, [...TS_NODE_ARGS, join(ROOT, 'test/bench/loadgen.ts'), JSON.stringify(full)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  track(child);
-  let use: ReturnType<typeof startUse> | undefined;
-  let measured: ProcessUse[] = [];
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-    // `start` opens the measured window; the result line closes it
-    if (!use && out.startsWith('start\n')) use = startUse(watch);
-    if (use && out.endsWith('}\n') && measured.length === 0) measured = use.stop();
-  });
-  const [code] = (await once(child, 'exit')) as [number | null];
-  if (code !== 0) throw new Error(`load generator (${full.target.kind} ${full.mode}) exited ${code}`);
-  const result = JSON.parse(out.trim().split('\n').pop()!) as LoadResult;
-  return { result, use: [...measured, { name: 'load generator', group: 'load generator', cpuPercent: Math.round((result.cpuPercent ?? 0) * 10) / 10, peakMB: result.peakMB ?? 0 }] };
-}
-
-/** redis-benchmark with the same value size, key space and concurrency, against the single in-memory redis-server. */
-async function redisBenchmark(t: 'SET' | 'GET', redisPid: number): Promise<CaseResult> {
-  const n = QUICK ? 100_000 : 1_000_000;
-  const child = spawn('redis-benchmark', ['-p', String(REDIS_PORT), '-t', t.toLowerCase(), '-d', String(VALUE), '-c', String(C), '-r', String(KEYS), '-n', String(n), '--csv', '--precision', '3'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  track(child);
-  const use = startUse([{ name: 'redis-server', pid: redisPid, group: 'baseline' }, { name: 'redis-benchmark', pid: child.pid!, group: 'load generator' }]);
-  let csv = '';
-  child.stdout.on('data', (d: Buffer) => (csv += d.toString()));
-  // redis-benchmark spins when it cannot connect: bound it
-  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-  const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
-  clearTimeout(timer);
-  const processes = use.stop();
-  if (code !== 0) throw new Error(`redis-benchmark exited ${code ?? signal}`);
-  const r = csv.trim().split('\n').slice(1).map((l) => l.split(',').map((x) => x.replace(/"/g, ''))).find((x) => x[0] === t);
-  if (!r) throw new Error(`redis-benchmark printed no ${t} row: ${csv}`);
-  const ops = Number(r[1]);
-  return {
-    id: `redis-${t.toLowerCase()}`,
-    name: `redis-benchmark ${t} (C=${C}, ${VALUE} B)`,
-    system: 'baseline',
-    opsPerSecond: ops,
-    latencyMs: { p50: Number(r[4]), p99: Number(r[6]), p999: NaN, max: Number(r[7]) },
-    errors: 0,
-    cpuUsPerOp: cpuPerOp(processes, ops),
-    processes,
-    note: 'redis-benchmark reports no p99.9; one in-memory process, no replication, no fsync',
-  };
-}
-
-// ---- GraphQL through autocannon: a new body per request, bounded in time
-
-const BODIES = {
-  get: () => JSON.stringify({ query: 'query($k: String!) { get(key: $k) { key found context siblings { value dot } } }', variables: { k: `g${Math.floor(Math.random() * KEYS)}` } }),
-  put: () => JSON.stringify({ query: 'mutation($k: String!, $v: JSON!) { put(key: $k, value: $v) { context acks dot } }', variables: { k: `u${Math.random()}`, v: 'a'.repeat(VALUE) } }),
-  getMany: () => JSON.stringify({ query: 'query($k: [String!]!) { getMany(keys: $k) { key found siblings { value } } }', variables: { k: Array.from({ length: 100 }, () => `g${Math.floor(Math.random() * KEYS)}`) } }),
-};
-
-/**
- * autocannon against one URL with the API key. A response that is not 2xx, or whose body holds
- * GraphQL errors, counts as an error. The load generator is this process. Over https it
- * encrypts like any client but does not check the certificate (autocannon cannot).
- */
-async function http(url: string, body: () => string, watch: Watched[]): Promise<Omit<CaseResult, 'id' | 'name' | 'system'>> {
-  let bodyErrors = 0;
-  let firstError: string | undefined;
-  const run = (seconds: number) =>
-    autocannon({
-      url,
-      connections: C,
-      duration: seconds,
-      requests: [
-        {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${API_TOKEN}` },
-          setupRequest: (req) => ({ ...req, body: body() }),
-          onResponse: (status, resBody) => {
-            if (status === 200 && !resBody.includes('"errors"')) return;
-            bodyErrors++;
-            firstError ??= `HTTP ${status}: ${resBody.slice(0, 200)}`;
-          },
-        },
-      ],
-    });
-  // errors count in the warm-up too: every request of a case must succeed
-  const warm = await run(WARMUP);
-  const use = startUse([...watch, { name: 'load generator', pid: process.pid, group: 'load generator' }]);
-  const r = await run(SECONDS);
-  const processes = use.stop();
-  const errors = warm.errors + r.errors + bodyErrors;
-  return {
-    opsPerSecond: r.requests.average,
-    latencyMs: { p50: r.latency.p50, p99: r.latency.p99, p999: r.latency.p99_9, max: r.latency.max },
-    errors,
-    ...(firstError ? { firstError } : {}),
-    cpuUsPerOp: cpuPerOp(processes, r.requests.average),
-    processes,
-  };
 }
 
 main().then(

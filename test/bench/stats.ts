@@ -63,7 +63,14 @@ export function startUse(procs: readonly Watched[]): { stop(): ProcessUse[] } {
         try {
           const status = readFileSync(`/proc/${m.pid}/status`, 'utf8');
           const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-          return [{ name: m.name, group: m.group, cpuPercent: round1(((cpuTicks(m.pid) - m.cpu) / TICKS / seconds) * 100), peakMB: Math.round(hwm / 1024) }];
+          return [
+            {
+              name: m.name,
+              group: m.group,
+              cpuPercent: round1(((cpuTicks(m.pid) - m.cpu) / TICKS / seconds) * 100),
+              peakMB: Math.round(hwm / 1024),
+            },
+          ];
         } catch {
           return [];
         }

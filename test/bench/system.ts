@@ -14,7 +14,15 @@ type Launcher = typeof import('../../bin/launcher.ts');
 type Cluster = InstanceType<Launcher['LocalCluster']>;
 
 /** What every case records about the configuration. */
-export const SETTINGS = { nodes: 4, n: 3, r: 2, w: 2, durability: 'sync', partitions: 64, gatewayAuth: 'API keys (--api-keys FILE, a bearer token per request)' } as const;
+export const SETTINGS = {
+  nodes: 4,
+  n: 3,
+  r: 2,
+  w: 2,
+  durability: 'sync',
+  partitions: 64,
+  gatewayAuth: 'API keys (--api-keys FILE, a bearer token per request)',
+} as const;
 
 export const SECRET = 'benchmark-secret-0123456789';
 export const API_TOKEN = 'benchmark-api-token-0123456789abcdef';
@@ -55,7 +63,8 @@ export interface System {
 export async function startSystem(o: SystemOptions): Promise<System> {
   // the entry points live in bin/; a tree from before keeps them beside the code they start
   const old = !existsSync(join(o.root, 'bin/launcher.ts'));
-  const { LocalCluster, startService, stopProcess } = (await import(pathToFileURL(join(o.root, old ? 'storage/launcher.ts' : 'bin/launcher.ts')).href)) as Launcher;
+  const launcher = join(o.root, old ? 'storage/launcher.ts' : 'bin/launcher.ts');
+  const { LocalCluster, startService, stopProcess } = (await import(pathToFileURL(launcher).href)) as Launcher;
   const cluster = new LocalCluster({
     nodes: SETTINGS.nodes,
     basePort: o.basePort,
@@ -91,7 +100,17 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       const child = await startService({
         entry: old ? 'gateway/main.ts' : 'bin/gateway.ts',
         nodeArgs: o.nodeArgs ?? [],
-        args: ['--port', String(port), '--seeds', cluster.seeds.join(','), '--no-graphiql', '--api-keys', keys, ...(o.tls ? ['--tls-cert', o.tls.cert, '--tls-key', o.tls.key, '--tls-ca', o.tls.ca] : []), ...extra],
+        args: [
+          '--port',
+          String(port),
+          '--seeds',
+          cluster.seeds.join(','),
+          '--no-graphiql',
+          '--api-keys',
+          keys,
+          ...(o.tls ? ['--tls-cert', o.tls.cert, '--tls-key', o.tls.key, '--tls-ca', o.tls.ca] : []),
+          ...extra,
+        ],
         env: { DYNAMO_SECRET: SECRET, GATEWAY_CONTEXT_KEYS: CONTEXT_KEY, GATEWAY_LOG_LEVEL: 'error', ...env },
         health: `127.0.0.1:${port}`,
         ...(o.tls ? { healthCa: o.tls.ca } : {}),
@@ -104,7 +123,10 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     };
     const plain = await gateway(o.gatewayPort, [], {});
     const rateLimited = o.rateLimitRedis
-      ? await gateway(o.gatewayPort + 1, ['--rate-limit-points', '1000000', '--rate-limit-duration-s', '1'], { GATEWAY_RATE_LIMIT_REDIS_URL: o.rateLimitRedis, REPAIR_QUEUE_PREFIX: `bench-${process.pid}` })
+      ? await gateway(o.gatewayPort + 1, ['--rate-limit-points', '1000000', '--rate-limit-duration-s', '1'], {
+          GATEWAY_RATE_LIMIT_REDIS_URL: o.rateLimitRedis,
+          REPAIR_QUEUE_PREFIX: `bench-${process.pid}`,
+        })
       : undefined;
     return {
       cluster,
@@ -140,7 +162,12 @@ async function waitReady(url: string, child: ChildProcess, ca: string | undefine
 /** POSTs a GraphQL body with the API key, over https trusting `ca` when given. */
 export function postGraphql(url: string, body: string, ca: string | undefined): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const options = { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${API_TOKEN}` }, timeout: 5000, ...(ca ? { ca: readFileSync(ca) } : {}) };
+    const options = {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${API_TOKEN}` },
+      timeout: 5000,
+      ...(ca ? { ca: readFileSync(ca) } : {}),
+    };
     const req = (url.startsWith('https:') ? httpsRequest : httpRequest)(url, options, (res) => {
       let data = '';
       res.on('data', (c: Buffer) => (data += c.toString('utf8')));

@@ -130,7 +130,10 @@ test('a message type newer than the frame version is refused, on both sides, and
   const forged = encodeFrame(4, { type: 'quietKeys', partition: 1, limit: 2 }, 3);
   forged[4] = 2;
   assert.match(bad(forged), /message type 80 \(quietKeys\) does not exist in protocol version 2/);
-  assert.throws(() => encodeFrame(1, { type: 'ping' }, PROTOCOL_MAX + 1), new RegExp(`protocol version ${PROTOCOL_MAX + 1} is not spoken here`));
+  assert.throws(
+    () => encodeFrame(1, { type: 'ping' }, PROTOCOL_MAX + 1),
+    new RegExp(`protocol version ${PROTOCOL_MAX + 1} is not spoken here`),
+  );
   assert.throws(() => encodeFrame(1, { type: 'ping' }, PROTOCOL_MIN - 1), /protocol version 1 is not spoken here/);
 });
 
@@ -152,7 +155,10 @@ test('a put condition exists from version 4: refused by the writer below it, and
     const m = { ...plain, condition };
     assert.equal(messageNeeds(m), 4);
     const w = new Writer();
-    assert.throws(() => writeFrame(w, 1, m, 3), new RegExp(`this put needs protocol version 4 \\(a put with condition ${condition}\\); this connection speaks version 3`));
+    assert.throws(
+      () => writeFrame(w, 1, m, 3),
+      new RegExp(`this put needs protocol version 4 \\(a put with condition ${condition}\\); this connection speaks version 3`),
+    );
     assert.equal(w.length, 0, 'nothing was written');
     // the same bytes with the frame's version byte set back to 3, as a peer ignoring the agreement would send
     const forged = encodeFrame(2, m, 4);
@@ -167,10 +173,22 @@ test('a put condition exists from version 4: refused by the writer below it, and
 });
 
 test('a typed operation exists from version 6: refused by the writer below it and by the reader in an older frame; it comes alone', () => {
-  const m = { type: 'put', key: 'k', value: new Uint8Array(0), deleted: false, context: null, w: 0, pw: 0, op: { type: 'counter', by: 3 } } as const;
+  const m = {
+    type: 'put',
+    key: 'k',
+    value: new Uint8Array(0),
+    deleted: false,
+    context: null,
+    w: 0,
+    pw: 0,
+    op: { type: 'counter', by: 3 },
+  } as const;
   assert.equal(messageNeeds(m), 6);
   const w = new Writer();
-  assert.throws(() => writeFrame(w, 1, m, 4), /this put needs protocol version 6 \(a counter operation\); this connection speaks version 4/);
+  assert.throws(
+    () => writeFrame(w, 1, m, 4),
+    /this put needs protocol version 6 \(a counter operation\); this connection speaks version 4/,
+  );
   assert.equal(w.length, 0, 'nothing was written');
   const forged = encodeFrame(2, m, 6);
   forged[4] = 4;
@@ -186,7 +204,13 @@ test('a typed operation exists from version 6: refused by the writer below it an
 
 test('heartbeats carry their lease from version 7; an older frame carries none, and a lease without an epoch is refused', () => {
   const beat = { node: 'n1', generation: 3, beat: 9, life: 'abcdefgh', lease: { epoch: 'e1', counter: 200_000 } };
-  const m = { type: 'gossipReply', digest: { version: 1, hash: 'ff' }, beats: [beat, { ...beat, node: 'n2', lease: undefined }], ring: null, wantRing: false } as const;
+  const m = {
+    type: 'gossipReply',
+    digest: { version: 1, hash: 'ff' },
+    beats: [beat, { ...beat, node: 'n2', lease: undefined }],
+    ring: null,
+    wantRing: false,
+  } as const;
   const at = (version: number) => {
     const [f] = decodeFrames(encodeFrame(1, m, version));
     assert.ok(f && !isBadFrame(f) && f.message.type === 'gossipReply');
@@ -251,10 +275,20 @@ test('a TTL and an expiry time exist from version 8: refused by the writer below
   onDelete[15] = onDelete[15]! | 1;
   assert.match(bad(onDelete), /a TTL is for a put of a value/);
   // a set holding a version with an expiry time is never sent to a peer of version 7
-  const expiring = { dot: { actor: 'a@1', counter: 1 }, past: new Map(), deleted: false, writtenAt: 1, value: Buffer.from('v'), expiresAt: 2 };
+  const expiring = {
+    dot: { actor: 'a@1', counter: 1 },
+    past: new Map(),
+    deleted: false,
+    writtenAt: 1,
+    value: Buffer.from('v'),
+    expiresAt: 2,
+  };
   const write = { type: 'replicaWrite', key: 'k', hintFor: null, set: [expiring] } as const;
   assert.equal(messageNeeds(write), 8);
-  assert.throws(() => writeFrame(new Writer(), 1, write, 7), /this replicaWrite needs protocol version 8 \(a version with an expiry time\)/);
+  assert.throws(
+    () => writeFrame(new Writer(), 1, write, 7),
+    /this replicaWrite needs protocol version 8 \(a version with an expiry time\)/,
+  );
   assert.equal(messageNeeds({ ...write, set: [{ ...expiring, expiresAt: undefined }] }), 1);
   const decoded = decodeFrames(encodeFrame(5, write, 8))[0]!;
   assert.ok(!isBadFrame(decoded) && decoded.message.type === 'replicaWrite' && decoded.message.set[0]!.expiresAt === 2);

@@ -150,7 +150,11 @@ test('map: counters sum every increment; a register holds a write no other write
       const joined = all(states);
       assert.ok(joined.type === 'map');
       for (const field of FIELDS) {
-        const sum = events.reduce((n, e) => n + (e.op.type === 'map' ? e.op.updates.reduce((k, u) => k + ('increment' in u && u.field === field ? u.increment : 0), 0) : 0), 0);
+        const sum = events.reduce(
+          (n, e) =>
+            n + (e.op.type === 'map' ? e.op.updates.reduce((k, u) => k + ('increment' in u && u.field === field ? u.increment : 0), 0) : 0),
+          0,
+        );
         const c = joined.state.counters.get(field);
         assert.equal(c ? counterValue(c) : 0, sum, `counter ${field}`);
         const writes = events.filter((e) => e.op.type === 'map' && e.op.updates.some((u) => 'register' in u && u.field === field));
@@ -166,7 +170,10 @@ test('map: counters sum every increment; a register holds a write no other write
           return 'register' in u ? u.register : '';
         };
         const maximal = writes.filter((w) => !writes.some((o) => o.id !== w.id && o.seen.has(w.id)));
-        assert.ok(maximal.some((w) => lastValue(w) === r!.value && ACTORS[w.at] === r!.actor), `register ${field}: ${r!.value} by ${r!.actor} is not a causally latest write`);
+        assert.ok(
+          maximal.some((w) => lastValue(w) === r!.value && ACTORS[w.at] === r!.actor),
+          `register ${field}: ${r!.value} by ${r!.actor} is not a causally latest write`,
+        );
       }
     }),
     { numRuns: 300 },
@@ -193,7 +200,11 @@ test('the codec: a state has one encoding; plain values, other bytes and non-can
   );
   const c = applyOp(empty('counter'), 'b', { type: 'counter', by: 2 });
   const text = Buffer.from(encodeTyped(c)).toString('latin1');
-  assert.equal(decodeTyped(Buffer.from(text.replace('{"n":[],"p":[["b",2]]}', '{"p":[["b",2]],"n":[]}'), 'latin1')), null, 'keys out of order');
+  assert.equal(
+    decodeTyped(Buffer.from(text.replace('{"n":[],"p":[["b",2]]}', '{"p":[["b",2]],"n":[]}'), 'latin1')),
+    null,
+    'keys out of order',
+  );
   assert.equal(decodeTyped(Buffer.from(text.replace('2', '0'), 'latin1')), null, 'a zero total');
 });
 
@@ -204,7 +215,11 @@ test('operations round-trip through their encoding; malformed ones do not decode
     }),
   );
   assert.equal(decodeOp(Buffer.from([1, ...Buffer.from('{"by":1.5}')])), null);
-  assert.equal(decodeOp(Buffer.from([2, ...Buffer.from('{"add":["{\\"b\\":1,\\"a\\":2}"],"remove":[]}')])), null, 'a member not in canonical form');
+  assert.equal(
+    decodeOp(Buffer.from([2, ...Buffer.from('{"add":["{\\"b\\":1,\\"a\\":2}"],"remove":[]}')])),
+    null,
+    'a member not in canonical form',
+  );
   assert.equal(decodeOp(Buffer.from([9, ...Buffer.from('{}')])), null);
   assert.equal(canonical({ b: 1, a: [{ d: 1, c: 2 }] }), '{"a":[{"c":2,"d":1}],"b":1}');
   // as GraphQL parses an object literal
@@ -214,7 +229,13 @@ test('operations round-trip through their encoding; malformed ones do not decode
 });
 
 test('joinSiblings joins live siblings, skips tombstones, and refuses plain values and mixed types', () => {
-  const v = (counter: number, value: Uint8Array, deleted = false): Version => ({ dot: { actor: 'n1@1', counter }, past: new Map(), deleted, writtenAt: 0, value });
+  const v = (counter: number, value: Uint8Array, deleted = false): Version => ({
+    dot: { actor: 'n1@1', counter },
+    past: new Map(),
+    deleted,
+    writtenAt: 0,
+    value,
+  });
   const a = applyOp(empty('counter'), 'a', { type: 'counter', by: 3 });
   const b = applyOp(empty('counter'), 'b', { type: 'counter', by: 4 });
   const joined = joinSiblings('k', [v(1, encodeTyped(a)), v(2, encodeTyped(b)), v(3, new Uint8Array(0), true)], 'counter');

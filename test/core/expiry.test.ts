@@ -82,7 +82,12 @@ type Step =
 
 const REPLICAS = 3;
 const step: fc.Arbitrary<Step> = fc.oneof(
-  fc.record({ kind: fc.constant('write' as const), at: fc.nat(REPLICAS - 1), read: fc.boolean(), ttlMs: fc.option(fc.integer({ min: 1, max: 60 }), { nil: null }) }),
+  fc.record({
+    kind: fc.constant('write' as const),
+    at: fc.nat(REPLICAS - 1),
+    read: fc.boolean(),
+    ttlMs: fc.option(fc.integer({ min: 1, max: 60 }), { nil: null }),
+  }),
   fc.record({ kind: fc.constant('sync' as const), from: fc.nat(REPLICAS - 1), to: fc.nat(REPLICAS - 1) }),
   fc.record({ kind: fc.constant('expire' as const), at: fc.nat(REPLICAS - 1), skew: fc.integer({ min: -30, max: 30 }) }),
 );
@@ -114,7 +119,8 @@ function play(steps: readonly Step[], expiring: boolean): { replicas: SiblingSet
     }
   });
   // anti-entropy until every replica holds what every other does
-  for (let round = 0; round < 2; round++) for (let a = 0; a < REPLICAS; a++) for (let b = 0; b < REPLICAS; b++) replicas[a] = merge(replicas[a]!, replicas[b]!);
+  for (let round = 0; round < 2; round++)
+    for (let a = 0; a < REPLICAS; a++) for (let b = 0; b < REPLICAS; b++) replicas[a] = merge(replicas[a]!, replicas[b]!);
   return { replicas, expired };
 }
 
@@ -160,7 +166,11 @@ test('merging keeps its laws with tombstones of expired versions: commutative, a
 test('ttlSeconds is a whole number of seconds from 1 to the documented maximum', () => {
   for (const ok of [1, 60, MAX_TTL_SECONDS]) assert.doesNotThrow(() => checkTtl(ok));
   for (const bad of [0, -1, 1.5, MAX_TTL_SECONDS + 1, Number.NaN, Infinity, '5', null]) {
-    assert.throws(() => checkTtl(bad), (e: Error & { code?: string }) => e.code === 'BAD_REQUEST' && /ttlSeconds must be a whole number of seconds from 1 to 315360000/.test(e.message));
+    assert.throws(
+      () => checkTtl(bad),
+      (e: Error & { code?: string }) =>
+        e.code === 'BAD_REQUEST' && /ttlSeconds must be a whole number of seconds from 1 to 315360000/.test(e.message),
+    );
   }
   assert.equal(expiryTime(1000, 3), 4000);
 });

@@ -21,7 +21,15 @@ type Step =
 const REPLICAS = 3;
 const n = fc.nat(REPLICAS - 1);
 const step: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant('write' as const), at: n, readFrom: fc.uniqueArray(n, { maxLength: REPLICAS }), blind: fc.boolean() }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant('write' as const),
+      at: n,
+      readFrom: fc.uniqueArray(n, { maxLength: REPLICAS }),
+      blind: fc.boolean(),
+    }),
+  },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('sync' as const), from: n, to: n }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('hear' as const), node: n }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('land' as const), at: n, fails: fc.boolean() }) },
@@ -46,7 +54,12 @@ interface Counters {
  * assumption: on an extension the receiver has heard at least the lease before it). Calls
  * `each` with every replica's set after every step.
  */
-function replay(steps: readonly Step[], block: number, heard: HeardLeases, each: (set: SiblingSet) => void): { sets: SiblingSet[]; nodes: Counters[] } {
+function replay(
+  steps: readonly Step[],
+  block: number,
+  heard: HeardLeases,
+  each: (set: SiblingSet) => void,
+): { sets: SiblingSet[]; nodes: Counters[] } {
   const sets: SiblingSet[] = Array.from({ length: REPLICAS }, () => []);
   const nodes: Counters[] = Array.from({ length: REPLICAS }, () => ({ epoch: 0, counter: 0, lease: block, writing: null }));
   const actor = (i: number) => `n${i}@e${nodes[i]!.epoch}`;
@@ -70,8 +83,18 @@ function replay(steps: readonly Step[], block: number, heard: HeardLeases, each:
       if (c.counter > c.lease - block / 2) c.writing ??= c.counter + block;
       let read: SiblingSet = [];
       for (const r of s.readFrom) read = merge(read, sets[r]!, limits.maxActors);
-      const v: Version = { dot: { actor: actor(s.at), counter: c.counter }, past: s.blind ? EMPTY_VV : contextOf(read), deleted: false, writtenAt: 0, value: new Uint8Array([c.counter & 0xff]) };
-      sets[s.at] = bound(applyWrite(sets[s.at]!, v), limits.maxActors, sets[s.at]!.map((x) => x.dot.actor));
+      const v: Version = {
+        dot: { actor: actor(s.at), counter: c.counter },
+        past: s.blind ? EMPTY_VV : contextOf(read),
+        deleted: false,
+        writtenAt: 0,
+        value: new Uint8Array([c.counter & 0xff]),
+      };
+      sets[s.at] = bound(
+        applyWrite(sets[s.at]!, v),
+        limits.maxActors,
+        sets[s.at]!.map((x) => x.dot.actor),
+      );
     } else if (s.kind === 'sync') {
       sets[s.to] = merge(sets[s.to]!, sets[s.from]!, limits.maxActors);
     } else if (s.kind === 'hear') {
@@ -126,14 +149,27 @@ test('a dot or past entry above a heard lease plus one block fails the check, as
       const limit = heard.limit(victim)!;
       assert.equal(limit, c.lease + block);
       const forged: Version = inPast
-        ? { dot: { actor: 'forger@x', counter: 1 }, past: new Map([[victim, limit + above]]), deleted: false, writtenAt: 0, value: new Uint8Array() }
+        ? {
+            dot: { actor: 'forger@x', counter: 1 },
+            past: new Map([[victim, limit + above]]),
+            deleted: false,
+            writtenAt: 0,
+            value: new Uint8Array(),
+          }
         : { dot: { actor: victim, counter: limit + above }, past: EMPTY_VV, deleted: false, writtenAt: 0, value: new Uint8Array() };
       const alone = [forged];
       assert.equal(setProblem(alone, limits), null, 'well-formed but for the counter');
-      assert.match(setProblem(alone, limits, undefined, (a) => heard.limit(a)) ?? '', new RegExp(`names dot ${victim.replace('.', '\\.')}:${limit + above}, above the counters its node has leased`));
+      assert.match(
+        setProblem(alone, limits, undefined, (a) => heard.limit(a)) ?? '',
+        new RegExp(`names dot ${victim.replace('.', '\\.')}:${limit + above}, above the counters its node has leased`),
+      );
       // beside a real replica's set it fails too, whichever problem is named first
       const beside = merge(sets[pick % REPLICAS]!, alone, limits.maxActors);
-      if (beside.some((v) => v === forged || v.past.get(victim) === limit + above)) assert.notEqual(setProblem(beside, limits, undefined, (a) => heard.limit(a)), null);
+      if (beside.some((v) => v === forged || v.past.get(victim) === limit + above))
+        assert.notEqual(
+          setProblem(beside, limits, undefined, (a) => heard.limit(a)),
+          null,
+        );
       assert.throws(
         () => checkSet(alone, limits, undefined, (a) => heard.limit(a)),
         (e: unknown) => e instanceof StoreError && e.code === 'BAD_REQUEST',
@@ -145,7 +181,13 @@ test('a dot or past entry above a heard lease plus one block fails the check, as
 
 test('actors with no lease heard and epochs left pass; the highest lease heard per node and epoch is kept, never lowered', () => {
   const heard = new HeardLeases();
-  const v = (actor: string, counter: number): Version => ({ dot: { actor, counter }, past: EMPTY_VV, deleted: false, writtenAt: 0, value: new Uint8Array() });
+  const v = (actor: string, counter: number): Version => ({
+    dot: { actor, counter },
+    past: EMPTY_VV,
+    deleted: false,
+    writtenAt: 0,
+    value: new Uint8Array(),
+  });
   const check = (set: Version[]) => setProblem(set, limits, undefined, (a) => heard.limit(a));
   assert.equal(check([v('n1@e1', 2 ** 40)]), null, 'nothing heard of n1');
   heard.heard('n1', 'e1', 300_000);

@@ -10,7 +10,11 @@ import { PhiAccrual } from '../../storage/core/phi.ts';
 const member = (i: number, weight = 1): Member => ({ id: `n${String(i).padStart(2, '0')}`, address: `127.0.0.1:${7000 + i}`, weight });
 const cluster = (k: number) => createRing(Array.from({ length: k }, (_, i) => member(i + 1)), 64, 3);
 
-const changeCase = fc.record({ nodes: fc.integer({ min: 4, max: 12 }), kind: fc.constantFrom('join', 'leave', 'remove', 'replace'), which: fc.nat() });
+const changeCase = fc.record({
+  nodes: fc.integer({ min: 4, max: 12 }),
+  kind: fc.constantFrom('join', 'leave', 'remove', 'replace'),
+  which: fc.nat(),
+});
 
 function applyCase(c: { nodes: number; kind: string; which: number }): { before: Ring; planned: Ring; change: Change } {
   const before = cluster(c.nodes);
@@ -37,7 +41,11 @@ test('a planned change copies exactly the key ranges whose replicas change, one 
         const sources = copies.map((t) => t.from).filter((f) => f !== '');
         assert.equal(new Set(sources).size, sources.length, 'each leaving replica sends to one new one');
         for (const s of sources) assert.ok(old.includes(s) && !next.includes(s));
-        if (c.kind === 'remove' || c.kind === 'replace') assert.ok(copies.every((t) => t.from !== before.members[c.which % before.members.length]!.id), 'a dead node sends nothing');
+        if (c.kind === 'remove' || c.kind === 'replace')
+          assert.ok(
+            copies.every((t) => t.from !== before.members[c.which % before.members.length]!.id),
+            'a dead node sends nothing',
+          );
       }
     }),
     { numRuns: 200 },
@@ -83,7 +91,10 @@ test('changes are refused with a clear error: one at a time, stale versions, kno
   const planned = planChange(ring, { kind: 'join', member: member(9) }, 3);
   assert.throws(() => planChange(planned, { kind: 'leave', node: 'n01' }, 3), /a change is in progress \(\d+ of \d+ transfers left\)/);
   assert.throws(() => planChange(ring, { kind: 'leave', node: 'n01' }, 3, 7), /at version 1, not 7/);
-  assert.throws(() => planChange(ring, { kind: 'join', member: { ...member(9), address: ring.members[0]!.address } }, 3), /already in the ring \(node n01\)/);
+  assert.throws(
+    () => planChange(ring, { kind: 'join', member: { ...member(9), address: ring.members[0]!.address } }, 3),
+    /already in the ring \(node n01\)/,
+  );
   assert.throws(() => planChange(ring, { kind: 'join', member: member(1) }, 3), /n01 is already a member/);
   assert.throws(() => planChange(ring, { kind: 'remove', node: 'n99' }, 3), /n99 is not a member/);
   assert.throws(() => planChange(cluster(3), { kind: 'leave', node: 'n01' }, 3), /fewer than N=3/);
@@ -117,17 +128,22 @@ test('ring merge is a lattice join: commutative, associative, idempotent; the ne
   );
   // gossip among nodes holding any of these rings converges on one
   fc.assert(
-    fc.property(fc.array(ring, { minLength: 2, maxLength: 8 }), fc.array(fc.tuple(fc.nat(), fc.nat()), { maxLength: 60 }), (start, exchanges) => {
-      const views = [...start];
-      for (const [i, j] of exchanges) {
-        const a = i % views.length;
-        const b = j % views.length;
-        views[a] = views[b] = mergeRings(views[a]!, views[b]!);
-      }
-      // then a full round of everyone with everyone
-      for (let a = 0; a < views.length; a++) for (let b = 0; b < views.length; b++) views[a] = views[b] = mergeRings(views[a]!, views[b]!);
-      assert.equal(new Set(views.map((v) => digestOf(v).hash)).size, 1);
-    }),
+    fc.property(
+      fc.array(ring, { minLength: 2, maxLength: 8 }),
+      fc.array(fc.tuple(fc.nat(), fc.nat()), { maxLength: 60 }),
+      (start, exchanges) => {
+        const views = [...start];
+        for (const [i, j] of exchanges) {
+          const a = i % views.length;
+          const b = j % views.length;
+          views[a] = views[b] = mergeRings(views[a]!, views[b]!);
+        }
+        // then a full round of everyone with everyone
+        for (let a = 0; a < views.length; a++)
+          for (let b = 0; b < views.length; b++) views[a] = views[b] = mergeRings(views[a]!, views[b]!);
+        assert.equal(new Set(views.map((v) => digestOf(v).hash)).size, 1);
+      },
+    ),
   );
 });
 

@@ -19,8 +19,12 @@ function listing(data: Map<string, string>, segments: number[]): Map<string, Buf
   return new Map([...data].filter(([k]) => set.has(segmentOf(k))).map(([k, v]) => [k, leafHash(k, Buffer.from(v))]));
 }
 
-const dataset = fc.dictionary(fc.string({ minLength: 1, maxLength: 12 }), fc.string({ maxLength: 6 }), { maxKeys: 300 }).map((o) => new Map(Object.entries(o)));
-const edits = fc.array(fc.tuple(fc.string({ minLength: 1, maxLength: 12 }), fc.option(fc.string({ maxLength: 6 }), { nil: null })), { maxLength: 20 });
+const dataset = fc
+  .dictionary(fc.string({ minLength: 1, maxLength: 12 }), fc.string({ maxLength: 6 }), { maxKeys: 300 })
+  .map((o) => new Map(Object.entries(o)));
+const edits = fc.array(fc.tuple(fc.string({ minLength: 1, maxLength: 12 }), fc.option(fc.string({ maxLength: 6 }), { nil: null })), {
+  maxLength: 20,
+});
 
 test('comparing two trees finds exactly the keys whose values differ', async () => {
   await fc.assert(
@@ -48,7 +52,11 @@ test('incremental updates give the same tree as building from the data', () => {
       const data = new Map(base);
       for (const [k, v] of changes) {
         const before = data.get(k);
-        t.update(segmentOf(k), before === undefined ? null : leafHash(k, Buffer.from(before)), v === null ? null : leafHash(k, Buffer.from(v)));
+        t.update(
+          segmentOf(k),
+          before === undefined ? null : leafHash(k, Buffer.from(before)),
+          v === null ? null : leafHash(k, Buffer.from(v)),
+        );
         if (v === null) data.delete(k);
         else data.set(k, v);
       }

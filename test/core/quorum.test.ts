@@ -11,8 +11,19 @@ import type { Target } from '../../client/src/core/preference.ts';
 
 const NODES = ['a', 'b', 'c', 'd', 'e', 'f', 'g'] as const;
 const targetsArb = fc
-  .uniqueArray(fc.record({ node: fc.constantFrom(...NODES), primary: fc.boolean(), pending: fc.boolean() }), { selector: (t) => t.node, minLength: 1, maxLength: 5 })
-  .map((ts) => ts.map((t): Target => ({ node: t.node, primary: t.primary && !t.pending, ...(t.pending ? { pending: true } : {}), ...(!t.primary && !t.pending ? { hintFor: `p-${t.node}` } : {}) })));
+  .uniqueArray(fc.record({ node: fc.constantFrom(...NODES), primary: fc.boolean(), pending: fc.boolean() }), {
+    selector: (t) => t.node,
+    minLength: 1,
+    maxLength: 5,
+  })
+  .map((ts) =>
+    ts.map((t): Target => ({
+      node: t.node,
+      primary: t.primary && !t.pending,
+      ...(t.pending ? { pending: true } : {}),
+      ...(!t.primary && !t.pending ? { hintFor: `p-${t.node}` } : {}),
+    })),
+  );
 type Event = { kind: 'ack' | 'fail'; node: string } | { kind: 'timeout' };
 const eventArb: fc.Arbitrary<Event> = fc.oneof(
   { weight: 10, arbitrary: fc.record({ kind: fc.constantFrom('ack' as const, 'fail' as const), node: fc.constantFrom(...NODES) }) },
@@ -84,30 +95,37 @@ test('put core: decides exactly as the naive slot count does, replaces a failed 
   let decidedOk = 0;
   let decidedFailed = 0;
   fc.assert(
-    fc.property(targetsArb, fc.uniqueArray(fc.constantFrom(...NODES), { maxLength: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 2 }), fc.array(eventArb, { maxLength: 25 }), (targets, spares, w, pw, events) => {
-      const core = new PutCore(targets, spares, w, pw);
-      const naive = new NaivePut(targets, spares, w, pw);
-      assert.equal(core.state, naive.decided);
-      for (const e of events) {
-        if (e.kind === 'timeout') core.timeout();
-        else if (e.kind === 'ack') core.addAck(e.node);
-        else {
-          const failedTarget = core.targets.find((t) => t.node === e.node);
-          const replacement = core.addFailure(e.node);
-          if (replacement && failedTarget) {
-            assert.equal(replacement.primary, false);
-            assert.equal(replacement.hintFor, failedTarget.hintFor ?? failedTarget.node);
-            assert.equal(replacement.pending === true, failedTarget.pending === true);
+    fc.property(
+      targetsArb,
+      fc.uniqueArray(fc.constantFrom(...NODES), { maxLength: 3 }),
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 0, max: 2 }),
+      fc.array(eventArb, { maxLength: 25 }),
+      (targets, spares, w, pw, events) => {
+        const core = new PutCore(targets, spares, w, pw);
+        const naive = new NaivePut(targets, spares, w, pw);
+        assert.equal(core.state, naive.decided);
+        for (const e of events) {
+          if (e.kind === 'timeout') core.timeout();
+          else if (e.kind === 'ack') core.addAck(e.node);
+          else {
+            const failedTarget = core.targets.find((t) => t.node === e.node);
+            const replacement = core.addFailure(e.node);
+            if (replacement && failedTarget) {
+              assert.equal(replacement.primary, false);
+              assert.equal(replacement.hintFor, failedTarget.hintFor ?? failedTarget.node);
+              assert.equal(replacement.pending === true, failedTarget.pending === true);
+            }
           }
+          naive.apply(e);
+          assert.equal(core.state, naive.decided, `after ${JSON.stringify(e)}`);
+          assert.equal(core.complete, naive.complete);
+          if (core.complete) assert.notEqual(core.state, 'pending', 'every target answered, yet the write waits');
         }
-        naive.apply(e);
-        assert.equal(core.state, naive.decided, `after ${JSON.stringify(e)}`);
-        assert.equal(core.complete, naive.complete);
-        if (core.complete) assert.notEqual(core.state, 'pending', 'every target answered, yet the write waits');
-      }
-      if (core.state === 'ok') decidedOk++;
-      if (core.state === 'failed') decidedFailed++;
-    }),
+        if (core.state === 'ok') decidedOk++;
+        if (core.state === 'failed') decidedFailed++;
+      },
+    ),
     { numRuns: 3000 },
   );
   assert.ok(decidedOk > 100 && decidedFailed > 100, `${decidedOk} ok, ${decidedFailed} failed`);
@@ -122,8 +140,15 @@ test('put core: every target answering leaves the write decided, even with spare
 });
 
 const setArb: fc.Arbitrary<SiblingSet> = fc
-  .uniqueArray(fc.record({ actor: fc.constantFrom('x', 'y'), counter: fc.integer({ min: 1, max: 4 }) }), { selector: (d) => `${d.actor}${d.counter}`, maxLength: 3 })
-  .map((dots) => dots.map((dot) => ({ dot, past: new Map(), deleted: false, writtenAt: 0, value: new Uint8Array() })).sort((a, b) => (a.dot.actor + a.dot.counter < b.dot.actor + b.dot.counter ? -1 : 1)));
+  .uniqueArray(fc.record({ actor: fc.constantFrom('x', 'y'), counter: fc.integer({ min: 1, max: 4 }) }), {
+    selector: (d) => `${d.actor}${d.counter}`,
+    maxLength: 3,
+  })
+  .map((dots) =>
+    dots
+      .map((dot) => ({ dot, past: new Map(), deleted: false, writtenAt: 0, value: new Uint8Array() }))
+      .sort((a, b) => (a.dot.actor + a.dot.counter < b.dot.actor + b.dot.counter ? -1 : 1)),
+  );
 
 test('get core: answers once R (and PR) replicas answered, fails once they cannot, merges every answer, and repairs exactly the replicas that answered with less', () => {
   fc.assert(
@@ -171,7 +196,14 @@ test('get core: answers once R (and PR) replicas answered, fails once they canno
         if (core.complete) {
           assert.notEqual(core.state, 'pending');
           const repair = core.finalAction().repair.map((t) => t.node).sort();
-          const naiveRepair = [...answers].filter(([, set]) => merge(set, merged).length !== set.length || merged.some((v) => !set.some((x) => x.dot.actor === v.dot.actor && x.dot.counter === v.dot.counter))).map(([n]) => n).sort();
+          const naiveRepair = [...answers]
+            .filter(
+              ([, set]) =>
+                merge(set, merged).length !== set.length ||
+                merged.some((v) => !set.some((x) => x.dot.actor === v.dot.actor && x.dot.counter === v.dot.counter)),
+            )
+            .map(([n]) => n)
+            .sort();
           assert.deepEqual(repair, naiveRepair);
         }
       },

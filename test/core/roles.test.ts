@@ -13,7 +13,28 @@ const REQUESTS = (Object.keys(MESSAGE_TYPES) as MessageType[]).filter((t) => {
 }) as RequestType[];
 
 const CLIENT = ['hello', 'ping', 'ring', 'status', 'get', 'mget', 'put', 'watch'];
-const REPAIR = ['hello', 'ping', 'ring', 'status', 'hints', 'replicaWrite', 'hintsRead', 'hintsAck', 'hintsExpired', 'hintsDrop', 'hintsFor', 'merkleRoots', 'merkleSegments', 'segmentKeys', 'keysRead', 'keysMerge', 'reclaim', 'tombstones', 'quietKeys', 'compact'];
+const REPAIR = [
+  'hello',
+  'ping',
+  'ring',
+  'status',
+  'hints',
+  'replicaWrite',
+  'hintsRead',
+  'hintsAck',
+  'hintsExpired',
+  'hintsDrop',
+  'hintsFor',
+  'merkleRoots',
+  'merkleSegments',
+  'segmentKeys',
+  'keysRead',
+  'keysMerge',
+  'reclaim',
+  'tombstones',
+  'quietKeys',
+  'compact',
+];
 const ADMIN = [...CLIENT, 'change', 'inspect', 'hints'];
 const model: Record<Role, (t: RequestType) => boolean> = {
   client: (t) => CLIENT.includes(t),
@@ -32,7 +53,8 @@ test('each role may send exactly what the model says', () => {
 });
 
 test('the boundaries of issue 14, spelled out', () => {
-  for (const t of ['ringPush', 'replicaWrite', 'hintsDrop', 'reclaim', 'keysMerge', 'gossip', 'transferRead', 'change'] as const) assert.ok(!allowed('client', t), t);
+  for (const t of ['ringPush', 'replicaWrite', 'hintsDrop', 'reclaim', 'keysMerge', 'gossip', 'transferRead', 'change'] as const)
+    assert.ok(!allowed('client', t), t);
   assert.ok(!allowed('admin', 'ringPush'));
   assert.ok(!allowed('admin', 'replicaWrite'));
   assert.ok(!allowed('repair', 'ringPush'));

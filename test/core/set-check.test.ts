@@ -9,11 +9,23 @@ import { applyWrite, bound, contextOf, history, merge, type SiblingSet, type Ver
 import { compareDots, EMPTY_VV } from '../../client/src/core/version-vector.ts';
 import { StoreError } from '../../client/src/core/errors.ts';
 
-type Step = { kind: 'write'; at: number; readFrom: number[]; blind: boolean; deleted: boolean } | { kind: 'sync'; from: number; to: number } | { kind: 'renew'; at: number };
+type Step =
+  | { kind: 'write'; at: number; readFrom: number[]; blind: boolean; deleted: boolean }
+  | { kind: 'sync'; from: number; to: number }
+  | { kind: 'renew'; at: number };
 
 const REPLICAS = 3;
 const step: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('write' as const), at: fc.nat(REPLICAS - 1), readFrom: fc.uniqueArray(fc.nat(REPLICAS - 1), { maxLength: REPLICAS }), blind: fc.boolean(), deleted: fc.boolean() }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('write' as const),
+      at: fc.nat(REPLICAS - 1),
+      readFrom: fc.uniqueArray(fc.nat(REPLICAS - 1), { maxLength: REPLICAS }),
+      blind: fc.boolean(),
+      deleted: fc.boolean(),
+    }),
+  },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('sync' as const), from: fc.nat(REPLICAS - 1), to: fc.nat(REPLICAS - 1) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('renew' as const), at: fc.nat(REPLICAS - 1) }) },
 );
@@ -29,7 +41,13 @@ function replay(steps: readonly Step[], maxActors: number, each: (set: SiblingSe
     if (s.kind === 'write') {
       let read: SiblingSet = [];
       for (const r of s.readFrom) read = merge(read, sets[r]!, maxActors);
-      const v: Version = { dot: { actor: actors[s.at]!, counter: ++counter }, past: s.blind ? EMPTY_VV : contextOf(read), deleted: s.deleted, writtenAt: 0, value: new Uint8Array([counter & 0xff]) };
+      const v: Version = {
+        dot: { actor: actors[s.at]!, counter: ++counter },
+        past: s.blind ? EMPTY_VV : contextOf(read),
+        deleted: s.deleted,
+        writtenAt: 0,
+        value: new Uint8Array([counter & 0xff]),
+      };
       sets[s.at] = bound(applyWrite(sets[s.at]!, v), maxActors, sets[s.at]!.map((x) => x.dot.actor));
     } else if (s.kind === 'sync') {
       sets[s.to] = merge(sets[s.to]!, sets[s.from]!, maxActors);
@@ -79,7 +97,13 @@ test('a set with a member that supersedes another fails the check', () => {
       if (!set) return;
       const over = set[pick % set.length]!;
       // a version written over `over` (its whole history), yet sent beside it
-      const newer: Version = { dot: { actor: 'forger@x', counter: 1 }, past: history(over), deleted: false, writtenAt: 0, value: new Uint8Array() };
+      const newer: Version = {
+        dot: { actor: 'forger@x', counter: 1 },
+        past: history(over),
+        deleted: false,
+        writtenAt: 0,
+        value: new Uint8Array(),
+      };
       const forged = sorted([...set, newer]);
       assert.match(setProblem(forged, { maxSiblings: 10_000, maxActors: 1000 }) ?? '', /supersedes its sibling/);
     }),
@@ -88,7 +112,13 @@ test('a set with a member that supersedes another fails the check', () => {
 });
 
 test('too many siblings, too many actors, unsorted siblings and oversized values fail; checkSet throws BAD_REQUEST', () => {
-  const v = (actor: string, counter: number, past: [string, number][] = []): Version => ({ dot: { actor, counter }, past: new Map(past), deleted: false, writtenAt: 0, value: new Uint8Array() });
+  const v = (actor: string, counter: number, past: [string, number][] = []): Version => ({
+    dot: { actor, counter },
+    past: new Map(past),
+    deleted: false,
+    writtenAt: 0,
+    value: new Uint8Array(),
+  });
   const three = [v('a', 1), v('b', 1), v('c', 1)];
   assert.equal(setProblem(three, { maxSiblings: 3, maxActors: 3 }), null);
   assert.match(setProblem(three, { maxSiblings: 2, maxActors: 3 }) ?? '', /3 siblings, more than the 2/);
@@ -106,9 +136,19 @@ test('too many siblings, too many actors, unsorted siblings and oversized values
 
 test('a dot or past entry of the receiver\'s own actor above the counters it handed out fails; other actors\' counters are not judged', () => {
   const own = { owns: (a: string) => a === 'me@e1' || a === 'me@e1.2', counter: 50 };
-  const v = (actor: string, counter: number, past: [string, number][] = []): Version => ({ dot: { actor, counter }, past: new Map(past), deleted: false, writtenAt: 0, value: new Uint8Array() });
+  const v = (actor: string, counter: number, past: [string, number][] = []): Version => ({
+    dot: { actor, counter },
+    past: new Map(past),
+    deleted: false,
+    writtenAt: 0,
+    value: new Uint8Array(),
+  });
   assert.equal(setProblem([v('me@e1', 50)], limits(8), own), null);
   assert.match(setProblem([v('me@e1', 51)], limits(8), own) ?? '', /dot me@e1:51 of this node, which has handed out counters up to 50/);
   assert.match(setProblem([v('other@e', 3, [['me@e1.2', 1_000_000]])], limits(8), own) ?? '', /me@e1\.2:1000000/);
-  assert.equal(setProblem([v('me@e0', 1_000_000), v('other@e', 1_000_000)], limits(8), own), null, 'an earlier epoch and other nodes are not judged');
+  assert.equal(
+    setProblem([v('me@e0', 1_000_000), v('other@e', 1_000_000)], limits(8), own),
+    null,
+    'an earlier epoch and other nodes are not judged',
+  );
 });

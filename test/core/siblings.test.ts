@@ -3,8 +3,30 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { actorCounters, applyWrite, bound, contextCovers, contextOf, merge, supersedes, type SiblingSet, type Version } from '../../client/src/core/siblings.ts';
-import { compare, compareDots, coversDot, equalVV, formatDot, join, leq, meet, EMPTY_VV, type Dot, type VersionVector } from '../../client/src/core/version-vector.ts';
+import {
+  actorCounters,
+  applyWrite,
+  bound,
+  contextCovers,
+  contextOf,
+  merge,
+  supersedes,
+  type SiblingSet,
+  type Version,
+} from '../../client/src/core/siblings.ts';
+import {
+  compare,
+  compareDots,
+  coversDot,
+  equalVV,
+  formatDot,
+  join,
+  leq,
+  meet,
+  EMPTY_VV,
+  type Dot,
+  type VersionVector,
+} from '../../client/src/core/version-vector.ts';
 
 // ------------------------------------------------------------------ the naive model
 
@@ -36,7 +58,16 @@ type Step =
 
 const step = (replicas: number, renewals: number): fc.Arbitrary<Step> =>
   fc.oneof(
-    { weight: 5, arbitrary: fc.record({ kind: fc.constant('write' as const), at: fc.nat(replicas - 1), readFrom: fc.uniqueArray(fc.nat(replicas - 1), { minLength: 1, maxLength: replicas }), blind: fc.boolean(), gap: fc.nat(3) }) },
+    {
+      weight: 5,
+      arbitrary: fc.record({
+        kind: fc.constant('write' as const),
+        at: fc.nat(replicas - 1),
+        readFrom: fc.uniqueArray(fc.nat(replicas - 1), { minLength: 1, maxLength: replicas }),
+        blind: fc.boolean(),
+        gap: fc.nat(3),
+      }),
+    },
     { weight: 4, arbitrary: fc.record({ kind: fc.constant('sync' as const), from: fc.nat(replicas - 1), to: fc.nat(replicas - 1) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('wipe' as const), at: fc.nat(replicas - 1) }) },
     { weight: renewals, arbitrary: fc.record({ kind: fc.constant('renew' as const), at: fc.nat(replicas - 1) }) },
@@ -44,7 +75,11 @@ const step = (replicas: number, renewals: number): fc.Arbitrary<Step> =>
 
 /** Runs of up to 60 steps; `renewals` weighs how often a replica goes on as a new actor, keeping its data. */
 const runWith = (renewals: number, minLength = 0, maxLength = 60) =>
-  fc.integer({ min: 2, max: 4 }).chain((replicas) => fc.record({ replicas: fc.constant(replicas), steps: fc.array(step(replicas, renewals), { minLength, maxLength }) }));
+  fc
+    .integer({ min: 2, max: 4 })
+    .chain((replicas) =>
+      fc.record({ replicas: fc.constant(replicas), steps: fc.array(step(replicas, renewals), { minLength, maxLength }) }),
+    );
 const run = runWith(0);
 
 interface World {
@@ -60,7 +95,12 @@ interface World {
   pruned: number;
 }
 
-function execute(replicas: number, steps: Step[], onStep?: (w: World, s: Step, context?: VersionVector) => void, maxActors = Infinity): World {
+function execute(
+  replicas: number,
+  steps: Step[],
+  onStep?: (w: World, s: Step, context?: VersionVector) => void,
+  maxActors = Infinity,
+): World {
   const w: World = {
     real: Array.from({ length: replicas }, () => []),
     naive: Array.from({ length: replicas }, () => []),
@@ -93,7 +133,10 @@ function execute(replicas: number, steps: Step[], onStep?: (w: World, s: Step, c
       w.counters.set(actor, counter);
       const v: Version = { dot: { actor, counter }, past: context, deleted: false, writtenAt: 0, value: new Uint8Array() };
       w.writes.push(v);
-      w.real[s.at] = bounded(applyWrite(w.real[s.at]!, v), w.real[s.at]!.map((x) => x.dot.actor));
+      w.real[s.at] = bounded(
+        applyWrite(w.real[s.at]!, v),
+        w.real[s.at]!.map((x) => x.dot.actor),
+      );
       w.naive[s.at] = naiveWrite(w.naive[s.at]!, naiveCtx, formatDot(v.dot));
       w.seen.set(formatDot(v.dot), new Set([...naiveCtx, formatDot(v.dot)]));
       onStep?.(w, s, context);
@@ -243,9 +286,16 @@ test('bounded histories: a key names at most the bound (beyond its siblings\' ac
         for (const set of w.real) read = merge(read, set, max);
         // the writer's own actor must fit beside those of the siblings it replaces
         if (new Set(read.map((x) => x.dot.actor)).size >= max) return;
-        const v: Version = { dot: { actor: 'client-merge@x', counter: round }, past: contextOf(read), deleted: false, writtenAt: 0, value: new Uint8Array() };
+        const v: Version = {
+          dot: { actor: 'client-merge@x', counter: round },
+          past: contextOf(read),
+          deleted: false,
+          writtenAt: 0,
+          value: new Uint8Array(),
+        };
         w.real[0] = bound(applyWrite(w.real[0]!, v), max, w.real[0]!.map((x) => x.dot.actor));
-        for (let sync = 0; sync < 2; sync++) for (let a = 0; a < replicas; a++) for (let b = 0; b < replicas; b++) w.real[b] = merge(w.real[b]!, w.real[a]!, max);
+        for (let sync = 0; sync < 2; sync++)
+          for (let a = 0; a < replicas; a++) for (let b = 0; b < replicas; b++) w.real[b] = merge(w.real[b]!, w.real[a]!, max);
       }
       assert.ok(one(), `after two rounds: ${w.real.map((set) => dots(set).join(',')).join(' | ')}`);
     }),
@@ -256,7 +306,13 @@ test('bounded histories: a key names at most the bound (beyond its siblings\' ac
 });
 
 test('bound() keeps the actors of siblings and drops the same entries from every version, so a context still covers whole versions', () => {
-  const v = (actor: string, counter: number, past: [string, number][]): Version => ({ dot: { actor, counter }, past: new Map(past), deleted: false, writtenAt: 0, value: new Uint8Array() });
+  const v = (actor: string, counter: number, past: [string, number][]): Version => ({
+    dot: { actor, counter },
+    past: new Map(past),
+    deleted: false,
+    writtenAt: 0,
+    value: new Uint8Array(),
+  });
   const set = [v('a', 9, [['x', 1], ['y', 7], ['b', 2]]), v('b', 4, [['x', 3], ['z', 5]])];
   const b = bound(set, 3);
   assert.deepEqual([...actorCounters(b).keys()].sort(), ['a', 'b', 'y']);
@@ -266,7 +322,13 @@ test('bound() keeps the actors of siblings and drops the same entries from every
 });
 
 test('a version whose trimmed past names the dot of another but not all that one had overwritten does not supersede it, so what it overwrote cannot come back', () => {
-  const v = (actor: string, counter: number, past: [string, number][]): Version => ({ dot: { actor, counter }, past: new Map(past), deleted: false, writtenAt: 0, value: new Uint8Array() });
+  const v = (actor: string, counter: number, past: [string, number][]): Version => ({
+    dot: { actor, counter },
+    past: new Map(past),
+    deleted: false,
+    writtenAt: 0,
+    value: new Uint8Array(),
+  });
   const old = v('d', 1, []);
   const b = v('b', 2, [['d', 1]]); // written over old
   const a = v('a', 1, [['b', 2]]); // written over b, its past trimmed of d's entry

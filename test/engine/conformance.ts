@@ -36,7 +36,13 @@ export function runEngineConformance(f: EngineFactory): void {
 
   test(`${f.name}: ranges come in key order (numbers, then strings by UTF-8), bounded and limited`, async () => {
     const e = await f.open();
-    const keys = fc.sample(fc.tuple(fc.integer({ min: 0, max: 63 }), fc.string({ minLength: 1, maxLength: 8 }).filter((s) => s.isWellFormed())), { numRuns: 200, seed: 7 });
+    const keys = fc.sample(
+      fc.tuple(
+        fc.integer({ min: 0, max: 63 }),
+        fc.string({ minLength: 1, maxLength: 8 }).filter((s) => s.isWellFormed()),
+      ),
+      { numRuns: 200, seed: 7 },
+    );
     const unique = [...new Map(keys.map((k) => [JSON.stringify(k), k as StoreKey])).values()];
     await Promise.all(unique.map((k) => e.data.put(k, Buffer.from(JSON.stringify(k)))));
     const sorted = [...unique].sort(compareKeys);
@@ -76,7 +82,9 @@ export function runEngineConformance(f: EngineFactory): void {
   test(`${f.name}: writes settle in the order they were issued`, async () => {
     const e = await f.open();
     const order: number[] = [];
-    await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 3 === 0 ? e.meta : e.data).put([i], Buffer.from([i])).then(() => order.push(i))));
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) => (i % 3 === 0 ? e.meta : e.data).put([i], Buffer.from([i])).then(() => order.push(i))),
+    );
     assert.deepEqual(order, [...order].sort((a, b) => a - b));
     await e.close();
   });

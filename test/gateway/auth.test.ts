@@ -35,7 +35,10 @@ test('a PEM public key, inline or in a file, verifies JWTs; a token signed by an
       await assert.rejects(auth.authenticate(`Bearer ${await sign(other.privateKey, {})}`, ''), refused);
       // no credential: anonymous, with no scope, since the gateway is not open
       const anon = await auth.authenticate(null, '10.0.0.7');
-      assert.deepEqual([anon.kind, anon.limitId, anon.read.length, anon.write.length, anon.admin], ['anonymous', 'ip:10.0.0.7', 0, 0, false]);
+      assert.deepEqual(
+        [anon.kind, anon.limitId, anon.read.length, anon.write.length, anon.admin],
+        ['anonymous', 'ip:10.0.0.7', 0, 0, false],
+      );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -45,20 +48,34 @@ test('a PEM public key, inline or in a file, verifies JWTs; a token signed by an
 test('a JWKS URL: keys are fetched over HTTP and chosen by kid; an unreachable one is UNAVAILABLE', async () => {
   const a = await generateKeyPair('ES256');
   const b = await generateKeyPair('ES256');
-  const jwks = { keys: [{ ...(await exportJWK(a.publicKey)), kid: 'a', alg: 'ES256' }, { ...(await exportJWK(b.publicKey)), kid: 'b', alg: 'ES256' }] };
+  const jwks = {
+    keys: [
+      { ...(await exportJWK(a.publicKey)), kid: 'a', alg: 'ES256' },
+      { ...(await exportJWK(b.publicKey)), kid: 'b', alg: 'ES256' },
+    ],
+  };
   const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(jwks)));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`;
     const auth = new Authenticator({ jwt: JwtVerifier.load({ keys: url, clockToleranceS: 0 }) });
-    assert.equal((await auth.authenticate(`Bearer ${await sign(b.privateKey, { dynamo: { admin: true } }, 'ES256', 'b')}`, '')).admin, true);
+    assert.equal(
+      (await auth.authenticate(`Bearer ${await sign(b.privateKey, { dynamo: { admin: true } }, 'ES256', 'b')}`, '')).admin,
+      true,
+    );
     await assert.rejects(auth.authenticate(`Bearer ${await sign(b.privateKey, {}, 'ES256', 'a')}`, ''), refused);
-    await assert.rejects(auth.authenticate(`Bearer ${await sign(a.privateKey, {}, 'ES256', 'unknown')}`, ''), (e) => refused(e) && /no configured key/.test((e as Error).message));
+    await assert.rejects(
+      auth.authenticate(`Bearer ${await sign(a.privateKey, {}, 'ES256', 'unknown')}`, ''),
+      (e) => refused(e) && /no configured key/.test((e as Error).message),
+    );
     // a JWKS URL that does not answer is the gateway's trouble, not the caller's: UNAVAILABLE
     server.close();
     server.closeAllConnections();
     const down = new Authenticator({ jwt: JwtVerifier.load({ keys: url, clockToleranceS: 0 }) });
-    await assert.rejects(down.authenticate(`Bearer ${await sign(b.privateKey, {}, 'ES256', 'b')}`, ''), (e) => e instanceof AuthError && e.code === 'UNAVAILABLE');
+    await assert.rejects(
+      down.authenticate(`Bearer ${await sign(b.privateKey, {}, 'ES256', 'b')}`, ''),
+      (e) => e instanceof AuthError && e.code === 'UNAVAILABLE',
+    );
   } finally {
     server.close();
   }
@@ -99,7 +116,10 @@ test('API keys: a token and a digest entry, the admin token, and an open gateway
   const admin = await auth.credential('admin-token-0123456789');
   assert.deepEqual([admin.kind, admin.admin, admin.read.length], ['admin-token', true, 0]);
   await assert.rejects(auth.credential('nobody-0123456789abcdef'), refused);
-  assert.throws(() => ApiKeys.fromJson({ [token]: { name: 'a' }, 'another-token-0123456789': { name: 'a' } }), /the name 'a' is used twice/);
+  assert.throws(
+    () => ApiKeys.fromJson({ [token]: { name: 'a' }, 'another-token-0123456789': { name: 'a' } }),
+    /the name 'a' is used twice/,
+  );
   assert.throws(() => ApiKeys.fromJson({}), /names no API key/);
 
   // no keys and no JWT: anonymous and the admin token may touch every key

@@ -20,7 +20,10 @@ test('the contract keeps its names, types and nullability', () => {
   assert.equal(signature(q, 'get'), 'get(key: String!, r: Int): Versions');
   assert.equal(signature(q, 'getMany'), 'getMany(keys: [String!]!, r: Int): [Versions]!');
   assert.equal(signature(q, 'cluster'), 'cluster(): Cluster!');
-  assert.equal(signature(m, 'put'), 'put(key: String!, value: JSON!, context: String, w: Int, condition: WriteCondition, ttlSeconds: Int): WriteResult!');
+  assert.equal(
+    signature(m, 'put'),
+    'put(key: String!, value: JSON!, context: String, w: Int, condition: WriteCondition, ttlSeconds: Int): WriteResult!',
+  );
   assert.equal(signature(m, 'delete'), 'delete(key: String!, context: String, w: Int, condition: DeleteCondition): WriteResult!');
   const values = (name: string) => (schema.getType(name) as GraphQLEnumType).getValues().map((v) => v.name);
   assert.deepEqual(values('WriteCondition'), ['CURRENT', 'ABSENT']);

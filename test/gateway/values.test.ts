@@ -22,6 +22,9 @@ test('values: JSON comes back as written; text and bytes other clients wrote com
     fc.tuple(fc.json(), fc.constantFrom('', 'x', ' ', '}')).map(([j, tail]) => j + tail),
     fc.constantFrom('true', 'truex', ' null ', 'nul', '-', '-x', '[', '{', '"', '1e', ' 12 ', 'été'),
   );
-  fc.assert(fc.property(nearJson, (s) => assert.deepEqual(decodeValue(Buffer.from(s, 'utf8')), naive(Buffer.from(s, 'utf8')))), { numRuns: 2000 });
+  fc.assert(
+    fc.property(nearJson, (s) => assert.deepEqual(decodeValue(Buffer.from(s, 'utf8')), naive(Buffer.from(s, 'utf8')))),
+    { numRuns: 2000 },
+  );
   fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), (b) => assert.deepEqual(decodeValue(b), naive(b))), { numRuns: 2000 });
 });

@@ -36,7 +36,13 @@ export async function withCluster(
   try {
     await cluster.start();
     const identity = loadIdentity(cluster.identity('observer', 'peer'));
-    client = await DynamoClient.connect({ seeds: cluster.seeds, cluster: cluster.cluster, identity, timeoutMs: 5000, tls: cluster.clientTls });
+    client = await DynamoClient.connect({
+      seeds: cluster.seeds,
+      cluster: cluster.cluster,
+      identity,
+      timeoutMs: 5000,
+      tls: cluster.clientTls,
+    });
     await body({ cluster, client, dataDir });
   } finally {
     client?.close();

@@ -136,7 +136,9 @@ export class NetnsNetwork {
   static async create(): Promise<NetnsNetwork> {
     if (process.platform !== 'linux') throw new NetnsUnavailable(`network namespaces need Linux (this is ${process.platform})`);
     if (process.getuid?.() !== 0) {
-      throw new NetnsUnavailable(`network namespaces need root (CAP_SYS_ADMIN and CAP_NET_ADMIN); this process runs as uid ${process.getuid?.()}. Run the test as root (CI does), e.g. sudo -E npm run test:netns`);
+      throw new NetnsUnavailable(
+        `network namespaces need root (CAP_SYS_ADMIN and CAP_NET_ADMIN); this process runs as uid ${process.getuid?.()}. Run the test as root (CI does), e.g. sudo -E npm run test:netns`,
+      );
     }
     try {
       await ip(['-V']);
@@ -144,7 +146,8 @@ export class NetnsNetwork {
       throw new NetnsUnavailable(`iproute2's ip command is missing or fails (${(e as Error).message}); install iproute2`);
     }
     const stale = await removeStaleNamespaces();
-    if (stale.length > 0) process.stdout.write(`# network: removed what earlier runs whose process is gone left behind: ${stale.join(', ')}\n`);
+    if (stale.length > 0)
+      process.stdout.write(`# network: removed what earlier runs whose process is gone left behind: ${stale.join(', ')}\n`);
     const subnet = await freeSubnet();
     const network = new NetnsNetwork(subnet);
     register(network);
@@ -173,7 +176,9 @@ export class NetnsNetwork {
       );
       network.#method =
         `namespaces + veths into a bridge in namespace ${sw} (${subnet}.0/24; the test process at ${network.hostIp} through ${network.#uplink}) + blackhole or prohibit routes for partitions, link down for isolation` +
-        (network.#netem ? ' (tc netem works here but is not used: no delay or loss is injected)' : ' (no netem here: tc netem is unavailable, so no delay or loss is injected)');
+        (network.#netem
+          ? ' (tc netem works here but is not used: no delay or loss is injected)'
+          : ' (no netem here: tc netem is unavailable, so no delay or loss is injected)');
       return network;
     } catch (e) {
       network.destroy();
@@ -280,7 +285,12 @@ export class NetnsNetwork {
 
 function killNamespace(ns: string): void {
   try {
-    const pids = execFileSync('ip', ['netns', 'pids', ns], { timeout: 5000, killSignal: 'SIGKILL', encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const pids = execFileSync('ip', ['netns', 'pids', ns], {
+      timeout: 5000,
+      killSignal: 'SIGKILL',
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     for (const pid of pids.split(/\s+/).filter(Boolean)) {
       try {
         process.kill(Number(pid), 'SIGKILL');
@@ -421,25 +431,47 @@ export class NetnsCluster {
     if (this.running(id)) return;
     const o = this.#o;
     const args = [
-      'netns', 'exec', n.host.ns,
+      'netns',
+      'exec',
+      n.host.ns,
       process.execPath,
       ...TS_NODE_ARGS,
       join(ROOT, 'bin/storage-node.ts'),
-      '--id', id,
-      ...(n.initial ? ['--nodes', this.nodeList] : ['--seeds', this.nodes.filter((x) => x.id !== id).map((x) => `${x.id}=${x.address}`).join(',')]),
-      '--listen', n.address,
-      '--cluster', this.cluster,
-      '--data-dir', join(o.dataDir, id),
-      '--partitions', String(o.partitions ?? 64),
-      '--n', String(o.n ?? 3),
-      '--r', String(o.r ?? 2),
-      '--w', String(o.w ?? 2),
+      '--id',
+      id,
+      ...(n.initial
+        ? ['--nodes', this.nodeList]
+        : [
+            '--seeds',
+            this.nodes
+              .filter((x) => x.id !== id)
+              .map((x) => `${x.id}=${x.address}`)
+              .join(','),
+          ]),
+      '--listen',
+      n.address,
+      '--cluster',
+      this.cluster,
+      '--data-dir',
+      join(o.dataDir, id),
+      '--partitions',
+      String(o.partitions ?? 64),
+      '--n',
+      String(o.n ?? 3),
+      '--r',
+      String(o.r ?? 2),
+      '--w',
+      String(o.w ?? 2),
       ...(o.flags ?? []),
     ];
     const log = o.output === 'inherit' ? null : openSync(this.logOf(id), 'a');
     try {
       // `ip netns exec` execs the command in place, so the child's pid is the node's and signals reach it
-      const child = spawn('ip', args, { cwd: ROOT, env: { ...process.env, DYNAMO_SECRET: o.secret }, stdio: ['ignore', log ?? 'inherit', log ?? 'inherit'] });
+      const child = spawn('ip', args, {
+        cwd: ROOT,
+        env: { ...process.env, DYNAMO_SECRET: o.secret },
+        stdio: ['ignore', log ?? 'inherit', log ?? 'inherit'],
+      });
       n.process = child;
       await waitHealthy(n.address, child, timeoutMs);
     } finally {

@@ -68,13 +68,37 @@ export async function startRedisCluster(ports: readonly number[]): Promise<Redis
   try {
     for (const port of ports) {
       mkdirSync(join(dir, String(port)));
-      servers.set(port, server([...COMMON, '--port', String(port), '--dir', join(dir, String(port)), '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000']));
+      servers.set(
+        port,
+        server([
+          ...COMMON,
+          '--port',
+          String(port),
+          '--dir',
+          join(dir, String(port)),
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          'nodes.conf',
+          '--cluster-node-timeout',
+          '2000',
+        ]),
+      );
     }
     for (const port of ports) await waitFor(`redis-server on ${port}`, () => answers(port), 10_000);
-    const create = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
+    const create = spawnSync(
+      'redis-cli',
+      ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
     if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
     for (const port of ports) {
-      await waitFor(`cluster_state:ok on ${port}`, async () => String(await info(port, ['CLUSTER', 'INFO'])).includes('cluster_state:ok'), 20_000, 100);
+      await waitFor(
+        `cluster_state:ok on ${port}`,
+        async () => String(await info(port, ['CLUSTER', 'INFO'])).includes('cluster_state:ok'),
+        20_000,
+        100,
+      );
     }
   } catch (e) {
     await stop();
@@ -93,7 +117,12 @@ export interface SentinelServers extends RedisServers {
  * them as `name`: the primary is judged down after 1 s without answers, and a majority of the
  * sentinels promotes the replica.
  */
-export async function startSentinels(name: string, primary: number, replica: number, sentinels: readonly number[]): Promise<SentinelServers> {
+export async function startSentinels(
+  name: string,
+  primary: number,
+  replica: number,
+  sentinels: readonly number[],
+): Promise<SentinelServers> {
   const dir = mkdtempSync(join(tmpdir(), 'dynamo-redis-sentinel-'));
   const servers = new Map<number, ChildProcess>();
   const stop = stopper(dir, servers);
@@ -104,8 +133,16 @@ export async function startSentinels(name: string, primary: number, replica: num
   try {
     for (const port of [primary, replica]) mkdirSync(join(dir, String(port)));
     servers.set(primary, server([...COMMON, '--port', String(primary), '--dir', join(dir, String(primary))]));
-    servers.set(replica, server([...COMMON, '--port', String(replica), '--dir', join(dir, String(replica)), '--replicaof', '127.0.0.1', String(primary)]));
-    await waitFor('the replica in sync', async () => /master_link_status:up/.test(String(await info(replica, ['INFO', 'replication']))), 20_000, 100);
+    servers.set(
+      replica,
+      server([...COMMON, '--port', String(replica), '--dir', join(dir, String(replica)), '--replicaof', '127.0.0.1', String(primary)]),
+    );
+    await waitFor(
+      'the replica in sync',
+      async () => /master_link_status:up/.test(String(await info(replica, ['INFO', 'replication']))),
+      20_000,
+      100,
+    );
     const quorum = Math.floor(sentinels.length / 2) + 1;
     for (const port of sentinels) {
       // a sentinel rewrites its configuration file, so each has its own
@@ -126,11 +163,16 @@ export async function startSentinels(name: string, primary: number, replica: num
       servers.set(port, spawn('redis-server', [conf, '--sentinel'], { stdio: quiet }));
     }
     for (const port of sentinels) {
-      await waitFor(`sentinel ${port} sees the replica and the other sentinels`, async () => {
-        const replicas = (await info(port, ['SENTINEL', 'replicas', name])) as unknown[];
-        const others = (await info(port, ['SENTINEL', 'sentinels', name])) as unknown[];
-        return replicas.length === 1 && others.length === sentinels.length - 1;
-      }, 30_000, 200);
+      await waitFor(
+        `sentinel ${port} sees the replica and the other sentinels`,
+        async () => {
+          const replicas = (await info(port, ['SENTINEL', 'replicas', name])) as unknown[];
+          const others = (await info(port, ['SENTINEL', 'sentinels', name])) as unknown[];
+          return replicas.length === 1 && others.length === sentinels.length - 1;
+        },
+        30_000,
+        200,
+      );
     }
   } catch (e) {
     await stop();

@@ -20,7 +20,8 @@ export interface SseResult {
   readonly errors?: { message: string; extensions?: { code?: string } }[];
 }
 
-export const WATCH = `subscription($keys: [String!]!, $contexts: [String]) { watch(keys: $keys, contexts: $contexts) { key siblings { value deleted dot writtenAt } context } }`;
+export const WATCH =
+  `subscription($keys: [String!]!, $contexts: [String]) { watch(keys: $keys, contexts: $contexts) { key siblings { value deleted dot writtenAt } context } }`;
 
 export class Watch {
   readonly results: SseResult[] = [];
@@ -34,7 +35,12 @@ export class Watch {
     this.#abort = abort;
   }
 
-  static async open(url: string, keys: readonly string[], contexts?: readonly (string | null)[], headers: Record<string, string> = {}): Promise<Watch> {
+  static async open(
+    url: string,
+    keys: readonly string[],
+    contexts?: readonly (string | null)[],
+    headers: Record<string, string> = {},
+  ): Promise<Watch> {
     const abort = new AbortController();
     const res = await fetch(url, {
       method: 'POST',
@@ -97,8 +103,14 @@ export class Watch {
           const block = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
           const lines = block.split('\n');
-          const event = lines.find((l) => l.startsWith('event:'))?.slice(6).trim();
-          const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
+          const event = lines
+            .find((l) => l.startsWith('event:'))
+            ?.slice(6)
+            .trim();
+          const data = lines
+            .filter((l) => l.startsWith('data:'))
+            .map((l) => l.slice(5).trim())
+            .join('\n');
           if (event === 'next' && data) this.results.push(JSON.parse(data) as SseResult);
           this.#wake();
         }

@@ -19,36 +19,57 @@ export interface TestStack extends TestCluster {
 }
 
 export async function withStack(
-  options: { nodes: number; basePort: number; gatewayPort: number; gatewayArgs?: string[]; gatewayEnv?: Record<string, string>; nodeEnv?: Record<string, string> },
+  options: {
+    nodes: number;
+    basePort: number;
+    gatewayPort: number;
+    gatewayArgs?: string[];
+    gatewayEnv?: Record<string, string>;
+    nodeEnv?: Record<string, string>;
+  },
   body: (s: TestStack) => Promise<void>,
 ): Promise<void> {
-  await withCluster({ nodes: options.nodes, basePort: options.basePort, ...(options.nodeEnv ? { env: options.nodeEnv } : {}) }, async (t) => {
-    let gateway: ChildProcess | undefined;
-    try {
-      gateway = await startService({
-        entry: 'bin/gateway.ts',
-        args: ['--port', String(options.gatewayPort), '--seeds', t.cluster.seeds.join(','), ...(options.gatewayArgs ?? [])],
-        // an admin identity: the tests use the gateway's admin fields (ring changes, replicas, hints)
-        env: { DYNAMO_IDENTITY: t.cluster.identity('gateway', 'admin'), DYNAMO_SECRET: '', GATEWAY_CONTEXT_KEYS: TEST_CONTEXT_KEY, ADMIN_TOKEN: TEST_ADMIN_TOKEN, GATEWAY_LOG_LEVEL: 'warn', ...options.gatewayEnv },
-        health: `127.0.0.1:${options.gatewayPort}`,
-        output: process.env.NODE_OUTPUT === '1' ? 'inherit' : 'ignore',
-      });
-      const url = `http://127.0.0.1:${options.gatewayPort}/graphql`;
-      const gql = async <T,>(query: string, variables?: Record<string, unknown>, headers: Record<string, string> = {}): Promise<GqlResult<T>> => {
-        const res = await fetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
-          body: JSON.stringify({ query, variables }),
+  await withCluster(
+    { nodes: options.nodes, basePort: options.basePort, ...(options.nodeEnv ? { env: options.nodeEnv } : {}) },
+    async (t) => {
+      let gateway: ChildProcess | undefined;
+      try {
+        gateway = await startService({
+          entry: 'bin/gateway.ts',
+          args: ['--port', String(options.gatewayPort), '--seeds', t.cluster.seeds.join(','), ...(options.gatewayArgs ?? [])],
+          // an admin identity: the tests use the gateway's admin fields (ring changes, replicas, hints)
+          env: {
+            DYNAMO_IDENTITY: t.cluster.identity('gateway', 'admin'),
+            DYNAMO_SECRET: '',
+            GATEWAY_CONTEXT_KEYS: TEST_CONTEXT_KEY,
+            ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+            GATEWAY_LOG_LEVEL: 'warn',
+            ...options.gatewayEnv,
+          },
+          health: `127.0.0.1:${options.gatewayPort}`,
+          output: process.env.NODE_OUTPUT === '1' ? 'inherit' : 'ignore',
         });
-        const json = (await res.json()) as GqlResult<T>;
-        return { ...json, status: res.status };
-      };
-      await waitReady(url);
-      await body({ ...t, url, gql });
-    } finally {
-      await stopProcess(gateway);
-    }
-  });
+        const url = `http://127.0.0.1:${options.gatewayPort}/graphql`;
+        const gql = async <T>(
+          query: string,
+          variables?: Record<string, unknown>,
+          headers: Record<string, string> = {},
+        ): Promise<GqlResult<T>> => {
+          const res = await fetch(url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
+            body: JSON.stringify({ query, variables }),
+          });
+          const json = (await res.json()) as GqlResult<T>;
+          return { ...json, status: res.status };
+        };
+        await waitReady(url);
+        await body({ ...t, url, gql });
+      } finally {
+        await stopProcess(gateway);
+      }
+    },
+  );
 }
 
 async function waitReady(url: string): Promise<void> {

@@ -11,7 +11,9 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
       last = e;
     }
     if (performance.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`,
+      );
     }
     await new Promise((r) => setTimeout(r, everyMs));
   }

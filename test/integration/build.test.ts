@@ -46,13 +46,25 @@ test('npm run build: dist/ holds JavaScript importing JavaScript, with declarati
   assert.deepEqual(launcher.TS_NODE_ARGS, [], 'no tsx for compiled entry points');
   assert.equal(launcher.entryPoint('bin/gateway.ts'), join(ROOT, 'dist/bin/gateway.js'));
   const dir = mkdtempSync(join(tmpdir(), 'build-'));
-  const cluster = new launcher.LocalCluster({ nodes: 1, basePort: 7871, dataDir: dir, secret: TEST_SECRET, partitions: 8, n: 1, r: 1, w: 1 });
+  const cluster = new launcher.LocalCluster({
+    nodes: 1,
+    basePort: 7871,
+    dataDir: dir,
+    secret: TEST_SECRET,
+    partitions: 8,
+    n: 1,
+    r: 1,
+    w: 1,
+  });
   try {
     await cluster.start();
     const node = cluster.node('n1').process!;
     assert.deepEqual(node.spawnargs.slice(1, 2), [join(ROOT, 'dist/bin/storage-node.js')]);
     // and the compiled CLI writes and reads through it
-    const cli = (...args: string[]) => plainNode([join(ROOT, 'bin/dynamo.js'), '--seeds', cluster.seeds.join(','), '--cluster', cluster.cluster, ...args], { DYNAMO_SECRET: TEST_SECRET });
+    const cli = (...args: string[]) =>
+      plainNode([join(ROOT, 'bin/dynamo.js'), '--seeds', cluster.seeds.join(','), '--cluster', cluster.cluster, ...args], {
+        DYNAMO_SECRET: TEST_SECRET,
+      });
     const put = cli('put', 'built', 'compiled');
     assert.equal(put.status, 0, put.stderr);
     const get = cli('get', 'built', '--json');

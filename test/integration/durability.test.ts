@@ -16,7 +16,14 @@ const output = process.env.NODE_OUTPUT === '1' ? 'inherit' : 'ignore';
 
 test('buffered durability: a node killed without a clean stop comes back as a new actor; one stopped cleanly keeps its actor', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'buffered-'));
-  const cluster = new LocalCluster({ nodes: 3, basePort: 7941, dataDir: dir, secret: TEST_SECRET, output, flags: ['--durability', 'buffered'] });
+  const cluster = new LocalCluster({
+    nodes: 3,
+    basePort: 7941,
+    dataDir: dir,
+    secret: TEST_SECRET,
+    output,
+    flags: ['--durability', 'buffered'],
+  });
   let client: DynamoClient | undefined;
   try {
     await cluster.start();

@@ -36,49 +36,74 @@ test('expiry through the gateway, a node and the CLI, on a real cluster', async 
       return r.data!;
     };
     const read = async (key: string, r = 2) => ok(await gql(GET, { key, r })).get as Read;
-    const copies = async (key: string) => new Map((await client.replicas(key)).filter((c) => c.hintFor === null).map((c) => [c.node, live(c.set)]));
+    const copies = async (key: string) =>
+      new Map((await client.replicas(key)).filter((c) => c.hintFor === null).map((c) => [c.node, live(c.set)]));
 
-    await t.test('a value reads as present until its time, then as absent; a replica that missed the delete gets it by read repair', async () => {
-      const key = 'e:session';
-      const written = ok(await gql(PUT, { key, value: { user: 'ada' }, ttl: 2 })).put as { dot: string };
-      const before = await read(key);
-      assert.equal(before.found, true);
-      assert.deepEqual(before.siblings.map((s) => [s.value, s.dot]), [[{ user: 'ada' }, written.dot]]);
-      const expiresAt = Date.parse(before.siblings[0]!.expiresAt!);
-      assert.ok(expiresAt > Date.now() && expiresAt <= Date.now() + 2100, `expires at ${before.siblings[0]!.expiresAt}`);
-      assert.deepEqual(live((await client.get(key)).siblings), ['{"user":"ada"}']);
-      await waitFor('every replica holds the value', async () => [...(await copies(key)).values()].every((v) => v.length === 1));
+    await t.test(
+      'a value reads as present until its time, then as absent; a replica that missed the delete gets it by read repair',
+      async () => {
+        const key = 'e:session';
+        const written = ok(await gql(PUT, { key, value: { user: 'ada' }, ttl: 2 })).put as { dot: string };
+        const before = await read(key);
+        assert.equal(before.found, true);
+        assert.deepEqual(
+          before.siblings.map((s) => [s.value, s.dot]),
+          [[{ user: 'ada' }, written.dot]],
+        );
+        const expiresAt = Date.parse(before.siblings[0]!.expiresAt!);
+        assert.ok(expiresAt > Date.now() && expiresAt <= Date.now() + 2100, `expires at ${before.siblings[0]!.expiresAt}`);
+        assert.deepEqual(live((await client.get(key)).siblings), ['{"user":"ada"}']);
+        await waitFor('every replica holds the value', async () => [...(await copies(key)).values()].every((v) => v.length === 1));
 
-      // n3 is down while the value expires and is turned into a tombstone: it keeps the live copy on disk
-      await cluster.signal('n3', 'SIGTERM');
-      const after = await waitFor('the value reads as absent', async () => {
-        const r = await read(key);
-        return r.found ? null : r;
-      }, 10_000, 100);
-      // the expired version is shown as its tombstone: the same dot, so the context still covers it
-      assert.deepEqual(after.siblings.find((s) => s.dot === written.dot), { value: null, deleted: true, dot: written.dot, expiresAt: before.siblings[0]!.expiresAt });
-      await waitFor('n1 and n2 hold a tombstone in its place', async () => {
-        const c = await copies(key);
-        return c.get('n1')?.length === 0 && c.get('n2')?.length === 0;
-      });
-      const n1 = (await client.replicas(key)).find((c) => c.node === 'n1')!;
-      assert.deepEqual(n1.set.map((v) => [v.deleted, `${v.dot.actor}:${v.dot.counter}`]), [[true, written.dot]], 'the version itself, deleted: not a dropped key');
+        // n3 is down while the value expires and is turned into a tombstone: it keeps the live copy on disk
+        await cluster.signal('n3', 'SIGTERM');
+        const after = await waitFor(
+          'the value reads as absent',
+          async () => {
+            const r = await read(key);
+            return r.found ? null : r;
+          },
+          10_000,
+          100,
+        );
+        // the expired version is shown as its tombstone: the same dot, so the context still covers it
+        assert.deepEqual(
+          after.siblings.find((s) => s.dot === written.dot),
+          { value: null, deleted: true, dot: written.dot, expiresAt: before.siblings[0]!.expiresAt },
+        );
+        await waitFor('n1 and n2 hold a tombstone in its place', async () => {
+          const c = await copies(key);
+          return c.get('n1')?.length === 0 && c.get('n2')?.length === 0;
+        });
+        const n1 = (await client.replicas(key)).find((c) => c.node === 'n1')!;
+        assert.deepEqual(
+          n1.set.map((v) => [v.deleted, `${v.dot.actor}:${v.dot.counter}`]),
+          [[true, written.dot]],
+          'the version itself, deleted: not a dropped key',
+        );
 
-      await cluster.startNode('n3');
-      assert.deepEqual((await copies(key)).get('n3'), ['{"user":"ada"}'], 'a replica never drops an expired version by itself');
-      // read back from n3's LMDB after its restart: the record keeps the expiry time, the same on every replica
-      const n3 = (await client.replicas(key)).find((c) => c.node === 'n3' && c.hintFor === null)!;
-      assert.equal(n3.set[0]!.expiresAt, expiresAt);
-      const full = await client.get(key, { r: 3 });
-      assert.deepEqual(live(full.siblings), []);
-      await waitFor('read repair brings the tombstone to n3', async () => (await copies(key)).get('n3')?.length === 0);
-      assert.equal((await read(key, 3)).found, false);
+        await cluster.startNode('n3');
+        assert.deepEqual((await copies(key)).get('n3'), ['{"user":"ada"}'], 'a replica never drops an expired version by itself');
+        // read back from n3's LMDB after its restart: the record keeps the expiry time, the same on every replica
+        const n3 = (await client.replicas(key)).find((c) => c.node === 'n3' && c.hintFor === null)!;
+        assert.equal(n3.set[0]!.expiresAt, expiresAt);
+        const full = await client.get(key, { r: 3 });
+        assert.deepEqual(live(full.siblings), []);
+        await waitFor('read repair brings the tombstone to n3', async () => (await copies(key)).get('n3')?.length === 0);
+        assert.equal((await read(key, 3)).found, false);
 
-      // a later write without a TTL lives on, through reads that repair
-      const later = ok(await gql(PUT, { key, value: { user: 'eve' } })).put as { dot: string };
-      for (let i = 0; i < 3; i++) assert.deepEqual((await read(key, 3)).siblings.filter((s) => !s.deleted).map((s) => s.dot), [later.dot]);
-      await waitFor('every replica holds the later write', async () => [...(await copies(key)).values()].every((v) => v.length === 1 && v[0] === '{"user":"eve"}'));
-    });
+        // a later write without a TTL lives on, through reads that repair
+        const later = ok(await gql(PUT, { key, value: { user: 'eve' } })).put as { dot: string };
+        for (let i = 0; i < 3; i++)
+          assert.deepEqual(
+            (await read(key, 3)).siblings.filter((s) => !s.deleted).map((s) => s.dot),
+            [later.dot],
+          );
+        await waitFor('every replica holds the later write', async () =>
+          [...(await copies(key)).values()].every((v) => v.length === 1 && v[0] === '{"user":"eve"}'),
+        );
+      },
+    );
 
     await t.test('only the expired sibling vanishes: a concurrent write without a TTL survives it', async () => {
       const key = 'e:cart';
@@ -108,17 +133,46 @@ test('expiry through the gateway, a node and the CLI, on a real cluster', async 
       }
       const typed = await gql(`mutation { counterIncrement(key: "e:n", by: 1, ttlSeconds: 5) }`);
       assert.match(typed.errors?.[0]?.message ?? '', /Unknown argument "ttlSeconds" on field "Mutation.counterIncrement"/);
-      await assert.rejects(client.put('e:bad', Buffer.from('x'), { ttlSeconds: 1.5 }), (e: StoreError) => e.code === 'BAD_REQUEST' && /from 1 to 315360000/.test(e.message));
+      await assert.rejects(
+        client.put('e:bad', Buffer.from('x'), { ttlSeconds: 1.5 }),
+        (e: StoreError) => e.code === 'BAD_REQUEST' && /from 1 to 315360000/.test(e.message),
+      );
       await assert.rejects(client.delete('e:bad', { ttlSeconds: 5 }), /ttlSeconds is for a put/);
       // a node refuses a TTL on a typed operation as a malformed put, whoever sends it
-      const typedPut = { type: 'put', key: 'e:n', value: new Uint8Array(0), deleted: false, context: null, w: 0, pw: 0, op: { type: 'counter', by: 1 }, ttlSeconds: 5 } as const;
-      await assert.rejects(client.request('n1', typedPut), (e: StoreError) => e.code === 'PROTOCOL' && /a TTL is for a put of a value: not a delete or a typed operation/.test(e.message));
+      const typedPut = {
+        type: 'put',
+        key: 'e:n',
+        value: new Uint8Array(0),
+        deleted: false,
+        context: null,
+        w: 0,
+        pw: 0,
+        op: { type: 'counter', by: 1 },
+        ttlSeconds: 5,
+      } as const;
+      await assert.rejects(
+        client.request('n1', typedPut),
+        (e: StoreError) => e.code === 'PROTOCOL' && /a TTL is for a put of a value: not a delete or a typed operation/.test(e.message),
+      );
       assert.equal((await read('e:bad')).found, false, 'nothing was written');
 
       const cli = (...args: string[]) =>
-        run(process.execPath, [...TS_NODE_ARGS, join(ROOT, 'bin/dynamo.ts'), '--seeds', cluster.seeds.join(','), '--cluster', cluster.cluster, '--json', ...args], {
-          env: { ...process.env, DYNAMO_SECRET: TEST_SECRET },
-        }).then(
+        run(
+          process.execPath,
+          [
+            ...TS_NODE_ARGS,
+            join(ROOT, 'bin/dynamo.ts'),
+            '--seeds',
+            cluster.seeds.join(','),
+            '--cluster',
+            cluster.cluster,
+            '--json',
+            ...args,
+          ],
+          {
+            env: { ...process.env, DYNAMO_SECRET: TEST_SECRET },
+          },
+        ).then(
           (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
           (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout, err: e.stderr }),
         );

@@ -22,7 +22,11 @@ const version = (actor: string, counter: number, past: [string, number][] = [], 
 async function stored(client: DynamoClient, key: string, node = 'n1'): Promise<string> {
   const r = await client.request(node, { type: 'inspect', key });
   assert.equal(r.type, 'inspectReply');
-  return JSON.stringify(r.type === 'inspectReply' ? { own: r.own.map((v) => [v.dot, [...v.past], Buffer.from(v.value).toString()]), hints: r.hints.length } : null);
+  return JSON.stringify(
+    r.type === 'inspectReply'
+      ? { own: r.own.map((v) => [v.dot, [...v.past], Buffer.from(v.value).toString()]), hints: r.hints.length }
+      : null,
+  );
 }
 
 async function assertRefused(request: Promise<Reply>, pattern: RegExp): Promise<void> {
@@ -40,9 +44,23 @@ test('replicaWrite, hinted writes and keysMerge with forged sets are refused wit
     const forged: [string, SiblingSet, RegExp][] = [
       ['duplicate dots', [version('x@e', 5), version('x@e', 5)], /dot x@e:5 appears twice/],
       ['a member superseding another', [version('x@e', 5), version('y@e', 1, [['x@e', 5]])], /version y@e:1 supersedes its sibling x@e:5/],
-      ['a counter of the node\'s own actor it never handed out', [version(actor, counter + 1_000_000)], /of this node, which has handed out counters up to/],
-      ['a past naming the node\'s own actor far ahead', [version('x@e', 1, [[actor, 2 ** 40]])], /of this node/],
-      ['too many actors', [version('x@e', 1, Array.from({ length: 70 }, (_, i): [string, number] => [`a${i}@e`, 1]))], /names 71 actors/],
+      [
+        "a counter of the node's own actor it never handed out",
+        [version(actor, counter + 1_000_000)],
+        /of this node, which has handed out counters up to/,
+      ],
+      ["a past naming the node's own actor far ahead", [version('x@e', 1, [[actor, 2 ** 40]])], /of this node/],
+      [
+        'too many actors',
+        [
+          version(
+            'x@e',
+            1,
+            Array.from({ length: 70 }, (_, i): [string, number] => [`a${i}@e`, 1]),
+          ),
+        ],
+        /names 71 actors/,
+      ],
     ];
     for (const [what, set, pattern] of forged) {
       await assertRefused(client.request('n1', { type: 'replicaWrite', key: 'victim', hintFor: null, set }), pattern);
@@ -50,13 +68,27 @@ test('replicaWrite, hinted writes and keysMerge with forged sets are refused wit
       // the same set as a hint for another owner, and in a batch beside a good entry
       await assertRefused(client.request('n1', { type: 'replicaWrite', key: 'victim', hintFor: 'n9', set }), pattern);
       const good = version('z@e', 1, [], 'would be merged');
-      await assertRefused(client.request('n1', { type: 'keysMerge', entries: [{ key: 'bystander', set: [good] }, { key: 'victim', set }] }), pattern);
+      await assertRefused(
+        client.request('n1', {
+          type: 'keysMerge',
+          entries: [
+            { key: 'bystander', set: [good] },
+            { key: 'victim', set },
+          ],
+        }),
+        pattern,
+      );
       assert.equal(await stored(client, 'victim'), before, `${what}: nothing was hinted or merged`);
       assert.equal(await stored(client, 'bystander'), bystander, `${what}: a batch with a forged entry changes none of its keys`);
     }
 
     // a well-formed set from another replica is still merged
-    const ok = await client.request('n1', { type: 'replicaWrite', key: 'victim', hintFor: null, set: [version('peer@e', 1, [], 'concurrent')] });
+    const ok = await client.request('n1', {
+      type: 'replicaWrite',
+      key: 'victim',
+      hintFor: null,
+      set: [version('peer@e', 1, [], 'concurrent')],
+    });
     assert.equal(ok.type, 'ack');
     const read = await client.get('victim');
     assert.deepEqual(read.siblings.map((v) => JSON.parse(Buffer.from(v.value).toString()) as string).sort(), ['concurrent', 'real']);
@@ -87,15 +119,34 @@ test('a counter of another node\'s actor above its advertised lease plus one blo
       const pattern = new RegExp(`names dot ${n2.actor}(\\.3)?:\\d+, above the counters its node has leased and advertised`);
       await assertRefused(client.request('n1', { type: 'replicaWrite', key: 'victim', hintFor: null, set }), pattern);
       await assertRefused(client.request('n1', { type: 'replicaWrite', key: 'victim', hintFor: 'n9', set }), pattern);
-      await assertRefused(client.request('n1', { type: 'keysMerge', entries: [{ key: 'bystander', set: [version('z@e', 1, [], 'would be merged')] }, { key: 'victim', set }] }), pattern);
+      await assertRefused(
+        client.request('n1', {
+          type: 'keysMerge',
+          entries: [
+            { key: 'bystander', set: [version('z@e', 1, [], 'would be merged')] },
+            { key: 'victim', set },
+          ],
+        }),
+        pattern,
+      );
       assert.equal(await stored(client, 'victim'), before, `${what}: the stored set is unchanged`);
       assert.equal(await stored(client, 'bystander'), bystander, `${what}: nothing of the batch was merged`);
     }
 
     // an actor of n2 under an epoch nothing was heard for is not judged, and neither is a counter at the bound
-    const unheard = await client.request('n1', { type: 'replicaWrite', key: 'victim', hintFor: null, set: [version('n2@neverheard', 2 ** 40, [], 'unjudged')] });
+    const unheard = await client.request('n1', {
+      type: 'replicaWrite',
+      key: 'victim',
+      hintFor: null,
+      set: [version('n2@neverheard', 2 ** 40, [], 'unjudged')],
+    });
     assert.equal(unheard.type, 'ack');
-    const plausible = await client.request('n1', { type: 'replicaWrite', key: 'bystander', hintFor: null, set: [version(n2.actor, above - 1, [], 'plausible')] });
+    const plausible = await client.request('n1', {
+      type: 'replicaWrite',
+      key: 'bystander',
+      hintFor: null,
+      set: [version(n2.actor, above - 1, [], 'plausible')],
+    });
     assert.equal(plausible.type, 'ack');
     assert.match(await stored(client, 'bystander'), /plausible/);
 

@@ -35,7 +35,8 @@ test('a format-1 data directory is migrated in place: every record framed and ch
     const { engine, migrated } = await RecordEngine.open(raw, (store, key) => void corrupt.push(`${store} ${JSON.stringify(key)}`));
     assert.ok(migrated > before.data, `${migrated} records rewritten`);
     assert.deepEqual(corrupt, []);
-    for (const store of [raw.data, raw.hints, raw.meta]) for (const e of store.range()) assert.ok(unframe(e.value), `a record left bare: ${JSON.stringify(e.key)}`);
+    for (const store of [raw.data, raw.hints, raw.meta])
+      for (const e of store.range()) assert.ok(unframe(e.value), `a record left bare: ${JSON.stringify(e.key)}`);
     assert.equal([...raw.hints.range({ start: ['k'], end: ['l'] })].length, 0, 'the on-disk hint index is gone');
     assert.equal(raw.meta.get(['clean-shutdown']), undefined);
     assert.equal([...engine.data.range()].length, before.data);
@@ -56,16 +57,24 @@ test('a cluster of format-1 data directories starts on the current code: every v
   try {
     await cluster.start();
     client = await DynamoClient.connect({ seeds: cluster.seeds, cluster: cluster.cluster, secret: FIXTURE_SECRET, timeoutMs: 5000 });
-    await waitFor('the hints kept for n3 delivered', async () => (await Promise.all(client!.ring.members.map((m) => client!.status(m.id)))).every((s) => s.hints === 0), 30_000, 200);
+    await waitFor(
+      'the hints kept for n3 delivered',
+      async () => (await Promise.all(client!.ring.members.map((m) => client!.status(m.id)))).every((s) => s.hints === 0),
+      30_000,
+      200,
+    );
     const text = (v: { value: Uint8Array }) => Buffer.from(v.value).toString();
     for (let i = 0; i < 20; i++) assert.deepEqual((await client.get(`plain-${i}`, { r: 3 })).siblings.map(text), [JSON.stringify({ i })]);
-    for (let i = 0; i < 8; i++) assert.deepEqual((await client.get(`while-n3-down-${i}`, { r: 3 })).siblings.map(text), [JSON.stringify({ i })]);
+    for (let i = 0; i < 8; i++)
+      assert.deepEqual((await client.get(`while-n3-down-${i}`, { r: 3 })).siblings.map(text), [JSON.stringify({ i })]);
     const twins = await client.get('twins', { r: 3 });
     assert.deepEqual(twins.siblings.map(text).sort(), ['"left"', '"right"']);
     const gone = await client.get('gone', { r: 3 });
     assert.ok(gone.siblings.length === 1 && gone.siblings[0]!.deleted, 'the tombstone is still there');
     // n3 holds, in its own data, what was written for it while it was down
-    const forN3 = Array.from({ length: 8 }, (_, i) => `while-n3-down-${i}`).filter((k) => client!.view.primaries(client!.view.partitionOf(k)).includes('n3'));
+    const forN3 = Array.from({ length: 8 }, (_, i) => `while-n3-down-${i}`).filter((k) =>
+      client!.view.primaries(client!.view.partitionOf(k)).includes('n3'),
+    );
     assert.ok(forN3.length > 0);
     for (const k of forN3) {
       const copies = await client.replicas(k);
@@ -114,7 +123,15 @@ test('lmdb: a byte flipped in a real data file is never served; it is counted, t
     }, 10_000, 100);
     // a write coordinated by n1 goes on, as a new actor for that range
     await waitFor('n1 to hear from a majority of members', async () => (await client!.status('n1')).identityConfirmed, 10_000, 100);
-    const w = await client.request('n1', { type: 'put', key, value: Buffer.from('"after"'), deleted: false, context: contextOf(read.siblings), w: 3, pw: 0 });
+    const w = await client.request('n1', {
+      type: 'put',
+      key,
+      value: Buffer.from('"after"'),
+      deleted: false,
+      context: contextOf(read.siblings),
+      w: 3,
+      pw: 0,
+    });
     assert.ok(w.type === 'putReply' && /^n1@[a-z0-9]+\.\d+$/.test(w.dot.actor), JSON.stringify(w));
   } finally {
     client?.close();
@@ -139,7 +156,16 @@ test('format 3: a directory of format 2 is marked 3 without a rewrite, keeps rea
     const sets = [...engine.data.range()].map((e) => e.value);
     assert.equal(sets.length, keys);
     for (const bytes of sets) assert.ok(Buffer.from(encodeSet(decodeSet(Buffer.from(bytes)))).equals(bytes));
-    const expiring = [{ dot: { actor: 'n1@x', counter: 7 }, past: new Map([['n2@y', 3]]), deleted: false, writtenAt: 1_700_000_000_000, value: Buffer.from('v'), expiresAt: 1_700_000_060_000 }];
+    const expiring = [
+      {
+        dot: { actor: 'n1@x', counter: 7 },
+        past: new Map([['n2@y', 3]]),
+        deleted: false,
+        writtenAt: 1_700_000_000_000,
+        value: Buffer.from('v'),
+        expiresAt: 1_700_000_060_000,
+      },
+    ];
     await engine.data.put(['ttl-key'], encodeSet(expiring));
     await engine.flushed();
     await raw.close();
@@ -149,7 +175,10 @@ test('format 3: a directory of format 2 is marked 3 without a rewrite, keeps rea
     assert.equal(decodeSet(Buffer.from(reopened.engine.data.get(['ttl-key'])!))[0]!.expiresAt, 1_700_000_060_000);
     // a release that reads up to this format refuses a later one, rather than misread it
     await again.meta.put(['format'], frame(Buffer.from([4])));
-    await assert.rejects(RecordEngine.open(again, () => undefined), /the data directory has format 4; this node reads formats up to 3: run a newer version/);
+    await assert.rejects(
+      RecordEngine.open(again, () => undefined),
+      /the data directory has format 4; this node reads formats up to 3: run a newer version/,
+    );
     await again.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -47,12 +47,20 @@ test('gateway authentication: API keys, JWTs and the admin token, each scope fro
     JSON.stringify({
       [ALICE]: { name: 'alice', read: ['cart:alice:'], write: ['cart:alice:'] },
       // bob's entry holds only the digest of his token
-      [`sha256:${createHash('sha256').update(BOB).digest('hex')}`]: { name: 'bob', read: ['cart:bob:'], write: ['cart:bob:'], admin: false },
+      [`sha256:${createHash('sha256').update(BOB).digest('hex')}`]: {
+        name: 'bob',
+        read: ['cart:bob:'],
+        write: ['cart:bob:'],
+        admin: false,
+      },
       [READER]: { name: 'reader', read: ['cart:'], write: [] },
       [OPS]: { name: 'ops', read: [], write: [], admin: true },
     }),
   );
-  const jwt = (claims: Record<string, unknown>, o: { exp?: number | string; nbf?: number | string; iss?: string; aud?: string; sub?: string | null; key?: CryptoKey } = {}) => {
+  const jwt = (
+    claims: Record<string, unknown>,
+    o: { exp?: number | string; nbf?: number | string; iss?: string; aud?: string; sub?: string | null; key?: CryptoKey } = {},
+  ) => {
     let s = new SignJWT(claims)
       .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
       .setIssuedAt()
@@ -70,13 +78,29 @@ test('gateway authentication: API keys, JWTs and the admin token, each scope fro
         nodes: 1,
         basePort: 7341,
         gatewayPort: 4341,
-        gatewayEnv: { GATEWAY_API_KEYS_FILE: keys, GATEWAY_JWKS: jwks, GATEWAY_JWT_ISSUER: ISSUER, GATEWAY_JWT_AUDIENCE: AUDIENCE, GATEWAY_CORS_ORIGINS: ALLOWED_ORIGIN },
+        gatewayEnv: {
+          GATEWAY_API_KEYS_FILE: keys,
+          GATEWAY_JWKS: jwks,
+          GATEWAY_JWT_ISSUER: ISSUER,
+          GATEWAY_JWT_AUDIENCE: AUDIENCE,
+          GATEWAY_CORS_ORIGINS: ALLOWED_ORIGIN,
+        },
       },
       async ({ url }) => {
-        const call = async (query: string, variables: Record<string, unknown> = {}, token?: string | null, headers: Record<string, string> = {}): Promise<Answer> => {
+        const call = async (
+          query: string,
+          variables: Record<string, unknown> = {},
+          token?: string | null,
+          headers: Record<string, string> = {},
+        ): Promise<Answer> => {
           const res = await fetch(url, {
             method: 'POST',
-            headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+            headers: {
+              'content-type': 'application/json',
+              accept: 'application/graphql-response+json',
+              ...(token ? { authorization: `Bearer ${token}` } : {}),
+              ...headers,
+            },
             body: JSON.stringify({ query, variables }),
           });
           return { status: res.status, headers: res.headers, ...((await res.json()) as object) };
@@ -85,7 +109,8 @@ test('gateway authentication: API keys, JWTs and the admin token, each scope fro
           assert.equal(a.errors, undefined, JSON.stringify(a.errors));
           return a.data!;
         };
-        const metrics = (token?: string) => fetch(url.replace('/graphql', '/metrics'), { headers: token ? { authorization: `Bearer ${token}` } : {} });
+        const metrics = (token?: string) =>
+          fetch(url.replace('/graphql', '/metrics'), { headers: token ? { authorization: `Bearer ${token}` } : {} });
 
         await t.test('no credential, a malformed header or an unknown token: HTTP 401 UNAUTHENTICATED before anything runs', async () => {
           const none = await call('{ cluster { n } }');
@@ -139,28 +164,28 @@ test('gateway authentication: API keys, JWTs and the admin token, each scope fro
           const r = await call(MANY, { keys: ['cart:alice:2', 'cart:bob:1', 'cart:alice:3', 'secret'] }, ALICE);
           assert.equal(r.status, 200);
           assert.deepEqual(r.data!.getMany, [{ key: 'cart:alice:2', found: true }, null, { key: 'cart:alice:3', found: false }, null]);
-          assert.deepEqual(
-            r.errors!.map((e) => [e.path, e.extensions?.code]).sort(),
-            [
-              [['getMany', 1], 'FORBIDDEN'],
-              [['getMany', 3], 'FORBIDDEN'],
-            ],
-          );
+          assert.deepEqual(r.errors!.map((e) => [e.path, e.extensions?.code]).sort(), [
+            [['getMany', 1], 'FORBIDDEN'],
+            [['getMany', 3], 'FORBIDDEN'],
+          ]);
         });
 
-        await t.test('admin is a scope: an admin API key and the admin token open admin fields; data keys do not; the admin token is no data credential', async () => {
-          const alice = await call(ADMIN, {}, ALICE);
-          assert.equal(code(alice), 'FORBIDDEN');
-          assert.match(alice.errors![0]!.message, /no admin scope/);
-          assert.equal(ok(await call(ADMIN, {}, OPS)).admin.nodes.length, 1);
-          assert.equal(ok(await call(ADMIN, {}, TEST_ADMIN_TOKEN)).admin.nodes.length, 1);
-          assert.equal(code(await call('mutation { startSweep }', {}, ALICE)), 'FORBIDDEN');
-          const join = await call('mutation { joinNode(id: "n9", address: "127.0.0.1:7399") { version } }', {}, BOB);
-          assert.equal(code(join), 'FORBIDDEN');
-          // admin scope alone reads no data when data authentication is configured
-          assert.equal(code(await call(GET, { key: 'cart:alice:2' }, TEST_ADMIN_TOKEN)), 'FORBIDDEN');
-          assert.equal(code(await call(GET, { key: 'cart:alice:2' }, OPS)), 'FORBIDDEN');
-        });
+        await t.test(
+          'admin is a scope: an admin API key and the admin token open admin fields; data keys do not; the admin token is no data credential',
+          async () => {
+            const alice = await call(ADMIN, {}, ALICE);
+            assert.equal(code(alice), 'FORBIDDEN');
+            assert.match(alice.errors![0]!.message, /no admin scope/);
+            assert.equal(ok(await call(ADMIN, {}, OPS)).admin.nodes.length, 1);
+            assert.equal(ok(await call(ADMIN, {}, TEST_ADMIN_TOKEN)).admin.nodes.length, 1);
+            assert.equal(code(await call('mutation { startSweep }', {}, ALICE)), 'FORBIDDEN');
+            const join = await call('mutation { joinNode(id: "n9", address: "127.0.0.1:7399") { version } }', {}, BOB);
+            assert.equal(code(join), 'FORBIDDEN');
+            // admin scope alone reads no data when data authentication is configured
+            assert.equal(code(await call(GET, { key: 'cart:alice:2' }, TEST_ADMIN_TOKEN)), 'FORBIDDEN');
+            assert.equal(code(await call(GET, { key: 'cart:alice:2' }, OPS)), 'FORBIDDEN');
+          },
+        );
 
         await t.test('a JWT from the JWKS file carries its scopes in the "dynamo" claim', async () => {
           const carol = await jwt({ dynamo: { read: ['profile:carol:'], write: ['profile:carol:'] } });
@@ -176,26 +201,33 @@ test('gateway authentication: API keys, JWTs and the admin token, each scope fro
           assert.equal(code(await call(GET, { key: 'profile:carol:name' }, bare)), 'FORBIDDEN');
         });
 
-        await t.test('a JWT that is expired, not yet valid, for another issuer or audience, signed by another key, unsigned, without exp or sub, or with a malformed claim: 401', async () => {
-          const claim = { dynamo: { read: [''] } };
-          const now = Math.floor(Date.now() / 1000);
-          const cases: [string, string | Promise<string>, RegExp][] = [
-            ['expired', jwt(claim, { exp: now - 3600 }), /expired/],
-            ['not yet valid', jwt(claim, { nbf: now + 3600 }), /"nbf"/],
-            ['another issuer', jwt(claim, { iss: 'https://elsewhere.test' }), /"iss"/],
-            ['another audience', jwt(claim, { aud: 'someone-else' }), /"aud"/],
-            ['another key', jwt(claim, { key: stranger.privateKey }), /signature/],
-            ['unsigned', new UnsecuredJWT(claim).setIssuer(ISSUER).setAudience(AUDIENCE).setSubject('x').setExpirationTime('10m').encode(), /refused|key/],
-            ['no subject', jwt(claim, { sub: null }), /"sub"/],
-            ['malformed claim', jwt({ dynamo: { read: 'everything' } }), /"dynamo" claim is malformed/],
-          ];
-          for (const [what, token, why] of cases) {
-            const r = await call(GET, { key: 'k' }, await token);
-            assert.equal(r.status, 401, what);
-            assert.equal(code(r), 'UNAUTHENTICATED', what);
-            assert.match(r.errors![0]!.message, why, what);
-          }
-        });
+        await t.test(
+          'a JWT that is expired, not yet valid, for another issuer or audience, signed by another key, unsigned, without exp or sub, or with a malformed claim: 401',
+          async () => {
+            const claim = { dynamo: { read: [''] } };
+            const now = Math.floor(Date.now() / 1000);
+            const cases: [string, string | Promise<string>, RegExp][] = [
+              ['expired', jwt(claim, { exp: now - 3600 }), /expired/],
+              ['not yet valid', jwt(claim, { nbf: now + 3600 }), /"nbf"/],
+              ['another issuer', jwt(claim, { iss: 'https://elsewhere.test' }), /"iss"/],
+              ['another audience', jwt(claim, { aud: 'someone-else' }), /"aud"/],
+              ['another key', jwt(claim, { key: stranger.privateKey }), /signature/],
+              [
+                'unsigned',
+                new UnsecuredJWT(claim).setIssuer(ISSUER).setAudience(AUDIENCE).setSubject('x').setExpirationTime('10m').encode(),
+                /refused|key/,
+              ],
+              ['no subject', jwt(claim, { sub: null }), /"sub"/],
+              ['malformed claim', jwt({ dynamo: { read: 'everything' } }), /"dynamo" claim is malformed/],
+            ];
+            for (const [what, token, why] of cases) {
+              const r = await call(GET, { key: 'k' }, await token);
+              assert.equal(r.status, 401, what);
+              assert.equal(code(r), 'UNAUTHENTICATED', what);
+              assert.match(r.errors![0]!.message, why, what);
+            }
+          },
+        );
 
         await t.test('/metrics needs the admin scope: 401 without a credential, 403 with a data key, 200 for an admin key', async () => {
           assert.equal((await metrics()).status, 401);
@@ -211,7 +243,10 @@ test('gateway authentication: API keys, JWTs and the admin token, each scope fro
 
         await t.test('CORS: an allowed origin gets the CORS headers, any other origin none', async () => {
           const preflight = (origin: string) =>
-            fetch(url, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } });
+            fetch(url, {
+              method: 'OPTIONS',
+              headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+            });
           const allowed = await preflight(ALLOWED_ORIGIN);
           assert.equal(allowed.status, 204);
           assert.equal(allowed.headers.get('access-control-allow-origin'), ALLOWED_ORIGIN);

@@ -19,7 +19,12 @@ const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const KEY = 'hardening-key-0123456789abcdef';
 const OTHER = 'other-key-0123456789abcdef';
 const ADMIN_KEY = 'admin-key-0123456789abcdef';
-const BASE_ENV = { DYNAMO_SECRET: TEST_SECRET, GATEWAY_CONTEXT_KEYS: TEST_CONTEXT_KEY, ADMIN_TOKEN: TEST_ADMIN_TOKEN, GATEWAY_LOG_LEVEL: 'info' };
+const BASE_ENV = {
+  DYNAMO_SECRET: TEST_SECRET,
+  GATEWAY_CONTEXT_KEYS: TEST_CONTEXT_KEY,
+  ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+  GATEWAY_LOG_LEVEL: 'info',
+};
 
 /** A gateway process whose stderr is kept, for start-up checks (no cluster needed). */
 function spawnGateway(args: string[], env: Record<string, string>): { child: ChildProcess; output: () => string } {
@@ -42,11 +47,22 @@ async function exitOf(child: ChildProcess): Promise<number | null> {
 
 function writeKeys(dir: string): string {
   const file = join(dir, 'keys.json');
-  writeFileSync(file, JSON.stringify({ [KEY]: { name: 'svc', read: [''], write: [''] }, [OTHER]: { name: 'other', read: [''], write: [] }, [ADMIN_KEY]: { name: 'ops', admin: true } }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      [KEY]: { name: 'svc', read: [''], write: [''] },
+      [OTHER]: { name: 'other', read: [''], write: [] },
+      [ADMIN_KEY]: { name: 'ops', admin: true },
+    }),
+  );
   return file;
 }
 
-async function post(url: string, query: string, token?: string): Promise<{ status: number; headers: Headers; body: { data?: any; errors?: { message: string; extensions?: Record<string, any> }[] } }> {
+async function post(
+  url: string,
+  query: string,
+  token?: string,
+): Promise<{ status: number; headers: Headers; body: { data?: any; errors?: { message: string; extensions?: Record<string, any> }[] } }> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
@@ -66,7 +82,15 @@ test('start-up: production refuses to run without data authentication, says why,
     assert.match(bare.output(), /anyone who reaches the gateway could read and write every key/);
 
     const bad = join(dir, 'bad.json');
-    writeFileSync(bad, JSON.stringify({ short: { name: 'x', read: [] }, 'sha256:abc': { name: 'y' }, 'a-long-enough-token-123': { read: 'all' }, 'another-long-token-456': { name: 'x', admin: 'yes' } }));
+    writeFileSync(
+      bad,
+      JSON.stringify({
+        short: { name: 'x', read: [] },
+        'sha256:abc': { name: 'y' },
+        'a-long-enough-token-123': { read: 'all' },
+        'another-long-token-456': { name: 'x', admin: 'yes' },
+      }),
+    );
     const invalid = spawnGateway(['--port', '4351', '--api-keys', bad], { NODE_ENV: 'production' });
     assert.equal(await exitOf(invalid.child), 2);
     const said = invalid.output();
@@ -114,7 +138,14 @@ test('production: introspection and GraphiQL are off, data still answers; --admi
       const gateway = await startService({
         entry: 'bin/gateway.ts',
         args: ['--port', '4353', '--seeds', cluster.seeds.join(','), '--admin-listen', '127.0.0.1:4354'],
-        env: { ...BASE_ENV, GATEWAY_LOG_LEVEL: 'warn', NODE_ENV: 'production', GATEWAY_API_KEYS_FILE: writeKeys(dir), REDIS_URL: REDIS, REPAIR_QUEUE_PREFIX: prefix },
+        env: {
+          ...BASE_ENV,
+          GATEWAY_LOG_LEVEL: 'warn',
+          NODE_ENV: 'production',
+          GATEWAY_API_KEYS_FILE: writeKeys(dir),
+          REDIS_URL: REDIS,
+          REPAIR_QUEUE_PREFIX: prefix,
+        },
         health: '127.0.0.1:4353',
       });
       try {
@@ -157,13 +188,23 @@ test('rate limits per principal, shared by two gateways through Redis: RATE_LIMI
   const dir = mkdtempSync(join(tmpdir(), 'gateway-rate-'));
   const prefix = `test-rate-${process.pid}-${Date.now()}`;
   await withCluster({ nodes: 1, basePort: 7356 }, async ({ cluster }) => {
-    const env = { ...BASE_ENV, GATEWAY_LOG_LEVEL: 'warn', GATEWAY_API_KEYS_FILE: writeKeys(dir), GATEWAY_RATE_LIMIT_REDIS_URL: REDIS, REPAIR_QUEUE_PREFIX: prefix };
+    const env = {
+      ...BASE_ENV,
+      GATEWAY_LOG_LEVEL: 'warn',
+      GATEWAY_API_KEYS_FILE: writeKeys(dir),
+      GATEWAY_RATE_LIMIT_REDIS_URL: REDIS,
+      REPAIR_QUEUE_PREFIX: prefix,
+    };
     const args = ['--seeds', cluster.seeds.join(','), '--rate-limit-points', '3', '--rate-limit-duration-s', '60'];
     const gateways: ChildProcess[] = [];
     try {
-      for (const port of [4355, 4356]) gateways.push(await startService({ entry: 'bin/gateway.ts', args: ['--port', String(port), ...args], env, health: `127.0.0.1:${port}` }));
+      for (const port of [4355, 4356])
+        gateways.push(
+          await startService({ entry: 'bin/gateway.ts', args: ['--port', String(port), ...args], env, health: `127.0.0.1:${port}` }),
+        );
       const [a, b] = ['http://127.0.0.1:4355/graphql', 'http://127.0.0.1:4356/graphql'];
-      for (const url of [a, b]) await waitFor('the gateway to reach the cluster', async () => (await fetch(url.replace('/graphql', '/ready'))).ok, 20_000, 100);
+      for (const url of [a, b])
+        await waitFor('the gateway to reach the cluster', async () => (await fetch(url.replace('/graphql', '/ready'))).ok, 20_000, 100);
       // three requests of one key, over both gateways, use its three points
       for (const url of [a, b, a]) assert.equal((await post(url, '{ cluster { n } }', KEY)).status, 200);
       const limited = await post(b, '{ cluster { n } }', KEY);

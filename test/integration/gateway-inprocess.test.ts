@@ -23,7 +23,14 @@ test('one operation, one multi-get frame per coordinator per r; duplicates fetch
       onMultiGet: (node, keys, r) => frames.push({ node, keys: [...keys], r }),
     });
     try {
-      const yoga = createGateway({ client: () => client, contexts: new ContextSigner([TEST_CONTEXT_KEY]), requestTimeoutMs: 10_000, maxBodyBytes: 1 << 20, graphiql: false, logger: silentLogger });
+      const yoga = createGateway({
+        client: () => client,
+        contexts: new ContextSigner([TEST_CONTEXT_KEY]),
+        requestTimeoutMs: 10_000,
+        maxBodyBytes: 1 << 20,
+        graphiql: false,
+        logger: silentLogger,
+      });
       const keys = Array.from({ length: 12 }, (_, i) => `key-${i}`);
       const query = `{
         a: get(key: "key-0") { key }

@@ -23,7 +23,10 @@ test('the gateway against a real cluster', async (t) => {
       await gql(PUT, { key: 'cart', value: { items: ['pear'] } });
       const both = await values('cart');
       assert.equal(both.found, true);
-      assert.deepEqual(both.siblings.map((s) => s.value).sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y))), [{ items: ['apple'] }, { items: ['pear'] }]);
+      assert.deepEqual(
+        both.siblings.map((s) => s.value).sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y))),
+        [{ items: ['apple'] }, { items: ['pear'] }],
+      );
       const merged = await gql(PUT, { key: 'cart', value: { items: ['apple', 'pear'] }, context: both.context, w: 3 });
       assert.equal(merged.errors, undefined);
       assert.deepEqual((await values('cart')).siblings.map((s) => s.value), [{ items: ['apple', 'pear'] }]);
@@ -95,7 +98,9 @@ test('the gateway against a real cluster', async (t) => {
       assert.equal(first(await gql(GET, { key: '' })), 'BAD_REQUEST');
       assert.equal(first(await gql(GET, { key: 'k', r: 4 })), 'BAD_REQUEST');
       assert.equal(first(await gql(PUT, { key: 'big', value: 'v'.repeat(1024 * 1024 + 10) })), 'VALUE_TOO_LARGE');
-      const tooMany = await gql(`query($keys: [String!]!) { getMany(keys: $keys) { key } }`, { keys: Array.from({ length: 1001 }, (_, i) => `k${i}`) });
+      const tooMany = await gql(`query($keys: [String!]!) { getMany(keys: $keys) { key } }`, {
+        keys: Array.from({ length: 1001 }, (_, i) => `k${i}`),
+      });
       assert.equal(first(tooMany), 'BAD_REQUEST');
       assert.match(tooMany.errors![0]!.message, /at most 1000 keys, got 1001/);
       const unknown = await gql(`{ nothing }`);
@@ -159,9 +164,18 @@ test('the gateway against a real cluster', async (t) => {
       assert.equal((await gql(q)).errors?.[0]?.extensions?.code, 'UNAUTHENTICATED');
       const r = await gql(q, {}, { authorization: `Bearer ${TEST_ADMIN_TOKEN}` });
       assert.equal(r.errors, undefined);
-      const copies = r.data!.admin.replicas as { node: string; primary: boolean; reachable: boolean; hintFor: string | null; versions: { dot: string; value: unknown }[] }[];
+      const copies = r.data!.admin.replicas as {
+        node: string;
+        primary: boolean;
+        reachable: boolean;
+        hintFor: string | null;
+        versions: { dot: string; value: unknown }[];
+      }[];
       assert.equal(copies.length, 3, 'one entry per member (no hints here)');
-      assert.ok(copies.every((c) => c.primary && c.reachable && c.hintFor === null && c.versions.length === 1 && c.versions[0]!.dot === dot), JSON.stringify(copies));
+      assert.ok(
+        copies.every((c) => c.primary && c.reachable && c.hintFor === null && c.versions.length === 1 && c.versions[0]!.dot === dot),
+        JSON.stringify(copies),
+      );
       assert.deepEqual(copies[0]!.versions[0]!.value, { n: 1 });
     });
 
@@ -186,7 +200,11 @@ test('the gateway against a real cluster', async (t) => {
       const get = (headers: Record<string, string> = {}) => fetch(`${url}?query=${encodeURIComponent('{ cluster { n } }')}`, { headers });
       assert.equal((await get()).status, 403, 'a simple GET without the CSRF header is refused');
       assert.equal((await get(CSRF)).status, 200);
-      const huge = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ cluster { n } }', pad: 'x'.repeat(5 * 1024 * 1024) }) });
+      const huge = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: '{ cluster { n } }', pad: 'x'.repeat(5 * 1024 * 1024) }),
+      });
       assert.equal(huge.status, 413);
       const aliases = await gql(`{ ${Array.from({ length: 40 }, (_, i) => `a${i}: cluster { n }`).join(' ')} }`);
       assert.match(aliases.errors?.[0]?.message ?? '', /alias/i);
@@ -198,8 +216,14 @@ test('the gateway against a real cluster', async (t) => {
       const deep = await gql(`{ ${nested.join(' { ')} { name }${' }'.repeat(nested.length - 1)} }`);
       assert.match(deep.errors?.[0]?.message ?? '', /depth/i);
       const keys = Array.from({ length: 1000 }, (_, i) => `cost${i}`);
-      const costly = await gql(`query($k: [String!]!) { ${Array.from({ length: 6 }, (_, i) => `a${i}: getMany(keys: $k) { key }`).join(' ')} }`, { k: keys });
-      assert.ok(costly.errors?.some((e) => /at most 5000 keys in all/.test(e.message) && e.extensions?.code === 'BAD_REQUEST'), JSON.stringify(costly.errors?.[0]));
+      const costly = await gql(
+        `query($k: [String!]!) { ${Array.from({ length: 6 }, (_, i) => `a${i}: getMany(keys: $k) { key }`).join(' ')} }`,
+        { k: keys },
+      );
+      assert.ok(
+        costly.errors?.some((e) => /at most 5000 keys in all/.test(e.message) && e.extensions?.code === 'BAD_REQUEST'),
+        JSON.stringify(costly.errors?.[0]),
+      );
       const cyclic = await gql(`fragment F on Query { ...G } fragment G on Query { ...F } { ...F }`);
       assert.equal(cyclic.errors?.[0]?.extensions?.code, 'GRAPHQL_VALIDATION_FAILED');
       const garbage = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query": ' });

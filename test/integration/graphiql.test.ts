@@ -11,7 +11,9 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 test('GraphiQL renders, runs a query and shows its result with every non-loopback request blocked', async () => {
   await withStack({ nodes: 1, basePort: 7811, gatewayPort: 4711 }, async ({ gql, url }) => {
-    const put = await gql(`mutation { put(key: "offline-greeting", value: {hello: "from the cluster"}) { acks } }`, undefined, { 'x-graphql-yoga-csrf': '1' });
+    const put = await gql(`mutation { put(key: "offline-greeting", value: {hello: "from the cluster"}) { acks } }`, undefined, {
+      'x-graphql-yoga-csrf': '1',
+    });
     assert.deepEqual(put.errors, undefined);
 
     // the page names nothing but the gateway's own routes, under a policy of 'self'
@@ -20,7 +22,13 @@ test('GraphiQL renders, runs a query and shows its result with every non-loopbac
     assert.equal(page.headers.get('content-security-policy'), GRAPHIQL_CSP);
     const html = await page.text();
     const sources = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
-    assert.deepEqual(sources.sort(), ['graphiql/env.js', 'graphiql/favicon.ico', 'graphiql/graphiql.css', 'graphiql/graphiql.js', 'graphiql/start.js']);
+    assert.deepEqual(sources.sort(), [
+      'graphiql/env.js',
+      'graphiql/favicon.ico',
+      'graphiql/graphiql.css',
+      'graphiql/graphiql.js',
+      'graphiql/start.js',
+    ]);
     const script = await fetch(url.replace('/graphql', '/graphiql/graphiql.js'), { headers: { 'accept-encoding': 'gzip' } });
     assert.equal(script.status, 200);
     assert.equal(script.headers.get('content-encoding'), 'gzip');
@@ -67,7 +75,10 @@ test('GraphiQL renders, runs a query and shows its result with every non-loopbac
       assert.match(shown.replace(/\s+/g, ' '), /"found": true/);
       assert.deepEqual(blocked, [], 'no request left loopback');
       // the workers came from the gateway too: Monaco's editor and GraphQL language workers
-      assert.ok(served.includes('/graphiql/editor.worker.js') || served.includes('/graphiql/graphql.worker.js'), `assets served: ${[...new Set(served)].join(' ')}`);
+      assert.ok(
+        served.includes('/graphiql/editor.worker.js') || served.includes('/graphiql/graphql.worker.js'),
+        `assets served: ${[...new Set(served)].join(' ')}`,
+      );
       assert.deepEqual(problems, [], 'no errors in the page (scripts, policy violations)');
       process.stdout.write(`# GraphiQL offline: served by the gateway: ${[...new Set(served)].join(' ')}; nothing requested elsewhere\n`);
     } finally {

@@ -46,68 +46,101 @@ test('GraphQL clients as they come: urql and Apollo Client against a real gatewa
       const client = new Client({ url, exchanges: [cacheExchange, fetchExchange], fetch: recording(methods) });
       const r = await client.query(GET, { key: 'urql:none' }).toPromise();
       assert.deepEqual(methods, ['GET']);
-      assert.match(r.error?.message ?? '', /must carry one of the headers x-graphql-yoga-csrf, apollo-require-preflight, x-apollo-operation-name/);
+      assert.match(
+        r.error?.message ?? '',
+        /must carry one of the headers x-graphql-yoga-csrf, apollo-require-preflight, x-apollo-operation-name/,
+      );
       assert.match(r.error?.message ?? '', /fetchOptions: \{ headers: \{ 'apollo-require-preflight': 'true' \} \}/);
     });
 
-    await t.test('urql with apollo-require-preflight (docs/graphql.md): queries over GET, mutations over POST, a CONFLICT with its siblings', async () => {
-      const methods: string[] = [];
-      // as in docs/graphql.md, plus a fetch that records the methods used
-      const client = new Client({
-        url,
-        exchanges: [cacheExchange, fetchExchange],
-        fetchOptions: { headers: { 'apollo-require-preflight': 'true' } },
-        fetch: recording(methods),
-      });
-      const made = await client.mutation(PUT, { key: 'urql:cart', value: { items: ['apple'] }, condition: 'ABSENT' }).toPromise();
-      assert.equal(made.error, undefined, made.error?.message);
-      const read = await client.query(GET, { key: 'urql:cart' }, { requestPolicy: 'network-only' }).toPromise();
-      assert.equal(read.error, undefined, read.error?.message);
-      assert.deepEqual(read.data.get.siblings.map((s: { value: unknown }) => s.value), [{ items: ['apple'] }]);
-      assert.deepEqual(methods, ['POST', 'GET']);
-
-      const again = await client.mutation(PUT, { key: 'urql:cart', value: { items: ['pear'] }, condition: 'ABSENT' }).toPromise();
-      const e = again.error?.graphQLErrors[0];
-      assert.equal(e?.extensions.code, 'CONFLICT');
-      assert.deepEqual((e?.extensions.siblings as { value: unknown }[]).map((s) => s.value), [{ items: ['apple'] }]);
-      const merged = await client.mutation(PUT, { key: 'urql:cart', value: { items: ['apple', 'pear'] }, context: e?.extensions.context, condition: 'CURRENT' }).toPromise();
-      assert.equal(merged.error, undefined, merged.error?.message);
-    });
-
-    await t.test('Apollo Client in its default configuration (POST), and with useGETForQueries: queries, mutations, a CONFLICT as CombinedGraphQLErrors', async () => {
-      for (const useGETForQueries of [false, true]) {
+    await t.test(
+      'urql with apollo-require-preflight (docs/graphql.md): queries over GET, mutations over POST, a CONFLICT with its siblings',
+      async () => {
         const methods: string[] = [];
-        const client = new ApolloClient({ link: new HttpLink({ uri: url, useGETForQueries, fetch: recording(methods) }), cache: new InMemoryCache() });
-        const key = `apollo:${useGETForQueries ? 'get' : 'post'}`;
-        const made = await client.mutate({ mutation: PUT, variables: { key, value: 1, condition: 'ABSENT' } });
-        assert.equal((made.data as { put: { key: string } }).put.key, key);
-        const read = await client.query({ query: GET, variables: { key }, fetchPolicy: 'network-only' });
-        assert.deepEqual((read.data as { get: { siblings: { value: unknown }[] } }).get.siblings.map((s) => s.value), [1]);
-        assert.deepEqual(methods, ['POST', useGETForQueries ? 'GET' : 'POST']);
-        const refused = await client.mutate({ mutation: PUT, variables: { key, value: 2, condition: 'ABSENT' } }).then(
-          () => null,
-          (err: unknown) => err,
+        // as in docs/graphql.md, plus a fetch that records the methods used
+        const client = new Client({
+          url,
+          exchanges: [cacheExchange, fetchExchange],
+          fetchOptions: { headers: { 'apollo-require-preflight': 'true' } },
+          fetch: recording(methods),
+        });
+        const made = await client.mutation(PUT, { key: 'urql:cart', value: { items: ['apple'] }, condition: 'ABSENT' }).toPromise();
+        assert.equal(made.error, undefined, made.error?.message);
+        const read = await client.query(GET, { key: 'urql:cart' }, { requestPolicy: 'network-only' }).toPromise();
+        assert.equal(read.error, undefined, read.error?.message);
+        assert.deepEqual(
+          read.data.get.siblings.map((s: { value: unknown }) => s.value),
+          [{ items: ['apple'] }],
         );
-        assert.ok(CombinedGraphQLErrors.is(refused), String(refused));
-        assert.equal(refused.errors[0]!.extensions?.code, 'CONFLICT');
-        assert.deepEqual((refused.errors[0]!.extensions!.siblings as { value: unknown }[]).map((s) => s.value), [1]);
-        client.stop();
-      }
-    });
+        assert.deepEqual(methods, ['POST', 'GET']);
 
-    await t.test('CSRF prevention: each accepted header opens a GET query; a simple GET or form POST without one is refused; a GET mutation is refused with any', async () => {
-      const query = encodeURIComponent('{ cluster { n } }');
-      for (const header of ['x-graphql-yoga-csrf', 'apollo-require-preflight', 'x-apollo-operation-name']) {
-        const res = await fetch(`${url}?query=${query}`, { headers: { [header]: 'x' } });
-        assert.equal(res.status, 200, header);
-      }
-      assert.equal((await fetch(`${url}?query=${query}`)).status, 403);
-      const form = await fetch(url, { method: 'POST', headers: { 'content-type': 'text/plain;charset=UTF-8' }, body: JSON.stringify({ query: 'mutation { put(key: "csrf", value: 1) { key } }' }) });
-      assert.equal(form.status, 403);
-      const mutation = encodeURIComponent('mutation { put(key: "csrf", value: 1) { key } }');
-      const viaGet = await fetch(`${url}?query=${mutation}`, { headers: { 'apollo-require-preflight': 'true' } });
-      assert.equal(viaGet.status, 405);
-      assert.match(await viaGet.text(), /mutation.*POST|POST.*mutation|only query/i);
-    });
+        const again = await client.mutation(PUT, { key: 'urql:cart', value: { items: ['pear'] }, condition: 'ABSENT' }).toPromise();
+        const e = again.error?.graphQLErrors[0];
+        assert.equal(e?.extensions.code, 'CONFLICT');
+        assert.deepEqual(
+          (e?.extensions.siblings as { value: unknown }[]).map((s) => s.value),
+          [{ items: ['apple'] }],
+        );
+        const merged = await client
+          .mutation(PUT, { key: 'urql:cart', value: { items: ['apple', 'pear'] }, context: e?.extensions.context, condition: 'CURRENT' })
+          .toPromise();
+        assert.equal(merged.error, undefined, merged.error?.message);
+      },
+    );
+
+    await t.test(
+      'Apollo Client in its default configuration (POST), and with useGETForQueries: queries, mutations, a CONFLICT as CombinedGraphQLErrors',
+      async () => {
+        for (const useGETForQueries of [false, true]) {
+          const methods: string[] = [];
+          const client = new ApolloClient({
+            link: new HttpLink({ uri: url, useGETForQueries, fetch: recording(methods) }),
+            cache: new InMemoryCache(),
+          });
+          const key = `apollo:${useGETForQueries ? 'get' : 'post'}`;
+          const made = await client.mutate({ mutation: PUT, variables: { key, value: 1, condition: 'ABSENT' } });
+          assert.equal((made.data as { put: { key: string } }).put.key, key);
+          const read = await client.query({ query: GET, variables: { key }, fetchPolicy: 'network-only' });
+          assert.deepEqual(
+            (read.data as { get: { siblings: { value: unknown }[] } }).get.siblings.map((s) => s.value),
+            [1],
+          );
+          assert.deepEqual(methods, ['POST', useGETForQueries ? 'GET' : 'POST']);
+          const refused = await client.mutate({ mutation: PUT, variables: { key, value: 2, condition: 'ABSENT' } }).then(
+            () => null,
+            (err: unknown) => err,
+          );
+          assert.ok(CombinedGraphQLErrors.is(refused), String(refused));
+          assert.equal(refused.errors[0]!.extensions?.code, 'CONFLICT');
+          assert.deepEqual(
+            (refused.errors[0]!.extensions!.siblings as { value: unknown }[]).map((s) => s.value),
+            [1],
+          );
+          client.stop();
+        }
+      },
+    );
+
+    await t.test(
+      'CSRF prevention: each accepted header opens a GET query; a simple GET or form POST without one is refused; a GET mutation is refused with any',
+      async () => {
+        const query = encodeURIComponent('{ cluster { n } }');
+        for (const header of ['x-graphql-yoga-csrf', 'apollo-require-preflight', 'x-apollo-operation-name']) {
+          const res = await fetch(`${url}?query=${query}`, { headers: { [header]: 'x' } });
+          assert.equal(res.status, 200, header);
+        }
+        assert.equal((await fetch(`${url}?query=${query}`)).status, 403);
+        const form = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'text/plain;charset=UTF-8' },
+          body: JSON.stringify({ query: 'mutation { put(key: "csrf", value: 1) { key } }' }),
+        });
+        assert.equal(form.status, 403);
+        const mutation = encodeURIComponent('mutation { put(key: "csrf", value: 1) { key } }');
+        const viaGet = await fetch(`${url}?query=${mutation}`, { headers: { 'apollo-require-preflight': 'true' } });
+        assert.equal(viaGet.status, 405);
+        assert.match(await viaGet.text(), /mutation.*POST|POST.*mutation|only query/i);
+      },
+    );
   });
 });

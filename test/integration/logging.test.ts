@@ -26,7 +26,16 @@ async function gateway(port: number, env: Record<string, string>, args: string[]
   const child = await startService({
     entry: 'bin/gateway.ts',
     args: ['--port', String(port), '--seeds', '127.0.0.1:1', ...args],
-    env: { DYNAMO_SECRET: TEST_SECRET, GATEWAY_CONTEXT_KEYS: TEST_CONTEXT_KEY, GATEWAY_LOG_LEVEL: '', LOG_LEVEL: '', LOG_FORMAT: '', REDIS_URL: '', ADMIN_TOKEN: '', ...env },
+    env: {
+      DYNAMO_SECRET: TEST_SECRET,
+      GATEWAY_CONTEXT_KEYS: TEST_CONTEXT_KEY,
+      GATEWAY_LOG_LEVEL: '',
+      LOG_LEVEL: '',
+      LOG_FORMAT: '',
+      REDIS_URL: '',
+      ADMIN_TOKEN: '',
+      ...env,
+    },
     health: `127.0.0.1:${port}`,
     output: 'pipe',
   });
@@ -50,7 +59,8 @@ test('secrets, tokens and a Redis password never reach the log: the configuratio
     await waitFor('the Redis outage to be logged', () => run.stderr().includes('repair Redis unreachable'), 10_000);
     await stopProcess(run.child);
     const text = run.stderr();
-    for (const secret of [TEST_SECRET, TEST_ADMIN_TOKEN, TEST_CONTEXT_KEY, REDIS_PASSWORD]) assert.ok(!text.includes(secret), `${secret} appears in the log`);
+    for (const secret of [TEST_SECRET, TEST_ADMIN_TOKEN, TEST_CONTEXT_KEY, REDIS_PASSWORD])
+      assert.ok(!text.includes(secret), `${secret} appears in the log`);
     const logged = lines(text);
     const config = logged.find((l) => l.msg === 'configuration')?.config as Record<string, unknown>;
     assert.ok(config, 'the configuration is logged at start');
@@ -94,10 +104,14 @@ test('LOG_FORMAT=pretty prints one readable line per entry, still redacted', asy
 });
 
 test('a bad level or format stops the process with a clear error', () => {
-  const run = spawnSync(process.execPath, [...TS_NODE_ARGS, join(ROOT, 'bin/gateway.ts'), '--seeds', '127.0.0.1:1', '--log-level', 'verbose'], {
-    env: { ...process.env, DYNAMO_SECRET: TEST_SECRET, GATEWAY_CONTEXT_KEYS: TEST_CONTEXT_KEY, LOG_FORMAT: 'xml' },
-    encoding: 'utf8',
-  });
+  const run = spawnSync(
+    process.execPath,
+    [...TS_NODE_ARGS, join(ROOT, 'bin/gateway.ts'), '--seeds', '127.0.0.1:1', '--log-level', 'verbose'],
+    {
+      env: { ...process.env, DYNAMO_SECRET: TEST_SECRET, GATEWAY_CONTEXT_KEYS: TEST_CONTEXT_KEY, LOG_FORMAT: 'xml' },
+      encoding: 'utf8',
+    },
+  );
   assert.equal(run.status, 2);
   assert.match(run.stderr, /log level must be one of debug, info, warn, error, silent, got "verbose"/);
   assert.match(run.stderr, /LOG_FORMAT must be json or pretty, got "xml"/);
@@ -109,10 +123,16 @@ test('the logger redacts authorization headers, tokens, passwords and accepted s
   const fd = openSync(file, 'w');
   try {
     const log = processLogger('test', { level: 'debug', format: 'json', fd });
-    log.debug('request', { headers: { authorization: 'Bearer abc123', accept: 'text/html' }, token: 'tok-1', user: { password: 'pw-1', name: 'ann' } });
+    log.debug('request', {
+      headers: { authorization: 'Bearer abc123', accept: 'text/html' },
+      token: 'tok-1',
+      user: { password: 'pw-1', name: 'ann' },
+    });
     log.info('deep', { a: { b: { secret: 's-1' } }, url: 'redis://user:pw-2@host:6379/0' });
     // a node's configuration: the secrets it accepts during a rotation, the certificates it loaded
-    log.info('configuration', { config: { acceptSecrets: ['s-2'], tls: { client: { ca: [Buffer.from('-----BEGIN CERTIFICATE-----')] } } } });
+    log.info('configuration', {
+      config: { acceptSecrets: ['s-2'], tls: { client: { ca: [Buffer.from('-----BEGIN CERTIFICATE-----')] } } },
+    });
     closeSync(fd);
     const text = readFileSync(file, 'utf8');
     for (const s of ['abc123', 'tok-1', 'pw-1', 's-1', 'pw-2', 's-2']) assert.ok(!text.includes(s), `${s} appears in the log`);

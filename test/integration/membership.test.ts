@@ -23,12 +23,22 @@ test('a peer stopped with SIGKILL or SIGSTOP is unreachable for every other node
     for (const [target, stop, resume] of [['n3', 'SIGKILL', 'restart'], ['n2', 'SIGSTOP', 'SIGCONT']] as const) {
       let t = performance.now();
       await cluster.signal(target, stop);
-      await waitFor(`${target} unreachable everywhere after ${stop}`, async () => (await seenBy(client, cluster, target)).every((up) => !up), 10_000, 100);
+      await waitFor(
+        `${target} unreachable everywhere after ${stop}`,
+        async () => (await seenBy(client, cluster, target)).every((up) => !up),
+        10_000,
+        100,
+      );
       timings.push(`${stop}: unreachable everywhere after ${Math.round(performance.now() - t)} ms`);
       t = performance.now();
       if (resume === 'restart') await cluster.startNode(target);
       else await cluster.signal(target, 'SIGCONT');
-      await waitFor(`${target} reachable everywhere after ${resume}`, async () => (await seenBy(client, cluster, target)).every(Boolean), 10_000, 100);
+      await waitFor(
+        `${target} reachable everywhere after ${resume}`,
+        async () => (await seenBy(client, cluster, target)).every(Boolean),
+        10_000,
+        100,
+      );
       timings.push(`${resume}: reachable again after ${Math.round(performance.now() - t)} ms`);
     }
     process.stdout.write(`# failure detection (real processes): ${timings.join('; ')}\n`);
@@ -41,7 +51,8 @@ test('join, leave and replace of a killed node while writing: every acknowledged
     const value = (i: number) => Buffer.from(`value-${i}-${'x'.repeat(150)}`);
     for (let i = 0; i < KEYS; i += 500) await Promise.all(Array.from({ length: 500 }, (_, j) => client.put(`k${i + j}`, value(i + j))));
     // a few keys with two siblings each
-    for (let i = 0; i < 20; i++) await Promise.all([client.put(`twin${i}`, Buffer.from('left')), client.put(`twin${i}`, Buffer.from('right'))]);
+    for (let i = 0; i < 20; i++)
+      await Promise.all([client.put(`twin${i}`, Buffer.from('left')), client.put(`twin${i}`, Buffer.from('right'))]);
 
     const acked = new Map<string, string>();
     let writing = true;
@@ -74,12 +85,18 @@ test('join, leave and replace of a killed node while writing: every acknowledged
       const placed = (await totalPlaced(client, cluster)) - placedBefore;
       const copies = 3 * (KEYS + 20 + acked.size);
       const counts = partitionCounts(after);
-      report.push(`${label}: committed in ${((performance.now() - started) / 1000).toFixed(1)} s, ${placed} key copies placed of ${copies} (${((100 * placed) / copies).toFixed(1)}%)`);
+      report.push(
+        `${label}: committed in ${((performance.now() - started) / 1000).toFixed(1)} s, ${placed} key copies placed of ${copies} (${((100 * placed) / copies).toFixed(1)}%)`,
+      );
       if (newcomer) {
-        assert.ok(Math.abs(counts.get(newcomer)! - after.partitions / after.members.length) <= 1, `${newcomer} owns ${counts.get(newcomer)} partitions`);
+        assert.ok(
+          Math.abs(counts.get(newcomer)! - after.partitions / after.members.length) <= 1,
+          `${newcomer} owns ${counts.get(newcomer)} partitions`,
+        );
         // the copies it needed: the key ranges it now replicates
         let share = 0;
-        for (let p = 0; p < after.partitions; p++) if (walkOwners(after.owners, p, 3).includes(newcomer) && !walkOwners(before.owners, p, 3).includes(newcomer)) share++;
+        for (let p = 0; p < after.partitions; p++)
+          if (walkOwners(after.owners, p, 3).includes(newcomer) && !walkOwners(before.owners, p, 3).includes(newcomer)) share++;
         const expected = (share / after.partitions) * (KEYS + 20 + acked.size);
         assert.ok(placed <= expected * 1.25 + 100, `${placed} copies placed, the newcomer's share is about ${Math.round(expected)}`);
         assert.ok(placed <= copies / 6 * 1.3, `${placed} copies is more than about a sixth of ${copies}`);
@@ -90,7 +107,11 @@ test('join, leave and replace of a killed node while writing: every acknowledged
 
     const n6 = cluster.addNode();
     await cluster.startNode(n6.id);
-    await runChange('join of n6', { type: 'change', kind: 'join', node: n6.id, address: n6.address, weight: 1, by: '', expectedVersion: 0 }, n6.id);
+    await runChange(
+      'join of n6',
+      { type: 'change', kind: 'join', node: n6.id, address: n6.address, weight: 1, by: '', expectedVersion: 0 },
+      n6.id,
+    );
 
     await runChange('leave of n2', { type: 'change', kind: 'leave', node: 'n2', address: '', weight: 1, by: '', expectedVersion: 0 });
 
@@ -98,7 +119,11 @@ test('join, leave and replace of a killed node while writing: every acknowledged
     await waitFor('n4 seen dead', async () => (await seenBy(client, cluster, 'n4')).every((up) => !up), 15_000, 200);
     const n7 = cluster.addNode();
     await cluster.startNode(n7.id);
-    await runChange('replace of killed n4 by n7', { type: 'change', kind: 'replace', node: 'n4', address: n7.address, weight: 1, by: n7.id, expectedVersion: 0 }, n7.id);
+    await runChange(
+      'replace of killed n4 by n7',
+      { type: 'change', kind: 'replace', node: 'n4', address: n7.address, weight: 1, by: n7.id, expectedVersion: 0 },
+      n7.id,
+    );
 
     writing = false;
     await writer;
@@ -115,10 +140,17 @@ test('join, leave and replace of a killed node while writing: every acknowledged
     const sample = [...acked.keys()].filter((_, i) => i % Math.max(1, Math.floor(acked.size / 300)) === 0);
     const copyCounts = new Map<number, number>();
     for (const key of sample) {
-      const copies = (await client.replicas(key)).filter((c) => c.primary && c.hintFor === null && c.set.some((v) => Buffer.from(v.value).toString() === key)).length;
+      const copies = (await client.replicas(key)).filter(
+        (c) => c.primary && c.hintFor === null && c.set.some((v) => Buffer.from(v.value).toString() === key),
+      ).length;
       copyCounts.set(copies, (copyCounts.get(copies) ?? 0) + 1);
     }
-    process.stdout.write(`# copies on current primaries, ${sample.length} writes sampled (read without repair): ${[...copyCounts].sort().map(([c, n]) => `${n} with ${c}`).join(', ')}\n`);
+    process.stdout.write(
+      `# copies on current primaries, ${sample.length} writes sampled (read without repair): ${[...copyCounts]
+        .sort()
+        .map(([c, n]) => `${n} with ${c}`)
+        .join(', ')}\n`,
+    );
     assert.equal((copyCounts.get(0) ?? 0) + (copyCounts.get(1) ?? 0), 0, 'an acknowledged write has fewer than W copies on its primaries');
 
     // every acknowledged write, and every sibling, is readable
@@ -133,7 +165,8 @@ test('join, leave and replace of a killed node while writing: every acknowledged
       const results = await client.getMany(chunk, { r: 2 });
       results.forEach((r, j) => {
         const want = expect.get(chunk[j]!)!;
-        if (r instanceof StoreError || want.some((w) => !r.siblings.some((s) => Buffer.from(s.value).toString() === w))) missing.push(chunk[j]!);
+        if (r instanceof StoreError || want.some((w) => !r.siblings.some((s) => Buffer.from(s.value).toString() === w)))
+          missing.push(chunk[j]!);
       });
     }
     if (missing.length > 0) {
@@ -142,9 +175,13 @@ test('join, leave and replace of a killed node while writing: every acknowledged
         const where: string[] = [];
         for (const m of client.ring.members) {
           const r = await client.request(m.id, { type: 'replicaRead', key }).catch(() => null);
-          where.push(`${m.id}:${r?.type === 'replicaReadReply' ? r.set.map((v) => Buffer.from(v.value).toString().slice(0, 12)).join('|') || '-' : '?'}`);
+          where.push(
+            `${m.id}:${r?.type === 'replicaReadReply' ? r.set.map((v) => Buffer.from(v.value).toString().slice(0, 12)).join('|') || '-' : '?'}`,
+          );
         }
-        process.stdout.write(`# missing ${key} (primaries ${client.view.primaries(client.view.partitionOf(key)).join(',')}): ${where.join(' ')}\n`);
+        process.stdout.write(
+          `# missing ${key} (primaries ${client.view.primaries(client.view.partitionOf(key)).join(',')}): ${where.join(' ')}\n`,
+        );
       }
     }
     assert.equal(missing.length, 0, `${missing.length} of ${keys.length} acknowledged keys are not readable with all their siblings`);

@@ -29,7 +29,8 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 }
 
 const scrapeAll = async (cluster: LocalCluster, ids: string[]) => Promise.all(ids.map(async (id) => (await fetch(`http://${cluster.node(id).listen}/metrics`)).text()));
-const total = (texts: string[], name: string, labels: Record<string, string> = {}) => texts.reduce((s, t) => s + sample(t, name, labels), 0);
+const total = (texts: string[], name: string, labels: Record<string, string> = {}) =>
+  texts.reduce((s, t) => s + sample(t, name, labels), 0);
 
 function gauge(text: string, name: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
@@ -46,7 +47,9 @@ test('a node exports the hints it holds, their bytes and the age of the oldest',
     client = await DynamoClient.connect({ seeds: cluster.seeds, cluster: cluster.cluster, secret: TEST_SECRET, timeoutMs: 5000 });
     await cluster.signal('n4', 'SIGKILL');
     // a key n4 replicates, written while n4 is down: a fallback keeps its copy as a hint
-    const key = Array.from({ length: 200 }, (_, i) => `m${i}`).find((k) => client!.view.primaries(client!.view.partitionOf(k)).includes('n4'))!;
+    const key = Array.from({ length: 200 }, (_, i) => `m${i}`).find((k) =>
+      client!.view.primaries(client!.view.partitionOf(k)).includes('n4'),
+    )!;
     await waitFor('n4 to be seen down', async () => (await client!.status('n1')).unreachable.includes('n4'), 20_000, 100);
     await client.put(key, Buffer.from('"hinted"'), { w: 2 });
     const scrape = async (id: string) => (await fetch(`http://${cluster.node(id).listen}/metrics`)).text();
@@ -60,7 +63,8 @@ test('a node exports the hints it holds, their bytes and the age of the oldest',
     const age = gauge(text, 'dynamo_hint_oldest_age_seconds');
     assert.ok(age > 0 && age < 600, `oldest hint ${age} s old`);
     const others = ['n1', 'n2', 'n3'].filter((id) => id !== holder);
-    for (const id of others) if (gauge(await scrape(id), 'dynamo_hints_stored') === 0) assert.equal(gauge(await scrape(id), 'dynamo_hint_oldest_age_seconds'), 0);
+    for (const id of others)
+      if (gauge(await scrape(id), 'dynamo_hints_stored') === 0) assert.equal(gauge(await scrape(id), 'dynamo_hint_oldest_age_seconds'), 0);
   } finally {
     client?.close();
     await cluster.stop().catch(() => undefined);
@@ -85,23 +89,48 @@ test('the latency of coordinated gets and puts, and quorum failures by reason, m
     assert.equal(moved('dynamo_put_duration_seconds_bucket', { outcome: 'ok', le: '+Inf' }), puts);
     assert.ok(moved('dynamo_put_duration_seconds_sum', { outcome: 'ok' }) > 0);
     assert.equal(total(after, 'dynamo_quorum_failures_total'), 0, 'no quorum failed yet');
-    assert.match(before[0]!, /^dynamo_quorum_failures_total\{kind="write",reason="timeout"\} 0$/m, 'every reason is exported from the start');
+    assert.match(
+      before[0]!,
+      /^dynamo_quorum_failures_total\{kind="write",reason="timeout"\} 0$/m,
+      'every reason is exported from the start',
+    );
 
     // with n3 gone, W=3 and R=3 cannot be met: n3's replica fails at once (no fallback among 3 nodes)
     await cluster.signal('n3', 'SIGKILL');
     const live = ['n1', 'n2'];
     const key = 'lat0';
-    await assert.rejects(client.put(key, Buffer.from('"w3"'), { w: 3 }), (e: unknown) => e instanceof StoreError && ['QUORUM_NOT_MET', 'TIMEOUT'].includes(e.code));
-    await assert.rejects(client.get(key, { r: 3 }), (e: unknown) => e instanceof StoreError && ['QUORUM_NOT_MET', 'TIMEOUT'].includes(e.code));
+    await assert.rejects(
+      client.put(key, Buffer.from('"w3"'), { w: 3 }),
+      (e: unknown) => e instanceof StoreError && ['QUORUM_NOT_MET', 'TIMEOUT'].includes(e.code),
+    );
+    await assert.rejects(
+      client.get(key, { r: 3 }),
+      (e: unknown) => e instanceof StoreError && ['QUORUM_NOT_MET', 'TIMEOUT'].includes(e.code),
+    );
     const failed = await scrapeAll(cluster, live);
     const reasons = ['timeout', 'replicas_unavailable', 'primaries_unavailable'];
     for (const kind of ['write', 'read']) {
       const byReason = reasons.map((reason) => total(failed, 'dynamo_quorum_failures_total', { kind, reason }));
-      assert.ok(byReason.reduce((a, b) => a + b, 0) >= 1, `a failed ${kind} quorum is counted: ${reasons.map((r, i) => `${r}=${byReason[i]}`).join(' ')}`);
+      assert.ok(
+        byReason.reduce((a, b) => a + b, 0) >= 1,
+        `a failed ${kind} quorum is counted: ${reasons.map((r, i) => `${r}=${byReason[i]}`).join(' ')}`,
+      );
     }
-    const failedPuts = total(failed, 'dynamo_put_duration_seconds_count', { outcome: 'QUORUM_NOT_MET' }) + total(failed, 'dynamo_put_duration_seconds_count', { outcome: 'TIMEOUT' });
+    const failedPuts =
+      total(failed, 'dynamo_put_duration_seconds_count', { outcome: 'QUORUM_NOT_MET' }) +
+      total(failed, 'dynamo_put_duration_seconds_count', { outcome: 'TIMEOUT' });
     assert.ok(failedPuts >= 1, 'the failed put is timed under its error code');
-    process.stdout.write(`# quorum failures: ${failed.map((t, i) => `${live[i]}: ${t.split('\n').filter((l) => l.startsWith('dynamo_quorum_failures_total{') && !l.endsWith(' 0')).join(', ')}`).join('; ')}\n`);
+    process.stdout.write(
+      `# quorum failures: ${failed
+        .map(
+          (t, i) =>
+            `${live[i]}: ${t
+              .split('\n')
+              .filter((l) => l.startsWith('dynamo_quorum_failures_total{') && !l.endsWith(' 0'))
+              .join(', ')}`,
+        )
+        .join('; ')}\n`,
+    );
   });
 });
 
@@ -114,7 +143,15 @@ test('the transfers of a join show in the metrics while they run and once they a
     await cluster.startNode(n4.id);
     const scrape = async (id: string) => (await fetch(`http://${cluster.node(id).listen}/metrics`)).text();
     assert.equal(sample(await scrape('n4'), 'dynamo_transfer_entries_received_total'), 0);
-    const reply = await client.request('n1', { type: 'change', kind: 'join', node: n4.id, address: n4.address, weight: 1, by: '', expectedVersion: 0 });
+    const reply = await client.request('n1', {
+      type: 'change',
+      kind: 'join',
+      node: n4.id,
+      address: n4.address,
+      weight: 1,
+      by: '',
+      expectedVersion: 0,
+    });
     assert.equal(reply.type, 'changeReply', JSON.stringify(reply));
     const during = await waitFor('transfers into n4 in progress', async () => {
       const text = await scrape('n4');
@@ -127,13 +164,22 @@ test('the transfers of a join show in the metrics while they run and once they a
     }, 120_000, 200);
     const done = await waitFor('n4 to report its ranges confirmed', async () => {
       const text = await scrape('n4');
-      return sample(text, 'dynamo_transfers', { state: 'confirmed' }) > 0 && sample(text, 'dynamo_transfers', { state: 'running' }) === 0 ? text : null;
+      return sample(text, 'dynamo_transfers', { state: 'confirmed' }) > 0 && sample(text, 'dynamo_transfers', { state: 'running' }) === 0
+        ? text
+        : null;
     }, 30_000, 100);
     assert.ok(sample(done, 'dynamo_transfer_entries_received_total') > sample(during, 'dynamo_transfer_entries_received_total'));
     assert.ok(sample(done, 'dynamo_transfer_copies_placed_total') > 0);
     assert.equal(sample(done, 'dynamo_transfer_keys_remaining'), 0);
-    await waitFor('n1 to see no transfer pending', async () => sample(await scrape('n1'), 'dynamo_ring_transfers_pending') === 0, 30_000, 100);
-    process.stdout.write(`# join: n4 confirmed ${sample(done, 'dynamo_transfers', { state: 'confirmed' })} key ranges, ${sample(done, 'dynamo_transfer_entries_received_total')} entries received\n`);
+    await waitFor(
+      'n1 to see no transfer pending',
+      async () => sample(await scrape('n1'), 'dynamo_ring_transfers_pending') === 0,
+      30_000,
+      100,
+    );
+    process.stdout.write(
+      `# join: n4 confirmed ${sample(done, 'dynamo_transfers', { state: 'confirmed' })} key ranges, ${sample(done, 'dynamo_transfer_entries_received_total')} entries received\n`,
+    );
   });
 });
 
@@ -149,7 +195,8 @@ test('the gateway exports GraphQL requests, their durations and errors at /metri
     const before = await scrape();
     assert.equal(sample(before, 'dynamo_gateway_cluster_connected'), 1);
     assert.ok(sample(before, 'process_cpu_seconds_total') > 0, 'the process\'s own figures');
-    for (let i = 0; i < 3; i++) assert.deepEqual((await gql(`mutation Put { put(key: "m${i}", value: ${i}) { acks } }`, undefined, CSRF)).errors, undefined);
+    for (let i = 0; i < 3; i++)
+      assert.deepEqual((await gql(`mutation Put { put(key: "m${i}", value: ${i}) { acks } }`, undefined, CSRF)).errors, undefined);
     assert.deepEqual((await gql('query Get { get(key: "m1") { found } }')).errors, undefined);
     assert.ok((await gql('query Broken { nothing }')).errors?.length);
     const after = await scrape();

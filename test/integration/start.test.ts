@@ -22,11 +22,35 @@ test('npm start with an unreachable Redis runs the store (rate limits dropped), 
   const dir = mkdtempSync(join(tmpdir(), 'start-'));
   let redis: ChildProcess | undefined;
   let repair: ChildProcess | undefined;
-  const start = spawn(process.execPath, [...TS_NODE_ARGS, join(ROOT, 'bin/start.ts'), '--nodes', '3', '--base-port', '7851', '--gateway-port', '4751', '--jobs-port', '4752', '--data-dir', dir], {
-    cwd: ROOT,
-    env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${REDIS_PORT}`, ADMIN_TOKEN: TEST_ADMIN_TOKEN, LOG_FORMAT: '', LOG_LEVEL: '', GATEWAY_RATE_LIMIT_POINTS: '1000' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const start = spawn(
+    process.execPath,
+    [
+      ...TS_NODE_ARGS,
+      join(ROOT, 'bin/start.ts'),
+      '--nodes',
+      '3',
+      '--base-port',
+      '7851',
+      '--gateway-port',
+      '4751',
+      '--jobs-port',
+      '4752',
+      '--data-dir',
+      dir,
+    ],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        REDIS_URL: `redis://127.0.0.1:${REDIS_PORT}`,
+        ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+        LOG_FORMAT: '',
+        LOG_LEVEL: '',
+        GATEWAY_RATE_LIMIT_POINTS: '1000',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   start.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
@@ -45,7 +69,11 @@ test('npm start with an unreachable Redis runs the store (rate limits dropped), 
     assert.match(stdout, /GraphQL: +http:\/\/127\.0\.0\.1:4751\/graphql/);
     // rate limits are counted in Redis: without one they are dropped, not the gateway
     assert.match(stdout, /GATEWAY_RATE_LIMIT_POINTS is ignored/);
-    assert.match(stdout, /admin token: \S+ \(from ADMIN_TOKEN\)\n/, 'an open gateway gives the admin token data too, so it is not called admin-only');
+    assert.match(
+      stdout,
+      /admin token: \S+ \(from ADMIN_TOKEN\)\n/,
+      'an open gateway gives the admin token data too, so it is not called admin-only',
+    );
 
     // the store's main job goes on: a write and a read through the gateway
     const gql = async (query: string) => {
@@ -81,7 +109,11 @@ test('npm start with an unreachable Redis runs the store (rate limits dropped), 
     assert.match(early.out.stderr, /Redis is not answering at redis:\/\/127\.0\.0\.1:6474 \(REDIS_URL\) yet/);
 
     // Redis appears (as an operator would install and start it), then --repair
-    redis = spawn('redis-server', ['--port', String(REDIS_PORT), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+    redis = spawn(
+      'redis-server',
+      ['--port', String(REDIS_PORT), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'],
+      { stdio: 'ignore' },
+    );
     await waitFor('the Redis to answer', () => redisAnswers(`redis://127.0.0.1:${REDIS_PORT}`, 200), 10_000, 100);
     const late = repairStart();
     repair = late.child;
@@ -95,7 +127,9 @@ test('npm start with an unreachable Redis runs the store (rate limits dropped), 
     await waitFor('the dashboard to list the queues', async () => (await board()).status === 200, 20_000, 200);
     const swept = await waitFor('a sweep of every key range, seen through the gateway', async () => {
       const r = await fetch('http://127.0.0.1:4751/graphql', { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_ADMIN_TOKEN}`, ...CSRF }, body: JSON.stringify({ query: '{ admin { repair { totals { partitionsSwept } } } }' }) });
-      const n = ((await r.json()) as { data?: { admin: { repair: { totals: { partitionsSwept: number } } } } }).data?.admin.repair.totals.partitionsSwept ?? 0;
+      const n =
+        ((await r.json()) as { data?: { admin: { repair: { totals: { partitionsSwept: number } } } } }).data?.admin.repair.totals
+          .partitionsSwept ?? 0;
       return n >= 64 ? n : 0;
     }, 60_000, 250);
     assert.ok(swept >= 64);
@@ -116,19 +150,44 @@ test('npm start with an unreachable Redis runs the store (rate limits dropped), 
     assert.match(stdout, /identities: \S+identities \(authority, one per process; the CLI uses admin\.json\)/);
     const ids = join(dir, 'identities');
     const run = (entry: string, args: string[]) =>
-      promisify(execFile)(process.execPath, [...TS_NODE_ARGS, join(ROOT, entry), ...args], { cwd: ROOT, env: { ...process.env, DYNAMO_SECRET: '', DYNAMO_SEEDS: '127.0.0.1:7851' } });
+      promisify(execFile)(process.execPath, [...TS_NODE_ARGS, join(ROOT, entry), ...args], {
+        cwd: ROOT,
+        env: { ...process.env, DYNAMO_SECRET: '', DYNAMO_SEEDS: '127.0.0.1:7851' },
+      });
     const cli = (...args: string[]) => run('bin/dynamo.ts', ['--identity', join(ids, 'admin.json'), ...args]);
     await cli('put', 'cli-key', 'from the CLI');
     assert.match((await cli('get', 'cli-key')).stdout, /from the CLI/);
     await run('bin/identity.ts', ['issue', '--dir', ids, '--id', 'n4', '--role', 'peer']);
-    n4 = spawn(process.execPath, [...TS_NODE_ARGS, join(ROOT, 'bin/storage-node.ts'), '--id', 'n4', '--listen', '127.0.0.1:7854', '--seeds', 'n1=127.0.0.1:7851', '--data-dir', join(dir, 'n4'), '--identity', join(ids, 'n4.json'), '--authority', join(ids, 'authority.pub')], { cwd: ROOT, env: { ...process.env, DYNAMO_SECRET: '' }, stdio: 'ignore' });
+    n4 = spawn(
+      process.execPath,
+      [
+        ...TS_NODE_ARGS,
+        join(ROOT, 'bin/storage-node.ts'),
+        '--id',
+        'n4',
+        '--listen',
+        '127.0.0.1:7854',
+        '--seeds',
+        'n1=127.0.0.1:7851',
+        '--data-dir',
+        join(dir, 'n4'),
+        '--identity',
+        join(ids, 'n4.json'),
+        '--authority',
+        join(ids, 'authority.pub'),
+      ],
+      { cwd: ROOT, env: { ...process.env, DYNAMO_SECRET: '' }, stdio: 'ignore' },
+    );
     await waitHealthy('127.0.0.1:7854', n4, 30_000);
     const joined = await cli('join', 'n4', '127.0.0.1:7854', '--wait');
     assert.match(joined.stdout, /n4/);
     assert.match((await cli('ring')).stdout, /n4/);
     // a client identity may not change the ring: the nodes refuse it
     await run('bin/identity.ts', ['issue', '--dir', ids, '--id', 'app', '--role', 'client']);
-    await assert.rejects(run('bin/dynamo.ts', ['--identity', join(ids, 'app.json'), 'leave', 'n4']), /FORBIDDEN: app has the client role, which may not send change/);
+    await assert.rejects(
+      run('bin/dynamo.ts', ['--identity', join(ids, 'app.json'), 'leave', 'n4']),
+      /FORBIDDEN: app has the client role, which may not send change/,
+    );
 
     await stopProcess(n4);
     start.kill('SIGINT');

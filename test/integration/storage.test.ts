@@ -22,13 +22,20 @@ const text = (v: Uint8Array) => Buffer.from(v).toString('utf8');
 function fuzzSeed(): number {
   const given = process.env.FUZZ_SEED;
   const seed = given ? Number(given) : randomInt(2 ** 32);
-  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) throw new Error(`FUZZ_SEED must be an integer from 0 to 2^32-1, got '${given}'`);
+  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32)
+    throw new Error(`FUZZ_SEED must be an integer from 0 to 2^32-1, got '${given}'`);
   process.stdout.write(`# fuzz seed ${seed} (FUZZ_SEED=${seed} repeats it)\n`);
   return seed;
 }
 
 /** Sends `messages` on `ws`, then waits until the reply with id `awaited` arrives or the node closes the connection. */
-function answeredOrClosed(ws: WebSocket, messages: readonly Uint8Array[], awaited: number, what: string, timeoutMs = 10_000): Promise<void> {
+function answeredOrClosed(
+  ws: WebSocket,
+  messages: readonly Uint8Array[],
+  awaited: number,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const done = (error?: Error) => {
       clearTimeout(timer);
@@ -60,8 +67,14 @@ test('quorum put and get; R, W, PR and PW are checked per request', async () => 
     assert.equal(all.replies, 3);
     const strict = await client.put('alpha', Buffer.from('two'), { context: contextOf(all.siblings), w: 3, pw: 3 });
     assert.equal(strict.acks, 3);
-    await assert.rejects(client.get('alpha', { r: 4 }), (e: StoreError) => e.code === 'BAD_REQUEST' && /r must be an integer from 1 to N=3, got 4/.test(e.message));
-    await assert.rejects(client.put('alpha', Buffer.from('x'), { pw: 4 }), (e: StoreError) => e.code === 'BAD_REQUEST' && /pw/.test(e.message));
+    await assert.rejects(
+      client.get('alpha', { r: 4 }),
+      (e: StoreError) => e.code === 'BAD_REQUEST' && /r must be an integer from 1 to N=3, got 4/.test(e.message),
+    );
+    await assert.rejects(
+      client.put('alpha', Buffer.from('x'), { pw: 4 }),
+      (e: StoreError) => e.code === 'BAD_REQUEST' && /pw/.test(e.message),
+    );
     assert.deepEqual((await client.get('never-written')).siblings, []);
   });
 });
@@ -153,7 +166,12 @@ test('a node started on a backup of its data directory goes on as a new actor: n
     // each key overwritten through the restored node, with the context of the first write
     await Promise.all(keys.map((k, i) => put(k, 'after the restore', firsts[i]!)));
     assert.notEqual((await client.status('n2')).actor, ranBefore, 'the restored node must not hand out its old actor\'s dots again');
-    for (const key of keys) assert.deepEqual((await client.get(key, { r: 3 })).siblings.map((s) => text(s.value)), ['after the restore'], key);
+    for (const key of keys)
+      assert.deepEqual(
+        (await client.get(key, { r: 3 })).siblings.map((s) => text(s.value)),
+        ['after the restore'],
+        key,
+      );
   });
 });
 
@@ -196,11 +214,19 @@ test('SIGTERM drains: requests in flight finish, the node exits 0, and every ack
     const results = await Promise.all(writes);
     const failures = results.filter((r): r is StoreError => r instanceof StoreError);
     const acked = results.filter((r): r is number => typeof r === 'number');
-    process.stdout.write(`# SIGTERM sent after 100 acks with ${pendingAtSignal} of 400 writes still pending; ${acked.length} acknowledged in all\n`);
+    process.stdout.write(
+      `# SIGTERM sent after 100 acks with ${pendingAtSignal} of 400 writes still pending; ${acked.length} acknowledged in all\n`,
+    );
     assert.ok(pendingAtSignal > 0, 'writes were in flight when the node was told to stop');
     assert.equal(cluster.node('n1').process!.exitCode, 0);
     for (const e of failures) assert.notEqual(e.details.sent, true, `a request in flight was cut off: ${e.message}`);
-    assert.ok(acked.length > 200, `only ${acked.length} of 400 writes acknowledged: ${failures.slice(0, 2).map((e) => e.message).join('; ')}`);
+    assert.ok(
+      acked.length > 200,
+      `only ${acked.length} of 400 writes acknowledged: ${failures
+        .slice(0, 2)
+        .map((e) => e.message)
+        .join('; ')}`,
+    );
     await cluster.startNode('n1');
     for (const i of acked) {
       const r = await client.get(`drain-${i}`, { r: 2 });
@@ -211,8 +237,14 @@ test('SIGTERM drains: requests in flight finish, the node exits 0, and every ack
 
 test('connections need the cluster secret and the cluster name', async () => {
   await withCluster({ nodes: 1, basePort: 7261, n: 1, r: 1, w: 1 }, async ({ cluster }) => {
-    await assert.rejects(DynamoClient.connect({ seeds: cluster.seeds, cluster: 'dev', secret: 'wrong-secret-wrong-secret' }), (e: StoreError) => e.code === 'UNAUTHORIZED');
-    await assert.rejects(DynamoClient.connect({ seeds: cluster.seeds, cluster: 'other', secret: TEST_SECRET }), (e: StoreError) => e.code === 'BAD_CLUSTER' && /belongs to cluster 'dev'/.test(e.message));
+    await assert.rejects(
+      DynamoClient.connect({ seeds: cluster.seeds, cluster: 'dev', secret: 'wrong-secret-wrong-secret' }),
+      (e: StoreError) => e.code === 'UNAUTHORIZED',
+    );
+    await assert.rejects(
+      DynamoClient.connect({ seeds: cluster.seeds, cluster: 'other', secret: TEST_SECRET }),
+      (e: StoreError) => e.code === 'BAD_CLUSTER' && /belongs to cluster 'dev'/.test(e.message),
+    );
   });
 });
 
@@ -228,7 +260,9 @@ test('malformed frames get error replies or a clean close; the node keeps servin
       });
     // a frame whose header is readable but whose payload is garbage: an error reply under its id
     const ws = await open();
-    const bad = Buffer.from(encodeFrame(42, { type: 'put', key: 'steady', value: Buffer.from('x'), deleted: false, context: null, w: 1, pw: 0 }));
+    const bad = Buffer.from(
+      encodeFrame(42, { type: 'put', key: 'steady', value: Buffer.from('x'), deleted: false, context: null, w: 1, pw: 0 }),
+    );
     bad[12] = 0xff; // key length far beyond the frame
     const reply = await new Promise<Buffer>((resolve) => {
       ws.once('message', (d: Buffer) => resolve(d));
@@ -278,7 +312,20 @@ test('a data directory in use is refused, and bad configuration exits 2 with a c
         encoding: 'utf8',
         timeout: 20_000,
       });
-    const locked = run(['--id', 'n1', '--nodes', 'n1=127.0.0.1:7289', '--data-dir', cluster.dataDirOf('n1'), '--n', '1', '--r', '1', '--w', '1']);
+    const locked = run([
+      '--id',
+      'n1',
+      '--nodes',
+      'n1=127.0.0.1:7289',
+      '--data-dir',
+      cluster.dataDirOf('n1'),
+      '--n',
+      '1',
+      '--r',
+      '1',
+      '--w',
+      '1',
+    ]);
     assert.equal(locked.status, 1);
     assert.match(locked.stderr, /is in use by process \d+/);
     const badQuorum = run(['--id', 'n1', '--nodes', 'n1=127.0.0.1:7289', '--r', '2', '--n', '1']);

@@ -35,7 +35,9 @@ function withPki(body: (pki: Pki) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'dynamo-tls-'));
   const cluster = makeCa(dir, 'cluster');
   const rogue = makeCa(dir, 'rogue');
-  return body({ dir, cluster, node: makeCert(cluster, 'node'), rogue, rogueNode: makeCert(rogue, 'rogue-node') }).finally(() => rmSync(dir, { recursive: true, force: true }));
+  return body({ dir, cluster, node: makeCert(cluster, 'node'), rogue, rogueNode: makeCert(rogue, 'rogue-node') }).finally(() =>
+    rmSync(dir, { recursive: true, force: true }),
+  );
 }
 
 const refused = (pattern: RegExp) => (e: unknown) => e instanceof StoreError && e.code === 'UNAVAILABLE' && pattern.test(e.message);
@@ -52,15 +54,33 @@ test('TLS between nodes and from the client library: a put is replicated to ever
       await waitFor('gossip over wss:// to find every member reachable', async () => (await client.status('n1')).unreachable.length === 0, 15_000, 100);
 
       // a client that dials plain ws:// gets no answer from a TLS listener
-      await assert.rejects(DynamoClient.connect({ seeds: cluster.seeds, cluster: cluster.cluster, secret: TEST_SECRET, timeoutMs: 3000 }), (e: unknown) => e instanceof StoreError && e.code === 'UNAVAILABLE');
+      await assert.rejects(
+        DynamoClient.connect({ seeds: cluster.seeds, cluster: cluster.cluster, secret: TEST_SECRET, timeoutMs: 3000 }),
+        (e: unknown) => e instanceof StoreError && e.code === 'UNAVAILABLE',
+      );
       // a client trusting another authority, or only the system's, refuses the nodes' certificate
       await assert.rejects(
-        DynamoClient.connect({ seeds: cluster.seeds, cluster: cluster.cluster, secret: TEST_SECRET, timeoutMs: 3000, tls: readCa(rogue.ca) }),
+        DynamoClient.connect({
+          seeds: cluster.seeds,
+          cluster: cluster.cluster,
+          secret: TEST_SECRET,
+          timeoutMs: 3000,
+          tls: readCa(rogue.ca),
+        }),
         refused(/certificate is not trusted/),
       );
-      await assert.rejects(DynamoClient.connect({ seeds: cluster.seeds, cluster: cluster.cluster, secret: TEST_SECRET, timeoutMs: 3000, tls: { ca: [] } }), refused(/certificate is not trusted by the system/));
+      await assert.rejects(
+        DynamoClient.connect({ seeds: cluster.seeds, cluster: cluster.cluster, secret: TEST_SECRET, timeoutMs: 3000, tls: { ca: [] } }),
+        refused(/certificate is not trusted by the system/),
+      );
       // during a rotation a client trusts both authorities: either signs a certificate it accepts
-      const both = await DynamoClient.connect({ seeds: cluster.seeds, cluster: cluster.cluster, secret: TEST_SECRET, timeoutMs: 3000, tls: readCa(`${rogue.ca},${ca.ca}`) });
+      const both = await DynamoClient.connect({
+        seeds: cluster.seeds,
+        cluster: cluster.cluster,
+        secret: TEST_SECRET,
+        timeoutMs: 3000,
+        tls: readCa(`${rogue.ca},${ca.ca}`),
+      });
       try {
         const r = await both.get('secure');
         assert.deepEqual(r.siblings.map((v) => text(v.value)), ['"over wss"']);
@@ -70,12 +90,20 @@ test('TLS between nodes and from the client library: a put is replicated to ever
 
       // the CLI dials wss:// with --tls-ca
       const cli = (args: string[], env: Record<string, string> = {}) =>
-        promisify(execFile)(process.execPath, [...TS_NODE_ARGS, join(ROOT, 'bin/dynamo.ts'), '--seeds', cluster.seeds.join(','), '--json', ...args], { cwd: ROOT, env: { ...process.env, DYNAMO_SECRET: TEST_SECRET, ...env } });
+        promisify(execFile)(
+          process.execPath,
+          [...TS_NODE_ARGS, join(ROOT, 'bin/dynamo.ts'), '--seeds', cluster.seeds.join(','), '--json', ...args],
+          { cwd: ROOT, env: { ...process.env, DYNAMO_SECRET: TEST_SECRET, ...env } },
+        );
       const got = await cli(['get', 'secure', '--tls-ca', ca.ca]);
       assert.match(got.stdout, /over wss/);
       const viaEnv = await cli(['put', 'from-cli', '"hi"'], { DYNAMO_TLS_CA: ca.ca });
       assert.match(viaEnv.stdout, /"acks":/);
-      await assert.rejects(cli(['get', 'secure']), (e: { stderr?: string }) => /TLS/.test(e.stderr ?? ''), 'without --tls-ca the CLI is told the node may speak TLS');
+      await assert.rejects(
+        cli(['get', 'secure']),
+        (e: { stderr?: string }) => /TLS/.test(e.stderr ?? ''),
+        'without --tls-ca the CLI is told the node may speak TLS',
+      );
     });
   });
 });
@@ -83,16 +111,32 @@ test('TLS between nodes and from the client library: a put is replicated to ever
 test('a node that does not trust the authority of its peers\' certificates cannot reach them: writes it coordinates find no replica', async () => {
   await withPki(async ({ cluster: ca, node, rogue }) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'dynamo-test-'));
-    const cluster = new LocalCluster({ nodes: 3, basePort: 7596, dataDir, secret: TEST_SECRET, output, tls: { cert: node.cert, key: node.key, ca: ca.ca } });
+    const cluster = new LocalCluster({
+      nodes: 3,
+      basePort: 7596,
+      dataDir,
+      secret: TEST_SECRET,
+      output,
+      tls: { cert: node.cert, key: node.key, ca: ca.ca },
+    });
     let client: DynamoClient | undefined;
     try {
       await cluster.startNode('n1');
       await cluster.startNode('n2');
       // n3 has a good certificate, but trusts only the rogue authority
       await cluster.startNode('n3', 30_000, ['--tls-ca', rogue.ca]);
-      client = await DynamoClient.connect({ seeds: cluster.seeds, cluster: cluster.cluster, secret: TEST_SECRET, timeoutMs: 5000, tls: cluster.clientTls });
+      client = await DynamoClient.connect({
+        seeds: cluster.seeds,
+        cluster: cluster.cluster,
+        secret: TEST_SECRET,
+        timeoutMs: 5000,
+        tls: cluster.clientTls,
+      });
       // n1 and n2 trust each other
-      assert.equal((await client.request('n1', { type: 'put', key: 'k', value: Buffer.from('"1"'), deleted: false, context: null, w: 2, pw: 0 })).type, 'putReply');
+      assert.equal(
+        (await client.request('n1', { type: 'put', key: 'k', value: Buffer.from('"1"'), deleted: false, context: null, w: 2, pw: 0 })).type,
+        'putReply',
+      );
       // n3 refuses its peers' certificates, so it cannot replicate a write it coordinates
       await assert.rejects(
         client.request('n3', { type: 'put', key: 'k2', value: Buffer.from('"3"'), deleted: false, context: null, w: 2, pw: 0 }),
@@ -111,11 +155,15 @@ test('a node that does not trust the authority of its peers\' certificates canno
 function gqlHttps(url: string, ca: string | null, query: string): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const body = JSON.stringify({ query });
-    const req = request(url, { method: 'POST', ...(ca ? { ca: readFileSync(ca) } : {}), headers: { 'content-type': 'application/json', ...CSRF } }, (res) => {
-      let data = '';
-      res.on('data', (c: Buffer) => (data += c.toString('utf8')));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(data) }));
-    });
+    const req = request(
+      url,
+      { method: 'POST', ...(ca ? { ca: readFileSync(ca) } : {}), headers: { 'content-type': 'application/json', ...CSRF } },
+      (res) => {
+        let data = '';
+        res.on('data', (c: Buffer) => (data += c.toString('utf8')));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(data) }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -129,7 +177,18 @@ test('the gateway serves https and dials the nodes over wss://: a put and a get 
       try {
         gateway = await startService({
           entry: 'bin/gateway.ts',
-          args: ['--port', String(port), '--seeds', cluster.seeds.join(','), '--tls-cert', node.cert, '--tls-key', node.key, '--tls-ca', ca.ca],
+          args: [
+            '--port',
+            String(port),
+            '--seeds',
+            cluster.seeds.join(','),
+            '--tls-cert',
+            node.cert,
+            '--tls-key',
+            node.key,
+            '--tls-ca',
+            ca.ca,
+          ],
           env: { DYNAMO_SECRET: TEST_SECRET, GATEWAY_CONTEXT_KEYS: TEST_CONTEXT_KEY, GATEWAY_LOG_LEVEL: 'warn' },
           health: `127.0.0.1:${port}`,
           healthCa: ca.ca,
@@ -145,7 +204,14 @@ test('the gateway serves https and dials the nodes over wss://: a put and a get 
 
         // the repair workers connect to the cluster (over wss://) before they report healthy
         const jobs = (port: number, args: string[]) =>
-          startService({ entry: 'bin/jobs.ts', args: ['--port', String(port), '--seeds', cluster.seeds.join(','), ...args], env: { DYNAMO_SECRET: TEST_SECRET, REDIS_URL: REDIS, REPAIR_QUEUE_PREFIX: 'tls-test', JOBS_LOG_LEVEL: 'warn' }, health: `127.0.0.1:${port}`, output, timeoutMs: 20_000 });
+          startService({
+            entry: 'bin/jobs.ts',
+            args: ['--port', String(port), '--seeds', cluster.seeds.join(','), ...args],
+            env: { DYNAMO_SECRET: TEST_SECRET, REDIS_URL: REDIS, REPAIR_QUEUE_PREFIX: 'tls-test', JOBS_LOG_LEVEL: 'warn' },
+            health: `127.0.0.1:${port}`,
+            output,
+            timeoutMs: 20_000,
+          });
         await stopProcess(await jobs(4592, ['--tls-ca', ca.ca, '--no-schedule']));
         await assert.rejects(jobs(4593, ['--no-schedule']), /exited/, 'without --tls-ca the workers cannot reach the nodes and stop');
       } finally {

@@ -25,7 +25,13 @@ async function gateway(t: TestCluster, port: number, env: Record<string, string>
   const child = await startService({
     entry: 'bin/gateway.ts',
     args: ['--port', String(port), '--seeds', t.cluster.seeds.join(','), ...args],
-    env: { DYNAMO_IDENTITY: t.cluster.identity('gateway', 'client'), DYNAMO_SECRET: '', GATEWAY_CONTEXT_KEYS: TEST_CONTEXT_KEY, GATEWAY_LOG_LEVEL: 'warn', ...env },
+    env: {
+      DYNAMO_IDENTITY: t.cluster.identity('gateway', 'client'),
+      DYNAMO_SECRET: '',
+      GATEWAY_CONTEXT_KEYS: TEST_CONTEXT_KEY,
+      GATEWAY_LOG_LEVEL: 'warn',
+      ...env,
+    },
     health: `127.0.0.1:${port}`,
     output: process.env.NODE_OUTPUT === '1' ? 'inherit' : 'ignore',
   });
@@ -41,7 +47,11 @@ async function gateway(t: TestCluster, port: number, env: Record<string, string>
 const urlOf = (port: number) => `http://127.0.0.1:${port}/graphql`;
 
 async function gql(port: number, query: string, variables: Record<string, unknown>, headers: Record<string, string> = {}) {
-  const res = await fetch(urlOf(port), { method: 'POST', headers: { 'content-type': 'application/json', ...CSRF, ...headers }, body: JSON.stringify({ query, variables }) });
+  const res = await fetch(urlOf(port), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...CSRF, ...headers },
+    body: JSON.stringify({ query, variables }),
+  });
   return (await res.json()) as { data?: Record<string, any>; errors?: { message: string; extensions?: { code?: string } }[] };
 }
 
@@ -69,14 +79,19 @@ test('live watches', async (t) => {
         try {
           assert.equal(w.status, 200);
           const first = await w.event(1);
-          assert.deepEqual(first, { key: 'w:a', siblings: [], context: null }, 'a key never written, no context given: its empty state at once');
+          assert.deepEqual(
+            first,
+            { key: 'w:a', siblings: [], context: null },
+            'a key never written, no context given: its empty state at once',
+          );
           const c1 = await put(GATEWAYS.one, 'w:a', { by: 'gateway one' });
           assert.deepEqual(values(await w.event(2)), [{ by: 'gateway one' }]);
           const c2 = await put(GATEWAYS.two, 'w:a', { by: 'gateway two' }, c1);
           assert.deepEqual(values(await w.event(3)), [{ by: 'gateway two' }]);
           await c.client.put('w:a', encodeValue({ by: 'node client' }), { context: signer.verify('w:a', c2) });
           assert.deepEqual(values(await w.event(4)), [{ by: 'node client' }]);
-          for (let i = 1; i < w.events.length; i++) assert.notEqual(dots(w.events[i]!), dots(w.events[i - 1]!), 'never the same versions twice in a row');
+          for (let i = 1; i < w.events.length; i++)
+            assert.notEqual(dots(w.events[i]!), dots(w.events[i - 1]!), 'never the same versions twice in a row');
         } finally {
           w.close();
         }
@@ -141,22 +156,25 @@ test('live watches', async (t) => {
         }
       });
 
-      await t.test('a burst of writes: events in order of the versions, never the same versions twice in a row, the last one last', async () => {
-        const w = await Watch.open(url, ['burst']);
-        try {
-          await w.event(1);
-          let context: string | null = null;
-          for (let i = 1; i <= 30; i++) context = await put(i % 2 ? GATEWAYS.one : GATEWAYS.two, 'burst', i, context);
-          await w.until((x) => x.events.some((e) => values(e)[0] === 30), 'the last write');
-          const events = w.events.slice(1);
-          for (let i = 1; i < events.length; i++) {
-            assert.notEqual(dots(events[i]!), dots(events[i - 1]!), 'the same versions twice in a row');
-            assert.ok((values(events[i]!)[0] as number) > (values(events[i - 1]!)[0] as number), 'an older version after a newer one');
+      await t.test(
+        'a burst of writes: events in order of the versions, never the same versions twice in a row, the last one last',
+        async () => {
+          const w = await Watch.open(url, ['burst']);
+          try {
+            await w.event(1);
+            let context: string | null = null;
+            for (let i = 1; i <= 30; i++) context = await put(i % 2 ? GATEWAYS.one : GATEWAYS.two, 'burst', i, context);
+            await w.until((x) => x.events.some((e) => values(e)[0] === 30), 'the last write');
+            const events = w.events.slice(1);
+            for (let i = 1; i < events.length; i++) {
+              assert.notEqual(dots(events[i]!), dots(events[i - 1]!), 'the same versions twice in a row');
+              assert.ok((values(events[i]!)[0] as number) > (values(events[i - 1]!)[0] as number), 'an older version after a newer one');
+            }
+          } finally {
+            w.close();
           }
-        } finally {
-          w.close();
-        }
-      });
+        },
+      );
 
       await t.test('replicas killed and restarted: the watch goes on, and hears from a restarted replica again', async () => {
         const w = await Watch.open(url, ['down:k']);
@@ -185,7 +203,15 @@ test('live watches', async (t) => {
           await w.until((x) => x.events.length >= keys.length, 'the initial events');
           const n4 = c.cluster.addNode();
           await c.cluster.startNode(n4.id);
-          const reply = await c.client.request('n1', { type: 'change', kind: 'join', node: n4.id, address: n4.address, weight: 1, by: '', expectedVersion: 0 });
+          const reply = await c.client.request('n1', {
+            type: 'change',
+            kind: 'join',
+            node: n4.id,
+            address: n4.address,
+            weight: 1,
+            by: '',
+            expectedVersion: 0,
+          });
           assert.equal(reply.type, 'changeReply', JSON.stringify(reply));
           const planned = reply.type === 'changeReply' ? reply.version : 0;
           const deadline = Date.now() + 60_000;
@@ -221,7 +247,12 @@ test('live watches', async (t) => {
           }),
         );
         procs.push(
-          await gateway(c, GATEWAYS.auth, { GATEWAY_WATCH_MAX_KEYS: '3', GATEWAY_WATCH_MAX_PER_CLIENT: '2', GATEWAY_WATCH_MAX_STREAMS: '3' }, ['--api-keys', keysFile]),
+          await gateway(
+            c,
+            GATEWAYS.auth,
+            { GATEWAY_WATCH_MAX_KEYS: '3', GATEWAY_WATCH_MAX_PER_CLIENT: '2', GATEWAY_WATCH_MAX_STREAMS: '3' },
+            ['--api-keys', keysFile],
+          ),
         );
         const auth = urlOf(GATEWAYS.auth);
         const reader = { authorization: `Bearer ${READER_TOKEN}` };
@@ -269,53 +300,56 @@ test('live watches', async (t) => {
         }
       });
 
-      await t.test('a reader that stops reading is dropped with SLOW_READER, and the gateway does not keep what it could not send', async () => {
-        const limit = 256 * 1024;
-        const slow = await gateway(c, GATEWAYS.slow, { GATEWAY_WATCH_MAX_BUFFER_BYTES: String(limit) });
-        procs.push(slow);
-        const rss = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${slow.pid}/status`, 'utf8'))![1]) * 1024;
-        const socket = connect(GATEWAYS.slow, '127.0.0.1');
-        const body = JSON.stringify({ query: WATCH, variables: { keys: ['slow'] } });
-        socket.write(
-          `POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: text/event-stream\r\n` +
-            `x-graphql-yoga-csrf: 1\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-        );
-        let received = '';
-        const onData = (d: Buffer) => (received += d.toString('latin1'));
-        socket.on('data', onData);
-        const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-        const deadline = Date.now() + 10_000;
-        while (!received.includes('"key":"slow"')) {
-          assert.ok(Date.now() < deadline, `no first event: ${received.slice(0, 500)}`);
-          await new Promise((r) => setTimeout(r, 20));
-        }
-        // stop reading: the kernel's buffers fill, then the gateway's
-        socket.pause();
-        const before = rss();
-        const value = encodeValue('x'.repeat(1_000_000));
-        const writes = 120;
-        let context = null as null | Awaited<ReturnType<typeof c.client.put>>['context'];
-        for (let i = 0; i < writes; i++) context = (await c.client.put('slow', value, { context })).context;
-        const grown = rss() - before;
-        console.log(`gateway RSS grew ${(grown / 1e6).toFixed(1)} MB while ${writes} events of 1 MB waited for a reader that stopped`);
-        // what the gateway's own work leaves behind levels off (about 40 MB here, at 64 writes as at 160);
-        // keeping the unread events would grow with the writes
-        assert.ok(grown < (writes * 1e6) / 2, `the gateway grew by ${grown} bytes: it kept what the reader did not read`);
-        socket.resume();
-        await ended;
-        assert.match(received, /"code":"SLOW_READER"/);
-        assert.match(received, new RegExp(`more than ${limit} bytes of events waited to be read \\(GATEWAY_WATCH_MAX_BUFFER_BYTES\\)`));
-        const events = received.split('"key":"slow"').length - 1;
-        assert.ok(events < writes / 2, `${events} events reached the reader: it was not dropped`);
-        console.log(`${events} of ${writes} events reached the reader before it was dropped`);
-        // the gateway still serves watches
-        const w = await Watch.open(urlOf(GATEWAYS.slow), ['slow']);
-        try {
-          assert.equal((await w.event(1)).key, 'slow');
-        } finally {
-          w.close();
-        }
-      });
+      await t.test(
+        'a reader that stops reading is dropped with SLOW_READER, and the gateway does not keep what it could not send',
+        async () => {
+          const limit = 256 * 1024;
+          const slow = await gateway(c, GATEWAYS.slow, { GATEWAY_WATCH_MAX_BUFFER_BYTES: String(limit) });
+          procs.push(slow);
+          const rss = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${slow.pid}/status`, 'utf8'))![1]) * 1024;
+          const socket = connect(GATEWAYS.slow, '127.0.0.1');
+          const body = JSON.stringify({ query: WATCH, variables: { keys: ['slow'] } });
+          socket.write(
+            `POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: text/event-stream\r\n` +
+              `x-graphql-yoga-csrf: 1\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+          );
+          let received = '';
+          const onData = (d: Buffer) => (received += d.toString('latin1'));
+          socket.on('data', onData);
+          const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+          const deadline = Date.now() + 10_000;
+          while (!received.includes('"key":"slow"')) {
+            assert.ok(Date.now() < deadline, `no first event: ${received.slice(0, 500)}`);
+            await new Promise((r) => setTimeout(r, 20));
+          }
+          // stop reading: the kernel's buffers fill, then the gateway's
+          socket.pause();
+          const before = rss();
+          const value = encodeValue('x'.repeat(1_000_000));
+          const writes = 120;
+          let context = null as null | Awaited<ReturnType<typeof c.client.put>>['context'];
+          for (let i = 0; i < writes; i++) context = (await c.client.put('slow', value, { context })).context;
+          const grown = rss() - before;
+          console.log(`gateway RSS grew ${(grown / 1e6).toFixed(1)} MB while ${writes} events of 1 MB waited for a reader that stopped`);
+          // what the gateway's own work leaves behind levels off (about 40 MB here, at 64 writes as at 160);
+          // keeping the unread events would grow with the writes
+          assert.ok(grown < (writes * 1e6) / 2, `the gateway grew by ${grown} bytes: it kept what the reader did not read`);
+          socket.resume();
+          await ended;
+          assert.match(received, /"code":"SLOW_READER"/);
+          assert.match(received, new RegExp(`more than ${limit} bytes of events waited to be read \\(GATEWAY_WATCH_MAX_BUFFER_BYTES\\)`));
+          const events = received.split('"key":"slow"').length - 1;
+          assert.ok(events < writes / 2, `${events} events reached the reader: it was not dropped`);
+          console.log(`${events} of ${writes} events reached the reader before it was dropped`);
+          // the gateway still serves watches
+          const w = await Watch.open(urlOf(GATEWAYS.slow), ['slow']);
+          try {
+            assert.equal((await w.event(1)).key, 'slow');
+          } finally {
+            w.close();
+          }
+        },
+      );
     } finally {
       for (const p of procs) await stopProcess(p);
     }

@@ -77,7 +77,11 @@ test('each process stops at start on a wrong Redis setting, naming the setting a
     (e: Error) => e instanceof ConfigError && e.message.includes('--repair-redis-url (DYNAMO_REPAIR_REDIS_URL): redis-sentinel:// needs the name the sentinels know the primary by'),
   );
   assert.equal(loadStorageConfig([...nodeArgs, '--repair-redis-url', 'redis-cluster://10.0.0.1:7000,10.0.0.2:7000'], { DYNAMO_SECRET: 'a-secret-of-16-chars-or-more' }).repairRedisUrl, 'redis-cluster://10.0.0.1:7000,10.0.0.2:7000');
-  const gatewayEnv = { DYNAMO_SECRET: 'a-secret-of-16-chars-or-more', DYNAMO_SEEDS: '127.0.0.1:7001', GATEWAY_CONTEXT_KEYS: 'k'.repeat(32) };
+  const gatewayEnv = {
+    DYNAMO_SECRET: 'a-secret-of-16-chars-or-more',
+    DYNAMO_SEEDS: '127.0.0.1:7001',
+    GATEWAY_CONTEXT_KEYS: 'k'.repeat(32),
+  };
   assert.throws(() => loadGatewayConfig([], { ...gatewayEnv, REDIS_URL: 'redis-cluster://' }), (e: Error) => e.message.includes('REDIS_URL: redis-cluster:// needs the host:port of at least one node'));
   assert.throws(() => loadGatewayConfig([], { ...gatewayEnv, GATEWAY_RATE_LIMIT_POINTS: '10', GATEWAY_RATE_LIMIT_REDIS_URL: 'cluster://a:1' }), (e: Error) => e.message.includes('GATEWAY_RATE_LIMIT_REDIS_URL: unknown scheme "cluster://"'));
   assert.equal(loadGatewayConfig([], { ...gatewayEnv, REDIS_URL: 'redis-sentinel://a:26379,b:26379/dynamo' }).redisUrl, 'redis-sentinel://a:26379,b:26379/dynamo');

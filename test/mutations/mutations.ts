@@ -13,8 +13,26 @@ export interface Mutation {
   readonly check: readonly string[];
 }
 
-const sim = (profile: string, seeds: number, from = 1): string[] => ['node', '--import', 'tsx', 'test/sim/run.ts', '--profile', profile, '--seeds', String(seeds), '--from', String(from)];
-const testFile = (file: string, pattern?: string): string[] => ['node', '--import', 'tsx', '--test', ...(pattern ? ['--test-name-pattern', pattern] : []), file];
+const sim = (profile: string, seeds: number, from = 1): string[] => [
+  'node',
+  '--import',
+  'tsx',
+  'test/sim/run.ts',
+  '--profile',
+  profile,
+  '--seeds',
+  String(seeds),
+  '--from',
+  String(from),
+];
+const testFile = (file: string, pattern?: string): string[] => [
+  'node',
+  '--import',
+  'tsx',
+  '--test',
+  ...(pattern ? ['--test-name-pattern', pattern] : []),
+  file,
+];
 
 export const MUTATIONS: readonly Mutation[] = [
   {

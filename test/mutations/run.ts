@@ -30,7 +30,8 @@ function apply(dir: string, m: Mutation): void {
   const path = join(dir, m.file);
   const text = readFileSync(path, 'utf8');
   const at = text.indexOf(m.find);
-  if (at < 0 || text.indexOf(m.find, at + 1) >= 0) throw new Error(`mutation '${m.name}': the text to replace is not in ${m.file} exactly once; update mutations.ts`);
+  if (at < 0 || text.indexOf(m.find, at + 1) >= 0)
+    throw new Error(`mutation '${m.name}': the text to replace is not in ${m.file} exactly once; update mutations.ts`);
   writeFileSync(path, text.slice(0, at) + m.replace + text.slice(at + m.find.length));
 }
 
@@ -40,14 +41,23 @@ for (const m of chosen) {
   try {
     apply(dir, m);
     const started = performance.now();
-    const run = spawnSync(m.check[0]!, m.check.slice(1), { cwd: dir, encoding: 'utf8', timeout: Number(o['timeout-s']) * 1000, maxBuffer: 1 << 28 });
+    const run = spawnSync(m.check[0]!, m.check.slice(1), {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: Number(o['timeout-s']) * 1000,
+      maxBuffer: 1 << 28,
+    });
     const seconds = Math.round((performance.now() - started) / 1000);
     const out = `${run.stdout ?? ''}${run.stderr ?? ''}`;
     const caught = run.status !== 0;
     // the first line that says what failed: a failed seed, a failed test, or the summary
-    const evidence = (out.split('\n').find((l) => /FAILED|not ok|failed [1-9]/.test(l)) ?? out.trim().split('\n').pop() ?? '').trim().slice(0, 200);
+    const evidence = (out.split('\n').find((l) => /FAILED|not ok|failed [1-9]/.test(l)) ?? out.trim().split('\n').pop() ?? '')
+      .trim()
+      .slice(0, 200);
     results.push({ name: m.name, caught, seconds, check: m.check.slice(2).join(' '), evidence });
-    process.stdout.write(`${caught ? 'caught  ' : 'SURVIVED'} ${m.name} (${seconds} s; ${m.check.slice(2).join(' ')})\n         ${evidence}\n`);
+    process.stdout.write(
+      `${caught ? 'caught  ' : 'SURVIVED'} ${m.name} (${seconds} s; ${m.check.slice(2).join(' ')})\n         ${evidence}\n`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

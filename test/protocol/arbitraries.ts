@@ -43,7 +43,13 @@ const set = fc.array(version, { maxLength: 3 });
 const entries = fc.array(fc.record({ key, set }), { maxLength: 3 });
 // a heartbeat's lease exists from version 7 (asOfVersion drops it below)
 const beat = fc.record(
-  { node: name, generation: u64, beat: u64, life: fc.stringMatching(/^[a-z0-9]{8}$/), lease: fc.record({ epoch: fc.stringMatching(/^[a-z0-9]{1,8}$/), counter: u64 }) },
+  {
+    node: name,
+    generation: u64,
+    beat: u64,
+    life: fc.stringMatching(/^[a-z0-9]{8}$/),
+    lease: fc.record({ epoch: fc.stringMatching(/^[a-z0-9]{1,8}$/), counter: u64 }),
+  },
   { requiredKeys: ['node', 'generation', 'beat', 'life'] },
 );
 const digest = fc.record({ version: u32, hash: fc.stringMatching(/^[0-9a-f]{0,32}$/) });
@@ -99,9 +105,13 @@ export const ring: fc.Arbitrary<Ring> = fc
 const member = fc.jsonValue({ maxDepth: 2 }).map(canonical);
 const typedOp: fc.Arbitrary<TypedOp> = fc.oneof(
   fc.integer().map((by): TypedOp => ({ type: 'counter', by })),
-  fc.record({ add: fc.array(member, { maxLength: 3 }), remove: fc.array(member, { maxLength: 3 }) }).map((o): TypedOp => ({ type: 'set', ...o })),
   fc
-    .array(fc.oneof(fc.record({ field: fc.string(), register: member }), fc.record({ field: fc.string(), increment: fc.integer() })), { maxLength: 3 })
+    .record({ add: fc.array(member, { maxLength: 3 }), remove: fc.array(member, { maxLength: 3 }) })
+    .map((o): TypedOp => ({ type: 'set', ...o })),
+  fc
+    .array(fc.oneof(fc.record({ field: fc.string(), register: member }), fc.record({ field: fc.string(), increment: fc.integer() })), {
+      maxLength: 3,
+    })
     .map((updates): TypedOp => ({ type: 'map', updates: updates.map((u) => ({ ...u })) })),
 );
 
@@ -134,7 +144,12 @@ export const arbitraries: MessageArbitraries = {
     .map(({ forwarded, condition, op, ttlSeconds, ...m }) =>
       op
         ? { ...m, value: new Uint8Array(0), deleted: false, context: null, ...(forwarded ? { forwarded } : {}), op }
-        : { ...m, ...(forwarded ? { forwarded } : {}), ...(condition ? { condition } : {}), ...(ttlSeconds !== undefined && !m.deleted ? { ttlSeconds } : {}) },
+        : {
+            ...m,
+            ...(forwarded ? { forwarded } : {}),
+            ...(condition ? { condition } : {}),
+            ...(ttlSeconds !== undefined && !m.deleted ? { ttlSeconds } : {}),
+          },
     ),
   putReply: fc.record({ type: t('putReply'), acks: u8, dot, context: vv }),
   conflict: fc.record({ type: t('conflict'), set }),
@@ -211,7 +226,12 @@ export const arbitraries: MessageArbitraries = {
   quietKeysReply: fc.record({ type: t('quietKeysReply'), keys: keyed(fc.record({ key, leaf: hash, dots, tombstones: fc.boolean() })) }),
   compact: fc.record({ type: t('compact'), keys: keyed(fc.record({ key, leaf: hash })) }),
   hello: fc.record({ type: t('hello'), signature: fc.uint8Array({ minLength: 64, maxLength: 64 }) }),
-  watch: fc.record({ type: t('watch'), watcher: text(), waitMs: fc.integer({ min: 0, max: 60_000 }), keys: keyed(fc.record({ key, seen: vv })) }),
+  watch: fc.record({
+    type: t('watch'),
+    watcher: text(),
+    waitMs: fc.integer({ min: 0, max: 60_000 }),
+    keys: keyed(fc.record({ key, seen: vv })),
+  }),
   watchReply: fc.record({ type: t('watchReply'), changed: entries }),
 };
 

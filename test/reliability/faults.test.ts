@@ -37,7 +37,16 @@ function parseDot(dot: string): { actor: string; counter: number } {
 test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write is lost and replicas converge', async () => {
   const prefix = `test-faults-${process.pid}-${Date.now()}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'dynamo-faults-'));
-  const cluster = new LocalCluster({ nodes: 5, basePort: BASE, advertiseOffset: PROXY_OFFSET, dataDir, secret: TEST_SECRET, output: quiet, flags: ['--repair-redis-url', REDIS], env: { REPAIR_QUEUE_PREFIX: prefix } });
+  const cluster = new LocalCluster({
+    nodes: 5,
+    basePort: BASE,
+    advertiseOffset: PROXY_OFFSET,
+    dataDir,
+    secret: TEST_SECRET,
+    output: quiet,
+    flags: ['--repair-redis-url', REDIS],
+    env: { REPAIR_QUEUE_PREFIX: prefix },
+  });
   const proxies = new FaultProxies();
   const services: ChildProcess[] = [];
   let client: DynamoClient | undefined;
@@ -57,7 +66,22 @@ test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write 
         health: `127.0.0.1:${GATEWAY}`,
         output: quiet,
       }),
-      await startService({ entry: 'bin/jobs.ts', args: ['--port', String(GATEWAY + 1), '--seeds', cluster.seeds.join(','), '--handoff-scan-every-ms', '2000', '--sweep-every-ms', '3600000'], env: { ...env, JOBS_LOG_LEVEL: 'error' }, health: `127.0.0.1:${GATEWAY + 1}`, output: quiet }),
+      await startService({
+        entry: 'bin/jobs.ts',
+        args: [
+          '--port',
+          String(GATEWAY + 1),
+          '--seeds',
+          cluster.seeds.join(','),
+          '--handoff-scan-every-ms',
+          '2000',
+          '--sweep-every-ms',
+          '3600000',
+        ],
+        env: { ...env, JOBS_LOG_LEVEL: 'error' },
+        health: `127.0.0.1:${GATEWAY + 1}`,
+        output: quiet,
+      }),
     );
     client = await DynamoClient.connect({ seeds: cluster.seeds, cluster: cluster.cluster, secret: TEST_SECRET });
     await waitFor('the gateway ready', async () => (await fetch(`http://127.0.0.1:${GATEWAY}/ready`)).ok, 20_000);
@@ -86,7 +110,11 @@ test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write 
       const record = history.attempt(id, key, deleted, read?.id ?? null, context === null ? null : contexts.verify(key, context));
       const r = deleted
         ? await gql('mutation($k: String!, $c: String) { delete(key: $k, context: $c) { dot } }', { k: key, c: context }).catch(() => null)
-        : await gql('mutation($k: String!, $v: JSON!, $c: String) { put(key: $k, value: $v, context: $c) { dot } }', { k: key, v: { id }, c: context }).catch(() => null);
+        : await gql('mutation($k: String!, $v: JSON!, $c: String) { put(key: $k, value: $v, context: $c) { dot } }', {
+            k: key,
+            v: { id },
+            c: context,
+          }).catch(() => null);
       const dot = (r?.data?.put ?? r?.data?.delete)?.dot as string | undefined;
       if (dot) {
         record.outcome = 'ok';
@@ -103,10 +131,21 @@ test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write 
         const roll = (i * 37 + c * 11) % 100;
         if (roll < 60 || roll >= 90) {
           // the read's versions are recorded: the checker knows what a write over its context saw
-          const r = await gql('query($k: String!) { get(key: $k) { context siblings { dot value deleted } } }', { k: key }).catch(() => null);
+          const r = await gql('query($k: String!) { get(key: $k) { context siblings { dot value deleted } } }', { k: key }).catch(
+            () => null,
+          );
           const got = r?.data?.get as { context: string | null; siblings: { dot: string; value: unknown; deleted: boolean }[] } | undefined;
           if (!got) continue;
-          const read = history.read(key, got.siblings.map((v) => ({ dot: parseDot(v.dot), past: new Map(), deleted: v.deleted, writtenAt: 0, value: Buffer.from(v.deleted ? '' : JSON.stringify(v.value)) })));
+          const read = history.read(
+            key,
+            got.siblings.map((v) => ({
+              dot: parseDot(v.dot),
+              past: new Map(),
+              deleted: v.deleted,
+              writtenAt: 0,
+              value: Buffer.from(v.deleted ? '' : JSON.stringify(v.value)),
+            })),
+          );
           const withContext = got.context === null ? null : { id: read.id, context: got.context };
           if (roll < 60) await write(key, withContext, false);
           // deletes only over a read: a blind delete removes what its coordinator holds, which only the simulator can see
@@ -146,7 +185,9 @@ test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write 
         return true;
       }, 120_000, 200);
       log.push(`${what} (${current.acked} acked)`);
-      process.stdout.write(`# ${what}: ${current.acked} writes begun and acknowledged during it, over ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+      process.stdout.write(
+        `# ${what}: ${current.acked} writes begun and acknowledged during it, over ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+      );
     };
     // while a node is paused or its link stalls, every request the gateway sends it waits out the
     // gateway's node timeout, so writes are acknowledged far more slowly
@@ -177,7 +218,12 @@ test('under SIGKILL, SIGSTOP, a wiped disk and cut links, no acknowledged write 
     }, 60_000, 250);
     const sweepStarted = new Date().toISOString();
     await queues.sweep('fault test');
-    await waitFor('a full sweep', async () => (await stats.lastSweeps()).filter((s) => s.finishedAt >= sweepStarted).length === client!.ring.partitions, 120_000, 250);
+    await waitFor(
+      'a full sweep',
+      async () => (await stats.lastSweeps()).filter((s) => s.finishedAt >= sweepStarted).length === client!.ring.partitions,
+      120_000,
+      250,
+    );
 
     // the final state as a client reads it (R=N), and each primary's own versions
     const keys = [...new Set([...history.writes.values()].map((w) => w.key))];

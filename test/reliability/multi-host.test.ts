@@ -62,7 +62,14 @@ test('docs/operations.md on five hosts: nodes listening on 0.0.0.0 under adverti
   try {
     net = await NetnsNetwork.create();
     const hosts = new Map<string, Host>();
-    for (const [guideIp, id] of [['10.0.0.11', 'n1'], ['10.0.0.12', 'n2'], ['10.0.0.13', 'n3'], ['10.0.0.14', 'n4'], ['10.0.0.20', 'ops']] as const) hosts.set(guideIp, await net.addHost(id));
+    for (const [guideIp, id] of [
+      ['10.0.0.11', 'n1'],
+      ['10.0.0.12', 'n2'],
+      ['10.0.0.13', 'n3'],
+      ['10.0.0.14', 'n4'],
+      ['10.0.0.20', 'ops'],
+    ] as const)
+      hosts.set(guideIp, await net.addHost(id));
     /** The guide's text for one host: its addresses and paths replaced. */
     const localize = (text: string, host: string) =>
       text
@@ -77,7 +84,11 @@ test('docs/operations.md on five hosts: nodes listening on 0.0.0.0 under adverti
     const run = (unit: string, host: Host, env: Record<string, string>) => {
       const [exe, ...args] = execStart(unit).map((a) => localize(a, host.id));
       assert.equal(exe, '/usr/bin/node');
-      const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, ...args], { cwd: ROOT, env: { PATH: process.env.PATH!, HOME: dir, ...env }, stdio: ['ignore', output, output] });
+      const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, ...args], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH!, HOME: dir, ...env },
+        stdio: ['ignore', output, output],
+      });
       processes.push(child);
       return child;
     };
@@ -103,11 +114,19 @@ test('docs/operations.md on five hosts: nodes listening on 0.0.0.0 under adverti
     writeFileSync(redisConf, `${localize(block('redis.conf'), 'ops')}\ndir ${join(dir, 'ops', 'redis')}\nsave ""\n`);
     processes.push(spawn('ip', ['netns', 'exec', ops.ns, 'redis-server', redisConf], { stdio: ['ignore', output, output] }));
 
-    const first = await Promise.all([startNode('node.env', '10.0.0.11', 'n1'), startNode('node.env', '10.0.0.12', 'n2'), startNode('node.env', '10.0.0.13', 'n3')]);
+    const first = await Promise.all([
+      startNode('node.env', '10.0.0.11', 'n1'),
+      startNode('node.env', '10.0.0.12', 'n2'),
+      startNode('node.env', '10.0.0.13', 'n3'),
+    ]);
     assert.equal(first[0]!.DYNAMO_LISTEN, '0.0.0.0:7000', 'the guide has the first nodes listen on every address');
 
     const gatewayEnv = envFile(localize(block('gateway.env'), 'ops'));
-    const gateway = run('dynamo-gateway.service', ops, { ...gatewayEnv, GATEWAY_CONTEXT_KEYS: 'multi-host-test-context-key-0123456789abcdef', ADMIN_TOKEN: 'multi-host-admin-token-0123' });
+    const gateway = run('dynamo-gateway.service', ops, {
+      ...gatewayEnv,
+      GATEWAY_CONTEXT_KEYS: 'multi-host-test-context-key-0123456789abcdef',
+      ADMIN_TOKEN: 'multi-host-admin-token-0123',
+    });
     await waitHealthy(`${ops.ip}:4000`, gateway, 60_000);
     const jobsEnv = envFile(localize(block('jobs.env'), 'ops'));
     const jobs = run('dynamo-jobs.service', ops, { ...jobsEnv, DYNAMO_SECRET: SECRET });
@@ -120,14 +139,23 @@ test('docs/operations.md on five hosts: nodes listening on 0.0.0.0 under adverti
     assert.deepEqual(join_.slice(assignments.length, assignments.length + 2), ['npx', 'dynamo']);
     const cli = spawn(process.execPath, ['--import', 'tsx', 'bin/dynamo.ts', ...join_.slice(assignments.length + 2)], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH!, HOME: dir, ...Object.fromEntries(assignments.map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)])) },
+      env: {
+        PATH: process.env.PATH!,
+        HOME: dir,
+        ...Object.fromEntries(assignments.map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)])),
+      },
       stdio: ['ignore', output, output],
     });
     const [joinCode] = await once(cli, 'exit');
     assert.equal(joinCode, 0, 'dynamo join n4 --wait succeeds');
 
     // the ring names the advertised addresses, never 0.0.0.0
-    client = await DynamoClient.connect({ seeds: [`${hosts.get('10.0.0.11')!.ip}:7000`], cluster: gatewayEnv.DYNAMO_CLUSTER!, secret: SECRET, timeoutMs: 5000 });
+    client = await DynamoClient.connect({
+      seeds: [`${hosts.get('10.0.0.11')!.ip}:7000`],
+      cluster: gatewayEnv.DYNAMO_CLUSTER!,
+      secret: SECRET,
+      timeoutMs: 5000,
+    });
     const cl = client;
     await waitFor('n4 in the ring', async () => {
       await cl.refreshRing();
@@ -135,7 +163,12 @@ test('docs/operations.md on five hosts: nodes listening on 0.0.0.0 under adverti
     }, 60_000, 250);
     assert.deepEqual(
       cl.ring.members.map((m) => `${m.id}=${m.address}`).sort(),
-      [['n1', '10.0.0.11'], ['n2', '10.0.0.12'], ['n3', '10.0.0.13'], ['n4', '10.0.0.14']].map(([id, ip]) => `${id}=${hosts.get(ip!)!.ip}:7000`),
+      [
+        ['n1', '10.0.0.11'],
+        ['n2', '10.0.0.12'],
+        ['n3', '10.0.0.13'],
+        ['n4', '10.0.0.14'],
+      ].map(([id, ip]) => `${id}=${hosts.get(ip!)!.ip}:7000`),
     );
 
     // a write and a read through the gateway, with the API key of the guide's keys file
@@ -159,7 +192,12 @@ test('docs/operations.md on five hosts: nodes listening on 0.0.0.0 under adverti
     const hinted = (await Promise.all(up.map((n) => cl.status(n)))).reduce((s, x) => s + x.hints, 0);
     assert.ok(hinted > 0, 'hints were kept for n2');
     await startNode('node.env', '10.0.0.12', 'n2');
-    await waitFor('every hint replayed', async () => (await Promise.all(cl.ring.members.map((m) => cl.status(m.id)))).every((s) => s.hints === 0), 60_000, 250);
+    await waitFor(
+      'every hint replayed',
+      async () => (await Promise.all(cl.ring.members.map((m) => cl.status(m.id)))).every((s) => s.hints === 0),
+      60_000,
+      250,
+    );
     const owned = keys.filter((k) => cl.view.primaries(cl.view.partitionOf(k)).includes('n2'));
     const reply = await cl.request('n2', { type: 'keysRead', keys: owned });
     assert.equal(reply.type === 'keysReadReply' ? reply.entries.length : -1, owned.length, 'n2 holds every key it owns');
@@ -169,7 +207,9 @@ test('docs/operations.md on five hosts: nodes listening on 0.0.0.0 under adverti
     } finally {
       redis.disconnect();
     }
-    process.stdout.write(`# ${[...hosts.values()].map((h) => `${h.id} at ${h.ip}`).join(', ')}; ${hinted} hints for n2 replayed through the queue; n2 holds its ${owned.length} keys\n`);
+    process.stdout.write(
+      `# ${[...hosts.values()].map((h) => `${h.id} at ${h.ip}`).join(', ')}; ${hinted} hints for n2 replayed through the queue; n2 holds its ${owned.length} keys\n`,
+    );
   } finally {
     client?.close();
     for (const p of processes.reverse()) {

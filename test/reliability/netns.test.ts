@@ -65,7 +65,9 @@ test('nodes in their own network namespaces: under partitions, an isolated node,
     await Promise.all(c.nodes.map((n) => c.startNode(n.id)));
     client = await DynamoClient.connect({ seeds: c.seeds, cluster: c.cluster, secret: TEST_SECRET, timeoutMs: CLIENT_TIMEOUT_MS });
     const cl = client;
-    process.stdout.write(`# ${c.nodes.map((n) => `${n.id} in ${n.host.ns} at ${n.address}`).join(', ')}; the clients in the root namespace at ${net.hostIp}\n`);
+    process.stdout.write(
+      `# ${c.nodes.map((n) => `${n.id} in ${n.host.ns} at ${n.address}`).join(', ')}; the clients in the root namespace at ${net.hostIp}\n`,
+    );
 
     // ---- clients: read and write back with the read's context, write blind, delete over a read
     const history = new History();
@@ -88,7 +90,8 @@ test('nodes in their own network namespaces: under partitions, an isolated node,
         const reason = `${m.type} ${err?.code ?? 'error'}`;
         failures.set(reason, (failures.get(reason) ?? 0) + 1);
         // the transport's own failures (not a coordinator's quorum error): the node is not answering
-        if (err && ((err.code === 'TIMEOUT' && !('needed' in err.details)) || (err.code === 'UNAVAILABLE' && 'sent' in err.details))) suspects.set(node, performance.now() + 2000);
+        if (err && ((err.code === 'TIMEOUT' && !('needed' in err.details)) || (err.code === 'UNAVAILABLE' && 'sent' in err.details)))
+          suspects.set(node, performance.now() + 2000);
         return null;
       }
     };
@@ -147,7 +150,8 @@ test('nodes in their own network namespaces: under partitions, an isolated node,
     /** Throws, saying who disagrees, until every observer sees every target as reachable or not. */
     const sees = async (observers: readonly string[], targets: readonly string[], reachable: boolean) => {
       const wrong: string[] = [];
-      for (const [o, s] of await statuses(observers)) for (const t of targets) if (t !== o && s.unreachable.includes(t) === reachable) wrong.push(`${o}->${t}`);
+      for (const [o, s] of await statuses(observers))
+        for (const t of targets) if (t !== o && s.unreachable.includes(t) === reachable) wrong.push(`${o}->${t}`);
       if (wrong.length > 0) throw new Error(`${wrong.join(', ')} still ${reachable ? 'unreachable' : 'reachable'}`);
     };
     const allReachable = () => sees(members(), members(), true);
@@ -172,7 +176,9 @@ test('nodes in their own network namespaces: under partitions, an isolated node,
       }, 90_000, 50);
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       log.push(`${what} (${current.acked} acked, ${seconds} s)`);
-      process.stdout.write(`# ${what}: shown after ${((shown - started) / 1000).toFixed(1)} s; ${current.acked} writes begun and acknowledged during it, over ${seconds} s\n`);
+      process.stdout.write(
+        `# ${what}: shown after ${((shown - started) / 1000).toFixed(1)} s; ${current.acked} writes begun and acknowledged during it, over ${seconds} s\n`,
+      );
     };
     /** A ring change through any running member; waits until every member shows it committed. */
     const ringChange = async (request: Extract<Request, { type: 'change' }>): Promise<void> => {
@@ -182,8 +188,11 @@ test('nodes in their own network namespaces: under partitions, an isolated node,
       const planned = reply.type === 'changeReply' ? reply.version : 0;
       await waitFor(`the ${request.kind} of ${request.node} to commit`, async () => {
         await cl.refreshRing();
-        if (cl.ring.version <= planned || cl.ring.next !== null) throw new Error(`the client's ring is at ${cl.ring.version}${cl.ring.next ? ', changing' : ''}`);
-        const behind = (await statuses(members())).filter(([, s]) => s.changing || (s.ringVersion ?? 0) < cl.ring.version).map(([id, s]) => `${id} at ${s.ringVersion}${s.changing ? ' changing' : ''}`);
+        if (cl.ring.version <= planned || cl.ring.next !== null)
+          throw new Error(`the client's ring is at ${cl.ring.version}${cl.ring.next ? ', changing' : ''}`);
+        const behind = (await statuses(members()))
+          .filter(([, s]) => s.changing || (s.ringVersion ?? 0) < cl.ring.version)
+          .map(([id, s]) => `${id} at ${s.ringVersion}${s.changing ? ' changing' : ''}`);
         if (behind.length > 0) throw new Error(`${behind.join(', ')}`);
         return true;
       }, 120_000, 250);
@@ -229,20 +238,37 @@ test('nodes in their own network namespaces: under partitions, an isolated node,
       }
     })();
     try {
-      await step(`bridge ${left.join(',')} | ${middle} | ${right.join(',')} (prohibit routes between the pairs)`, () => net!.partition(left, right, 'prohibit'), async () => {
-        await sees([middle], [...left, ...right], true);
-        const never = crossing.filter(([a, b]) => !seenDown.has(`${a}->${b}`)).map(([a, b]) => `${a}->${b}`);
-        if (never.length > 0) throw new Error(`${never.join(', ')} not yet seen unreachable`);
-      }, WRITES_UNDER_FAULT);
+      await step(
+        `bridge ${left.join(',')} | ${middle} | ${right.join(',')} (prohibit routes between the pairs)`,
+        () => net!.partition(left, right, 'prohibit'),
+        async () => {
+          await sees([middle], [...left, ...right], true);
+          const never = crossing.filter(([a, b]) => !seenDown.has(`${a}->${b}`)).map(([a, b]) => `${a}->${b}`);
+          if (never.length > 0) throw new Error(`${never.join(', ')} not yet seen unreachable`);
+        },
+        WRITES_UNDER_FAULT,
+      );
     } finally {
       sampling = false;
       await sampler;
     }
-    process.stdout.write(`#   across the bridge, a node of one pair saw one of the other unreachable in ${downViews} of ${polls * crossing.length} looks (${polls} polls, 200 ms apart)\n`);
+    process.stdout.write(
+      `#   across the bridge, a node of one pair saw one of the other unreachable in ${downViews} of ${polls * crossing.length} looks (${polls} polls, 200 ms apart)\n`,
+    );
     await step('heal the bridge', () => net!.heal(), allReachable);
 
     const lonely = random.pick(members());
-    await step(`isolate ${lonely} (link down)`, () => net!.isolate(lonely), () => sees(members().filter((m) => m !== lonely), [lonely], false), WRITES_UNDER_FAULT);
+    await step(
+      `isolate ${lonely} (link down)`,
+      () => net!.isolate(lonely),
+      () =>
+        sees(
+          members().filter((m) => m !== lonely),
+          [lonely],
+          false,
+        ),
+      WRITES_UNDER_FAULT,
+    );
     await step(`heal ${lonely}`, () => net!.heal(), async () => {
       await status(lonely);
       await allReachable();
@@ -251,11 +277,23 @@ test('nodes in their own network namespaces: under partitions, an isolated node,
     const newcomer = await c.addNode(false);
     await step(`join ${newcomer.id} (a new namespace)`, async () => {
       await c.startNode(newcomer.id);
-      await ringChange({ type: 'change', kind: 'join', node: newcomer.id, address: newcomer.address, weight: 1, by: '', expectedVersion: 0 });
+      await ringChange({
+        type: 'change',
+        kind: 'join',
+        node: newcomer.id,
+        address: newcomer.address,
+        weight: 1,
+        by: '',
+        expectedVersion: 0,
+      });
     }, allReachable);
 
     const leaver = random.pick(members().filter((m) => m !== newcomer.id));
-    await step(`leave of ${leaver}`, () => ringChange({ type: 'change', kind: 'leave', node: leaver, address: '', weight: 1, by: '', expectedVersion: 0 }), allReachable);
+    await step(
+      `leave of ${leaver}`,
+      () => ringChange({ type: 'change', kind: 'leave', node: leaver, address: '', weight: 1, by: '', expectedVersion: 0 }),
+      allReachable,
+    );
 
     // the first primary of a key coordinates a W=3 write over a full read, and dies as soon as it is acknowledged
     let victim = '';
@@ -294,7 +332,14 @@ test('nodes in their own network namespaces: under partitions, an isolated node,
       return true;
     }, 60_000, 250);
     const replayed = (await statuses(processes)).reduce((n, [, s]) => n + s.repair.hintsReplayed, 0);
-    const ticker = new RepairTicker({ transport: cl.transport, view: () => cl.view, timeoutMs: 5000, candidates: memoryCandidates(), now: () => Date.now(), reclaimGraceMs: 24 * 3600_000 });
+    const ticker = new RepairTicker({
+      transport: cl.transport,
+      view: () => cl.view,
+      timeoutMs: 5000,
+      candidates: memoryCandidates(),
+      now: () => Date.now(),
+      reclaimGraceMs: 24 * 3600_000,
+    });
     const sweep = await ticker.sweep();
     assert.equal(sweep.partitions, cl.ring.partitions);
 
@@ -311,14 +356,20 @@ test('nodes in their own network namespaces: under partitions, an isolated node,
         if (r.type === 'inspectReply') own.set(node, r.own);
       }
       primaries.set(key, own);
-      for (const copy of await cl.replicas(key)) if (copy.hintFor !== null) hintsLeft.push(`${copy.node} holds a hint of '${key}' for ${copy.hintFor}`);
+      for (const copy of await cl.replicas(key))
+        if (copy.hintFor !== null) hintsLeft.push(`${copy.node} holds a hint of '${key}' for ${copy.hintFor}`);
     }
     const verdict = check(history, { reads: finals, primaries, hintsLeft }, { converge: true });
     // deletes that failed (timed out, say) yet were applied: the checker knows them by their past
     const ackedDots = new Set(history.acknowledged().flatMap((w) => (w.dot ? [`${w.dot.actor}:${w.dot.counter}`] : [])));
     const unacknowledgedTombstones = new Set<string>();
-    for (const set of [...[...history.reads.values()].map((r) => r.set), ...finals.values(), ...[...primaries.values()].flatMap((m) => [...m.values()])]) {
-      for (const v of set) if (v.deleted && !ackedDots.has(`${v.dot.actor}:${v.dot.counter}`)) unacknowledgedTombstones.add(`${v.dot.actor}:${v.dot.counter}`);
+    for (const set of [
+      ...[...history.reads.values()].map((r) => r.set),
+      ...finals.values(),
+      ...[...primaries.values()].flatMap((m) => [...m.values()]),
+    ]) {
+      for (const v of set)
+        if (v.deleted && !ackedDots.has(`${v.dot.actor}:${v.dot.counter}`)) unacknowledgedTombstones.add(`${v.dot.actor}:${v.dot.counter}`);
     }
 
     // a read-modify-write over a full read ends with one version
@@ -339,8 +390,23 @@ test('nodes in their own network namespaces: under partitions, an isolated node,
     );
     if (verdict.violations.length > 0) {
       const dump = join(tmpdir(), `dynamo-netns-${SEED}-${process.pid}.json`);
-      writeFileSync(dump, JSON.stringify({ seed: SEED, log, writes: [...history.writes.values()], reads: [...history.reads.values()], finals: [...finals], primaries: [...primaries].map(([k, m]) => [k, [...m]]) }, jsonReplacer));
-      process.stdout.write(`# ${verdict.violations.length} violations, the first: \n#   ${verdict.violations.slice(0, 12).join('\n#   ')}\n# the history and final state are in ${dump}\n`);
+      writeFileSync(
+        dump,
+        JSON.stringify(
+          {
+            seed: SEED,
+            log,
+            writes: [...history.writes.values()],
+            reads: [...history.reads.values()],
+            finals: [...finals],
+            primaries: [...primaries].map(([k, m]) => [k, [...m]]),
+          },
+          jsonReplacer,
+        ),
+      );
+      process.stdout.write(
+        `# ${verdict.violations.length} violations, the first: \n#   ${verdict.violations.slice(0, 12).join('\n#   ')}\n# the history and final state are in ${dump}\n`,
+      );
     }
     assert.deepEqual(verdict.violations.slice(0, 20), []);
     assert.equal(verdict.lost, 0);
@@ -362,7 +428,12 @@ test('nodes in their own network namespaces: under partitions, an isolated node,
     await cluster?.stop().catch(() => undefined);
     const left = net?.destroy() ?? [];
     rmSync(dataDir, { recursive: true, force: true });
-    if (net) left.push(...execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith(`dynamo-t${process.pid}-`)));
+    if (net)
+      left.push(
+        ...execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+          .split('\n')
+          .filter((l) => l.startsWith(`dynamo-t${process.pid}-`)),
+      );
     if (left.length > 0) process.stdout.write(`# left behind: ${left.join(', ')}\n`);
     // (after a failure, its own error is the one reported)
     if (passed) assert.deepEqual(left, [], 'network namespaces, veths or the bridge of this run are left behind');
@@ -373,6 +444,7 @@ test('nodes in their own network namespaces: under partitions, an isolated node,
 function jsonReplacer(_key: string, value: unknown): unknown {
   if (value instanceof Map) return Object.fromEntries(value);
   if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
-  if (value && typeof value === 'object' && (value as { type?: string }).type === 'Buffer') return Buffer.from((value as { data: number[] }).data).toString('utf8');
+  if (value && typeof value === 'object' && (value as { type?: string }).type === 'Buffer')
+    return Buffer.from((value as { data: number[] }).data).toString('utf8');
   return value;
 }

@@ -49,7 +49,14 @@ const hintsHeld = async (client: DynamoClient, down?: string) =>
  * the keys it owns and the hints written for them. `whileReturning` runs just before the node
  * starts again.
  */
-async function missWrites(cluster: LocalCluster, client: DynamoClient, node: string, tag: string, count: number, whileReturning: () => Promise<void> = async () => {}) {
+async function missWrites(
+  cluster: LocalCluster,
+  client: DynamoClient,
+  node: string,
+  tag: string,
+  count: number,
+  whileReturning: () => Promise<void> = async () => {},
+) {
   await cluster.signal(node, 'SIGKILL');
   await waitFor(`${node} seen down`, async () => (await client.status('n1')).unreachable.includes(node), 10_000);
   const keys = Array.from({ length: count }, (_, i) => `${tag}${i}`);
@@ -71,7 +78,14 @@ test('Redis Cluster: nodes queue hint replays, workers run them and a full sweep
       const gateway = await startService({
         entry: 'bin/gateway.ts',
         args: ['--port', '4782', '--seeds', cluster.seeds.join(',')],
-        env: { DYNAMO_SECRET: TEST_SECRET, GATEWAY_CONTEXT_KEYS: TEST_CONTEXT_KEY, ADMIN_TOKEN: TEST_ADMIN_TOKEN, REDIS_URL: redisCluster.url, GATEWAY_RATE_LIMIT_POINTS: '1000', GATEWAY_LOG_LEVEL: 'warn' },
+        env: {
+          DYNAMO_SECRET: TEST_SECRET,
+          GATEWAY_CONTEXT_KEYS: TEST_CONTEXT_KEY,
+          ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+          REDIS_URL: redisCluster.url,
+          GATEWAY_RATE_LIMIT_POINTS: '1000',
+          GATEWAY_LOG_LEVEL: 'warn',
+        },
         health: '127.0.0.1:4782',
         output,
       });
@@ -103,7 +117,10 @@ test('Redis Cluster: nodes queue hint replays, workers run them and a full sweep
 
         const gql = async (query: string) => {
           const res = await fetch('http://127.0.0.1:4782/graphql', { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_ADMIN_TOKEN}`, ...CSRF }, body: JSON.stringify({ query }) });
-          return (await res.json()) as { data?: { admin: { repair: { queues: { name: string; completed: number }[]; totals: { partitionsSwept: number } } } }; errors?: unknown[] };
+          return (await res.json()) as {
+            data?: { admin: { repair: { queues: { name: string; completed: number }[]; totals: { partitionsSwept: number } } } };
+            errors?: unknown[];
+          };
         };
         const status = await gql('{ admin { repair { queues { name completed } totals { partitionsSwept } } } }');
         assert.equal(status.errors, undefined, JSON.stringify(status.errors));
@@ -113,7 +130,10 @@ test('Redis Cluster: nodes queue hint replays, workers run them and a full sweep
         assert.equal(repair.totals.partitionsSwept, partitions);
         const board = await fetch('http://127.0.0.1:4782/admin/queues/api/queues', { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
         assert.equal(board.status, 200);
-        assert.deepEqual(((await board.json()) as { queues: { name: string }[] }).queues.map((q) => q.name).sort(), ['anti-entropy', 'handoff']);
+        assert.deepEqual(((await board.json()) as { queues: { name: string }[] }).queues.map((q) => q.name).sort(), [
+          'anti-entropy',
+          'handoff',
+        ]);
 
         // every key of the queues and reports is in the one slot of the hash tag
         const cluster3 = redis as Cluster;
@@ -122,8 +142,13 @@ test('Redis Cluster: nodes queue hint replays, workers run them and a full sweep
         assert.ok(queueKeys.length > 10);
         assert.equal(new Set(queueKeys).size, 1, 'the queue keys live on one node');
         assert.ok(all.flatMap((n) => n.keys).some((k) => k.includes(':rate:')), 'the gateway counts its rate limits in the cluster');
-        assert.ok(all.flatMap((n) => n.keys).every((k) => k.startsWith(`${keyPrefix('dynamo')}:`) || k.includes(':rate:')), 'nothing else is written');
-        process.stdout.write(`# Redis Cluster: ${hinted} hints replayed through node-queued jobs in ${replayMs} ms of n3's return; a sweep of ${partitions} key ranges (one flow each) found every replica alike; ${queueKeys.length} queue keys in slot of {dynamo}\n`);
+        assert.ok(
+          all.flatMap((n) => n.keys).every((k) => k.startsWith(`${keyPrefix('dynamo')}:`) || k.includes(':rate:')),
+          'nothing else is written',
+        );
+        process.stdout.write(
+          `# Redis Cluster: ${hinted} hints replayed through node-queued jobs in ${replayMs} ms of n3's return; a sweep of ${partitions} key ranges (one flow each) found every replica alike; ${queueKeys.length} queue keys in slot of {dynamo}\n`,
+        );
       } finally {
         await stopProcess(gateway);
         await stopProcess(jobs);
@@ -167,8 +192,13 @@ test('Redis Sentinel: the primary is killed as a node returns with hints to repl
         await waitFor('every hint replayed after the failover', async () => (await hintsHeld(client)) === 0, 90_000, 250);
         assert.equal(await held(client, 'n4', second.owned), second.owned.length, 'n4 holds every key it owns');
         const after = await stats.totals();
-        assert.ok(after.hintsReplayed > before.hintsReplayed, `the new primary records the replays (${before.hintsReplayed} before, ${after.hintsReplayed} after)`);
-        process.stdout.write(`# Redis Sentinel: ${first.hinted} hints replayed before; primary killed, replica promoted within ${failoverMs} ms; ${second.hinted} hints replayed through the new primary\n`);
+        assert.ok(
+          after.hintsReplayed > before.hintsReplayed,
+          `the new primary records the replays (${before.hintsReplayed} before, ${after.hintsReplayed} after)`,
+        );
+        process.stdout.write(
+          `# Redis Sentinel: ${first.hinted} hints replayed before; primary killed, replica promoted within ${failoverMs} ms; ${second.hinted} hints replayed through the new primary\n`,
+        );
       } finally {
         await stopProcess(jobs);
         redis.disconnect();

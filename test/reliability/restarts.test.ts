@@ -21,7 +21,13 @@ const RESTARTS = Number(process.env.RESTARTS ?? 100);
 
 test(`the coordinator of a key is SIGKILLed and restarted ${RESTARTS} times while one client reads and writes back and another writes blind: nothing acknowledged is lost, the history stays small, one version at the end`, async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'dynamo-restarts-'));
-  const cluster = new LocalCluster({ nodes: 3, basePort: 7701, dataDir, secret: TEST_SECRET, output: process.env.NODE_OUTPUT === '1' ? 'inherit' : 'ignore' });
+  const cluster = new LocalCluster({
+    nodes: 3,
+    basePort: 7701,
+    dataDir,
+    secret: TEST_SECRET,
+    output: process.env.NODE_OUTPUT === '1' ? 'inherit' : 'ignore',
+  });
   let client: DynamoClient | undefined;
   let running = true;
   try {
@@ -76,7 +82,11 @@ test(`the coordinator of a key is SIGKILLed and restarted ${RESTARTS} times whil
     await Promise.all([rmw, blind]);
 
     // the final state as a client reads it, and each replica's own
-    await waitFor('every replica of the key answering', async () => (await ask(coordinator, { type: 'get', key, r: 3, pr: 0 }))?.type === 'getReply', 30_000);
+    await waitFor(
+      'every replica of the key answering',
+      async () => (await ask(coordinator, { type: 'get', key, r: 3, pr: 0 }))?.type === 'getReply',
+      30_000,
+    );
     const final = await ask(coordinator, { type: 'get', key, r: 3, pr: 0 });
     assert.ok(final?.type === 'getReply', JSON.stringify(final));
     maxActors = Math.max(maxActors, actorsOf(final.set));
@@ -88,10 +98,21 @@ test(`the coordinator of a key is SIGKILLed and restarted ${RESTARTS} times whil
     assert.deepEqual(verdict.violations, []);
     assert.ok(maxActors <= 6, `${maxActors} actors on one key`);
 
-    const put = await ask(coordinator, { type: 'put', key, value: Buffer.from('"merged"'), deleted: false, context: contextOf(final.set), w: 3, pw: 0 });
+    const put = await ask(coordinator, {
+      type: 'put',
+      key,
+      value: Buffer.from('"merged"'),
+      deleted: false,
+      context: contextOf(final.set),
+      w: 3,
+      pw: 0,
+    });
     assert.equal(put?.type, 'putReply', JSON.stringify(put));
     const after = await ask(others[0]!, { type: 'get', key, r: 3, pr: 0 });
-    assert.ok(after?.type === 'getReply' && after.set.length === 1, `after a read-modify-write: ${JSON.stringify(after?.type === 'getReply' ? after.set.map((v) => v.dot) : after)}`);
+    assert.ok(
+      after?.type === 'getReply' && after.set.length === 1,
+      `after a read-modify-write: ${JSON.stringify(after?.type === 'getReply' ? after.set.map((v) => v.dot) : after)}`,
+    );
   } finally {
     running = false;
     client?.close();

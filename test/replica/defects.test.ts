@@ -23,10 +23,23 @@ import { silentLogger, type Clock } from '../../client/src/runtime.ts';
 const members = ['n1', 'n2', 'n3', 'n4'].map((id, i) => ({ id, address: `h:${i + 1}`, weight: 1 }));
 const view = new RingView(createRing(members, 8, 3));
 const LIMITS = { maxBytes: 1 << 30, maxAgeMs: 86_400_000 };
-const clock: Clock = { now: () => performance.now(), wallNow: () => Date.now(), after: (ms, fn) => { const t = setTimeout(fn, ms); return { cancel: () => clearTimeout(t) }; } };
+const clock: Clock = {
+  now: () => performance.now(),
+  wallNow: () => Date.now(),
+  after: (ms, fn) => {
+    const t = setTimeout(fn, ms);
+    return { cancel: () => clearTimeout(t) };
+  },
+};
 
 function version(counter: number, deleted = false): Version {
-  return { dot: { actor: 'n2@e', counter }, past: new Map(), deleted, writtenAt: 0, value: deleted ? new Uint8Array() : Buffer.from(`v${counter}`) };
+  return {
+    dot: { actor: 'n2@e', counter },
+    past: new Map(),
+    deleted,
+    writtenAt: 0,
+    value: deleted ? new Uint8Array() : Buffer.from(`v${counter}`),
+  };
 }
 
 async function withLmdb(body: (engine: LmdbEngine, replica: Replica) => Promise<void>): Promise<void> {
@@ -60,7 +73,9 @@ test('lmdb: the reclaim and compaction listings take the leaf hash and the versi
     const pending = replica.mergeIn(key, [version(3, true)]); // the listing sees it before its commit
     const partition = view.partitionOf(key);
     for (const type of ['tombstones', 'quietKeys'] as const) {
-      const reply = await (type === 'tombstones' ? service.handlers.tombstones({ type, partition, limit: 100 }, null) : service.handlers.quietKeys({ type, partition, limit: 100 }, null));
+      const reply = await (type === 'tombstones'
+        ? service.handlers.tombstones({ type, partition, limit: 100 }, null)
+        : service.handlers.quietKeys({ type, partition, limit: 100 }, null));
       const listed = reply.keys.find((k) => k.key === key)!;
       const held = replica.readOwn(key);
       assert.deepEqual(listed.dots, held.map((v) => v.dot), `${type}: the versions held now`);
@@ -109,7 +124,10 @@ test('a put handed to a coordinator whose connection dropped after sending is no
       track: () => undefined,
     });
   const put = { type: 'put' as const, key, value: Buffer.from('x'), deleted: false, context: null, w: 2, pw: 0 };
-  await assert.rejects(coordinator('first').put(put), (e: unknown) => e instanceof StoreError && e.code === 'UNAVAILABLE' && e.details.sent === true);
+  await assert.rejects(
+    coordinator('first').put(put),
+    (e: unknown) => e instanceof StoreError && e.code === 'UNAVAILABLE' && e.details.sent === true,
+  );
   assert.equal(asked.length, 1, 'the put went to one coordinator only');
   asked.length = 0;
   const reply = await coordinator('refused').put(put);

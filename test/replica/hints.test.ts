@@ -43,7 +43,11 @@ test('lmdb: a hinted write for the same owner and key that lands while the hint 
       assert.equal(r.hintCount, 1, `${when}: one hint is held`);
       assert.deepEqual(r.hintOwners('k'), ['n3'], `${when}: the key's hint is indexed`);
       assert.deepEqual(r.read('k').map((v) => Buffer.from(v.value).toString()), ['second'], `${when}: a read sees it`);
-      assert.deepEqual([...r.hints()].map((h) => h.set.map((v) => Buffer.from(v.value).toString())), [['second']], `${when}: replay sees it`);
+      assert.deepEqual(
+        [...r.hints()].map((h) => h.set.map((v) => Buffer.from(v.value).toString())),
+        [['second']],
+        `${when}: replay sees it`,
+      );
     };
     check(replica, 'at once');
     await engine.close();
@@ -75,7 +79,8 @@ test('lmdb: the owners a replica holds hints for are found by seeking, before an
     assert.deepEqual(replica.hintedOwners(), []);
     const owners = ['n10', 'n2', 'n3', 'n3x', 'n4'];
     const writes: Promise<unknown>[] = [];
-    for (let i = 0; i < 60; i++) writes.push(replica.storeHint(owners[next(owners.length)]!, `k${next(40)}`, [version('n1@e', i + 1, 'v')], i));
+    for (let i = 0; i < 60; i++)
+      writes.push(replica.storeHint(owners[next(owners.length)]!, `k${next(40)}`, [version('n1@e', i + 1, 'v')], i));
     // the naive model: every hint walked, its owners kept in order
     const naive = (r: Replica) => [...new Set([...r.hints()].map((h) => h.owner))];
     assert.deepEqual(replica.hintedOwners(), naive(replica), `seed ${seed}: before the writes commit`);

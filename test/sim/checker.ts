@@ -235,7 +235,8 @@ export function check(history: History, final: FinalState, options: CheckOptions
   for (const w of groundTruth ? history.acknowledged() : []) {
     const m = mintOf.get(w.id);
     if (!m) violations.push(`write ${w.id} was acknowledged as ${w.dot ? d(w.dot) : '?'} but no coordinator minted a dot for it`);
-    else if (!w.dot || d(w.dot) !== d(m.version.dot)) violations.push(`write ${w.id} was acknowledged as ${w.dot ? d(w.dot) : '?'} but minted as ${d(m.version.dot)}`);
+    else if (!w.dot || d(w.dot) !== d(m.version.dot))
+      violations.push(`write ${w.id} was acknowledged as ${w.dot ? d(w.dot) : '?'} but minted as ${d(m.version.dot)}`);
   }
 
   // ---- every version anywhere is an attempted write, with its value and delete flag
@@ -245,7 +246,8 @@ export function check(history: History, final: FinalState, options: CheckOptions
     const w = id === undefined ? undefined : writes.get(id);
     if (!w && !groundTruth && v.deleted) return null; // a delete not acknowledged: unidentified, not a phantom
     if (!w) {
-      if (!phantom.has(d(v.dot))) violations.push(`${where}: '${key}' holds ${d(v.dot)}, which no coordinator minted for an attempted write`);
+      if (!phantom.has(d(v.dot)))
+        violations.push(`${where}: '${key}' holds ${d(v.dot)}, which no coordinator minted for an attempted write`);
       phantom.add(d(v.dot));
       return null;
     }
@@ -290,10 +292,12 @@ export function check(history: History, final: FinalState, options: CheckOptions
   }
   const checkClaims = (what: string, key: string, vv: VersionVector, saw: Set<string>) => {
     for (const a of ackedByKey.get(key) ?? []) {
-      if (coversDot(vv, a.dot) && !saw.has(a.id)) violations.push(`${what} claims ${d(a.dot)} (${a.id}) on '${key}' without having seen it`);
+      if (coversDot(vv, a.dot) && !saw.has(a.id))
+        violations.push(`${what} claims ${d(a.dot)} (${a.id}) on '${key}' without having seen it`);
     }
   };
-  for (const r of history.reads.values()) checkClaims(`read ${r.id}`, r.key, contextOf(r.set), closureOfSet(setWrites(`read ${r.id}`, r.key, r.set)));
+  for (const r of history.reads.values())
+    checkClaims(`read ${r.id}`, r.key, contextOf(r.set), closureOfSet(setWrites(`read ${r.id}`, r.key, r.set)));
   for (const m of history.mints) {
     const w = writes.get(m.writeId);
     if (!w) {
@@ -326,7 +330,10 @@ export function check(history: History, final: FinalState, options: CheckOptions
     for (const u of closure(w.id)) {
       if (u !== w.id && finalWrites.get(w.key)?.has(u)) {
         returned++;
-        if (!options.pruned) violations.push(`'${w.key}': ${u} is in the final state although ${w.id} (${w.outcome === 'ok' ? 'acknowledged' : 'applied'}) saw it`);
+        if (!options.pruned)
+          violations.push(
+            `'${w.key}': ${u} is in the final state although ${w.id} (${w.outcome === 'ok' ? 'acknowledged' : 'applied'}) saw it`,
+          );
       }
     }
   }
@@ -336,7 +343,9 @@ export function check(history: History, final: FinalState, options: CheckOptions
     else if (reclaimedWrite(w)) reclaimed++;
     else if (!excused.get(w.key)?.has(w.id)) {
       lost++;
-      violations.push(`acknowledged write ${w.id} (${w.dot ? d(w.dot) : '?'}) on '${w.key}' is not in the final state and no later write saw it`);
+      violations.push(
+        `acknowledged write ${w.id} (${w.dot ? d(w.dot) : '?'}) on '${w.key}' is not in the final state and no later write saw it`,
+      );
     }
   }
 
@@ -346,7 +355,9 @@ export function check(history: History, final: FinalState, options: CheckOptions
   const look = (where: string, key: string, set: SiblingSet) => {
     maxSiblings = Math.max(maxSiblings, set.length);
     maxActors = Math.max(maxActors, actorsOf(set));
-    for (const a of set) for (const b of set) if (supersedes(a, b)) violations.push(`${where}: '${key}' holds ${d(a.dot)}, which supersedes its sibling ${d(b.dot)}`);
+    for (const a of set)
+      for (const b of set)
+        if (supersedes(a, b)) violations.push(`${where}: '${key}' holds ${d(a.dot)}, which supersedes its sibling ${d(b.dot)}`);
   };
   for (const r of history.reads.values()) look(`read ${r.id}`, r.key, r.set);
   for (const [key, set] of final.reads) look('final read', key, set);
@@ -364,7 +375,17 @@ export function check(history: History, final: FinalState, options: CheckOptions
   if (requireConvergence) for (const h of final.hintsLeft ?? []) violations.push(`a hint was never delivered: ${h}`);
   for (const u of final.unwritable ?? []) violations.push(`a read-modify-write over a full read did not end with one version: ${u}`);
 
-  return { violations, acknowledged: history.acknowledged().length, found, lost, reclaimed, returned, maxSiblings, maxActors, failedDeleteTombstones };
+  return {
+    violations,
+    acknowledged: history.acknowledged().length,
+    found,
+    lost,
+    reclaimed,
+    returned,
+    maxSiblings,
+    maxActors,
+    failedDeleteTombstones,
+  };
 }
 
 /**
@@ -373,15 +394,19 @@ export function check(history: History, final: FinalState, options: CheckOptions
  * what its coordinator held), every read's versions, and the final set.
  */
 export function story(history: History, final: FinalState, key: string): string[] {
-  const version = (v: Version) => `${d(v.dot)}${v.deleted ? ' tombstone' : ` ${valueId(v.value) ?? '?'}`}${v.past.size > 0 ? ` over {${[...v.past].map(([a, c]) => `${a}:${c}`).join(' ')}}` : ''}`;
+  const version = (v: Version) =>
+    `${d(v.dot)}${v.deleted ? ' tombstone' : ` ${valueId(v.value) ?? '?'}`}${v.past.size > 0 ? ` over {${[...v.past].map(([a, c]) => `${a}:${c}`).join(' ')}}` : ''}`;
   const lines: string[] = [];
   const reads = [...history.reads.values()].filter((r) => r.key === key);
   for (const w of history.writes.values()) {
     if (w.key !== key) continue;
     const context = w.context ? ` context {${[...w.context].map(([a, c]) => `${a}:${c}`).join(' ')}}` : '';
-    lines.push(`${w.id} ${w.deleted ? 'delete' : 'put'} ${w.outcome}${w.dot ? ` as ${d(w.dot)}` : ''} over ${w.readId ?? 'nothing'}${context}`);
+    lines.push(
+      `${w.id} ${w.deleted ? 'delete' : 'put'} ${w.outcome}${w.dot ? ` as ${d(w.dot)}` : ''} over ${w.readId ?? 'nothing'}${context}`,
+    );
   }
-  for (const m of history.mints) if (m.key === key) lines.push(`${m.writeId} minted by ${m.node} as ${version(m.version)}, holding [${m.held.map(d).join(', ')}]`);
+  for (const m of history.mints)
+    if (m.key === key) lines.push(`${m.writeId} minted by ${m.node} as ${version(m.version)}, holding [${m.held.map(d).join(', ')}]`);
   for (const r of reads) lines.push(`${r.id} returned [${r.set.map(version).join(', ')}]`);
   lines.push(`final [${(final.reads.get(key) ?? []).map(version).join(', ')}]`);
   return lines.map((l) => `'${key}' ${l}`);

@@ -139,7 +139,9 @@ export class SimCluster {
     const wanted = process.env.SIM_LOG?.split(',') ?? [];
     if (!wanted.includes(id) && !wanted.includes('all')) return silentLogger;
     const line = (level: string) => (msg: string, fields?: Record<string, unknown>) =>
-      process.stderr.write(`${this.scheduler.now.toFixed(1).padStart(9)} ms ${id} ${level} ${msg}${fields ? ' ' + JSON.stringify(fields) : ''}\n`);
+      process.stderr.write(
+        `${this.scheduler.now.toFixed(1).padStart(9)} ms ${id} ${level} ${msg}${fields ? ' ' + JSON.stringify(fields) : ''}\n`,
+      );
     return { info: line('info'), warn: line('warn'), error: line('error') };
   }
 

@@ -16,8 +16,21 @@ async function setup(c: SimCluster) {
   await c.scheduler.runUntil(() => c.running().every((n) => n.status().identityConfirmed), 10_000, 'nodes confirmed');
   const view = c.node('n1').view;
   const [p1, p2, p3] = view.primaries(view.partitionOf(KEY)) as [string, string, string];
-  const put = (client: string, to: string, value: string, context: VersionVector | null, condition: PutCondition | null, w: number): Promise<Reply> =>
-    c.client(client).request(to, { type: 'put', key: KEY, value: Buffer.from(value), deleted: false, context, w, pw: 0, ...(condition ? { condition } : {}) }, 3000);
+  const put = (
+    client: string,
+    to: string,
+    value: string,
+    context: VersionVector | null,
+    condition: PutCondition | null,
+    w: number,
+  ): Promise<Reply> =>
+    c
+      .client(client)
+      .request(
+        to,
+        { type: 'put', key: KEY, value: Buffer.from(value), deleted: false, context, w, pw: 0, ...(condition ? { condition } : {}) },
+        3000,
+      );
   const get = async (to: string): Promise<SiblingSet> => {
     const reply = await c.scheduler.drive(c.client('reader').request(to, { type: 'get', key: KEY, r: 3, pr: 0 }, 3000));
     assert.equal(reply.type, 'getReply', JSON.stringify(reply));
@@ -50,7 +63,9 @@ test('one context, two coordinators that cannot reach each other: both writes pa
   assert.equal(stale.type, 'conflict');
   assert.deepEqual(stale.type === 'conflict' ? values(stale.set) : [], ['from-a', 'from-b']);
   // the client merges the siblings the conflict carried and writes with their context
-  const merged = await c.scheduler.drive(put('a', p1, 'from-a+from-b', contextOf(stale.type === 'conflict' ? stale.set : []), 'current', 3));
+  const merged = await c.scheduler.drive(
+    put('a', p1, 'from-a+from-b', contextOf(stale.type === 'conflict' ? stale.set : []), 'current', 3),
+  );
   assert.equal(merged.type, 'putReply');
   assert.deepEqual(values(await get(p2)), ['from-a+from-b']);
 });
@@ -86,7 +101,9 @@ test('through one coordinator, of N concurrent writes with one context exactly o
     const { p1, put, get, values } = await setup(c);
     assert.equal((await c.scheduler.drive(put('a', p1, 'base', null, 'absent', 2))).type, 'putReply');
     const base = contextOf(await get(p1));
-    const replies = await c.scheduler.drive(Promise.all(Array.from({ length: 8 }, (_, i) => put(`w${i}`, p1, `v${i}`, base, 'current', 2))));
+    const replies = await c.scheduler.drive(
+      Promise.all(Array.from({ length: 8 }, (_, i) => put(`w${i}`, p1, `v${i}`, base, 'current', 2))),
+    );
     const passed = replies.flatMap((r, i) => (r.type === 'putReply' ? [`v${i}`] : []));
     assert.equal(passed.length, 1, `seed ${seed}: ${replies.map((r) => r.type).join(', ')}`);
     assert.ok(replies.every((r) => r.type === 'putReply' || r.type === 'conflict'), `seed ${seed}`);

@@ -91,7 +91,9 @@ export function judgeExpiry(history: TtlHistory, final: TtlFinal, skewMs: number
       }
       if (w.ttlMs !== null && w.outcome === 'ok' && r.sentAt >= w.answeredAt + w.ttlMs + skewMs) {
         late++;
-        violations.push(`a read of '${r.key}' sent at ${r.sentAt} ms showed ${id}, answered at ${w.answeredAt} ms with a TTL of ${w.ttlMs} ms: past its expiry on every clock`);
+        violations.push(
+          `a read of '${r.key}' sent at ${r.sentAt} ms showed ${id}, answered at ${w.answeredAt} ms with a TTL of ${w.ttlMs} ms: past its expiry on every clock`,
+        );
       }
     }
     if (!r.full) continue;
@@ -101,7 +103,9 @@ export function judgeExpiry(history: TtlHistory, final: TtlFinal, skewMs: number
       if (w.ttlMs !== null && !mustLive && r.sentAt < w.answeredAt + w.ttlMs + skewMs) judgedBySkew++;
       if (mustLive && !r.live.includes(w.id)) {
         lost++;
-        violations.push(`a full read of '${r.key}' at ${r.sentAt} ms lost acknowledged ${w.id}${w.ttlMs === null ? ' (no TTL)' : ` (TTL ${w.ttlMs} ms, sent at ${w.sentAt} ms: live on every clock)`}`);
+        violations.push(
+          `a full read of '${r.key}' at ${r.sentAt} ms lost acknowledged ${w.id}${w.ttlMs === null ? ' (no TTL)' : ` (TTL ${w.ttlMs} ms, sent at ${w.sentAt} ms: live on every clock)`}`,
+        );
       }
     }
   }

@@ -64,9 +64,25 @@ async function runSeed(seed: number): Promise<Run> {
         if (roll < 0.65) {
           const ttl = roll < 0.4 ? 1 + r.int(MAX_TTL_S) : null;
           const id = `${name}-${op}`;
-          const w = { id, key, ttlMs: ttl === null ? null : ttl * 1000, sentAt, answeredAt: 0, outcome: 'pending' as 'pending' | 'ok' | 'failed' };
+          const w = {
+            id,
+            key,
+            ttlMs: ttl === null ? null : ttl * 1000,
+            sentAt,
+            answeredAt: 0,
+            outcome: 'pending' as 'pending' | 'ok' | 'failed',
+          };
           history.writes.set(id, w);
-          const reply = await ask(name, { type: 'put', key, value: Buffer.from(JSON.stringify({ id })), deleted: false, context: null, w: 1 + r.int(3), pw: 0, ...(ttl === null ? {} : { ttlSeconds: ttl }) });
+          const reply = await ask(name, {
+            type: 'put',
+            key,
+            value: Buffer.from(JSON.stringify({ id })),
+            deleted: false,
+            context: null,
+            w: 1 + r.int(3),
+            pw: 0,
+            ...(ttl === null ? {} : { ttlSeconds: ttl }),
+          });
           w.answeredAt = c.scheduler.now;
           w.outcome = reply?.type === 'putReply' ? 'ok' : 'failed';
         } else {
@@ -136,7 +152,9 @@ async function runSeed(seed: number): Promise<Run> {
   await fullReads();
   const ring = c.ring();
   const view = c.node(ring.members[0]!.id).view;
-  const primaries = new Map(KEYS.map((key) => [key, new Map(view.primaries(view.partitionOf(key)).map((n) => [n, c.node(n).replica.readOwn(key)]))]));
+  const primaries = new Map(
+    KEYS.map((key) => [key, new Map(view.primaries(view.partitionOf(key)).map((n) => [n, c.node(n).replica.readOwn(key)]))]),
+  );
   const verdict = judgeExpiry(history, { at: finalAt, primaries }, SKEW_MS);
   const writes = [...history.writes.values()];
   return {
@@ -162,7 +180,8 @@ test('expiry under clock skew, faults and repair: nothing shows past its time, n
     totals.readsShowingExpiry += r.readsShowingExpiry;
     totals.judgedBySkew += r.verdict.judgedBySkew;
     totals.faults += r.faults;
-    if (r.verdict.violations.length > 0) failures.push(`seed ${seed} (SIM_SEED=${seed} SIM_SEEDS=1 replays it):\n  ${r.verdict.violations.slice(0, 8).join('\n  ')}`);
+    if (r.verdict.violations.length > 0)
+      failures.push(`seed ${seed} (SIM_SEED=${seed} SIM_SEEDS=1 replays it):\n  ${r.verdict.violations.slice(0, 8).join('\n  ')}`);
   }
   process.stdout.write(
     `# expiry, seeds ${seeds[0]}..${seeds.at(-1)}, clocks up to ${SKEW_MS / 1000} s apart: ${totals.acknowledged} writes acknowledged (${totals.withTtl} with a TTL), ` +
@@ -178,7 +197,24 @@ test('a value nobody reads after it expires becomes a tombstone on every replica
   const c = await SimCluster.create({ seed: 9300, nodes: 5, clockSkewMs: SKEW_MS, localHandoffEveryMs: 2000 });
   await c.scheduler.runUntil(() => c.running().every((n) => n.status().identityConfirmed), 10_000, 'nodes confirmed');
   const put = (id: string, ttlSeconds?: number) =>
-    c.scheduler.drive(c.client('writer').request('n1', { type: 'put', key: 'quiet', value: Buffer.from(JSON.stringify({ id })), deleted: false, context: null, w: 3, pw: 0, ...(ttlSeconds ? { ttlSeconds } : {}) }, 5000));
+    c.scheduler.drive(
+      c
+        .client('writer')
+        .request(
+          'n1',
+          {
+            type: 'put',
+            key: 'quiet',
+            value: Buffer.from(JSON.stringify({ id })),
+            deleted: false,
+            context: null,
+            w: 3,
+            pw: 0,
+            ...(ttlSeconds ? { ttlSeconds } : {}),
+          },
+          5000,
+        ),
+    );
   assert.equal((await put('short', 5)).type, 'putReply');
   assert.equal((await put('forever')).type, 'putReply');
   const view = c.node('n1').view;

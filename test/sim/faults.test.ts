@@ -30,7 +30,9 @@ async function runSeeds(seeds: number, from: number, parameters: (seed: number) 
 
 test(`${SEEDS} swarm seeds: nothing acknowledged is lost, nothing overwritten returns, replicas converge, every key stays writable; every risky path was taken`, async () => {
   const r = await runSeeds(SEEDS, FROM, draw);
-  process.stdout.write(`# ${SEEDS} swarm seeds from ${FROM} (replay one: npm run sim -- --seed N): ${r.acknowledged} writes acknowledged, at most ${r.maxActors} actors on a key, ${r.failures.length} failed\n# paths: ${JSON.stringify(r.paths)}\n`);
+  process.stdout.write(
+    `# ${SEEDS} swarm seeds from ${FROM} (replay one: npm run sim -- --seed N): ${r.acknowledged} writes acknowledged, at most ${r.maxActors} actors on a key, ${r.failures.length} failed\n# paths: ${JSON.stringify(r.paths)}\n`,
+  );
   assert.deepEqual(r.failures, []);
   // histories reach the bound (64 actors) only in the tight profile, below
   const untaken = Object.entries(r.paths).filter(([path, n]) => n === 0 && path !== 'historyPrunes');
@@ -39,7 +41,9 @@ test(`${SEEDS} swarm seeds: nothing acknowledged is lost, nothing overwritten re
 
 test('20 seeds with histories bounded at 6 actors: pruned histories lose nothing and every key stays writable', async () => {
   const r = await runSeeds(20, FROM, PROFILES.tight);
-  process.stdout.write(`# 20 tight seeds from ${FROM}: ${r.acknowledged} writes acknowledged, ${r.paths.historyPrunes} writes pruned a history, ${r.failures.length} failed\n`);
+  process.stdout.write(
+    `# 20 tight seeds from ${FROM}: ${r.acknowledged} writes acknowledged, ${r.paths.historyPrunes} writes pruned a history, ${r.failures.length} failed\n`,
+  );
   assert.deepEqual(r.failures, []);
   assert.ok(r.paths.historyPrunes! > 0, 'no write reached the bound');
 });
@@ -58,5 +62,7 @@ test('at 100 simulated nodes (Q=1024): partitions balance within one, a change r
   assert.ok(r.maxOwned - r.minOwned <= 1, `${r.minOwned}..${r.maxOwned} partitions per node`);
   assert.ok(r.convergenceRounds <= 2 * Math.log2(100) + 5, `${r.convergenceRounds} rounds`);
   assert.ok(r.messagesPerPut <= 12 && r.messagesPerGet <= 12, `${r.messagesPerPut} per put, ${r.messagesPerGet} per get`);
-  process.stdout.write(`# 100 nodes: ${r.minOwned}-${r.maxOwned} partitions each, ${r.convergenceRounds} rounds, ${r.messagesPerPut.toFixed(1)} messages per put, ${r.messagesPerGet.toFixed(1)} per get\n`);
+  process.stdout.write(
+    `# 100 nodes: ${r.minOwned}-${r.maxOwned} partitions each, ${r.convergenceRounds} rounds, ${r.messagesPerPut.toFixed(1)} messages per put, ${r.messagesPerGet.toFixed(1)} per get\n`,
+  );
 });

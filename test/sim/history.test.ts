@@ -22,7 +22,8 @@ test(`the coordinator of a key crash-restarts ${ROUNDS} times between (and durin
   const random = c.random.fork(7);
   const reader = c.client('reader');
   const blind = c.client('blind');
-  const ask = (via: Transport, to: string, m: Request): Promise<Reply | null> => c.scheduler.drive(via.request(to, m, 2000).catch(() => null));
+  const ask = (via: Transport, to: string, m: Request): Promise<Reply | null> =>
+    c.scheduler.drive(via.request(to, m, 2000).catch(() => null));
   type Transport = ReturnType<SimCluster['client']>;
   let maxActors = 0;
   let maxSiblings = 0;
@@ -39,8 +40,23 @@ test(`the coordinator of a key crash-restarts ${ROUNDS} times between (and durin
   for (let round = 0; round < ROUNDS; round++) {
     const read = await ask(reader, coordinator, { type: 'get', key, r: 3, pr: 0 });
     const set: SiblingSet = read?.type === 'getReply' ? read.set : [];
-    if (round % 10 === 5) await ask(blind, primaries[1 + (round % 2)]!, { type: 'put', key, value: Buffer.from(`blind ${round}`), deleted: false, context: null, w: 2, pw: 0 });
-    const put = reader.request(coordinator, { type: 'put', key, value: Buffer.from(`round ${round}`), deleted: false, context: read ? contextOf(set) : null, w: 2, pw: 0 }, 2000).catch(() => null);
+    if (round % 10 === 5)
+      await ask(blind, primaries[1 + (round % 2)]!, {
+        type: 'put',
+        key,
+        value: Buffer.from(`blind ${round}`),
+        deleted: false,
+        context: null,
+        w: 2,
+        pw: 0,
+      });
+    const put = reader
+      .request(
+        coordinator,
+        { type: 'put', key, value: Buffer.from(`round ${round}`), deleted: false, context: read ? contextOf(set) : null, w: 2, pw: 0 },
+        2000,
+      )
+      .catch(() => null);
     if (random.chance(0.3)) {
       // the crash comes while the write is on its way: its own disk may or may not have it
       await c.scheduler.run(c.scheduler.now + random.float() * 25);
@@ -56,13 +72,23 @@ test(`the coordinator of a key crash-restarts ${ROUNDS} times between (and durin
   // the last word: a read-modify-write over a full read
   const read = await ask(reader, coordinator, { type: 'get', key, r: 3, pr: 0 });
   assert.equal(read?.type, 'getReply');
-  const put = await ask(reader, coordinator, { type: 'put', key, value: Buffer.from('last'), deleted: false, context: contextOf(read!.type === 'getReply' ? read!.set : []), w: 3, pw: 0 });
+  const put = await ask(reader, coordinator, {
+    type: 'put',
+    key,
+    value: Buffer.from('last'),
+    deleted: false,
+    context: contextOf(read!.type === 'getReply' ? read!.set : []),
+    w: 3,
+    pw: 0,
+  });
   assert.equal(put?.type, 'putReply', JSON.stringify(put));
   const after = await ask(reader, primaries[2]!, { type: 'get', key, r: 3, pr: 0 });
   assert.ok(after?.type === 'getReply', JSON.stringify(after));
   assert.deepEqual(after.set.map((v) => Buffer.from(v.value).toString()), ['last'], 'one version remains');
   look();
-  process.stdout.write(`# ${ROUNDS} crash-restarts (${crashesMidWrite} with a write in flight), ${acked} writes acknowledged; at most ${maxActors} actors and ${maxSiblings} siblings on the key\n`);
+  process.stdout.write(
+    `# ${ROUNDS} crash-restarts (${crashesMidWrite} with a write in flight), ${acked} writes acknowledged; at most ${maxActors} actors and ${maxSiblings} siblings on the key\n`,
+  );
   assert.ok(maxActors <= view.n + 1, `${maxActors} actors`);
   assert.ok(maxSiblings <= 4, `${maxSiblings} siblings`);
 });

@@ -8,9 +8,27 @@ import { digestOf } from '../../storage/core/ring-merge.ts';
 import type { Reply } from '../../client/src/protocol/messages.ts';
 import { coversDot, equalDots, type Dot } from '../../client/src/core/version-vector.ts';
 
-async function change(c: SimCluster, via: string, req: { kind: 'join' | 'leave' | 'remove' | 'replace'; node: string; by?: string }): Promise<Reply> {
+async function change(
+  c: SimCluster,
+  via: string,
+  req: { kind: 'join' | 'leave' | 'remove' | 'replace'; node: string; by?: string },
+): Promise<Reply> {
   return c.scheduler.drive(
-    c.client('operator').request(via, { type: 'change', kind: req.kind, node: req.node, address: `sim:${(req.by ?? req.node).slice(1)}`, weight: 1, by: req.by ?? '', expectedVersion: 0 }, 10_000),
+    c
+      .client('operator')
+      .request(
+        via,
+        {
+          type: 'change',
+          kind: req.kind,
+          node: req.node,
+          address: `sim:${(req.by ?? req.node).slice(1)}`,
+          weight: 1,
+          by: req.by ?? '',
+          expectedVersion: 0,
+        },
+        10_000,
+      ),
   );
 }
 
@@ -45,7 +63,9 @@ test('a silent node is suspected by every other node, and trusted again when it 
   await c.scheduler.drive(c.start('n3'));
   const back = c.scheduler.now;
   await c.scheduler.runUntil(() => others().every((n) => n.gossip.isUp('n3')), 10_000, 'every node trusting n3 again');
-  process.stdout.write(`# failure detection: suspected by all in ${Math.round(detectMs)} ms, trusted again in ${Math.round(c.scheduler.now - back)} ms\n`);
+  process.stdout.write(
+    `# failure detection: suspected by all in ${Math.round(detectMs)} ms, trusted again in ${Math.round(c.scheduler.now - back)} ms\n`,
+  );
 });
 
 test('a node started on a backup while the one peer that heard its later runs is down: when that peer returns, the node takes a newer generation and every node trusts it', async () => {
@@ -69,64 +89,82 @@ test('a node started on a backup while the one peer that heard its later runs is
   const heardLater = restored.generation + 1; // the second of the two later runs
   await settle();
   await c.scheduler.drive(c.start('n4'));
-  await c.scheduler.runUntil(() => restored.generation > heardLater && c.running().every((n) => n.id === 'n3' || n.gossip.isUp('n3')), 20_000, 'every node trusting the restored n3');
+  await c.scheduler.runUntil(
+    () => restored.generation > heardLater && c.running().every((n) => n.id === 'n3' || n.gossip.isUp('n3')),
+    20_000,
+    'every node trusting the restored n3',
+  );
 });
 
 const CHANGE_SEEDS = (process.env.CHANGE_SEEDS ?? '11').split(',').map(Number);
 
-for (const seed of CHANGE_SEEDS) test(`join, leave and replace while a writer writes, seed ${seed}: every acknowledged write is readable after the change commits`, async () => {
-  const c = await SimCluster.create({ seed, nodes: 5 });
-  const client = c.client('writer');
-  const acked = new Map<string, string>();
-  let i = 0;
-  const write = async () => {
-    const key = `key-${i % 400}`;
-    const value = `v${i++}`;
-    const reply = await client.request(c.ids[i % c.ids.length]!, { type: 'put', key, value: Buffer.from(value), deleted: false, context: null, w: 2, pw: 0 }, 2000).catch(() => null);
-    if (reply?.type === 'putReply') acked.set(`${key}|${value}`, key);
-  };
-  for (let k = 0; k < 400; k++) await c.scheduler.drive(write());
-  let writing = true;
-  const writer = (async () => {
-    while (writing) {
-      await write();
-      await new Promise<void>((r) => c.scheduler.at(5, r));
+for (const seed of CHANGE_SEEDS)
+  test(`join, leave and replace while a writer writes, seed ${seed}: every acknowledged write is readable after the change commits`, async () => {
+    const c = await SimCluster.create({ seed, nodes: 5 });
+    const client = c.client('writer');
+    const acked = new Map<string, string>();
+    let i = 0;
+    const write = async () => {
+      const key = `key-${i % 400}`;
+      const value = `v${i++}`;
+      const reply = await client
+        .request(
+          c.ids[i % c.ids.length]!,
+          { type: 'put', key, value: Buffer.from(value), deleted: false, context: null, w: 2, pw: 0 },
+          2000,
+        )
+        .catch(() => null);
+      if (reply?.type === 'putReply') acked.set(`${key}|${value}`, key);
+    };
+    for (let k = 0; k < 400; k++) await c.scheduler.drive(write());
+    let writing = true;
+    const writer = (async () => {
+      while (writing) {
+        await write();
+        await new Promise<void>((r) => c.scheduler.at(5, r));
+      }
+    })();
+    const committed = async (version: number) =>
+      c.scheduler.runUntil(
+        () => c.running().every((n) => n.ring !== null && n.ring.version > version && n.ring.next === null),
+        120_000,
+        'commit everywhere',
+      );
+
+    await c.scheduler.drive(c.add('n6'));
+    let reply = await change(c, 'n2', { kind: 'join', node: 'n6' });
+    assert.equal(reply.type, 'changeReply', JSON.stringify(reply));
+    await committed(reply.type === 'changeReply' ? reply.version : 0);
+    const counts = partitionCounts(c.node('n1').ring!);
+    assert.ok(Math.abs(counts.get('n6')! - 64 / 6) <= 1, `n6 owns ${counts.get('n6')}`);
+
+    reply = await change(c, 'n3', { kind: 'leave', node: 'n4' });
+    assert.equal(reply.type, 'changeReply', JSON.stringify(reply));
+    await committed(reply.type === 'changeReply' ? reply.version : 0);
+
+    c.crash('n5');
+    await c.scheduler.run(c.scheduler.now + 8000);
+    await c.scheduler.drive(c.add('n7'));
+    reply = await change(c, 'n1', { kind: 'replace', node: 'n5', by: 'n7' });
+    assert.equal(reply.type, 'changeReply', JSON.stringify(reply));
+    await committed(reply.type === 'changeReply' ? reply.version : 0);
+
+    writing = false;
+    await c.scheduler.drive(writer);
+    await c.scheduler.run(c.scheduler.now + 3000);
+    const ring = c.node('n1').ring!;
+    assert.deepEqual(
+      ring.members.map((m) => m.id),
+      ['n1', 'n2', 'n3', 'n6', 'n7'],
+    );
+    let missing = 0;
+    for (const [entry, key] of acked) {
+      const value = entry.split('|')[1]!;
+      const read = await c.scheduler.drive(client.request('n1', { type: 'get', key, r: 2, pr: 0 }, 2000));
+      if (read.type !== 'getReply' || !read.set.some((v) => Buffer.from(v.value).toString() === value)) missing++;
     }
-  })();
-  const committed = async (version: number) =>
-    c.scheduler.runUntil(() => c.running().every((n) => n.ring !== null && n.ring.version > version && n.ring.next === null), 120_000, 'commit everywhere');
-
-  await c.scheduler.drive(c.add('n6'));
-  let reply = await change(c, 'n2', { kind: 'join', node: 'n6' });
-  assert.equal(reply.type, 'changeReply', JSON.stringify(reply));
-  await committed(reply.type === 'changeReply' ? reply.version : 0);
-  const counts = partitionCounts(c.node('n1').ring!);
-  assert.ok(Math.abs(counts.get('n6')! - 64 / 6) <= 1, `n6 owns ${counts.get('n6')}`);
-
-  reply = await change(c, 'n3', { kind: 'leave', node: 'n4' });
-  assert.equal(reply.type, 'changeReply', JSON.stringify(reply));
-  await committed(reply.type === 'changeReply' ? reply.version : 0);
-
-  c.crash('n5');
-  await c.scheduler.run(c.scheduler.now + 8000);
-  await c.scheduler.drive(c.add('n7'));
-  reply = await change(c, 'n1', { kind: 'replace', node: 'n5', by: 'n7' });
-  assert.equal(reply.type, 'changeReply', JSON.stringify(reply));
-  await committed(reply.type === 'changeReply' ? reply.version : 0);
-
-  writing = false;
-  await c.scheduler.drive(writer);
-  await c.scheduler.run(c.scheduler.now + 3000);
-  const ring = c.node('n1').ring!;
-  assert.deepEqual(ring.members.map((m) => m.id), ['n1', 'n2', 'n3', 'n6', 'n7']);
-  let missing = 0;
-  for (const [entry, key] of acked) {
-    const value = entry.split('|')[1]!;
-    const read = await c.scheduler.drive(client.request('n1', { type: 'get', key, r: 2, pr: 0 }, 2000));
-    if (read.type !== 'getReply' || !read.set.some((v) => Buffer.from(v.value).toString() === value)) missing++;
-  }
-  assert.equal(missing, 0, `${missing} of ${acked.size} acknowledged writes are missing`);
-});
+    assert.equal(missing, 0, `${missing} of ${acked.size} acknowledged writes are missing`);
+  });
 
 test('bad membership input gets a clear error and changes nothing', async () => {
   const c = await SimCluster.create({ seed: 21, nodes: 4 });
@@ -140,13 +178,26 @@ test('bad membership input gets a clear error and changes nothing', async () => 
   const wrongQ = { ...before, version: before.version + 5, partitions: 128, owners: [...before.owners, ...before.owners] };
   const malformed = await ask({ type: 'ringPush', cluster: 'sim', ring: wrongQ });
   assert.ok(malformed.type === 'error' && /this cluster has 64/.test(malformed.message), JSON.stringify(malformed));
-  const leavingOwner = { ...before, version: before.version + 5, next: before.owners, members: before.members.map((m, i) => (i === 0 ? { ...m, leaving: 'leave' as const } : m)) };
+  const leavingOwner = {
+    ...before,
+    version: before.version + 5,
+    next: before.owners,
+    members: before.members.map((m, i) => (i === 0 ? { ...m, leaving: 'leave' as const } : m)),
+  };
   const bad = await ask({ type: 'ringPush', cluster: 'sim', ring: leavingOwner });
   assert.ok(bad.type === 'error' && /not a staying member/.test(bad.message), JSON.stringify(bad));
 
   const taken = await ask({ type: 'change', kind: 'join', node: 'n9', address: 'sim:1', weight: 1, by: '', expectedVersion: 0 });
   assert.ok(taken.type === 'error', JSON.stringify(taken));
-  const stale = await ask({ type: 'change', kind: 'leave', node: 'n4', address: '', weight: 1, by: '', expectedVersion: before.version + 3 });
+  const stale = await ask({
+    type: 'change',
+    kind: 'leave',
+    node: 'n4',
+    address: '',
+    weight: 1,
+    by: '',
+    expectedVersion: before.version + 3,
+  });
   assert.ok(stale.type === 'error' && stale.code === 'STALE_RING' && /at version 1, not 4/.test(stale.message), JSON.stringify(stale));
   const unknown = await ask({ type: 'change', kind: 'remove', node: 'n99', address: '', weight: 1, by: '', expectedVersion: 0 });
   assert.ok(unknown.type === 'error' && /n99 is not a member/.test(unknown.message), JSON.stringify(unknown));
@@ -188,7 +239,13 @@ test('a join while a node hears no gossip: every version an old replica holds is
   const writer = (async () => {
     while (writing) {
       const key = `late-${i++ % 300}`;
-      const reply = await client.request(late, { type: 'put', key, value: Buffer.from(JSON.stringify({ id: `w${i}` })), deleted: false, context: null, w: 2, pw: 0 }, 2000).catch(() => null);
+      const reply = await client
+        .request(
+          late,
+          { type: 'put', key, value: Buffer.from(JSON.stringify({ id: `w${i}` })), deleted: false, context: null, w: 2, pw: 0 },
+          2000,
+        )
+        .catch(() => null);
       if (reply?.type === 'putReply') acked.add(key);
       await new Promise<void>((r) => c.scheduler.at(2, r));
     }
@@ -196,7 +253,15 @@ test('a join while a node hears no gossip: every version an old replica holds is
   await c.scheduler.drive(c.add('n6'));
   const reply = await change(c, 'n1', { kind: 'join', node: 'n6' });
   assert.equal(reply.type, 'changeReply', JSON.stringify(reply));
-  await c.scheduler.runUntil(() => c.running().filter((n) => n.id !== late).every((n) => n.ring!.next === null && n.ring!.version > 1), 60_000, 'the join committing');
+  await c.scheduler.runUntil(
+    () =>
+      c
+        .running()
+        .filter((n) => n.id !== late)
+        .every((n) => n.ring!.next === null && n.ring!.version > 1),
+    60_000,
+    'the join committing',
+  );
   await c.scheduler.run(c.scheduler.now + 1000);
   c.network.dropIf = null;
   // every old replica's copy, taken after the commit and before the drop grace (2 s) ends
@@ -212,7 +277,11 @@ test('a join while a node hears no gossip: every version an old replica holds is
   }
   writing = false;
   await c.scheduler.drive(writer);
-  await c.scheduler.runUntil(() => c.running().reduce((n, x) => n + x.transfers.keysDropped, 0) > 0, 60_000, 'the old replicas dropping what moved');
+  await c.scheduler.runUntil(
+    () => c.running().reduce((n, x) => n + x.transfers.keysDropped, 0) > 0,
+    60_000,
+    'the old replicas dropping what moved',
+  );
   await c.scheduler.run(c.scheduler.now + 5000);
   let missing = 0;
   let checked = 0;
@@ -226,7 +295,9 @@ test('a join while a node hears no gossip: every version an old replica holds is
       }
     }
   }
-  process.stdout.write(`# ${acked.size} keys written through a node that heard no gossip; ${checked} version copies checked on the new replicas, ${missing} missing\n`);
+  process.stdout.write(
+    `# ${acked.size} keys written through a node that heard no gossip; ${checked} version copies checked on the new replicas, ${missing} missing\n`,
+  );
   assert.ok(checked > 100, `only ${checked} copies checked`);
   assert.equal(missing, 0);
 });
@@ -242,7 +313,9 @@ test('the claimant cut off decides a join while another member decides its remov
     while (writing) {
       const key = `fork-${i % 200}`;
       const value = `v${i++}`;
-      const reply = await client.request(c.ids[i % 4 + 1]!, { type: 'put', key, value: Buffer.from(value), deleted: false, context: null, w: 2, pw: 0 }, 2000).catch(() => null);
+      const reply = await client
+        .request(c.ids[(i % 4) + 1]!, { type: 'put', key, value: Buffer.from(value), deleted: false, context: null, w: 2, pw: 0 }, 2000)
+        .catch(() => null);
       if (reply?.type === 'putReply') acked.set(`${key}|${value}`, key);
       await new Promise<void>((r) => c.scheduler.at(3, r));
     }
@@ -252,8 +325,16 @@ test('the claimant cut off decides a join while another member decides its remov
   await c.scheduler.drive(c.add('n6'));
   await c.scheduler.drive(c.add('n7'));
   const [removal, join] = await Promise.all([
-    c.scheduler.drive(c.client('operator-a').request('n2', { type: 'change', kind: 'replace', node: 'n1', address: 'sim:7', weight: 1, by: 'n7', expectedVersion: 0 }, 10_000)),
-    c.scheduler.drive(c.client('operator-b').request('n1', { type: 'change', kind: 'join', node: 'n6', address: 'sim:6', weight: 1, by: '', expectedVersion: 0 }, 10_000)),
+    c.scheduler.drive(
+      c
+        .client('operator-a')
+        .request('n2', { type: 'change', kind: 'replace', node: 'n1', address: 'sim:7', weight: 1, by: 'n7', expectedVersion: 0 }, 10_000),
+    ),
+    c.scheduler.drive(
+      c
+        .client('operator-b')
+        .request('n1', { type: 'change', kind: 'join', node: 'n6', address: 'sim:6', weight: 1, by: '', expectedVersion: 0 }, 10_000),
+    ),
   ]);
   assert.ok(removal.type === 'changeReply' && join.type === 'changeReply', JSON.stringify([removal, join]));
   assert.equal(removal.version, join.version, 'two different rings were decided at one version');
@@ -280,7 +361,9 @@ test('the claimant cut off decides a join while another member decides its remov
     const read = await c.scheduler.drive(client.request(members[0]!, { type: 'get', key, r: 3, pr: 0 }, 3000));
     if (read.type !== 'getReply' || !read.set.some((v) => Buffer.from(v.value).toString() === value)) missing++;
   }
-  process.stdout.write(`# fork at version ${join.type === 'changeReply' ? join.version : '?'} noticed ${forks} times; the ring kept is [${members.join(',')}]; ${acked.size} writes acknowledged, ${missing} missing\n`);
+  process.stdout.write(
+    `# fork at version ${join.type === 'changeReply' ? join.version : '?'} noticed ${forks} times; the ring kept is [${members.join(',')}]; ${acked.size} writes acknowledged, ${missing} missing\n`,
+  );
   assert.ok(forks > 0, 'no node noticed the fork');
   assert.equal(missing, 0);
 });

@@ -82,7 +82,9 @@ export class Nemesis {
   /** Members of the current ring that are running and not cut off. */
   #healthy(): string[] {
     const ring = this.cluster.ring();
-    return ring.members.map((m) => m.id).filter((id) => this.cluster.isRunning(id) && !this.#down.has(id) && !this.#cutOff.has(id) && id !== this.#stopping);
+    return ring.members
+      .map((m) => m.id)
+      .filter((id) => this.cluster.isRunning(id) && !this.#down.has(id) && !this.#cutOff.has(id) && id !== this.#stopping);
   }
 
   get #faulty(): number {
@@ -108,7 +110,14 @@ export class Nemesis {
       this.#diskLost = true;
       this.counts.wipes++;
       this.#note(`wipe ${id}`);
-    } else if (roll < 0.3 && canFault && !this.#diskLost && (f.diskLoss === 'restore' || f.diskLoss === 'any') && !this.#backup && !this.#stopping) {
+    } else if (
+      roll < 0.3 &&
+      canFault &&
+      !this.#diskLost &&
+      (f.diskLoss === 'restore' || f.diskLoss === 'any') &&
+      !this.#backup &&
+      !this.#stopping
+    ) {
       const id = this.random.pick(healthy);
       this.#down.add(id);
       this.#stopping = id;
@@ -134,7 +143,10 @@ export class Nemesis {
         this.counts.gossipCuts++;
         this.#note(`cut ${id} off from gossip`);
       } else {
-        c.network.partition([id], c.ids.filter((i) => i !== id));
+        c.network.partition(
+          [id],
+          c.ids.filter((i) => i !== id),
+        );
         this.counts.isolations++;
         this.#note(`isolate ${id}`);
       }
@@ -146,13 +158,20 @@ export class Nemesis {
       this.counts.splits++;
       this.#note(`split ${shuffled.slice(0, cut).join(',')} | ${shuffled.slice(cut).join(',')}`);
     } else if (roll < 0.47 && f.networkChanges) {
-      c.network.faults = { drop: this.random.float() * 0.05, duplicate: this.random.float() * 0.03, minDelayMs: 1, maxDelayMs: 2 + this.random.float() * 40 };
+      c.network.faults = {
+        drop: this.random.float() * 0.05,
+        duplicate: this.random.float() * 0.03,
+        minDelayMs: 1,
+        maxDelayMs: 2 + this.random.float() * 40,
+      };
       this.counts.networkChanges++;
       this.#note(`network ${JSON.stringify(c.network.faults)}`);
     } else if (roll < 0.53 && f.diskErrorRate > 0) {
       c.diskFaults.rate = c.diskFaults.rate > 0 ? 0 : f.diskErrorRate;
       if (c.diskFaults.rate > 0) this.counts.diskFaultPeriods++;
-      this.#note(c.diskFaults.rate > 0 ? `disk writes fail (${(f.diskErrorRate * 100).toFixed(1)}% of transactions)` : 'disk writes succeed again');
+      this.#note(
+        c.diskFaults.rate > 0 ? `disk writes fail (${(f.diskErrorRate * 100).toFixed(1)}% of transactions)` : 'disk writes succeed again',
+      );
     } else if (roll < 0.61 && f.ringChanges && !this.#changing) {
       this.#ringChange();
     } else if (roll < 0.82 && this.#restartable().length > 0) {
@@ -218,14 +237,28 @@ export class Nemesis {
       // each operator request has its own endpoint: a new endpoint of one name ends the old one's requests
       const reply = await c
         .client(`operator-${this.counts.ringChangesAsked}`)
-        .request(at, { type: 'change', kind: k, node, address: `sim:${(replacement || node).slice(1)}`, weight: 1, by: replacement, expectedVersion: 0 }, 5000)
+        .request(
+          at,
+          {
+            type: 'change',
+            kind: k,
+            node,
+            address: `sim:${(replacement || node).slice(1)}`,
+            weight: 1,
+            by: replacement,
+            expectedVersion: 0,
+          },
+          5000,
+        )
         .catch(() => null);
       if (reply?.type === 'changeReply') {
         this.counts.ringChangesPlanned++;
         if (this.#plannedAt.has(reply.version)) this.counts.ringForks++;
         this.#plannedAt.add(reply.version);
       }
-      this.#note(`${k} ${node}${replacement ? ` by ${replacement}` : ''} via ${at}: ${reply?.type === 'changeReply' ? `planned at ring version ${reply.version}` : reply?.type === 'error' ? reply.message : 'no answer'}`);
+      this.#note(
+        `${k} ${node}${replacement ? ` by ${replacement}` : ''} via ${at}: ${reply?.type === 'changeReply' ? `planned at ring version ${reply.version}` : reply?.type === 'error' ? reply.message : 'no answer'}`,
+      );
       return reply;
     };
     this.#changing = (async () => {

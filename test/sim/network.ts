@@ -104,7 +104,9 @@ export class SimNetwork {
         finish(() => reject(new StoreError('TIMEOUT', `${to} did not answer ${message.type} within ${timeoutMs} ms`))),
       );
       if (!this.#handlers.has(to)) {
-        this.scheduler.at(this.#delay(), () => finish(() => reject(new StoreError('UNAVAILABLE', `${to} refused the connection`, { sent: false }))));
+        this.scheduler.at(this.#delay(), () =>
+          finish(() => reject(new StoreError('UNAVAILABLE', `${to} refused the connection`, { sent: false }))),
+        );
         return;
       }
       const onReply = (reply: Reply) => finish(() => resolve(reply));
@@ -122,7 +124,13 @@ export class SimNetwork {
 
   /** Schedules a message, possibly lost or doubled, re-encoded so sender and receiver share nothing. */
   #deliver(from: string, to: string, message: Message, receive: (m: Message) => void): void {
-    if (this.#cut.has(`${from}>${to}`) || this.#gossipCut(from, to, message) || this.random.chance(this.faults.drop) || this.dropIf?.(from, to, message)) return;
+    if (
+      this.#cut.has(`${from}>${to}`) ||
+      this.#gossipCut(from, to, message) ||
+      this.random.chance(this.faults.drop) ||
+      this.dropIf?.(from, to, message)
+    )
+      return;
     const bytes = encodeFrame(0, message);
     // a client's put is never doubled by the network (TCP does not duplicate): one that arrives
     // twice was sent twice, which the checker reports

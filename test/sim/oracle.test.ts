@@ -23,7 +23,13 @@ test('two blind writes through the same coordinator both survive as siblings', a
   const coordinator = cluster.node('n1').view.primaries(cluster.node('n1').view.partitionOf(key))[0]!;
   const client = cluster.client('c');
   for (const id of ['a', 'b']) {
-    const reply = await cluster.scheduler.drive(client.request(coordinator, { type: 'put', key, value: Buffer.from(JSON.stringify({ id })), deleted: false, context: null, w: 2, pw: 0 }, 2000));
+    const reply = await cluster.scheduler.drive(
+      client.request(
+        coordinator,
+        { type: 'put', key, value: Buffer.from(JSON.stringify({ id })), deleted: false, context: null, w: 2, pw: 0 },
+        2000,
+      ),
+    );
     assert.equal(reply.type, 'putReply');
   }
   const read = await cluster.scheduler.drive(client.request(coordinator, { type: 'get', key, r: 3, pr: 0 }, 2000));

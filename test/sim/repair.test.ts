@@ -6,8 +6,22 @@ import { SimCluster } from './cluster.ts';
 import { contextOf } from '../../client/src/core/siblings.ts';
 import type { Reply } from '../../client/src/protocol/messages.ts';
 
-async function put(c: SimCluster, key: string, value: string, context: Parameters<typeof contextOf>[0] | null = null, deleted = false): Promise<Reply> {
-  return c.scheduler.drive(c.client('writer').request('n1', { type: 'put', key, value: Buffer.from(value), deleted, context: context ? contextOf(context) : null, w: 2, pw: 0 }, 3000));
+async function put(
+  c: SimCluster,
+  key: string,
+  value: string,
+  context: Parameters<typeof contextOf>[0] | null = null,
+  deleted = false,
+): Promise<Reply> {
+  return c.scheduler.drive(
+    c
+      .client('writer')
+      .request(
+        'n1',
+        { type: 'put', key, value: Buffer.from(value), deleted, context: context ? contextOf(context) : null, w: 2, pw: 0 },
+        3000,
+      ),
+  );
 }
 
 async function roots(c: SimCluster, partition: number): Promise<Set<string>> {
@@ -30,7 +44,9 @@ test('anti-entropy: a replica whose replication messages were dropped (no hints)
   assert.ok(report.rootsEqual);
   for (let p = 0; p < 64; p++) assert.equal((await roots(c, p)).size, 1, `key range ${p}`);
   assert.equal(report.keysSent, divergent.length, 'each divergent key crossed once');
-  process.stdout.write(`# simulated anti-entropy: ${divergent.length} divergent keys, ${report.keysCompared} compared, ${report.keysSent} sent\n`);
+  process.stdout.write(
+    `# simulated anti-entropy: ${divergent.length} divergent keys, ${report.keysCompared} compared, ${report.keysSent} sent\n`,
+  );
 });
 
 test('hinted handoff by tick: a crashed replica gets its hints on return and no hint is left', async () => {
@@ -75,7 +91,10 @@ test('tombstones are reclaimed only when every primary holds them, no hint is pe
   assert.ok(view.primaries(p).every((n) => c.node(n).replica.readOwn('gone').length === 0), 'the tombstone is gone from every primary');
   assert.ok(r.reclaimed >= 1);
   const hintedP = view.partitionOf('hinted');
-  assert.ok(view.primaries(hintedP).some((n) => c.node(n).replica.readOwn('hinted').length > 0), 'a key with a pending hint keeps its tombstone');
+  assert.ok(
+    view.primaries(hintedP).some((n) => c.node(n).replica.readOwn('hinted').length > 0),
+    'a key with a pending hint keeps its tombstone',
+  );
 
   // after the reclaim: a new write, then a write over the context read before the delete
   await put(c, 'gone', 'after');
@@ -94,7 +113,15 @@ test('hint expiry never drops the only copies of a write: expired hints are hand
   // every primary is down: two fallbacks take the write as hints, and acknowledge it with W=2
   for (const p of primaries) c.crash(p);
   await c.scheduler.run(c.scheduler.now + 8000); // the fallbacks suspect the primaries
-  const put = await c.scheduler.drive(c.client('writer').request(fallbacks[0]!, { type: 'put', key, value: Buffer.from('{"id":"only-in-hints"}'), deleted: false, context: null, w: 2, pw: 0 }, 3000));
+  const put = await c.scheduler.drive(
+    c
+      .client('writer')
+      .request(
+        fallbacks[0]!,
+        { type: 'put', key, value: Buffer.from('{"id":"only-in-hints"}'), deleted: false, context: null, w: 2, pw: 0 },
+        3000,
+      ),
+  );
   assert.equal(put.type, 'putReply', JSON.stringify(put));
   assert.ok(fallbacks.every((f) => c.node(f).replica.hintCount > 0), 'both acknowledgments are hints');
   // the primaries return empty-handed, and the hints pass their age cap before anyone replays them
@@ -104,7 +131,11 @@ test('hint expiry never drops the only copies of a write: expired hints are hand
   assert.ok(expired > 0, 'the expiry pass ran on expired hints');
   const read = await c.scheduler.drive(c.client('reader').request(primaries[0]!, { type: 'get', key, r: 3, pr: 0 }, 3000));
   assert.ok(read.type === 'getReply', JSON.stringify(read));
-  assert.deepEqual(read.set.map((v) => Buffer.from(v.value).toString()), ['{"id":"only-in-hints"}'], 'the acknowledged write is still there');
+  assert.deepEqual(
+    read.set.map((v) => Buffer.from(v.value).toString()),
+    ['{"id":"only-in-hints"}'],
+    'the acknowledged write is still there',
+  );
 });
 
 test('a fallback that made dots for a key and handed its hints back writes the key again as a new actor: a context read from its later write never covers the earlier one', async () => {
@@ -145,7 +176,11 @@ test('a fallback that made dots for a key and handed its hints back writes the k
   await c.scheduler.drive(c.repairer().replayAll());
   const after = await c.scheduler.drive(c.client('reader').request(primaries[0]!, { type: 'get', key, r: 3, pr: 0 }, 3000));
   assert.ok(after.type === 'getReply', JSON.stringify(after));
-  assert.deepEqual(after.set.map((v) => Buffer.from(v.value).toString()).sort(), ['first', 'third'], "'first' was never seen by the writer of 'third', so it stays as a sibling");
+  assert.deepEqual(
+    after.set.map((v) => Buffer.from(v.value).toString()).sort(),
+    ['first', 'third'],
+    "'first' was never seen by the writer of 'third', so it stays as a sibling",
+  );
 });
 
 test('a key is not reclaimed while a node that no longer replicates its range still holds a copy: the old owner\'s last pass cannot bring a deleted version back', async () => {
@@ -155,7 +190,11 @@ test('a key is not reclaimed while a node that no longer replicates its range st
   const before = c.node('n1').view;
   for (const k of keys) assert.equal((await put(c, k, k)).type, 'putReply');
   await c.scheduler.drive(c.add('n6'));
-  const join = await c.scheduler.drive(c.client('operator').request('n1', { type: 'change', kind: 'join', node: 'n6', address: 'sim:6', weight: 1, by: '', expectedVersion: 0 }, 10_000));
+  const join = await c.scheduler.drive(
+    c
+      .client('operator')
+      .request('n1', { type: 'change', kind: 'join', node: 'n6', address: 'sim:6', weight: 1, by: '', expectedVersion: 0 }, 10_000),
+  );
   assert.equal(join.type, 'changeReply', JSON.stringify(join));
   await c.scheduler.runUntil(() => c.running().every((n) => n.ring!.next === null && n.ring!.version > 1), 60_000, 'the join committing');
   const after = c.node('n1').view;
@@ -190,7 +229,11 @@ test('a hint expires by its age even when its holder restarted since it was stor
   const fallback = c.ids.find((id) => !primaries.includes(id))!;
   c.crash(primaries[2]!);
   await c.scheduler.run(c.scheduler.now + 8000);
-  const put = await c.scheduler.drive(c.client('writer').request(fallback, { type: 'put', key, value: Buffer.from('{"id":"aging"}'), deleted: false, context: null, w: 2, pw: 0 }, 3000));
+  const put = await c.scheduler.drive(
+    c
+      .client('writer')
+      .request(fallback, { type: 'put', key, value: Buffer.from('{"id":"aging"}'), deleted: false, context: null, w: 2, pw: 0 }, 3000),
+  );
   assert.equal(put.type, 'putReply', JSON.stringify(put));
   const holders = c.running().filter((n) => n.replica.hintCount > 0).map((n) => n.id);
   assert.ok(holders.length > 0, 'a fallback holds a hint');

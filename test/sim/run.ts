@@ -72,7 +72,10 @@ for (const seed of seeds) {
   try {
     unhandled = null;
     r = await simulate(seed, parameters);
-    if (unhandled) throw new Error(`a promise rejection nobody handled (it would end a node process): ${(unhandled as Error).stack ?? String(unhandled)}`);
+    if (unhandled)
+      throw new Error(
+        `a promise rejection nobody handled (it would end a node process): ${(unhandled as Error).stack ?? String(unhandled)}`,
+      );
   } catch (e) {
     // a run that cannot finish is a failure of that seed, not the end of the others
     summary.failed++;
@@ -111,7 +114,9 @@ for (const seed of seeds) {
 }
 const seconds = (performance.now() - started) / 1000;
 summary.seedsPerSecond = Math.round((summary.seeds / seconds) * 100) / 100;
-process.stdout.write(`${summary.seeds} seeds (${o.profile}) in ${seconds.toFixed(1)} s: ${summary.failed} failed; ${summary.acknowledged} acknowledged writes, ${summary.lost} lost\n`);
+process.stdout.write(
+  `${summary.seeds} seeds (${o.profile}) in ${seconds.toFixed(1)} s: ${summary.failed} failed; ${summary.acknowledged} acknowledged writes, ${summary.lost} lost\n`,
+);
 summary.ringChanges = summary.paths.ringChanges ?? 0;
 summary.reclaimed = summary.paths.tombstonesReclaimed ?? 0;
 summary.hintsExpired = summary.paths.hintsExpired ?? 0;

@@ -29,7 +29,13 @@ export async function scaleRow(nodes: number, seeds = 3, seed = 7): Promise<Scal
   // a ring change, counted in gossip rounds until every node holds it
   const t0 = c.scheduler.now;
   const reply = await c.scheduler.drive(
-    c.client('operator').request('n1', { type: 'change', kind: 'leave', node: c.ids[nodes - 1]!, address: '', weight: 1, by: '', expectedVersion: 0 }, 10_000),
+    c
+      .client('operator')
+      .request(
+        'n1',
+        { type: 'change', kind: 'leave', node: c.ids[nodes - 1]!, address: '', weight: 1, by: '', expectedVersion: 0 },
+        10_000,
+      ),
   );
   if (reply.type !== 'changeReply') throw new Error(`change refused: ${JSON.stringify(reply)}`);
   await c.scheduler.runUntil(() => c.running().every((n) => (n.ring?.version ?? 0) >= reply.version), 600_000, 'ring convergence');
@@ -47,11 +53,18 @@ export async function scaleRow(nodes: number, seeds = 3, seed = 7): Promise<Scal
   const requests = 200;
   let before = foreground();
   for (let i = 0; i < requests; i++) {
-    await c.scheduler.drive(client.request(c.ids[i % (nodes - 1)]!, { type: 'put', key: `scale-${i}`, value: Buffer.from('v'), deleted: false, context: null, w: 2, pw: 0 }, 5000));
+    await c.scheduler.drive(
+      client.request(
+        c.ids[i % (nodes - 1)]!,
+        { type: 'put', key: `scale-${i}`, value: Buffer.from('v'), deleted: false, context: null, w: 2, pw: 0 },
+        5000,
+      ),
+    );
   }
   const perPut = (foreground() - before) / requests;
   before = foreground();
-  for (let i = 0; i < requests; i++) await c.scheduler.drive(client.request(c.ids[(i * 7) % (nodes - 1)]!, { type: 'get', key: `scale-${i}`, r: 2, pr: 0 }, 5000));
+  for (let i = 0; i < requests; i++)
+    await c.scheduler.drive(client.request(c.ids[(i * 7) % (nodes - 1)]!, { type: 'get', key: `scale-${i}`, r: 2, pr: 0 }, 5000));
   const perGet = (foreground() - before) / requests;
   return {
     nodes,

@@ -6,7 +6,16 @@ import { SimCluster, addCounts } from './cluster.ts';
 import { digestOf } from '../../storage/core/ring-merge.ts';
 import { History, actorsOf, check, story, type FinalState, type Verdict } from './checker.ts';
 import { draw, type Parameters } from './swarm.ts';
-import { finalState, newExercised, readModifyWriteAll, recordGroundTruth, runWorkload, sample, settle, type Exercised } from './workload.ts';
+import {
+  finalState,
+  newExercised,
+  readModifyWriteAll,
+  recordGroundTruth,
+  runWorkload,
+  sample,
+  settle,
+  type Exercised,
+} from './workload.ts';
 
 export interface SimResult {
   readonly seed: number;
@@ -60,7 +69,8 @@ export async function simulate(seed: number, parameters: Parameters = draw(seed)
     for (const [key, set] of final.reads) {
       exercised.maxFinalActors = Math.max(exercised.maxFinalActors, actorsOf(set));
       // once repair has waited out a short grace, a quiet key names only its siblings' actors
-      if (compacting && actorsOf(set) > new Set(set.map((v) => v.dot.actor)).size) atRest.push(`'${key}' still names ${actorsOf(set)} actors for ${set.length} siblings after compaction`);
+      if (compacting && actorsOf(set) > new Set(set.map((v) => v.dot.actor)).size)
+        atRest.push(`'${key}' still names ${actorsOf(set)} actors for ${set.length} siblings after compaction`);
     }
     cluster.onMint = null;
     const pruned = p.maxActors !== undefined;
@@ -76,7 +86,11 @@ export async function simulate(seed: number, parameters: Parameters = draw(seed)
   }
   const { setsRefusedByLease = 0, ...counts } = cluster.nodeCounts();
   // no simulated set is forged: one refused for a counter above its node's advertised lease is a real write made unavailable
-  if (setsRefusedByLease > 0) verdict = { ...verdict, violations: [...verdict.violations, `${setsRefusedByLease} real sets were refused for a counter above their node's advertised lease`] };
+  if (setsRefusedByLease > 0)
+    verdict = {
+      ...verdict,
+      violations: [...verdict.violations, `${setsRefusedByLease} real sets were refused for a counter above their node's advertised lease`],
+    };
   addCounts(exercised.paths, counts);
   addCounts(exercised.paths, clientCounts(history));
   exercised.paths.diskTransactionsFailed = cluster.diskErrors;

@@ -24,7 +24,13 @@ export interface WorkloadParameters {
   readonly opsPerClient: number;
   readonly keys: number;
   /** shares of each operation: read-modify-write, blind write, read-modify-delete, blind delete, read */
-  readonly mix: { readonly rmw: number; readonly blind: number; readonly rmwDelete: number; readonly blindDelete: number; readonly read: number };
+  readonly mix: {
+    readonly rmw: number;
+    readonly blind: number;
+    readonly rmwDelete: number;
+    readonly blindDelete: number;
+    readonly read: number;
+  };
   /** write and read quorums to pick from (0: the cluster default) */
   readonly w: readonly number[];
   readonly r: readonly number[];
@@ -80,7 +86,9 @@ export function draw(seed: number): Parameters {
   const faults: FaultParameters = {
     everyMs: r.pick([60, 120, 250, 500]),
     maxFaulty: int(1, 2),
-    network: on(0.7) ? { drop: r.float() * 0.05, duplicate: r.float() * 0.03, maxDelayMs: between(2, 20) } : { drop: 0, duplicate: 0, maxDelayMs: between(1, 4) },
+    network: on(0.7)
+      ? { drop: r.float() * 0.05, duplicate: r.float() * 0.03, maxDelayMs: between(2, 20) }
+      : { drop: 0, duplicate: 0, maxDelayMs: between(1, 4) },
     networkChanges: on(),
     crashes: on(0.7),
     isolation: on(),
@@ -100,7 +108,15 @@ export function draw(seed: number): Parameters {
   return {
     nodes,
     partitions: r.pick([16, 64]),
-    workload: { clients, opsPerClient, keys, mix: { rmw, blind, rmwDelete, blindDelete, read }, w, r: r.pick([[0], [0, 1], [1, 2, 3]]), thinkMs: r.pick([5, 20, 50]) },
+    workload: {
+      clients,
+      opsPerClient,
+      keys,
+      mix: { rmw, blind, rmwDelete, blindDelete, read },
+      w,
+      r: r.pick([[0], [0, 1], [1, 2, 3]]),
+      thinkMs: r.pick([5, 20, 50]),
+    },
     faults,
     converge: true,
   };
@@ -114,7 +130,15 @@ export const PROFILES = {
   oracle: (): Parameters => ({
     nodes: 5,
     partitions: 64,
-    workload: { clients: 4, opsPerClient: 40, keys: 6, mix: { rmw: 0.55, blind: 0.15, rmwDelete: 0.1, blindDelete: 0.05, read: 0.15 }, w: [0, 0, 1, 3], r: [0, 0, 1], thinkMs: 20 },
+    workload: {
+      clients: 4,
+      opsPerClient: 40,
+      keys: 6,
+      mix: { rmw: 0.55, blind: 0.15, rmwDelete: 0.1, blindDelete: 0.05, read: 0.15 },
+      w: [0, 0, 1, 3],
+      r: [0, 0, 1],
+      thinkMs: 20,
+    },
     faults: {
       ...CALM_FAULTS,
       everyMs: 150,
@@ -129,8 +153,27 @@ export const PROFILES = {
   long: (): Parameters => ({
     nodes: 5,
     partitions: 16,
-    workload: { clients: 4, opsPerClient: 600, keys: 2, mix: { rmw: 0.6, blind: 0.15, rmwDelete: 0.05, blindDelete: 0.05, read: 0.15 }, w: [0, 2, 3], r: [0, 2, 3], thinkMs: 10 },
-    faults: { ...CALM_FAULTS, everyMs: 200, maxFaulty: 1, crashes: true, isolation: true, diskErrorRate: 0.05, network: { drop: 0.01, duplicate: 0.01, maxDelayMs: 5 }, disk: { commitMaxMs: 1, syncMaxMs: 20 }, repairEveryMs: 2000, reclaimGraceMs: 1000 },
+    workload: {
+      clients: 4,
+      opsPerClient: 600,
+      keys: 2,
+      mix: { rmw: 0.6, blind: 0.15, rmwDelete: 0.05, blindDelete: 0.05, read: 0.15 },
+      w: [0, 2, 3],
+      r: [0, 2, 3],
+      thinkMs: 10,
+    },
+    faults: {
+      ...CALM_FAULTS,
+      everyMs: 200,
+      maxFaulty: 1,
+      crashes: true,
+      isolation: true,
+      diskErrorRate: 0.05,
+      network: { drop: 0.01, duplicate: 0.01, maxDelayMs: 5 },
+      disk: { commitMaxMs: 1, syncMaxMs: 20 },
+      repairEveryMs: 2000,
+      reclaimGraceMs: 1000,
+    },
     converge: true,
   }),
 } satisfies Record<string, (seed: number) => Parameters>;
@@ -158,7 +201,13 @@ export function describe(p: Parameters): string[] {
   const f = p.faults;
   const w = p.workload;
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-  const on = Object.entries({ crashes: f.crashes, isolation: f.isolation, splits: f.splits, 'network changes': f.networkChanges, 'ring changes': f.ringChanges })
+  const on = Object.entries({
+    crashes: f.crashes,
+    isolation: f.isolation,
+    splits: f.splits,
+    'network changes': f.networkChanges,
+    'ring changes': f.ringChanges,
+  })
     .filter(([, v]) => v)
     .map(([k]) => k);
   return [

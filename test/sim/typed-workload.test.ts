@@ -45,7 +45,11 @@ async function run(seed: number) {
     const transport = cluster.client(`typed${c}`);
     const send = async (key: string, op: TypedOp) => {
       try {
-        return await transport.request(r.pick(cluster.ids), { type: 'put', key, value: new Uint8Array(0), deleted: false, context: null, w: r.pick([0, 2, 3]), pw: 0, op }, 2000);
+        return await transport.request(
+          r.pick(cluster.ids),
+          { type: 'put', key, value: new Uint8Array(0), deleted: false, context: null, w: r.pick([0, 2, 3]), pw: 0, op },
+          2000,
+        );
       } catch (e) {
         if (e instanceof StoreError) return null;
         throw e;
@@ -117,13 +121,20 @@ for (const seed of [3, 11, 29, 41, 57, 63, 78, 85, 92, 100]) {
     for (const [key, tally] of counts) {
       const t = joinSiblings(key, final.reads.get(key)!, 'counter');
       const value = t?.type === 'counter' ? counterValue(t.state) : 0;
-      assert.ok(value >= tally.acked && value <= tally.acked + tally.failed, `${key}: counted ${value}, acknowledged ${tally.acked}, failed ${tally.failed}; ${where}`);
-      process.stdout.write(`# seed ${seed} ${key}: ${tally.acked} acknowledged, ${tally.failed} failed, counted ${value} (${ops} operations, ${faults.length} faults)\n`);
+      assert.ok(
+        value >= tally.acked && value <= tally.acked + tally.failed,
+        `${key}: counted ${value}, acknowledged ${tally.acked}, failed ${tally.failed}; ${where}`,
+      );
+      process.stdout.write(
+        `# seed ${seed} ${key}: ${tally.acked} acknowledged, ${tally.failed} failed, counted ${value} (${ops} operations, ${faults.length} faults)\n`,
+      );
     }
     for (const key of SETS) {
       const t = joinSiblings(key, final.reads.get(key)!, 'set');
       const present = new Set(t?.type === 'set' ? members(t.state) : []);
-      for (const m of addedAcked.get(key)!) if (!removed.get(key)!.has(m)) assert.ok(present.has(m), `${key}: ${m} was added (acknowledged) and never removed, but is missing; ${where}`);
+      for (const m of addedAcked.get(key)!)
+        if (!removed.get(key)!.has(m))
+          assert.ok(present.has(m), `${key}: ${m} was added (acknowledged) and never removed, but is missing; ${where}`);
       for (const m of present) assert.ok(added.get(key)!.has(m), `${key}: ${m} was never added; ${where}`);
     }
     for (const [key, byPrimary] of final.primaries!) {

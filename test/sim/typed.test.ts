@@ -69,31 +69,49 @@ test('concurrent increments through coordinators cut off from each other all cou
 
 test('a remove concurrent with an add of the same member keeps it (add wins); a remove that saw the add takes it', async () => {
   const { c, p1, p2, op, get } = await setup(73);
-  assert.deepEqual(answered(await c.scheduler.drive(op('a', p1, { type: 'set', add: ['"milk"', '"eggs"'], remove: [] }, 3))), ['"eggs"', '"milk"']);
+  assert.deepEqual(answered(await c.scheduler.drive(op('a', p1, { type: 'set', add: ['"milk"', '"eggs"'], remove: [] }, 3))), [
+    '"eggs"',
+    '"milk"',
+  ]);
   c.network.partition([p1, 'a'], [...c.ids.filter((id) => id !== p1), 'b', 'reader']);
   const [fromA, fromB] = await c.scheduler.drive(
-    Promise.all([op('a', p1, { type: 'set', add: ['"milk"'], remove: [] }, 1), op('b', p2, { type: 'set', add: [], remove: ['"milk"', '"eggs"'] }, 2)]),
+    Promise.all([
+      op('a', p1, { type: 'set', add: ['"milk"'], remove: [] }, 1),
+      op('b', p2, { type: 'set', add: [], remove: ['"milk"', '"eggs"'] }, 2),
+    ]),
   );
   assert.deepEqual(answered(fromA), ['"eggs"', '"milk"']);
   assert.deepEqual(answered(fromB), []);
   c.network.healAll();
   const joined = joinSiblings(KEY, await get(p2), 'set');
-  assert.deepEqual(joined?.type === 'set' && members(joined.state), ['"milk"'], 'milk re-added concurrently stays; eggs, removed by one who saw its add, goes');
+  assert.deepEqual(
+    joined?.type === 'set' && members(joined.state),
+    ['"milk"'],
+    'milk re-added concurrently stays; eggs, removed by one who saw its add, goes',
+  );
 });
 
 test('a typed operation on a key holding a plain value, or another type, is refused and writes nothing', async () => {
   const { c, p1, op, get } = await setup(74);
-  const plain = await c.scheduler.drive(c.client('a').request(p1, { type: 'put', key: KEY, value: Buffer.from('"hello"'), deleted: false, context: null, w: 3, pw: 0 }, 3000));
+  const plain = await c.scheduler.drive(
+    c.client('a').request(p1, { type: 'put', key: KEY, value: Buffer.from('"hello"'), deleted: false, context: null, w: 3, pw: 0 }, 3000),
+  );
   assert.equal(plain.type, 'putReply');
   const refused = await c.scheduler.drive(op('a', p1, incr(1)));
-  assert.ok(refused.type === 'error' && refused.code === 'BAD_REQUEST' && /holds a plain value, not a counter/.test(refused.message), JSON.stringify(refused));
+  assert.ok(
+    refused.type === 'error' && refused.code === 'BAD_REQUEST' && /holds a plain value, not a counter/.test(refused.message),
+    JSON.stringify(refused),
+  );
   const after = await get(p1);
   assert.deepEqual(after.map((v) => Buffer.from(v.value).toString()), ['"hello"']);
 
   const { c: c2, p1: q1, op: op2 } = await setup(75);
   assert.equal(answered(await c2.scheduler.drive(op2('a', q1, incr(1)))), 1);
   const wrong = await c2.scheduler.drive(op2('a', q1, { type: 'set', add: ['1'], remove: [] }));
-  assert.ok(wrong.type === 'error' && wrong.code === 'BAD_REQUEST' && /holds a counter, not a set/.test(wrong.message), JSON.stringify(wrong));
+  assert.ok(
+    wrong.type === 'error' && wrong.code === 'BAD_REQUEST' && /holds a counter, not a set/.test(wrong.message),
+    JSON.stringify(wrong),
+  );
 });
 
 test('after concurrent increments and anti-entropy, every replica holds the same bytes, and repair made no version', async () => {

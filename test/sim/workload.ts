@@ -149,7 +149,12 @@ export async function settle(cluster: SimCluster, nemesis: Nemesis | null, recla
       const ring = cluster.ring();
       for (const m of ring.members) if (!cluster.isRunning(m.id)) void cluster.start(m.id);
       const digest = digestOf(ring).hash;
-      return ring.next === null && ring.members.every((m) => cluster.isRunning(m.id) && cluster.node(m.id).ring !== null && digestOf(cluster.node(m.id).ring!).hash === digest);
+      return (
+        ring.next === null &&
+        ring.members.every(
+          (m) => cluster.isRunning(m.id) && cluster.node(m.id).ring !== null && digestOf(cluster.node(m.id).ring!).hash === digest,
+        )
+      );
     },
     300_000,
     'ring changes to finish and every member to hold the same ring',
@@ -158,9 +163,16 @@ export async function settle(cluster: SimCluster, nemesis: Nemesis | null, recla
   await cluster.scheduler.run(cluster.scheduler.now + 5000);
   // old owners make their last pass and drop the ranges they no longer replicate (until they
   // have, reclamation leaves those ranges alone)
-  const stale = () => cluster.running().some((n) => n.ring && Array.from({ length: n.ring.partitions }, (_, p) => p).some((p) => !n.view.isPrimary(n.id, p) && n.replica.holds(p)));
+  const stale = () =>
+    cluster
+      .running()
+      .some(
+        (n) =>
+          n.ring && Array.from({ length: n.ring.partitions }, (_, p) => p).some((p) => !n.view.isPrimary(n.id, p) && n.replica.holds(p)),
+      );
   for (const deadline = cluster.scheduler.now + 300_000; stale(); ) {
-    if (cluster.scheduler.now > deadline) throw new Error('old owners did not drop the key ranges they no longer replicate within 300 s of simulated time');
+    if (cluster.scheduler.now > deadline)
+      throw new Error('old owners did not drop the key ranges they no longer replicate within 300 s of simulated time');
     await cluster.scheduler.run(cluster.scheduler.now + 500);
   }
   const repair = cluster.repairer(reclaimGraceMs);
@@ -196,7 +208,14 @@ export async function finalState(cluster: SimCluster, keys: Iterable<string>): P
     const view = cluster.node(via).view;
     primaries.set(key, new Map(view.primaries(view.partitionOf(key)).map((n) => [n, cluster.node(n).replica.readOwn(key)])));
   }
-  const hintsLeft = cluster.running().flatMap((node) => [...node.replica.hints()].map((h) => `${node.id}${ring.members.some((m) => m.id === node.id) ? "" : " (not a member)"} holds a hint for ${h.owner} of '${h.key}' (${h.set.length} versions${ring.members.some((m) => m.id === h.owner) ? '' : `; ${h.owner} is not a member`})`));
+  const hintsLeft = cluster
+    .running()
+    .flatMap((node) =>
+      [...node.replica.hints()].map(
+        (h) =>
+          `${node.id}${ring.members.some((m) => m.id === node.id) ? '' : ' (not a member)'} holds a hint for ${h.owner} of '${h.key}' (${h.set.length} versions${ring.members.some((m) => m.id === h.owner) ? '' : `; ${h.owner} is not a member`})`,
+      ),
+    );
   return { reads, primaries, hintsLeft };
 }
 
@@ -220,13 +239,24 @@ export async function readModifyWriteAll(cluster: SimCluster, keys: Iterable<str
         why = `the read failed (${JSON.stringify(read)})`;
         break;
       }
-      const put = await ask({ type: 'put', key, value: Buffer.from('{"id":"merged"}'), deleted: false, context: contextOf(read.set), w: ring.n, pw: 0 });
+      const put = await ask({
+        type: 'put',
+        key,
+        value: Buffer.from('{"id":"merged"}'),
+        deleted: false,
+        context: contextOf(read.set),
+        w: ring.n,
+        pw: 0,
+      });
       if (put.type !== 'putReply') {
         why = `the write over ${read.set.length} siblings failed (${put.type === 'error' ? `${put.code}: ${put.message}` : put.type})`;
         break;
       }
       const after = await ask({ type: 'get', key, r: ring.n, pr: 0 });
-      why = after.type === 'getReply' && after.set.length === 1 ? '' : `${after.type === 'getReply' ? after.set.length : 'no'} versions after writing over ${read.set.length} (round ${round})`;
+      why =
+        after.type === 'getReply' && after.set.length === 1
+          ? ''
+          : `${after.type === 'getReply' ? after.set.length : 'no'} versions after writing over ${read.set.length} (round ${round})`;
       if (!why) break;
     }
     if (why) failed.push(`'${key}': ${why}`);

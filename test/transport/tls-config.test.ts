@@ -17,7 +17,10 @@ test('certificates, keys and authorities are checked at start, with messages nam
     const junk = join(dir, 'junk.pem');
     writeFileSync(junk, 'not a certificate');
     assert.deepEqual(checkServerTls(cert.cert, cert.key), { certFile: cert.cert, keyFile: cert.key });
-    assert.throws(() => checkServerTls(cert.cert, other.key), (e: unknown) => e instanceof ConfigError && /the key in .*b\.key does not belong to the certificate in .*a\.pem/.test(e.message));
+    assert.throws(
+      () => checkServerTls(cert.cert, other.key),
+      (e: unknown) => e instanceof ConfigError && /the key in .*b\.key does not belong to the certificate in .*a\.pem/.test(e.message),
+    );
     assert.throws(() => checkServerTls(join(dir, 'missing.pem'), cert.key), /cannot read .*missing\.pem/);
     assert.throws(() => checkServerTls(junk, cert.key), /junk\.pem is not a PEM certificate/);
     assert.throws(() => checkServerTls(cert.cert, cert.key, 'tls', Date.now() + 3 * 365 * 86_400_000), /expired on/);
@@ -34,7 +37,9 @@ test('certificates, keys and authorities are checked at start, with messages nam
     assert.equal(on.tls?.server.certFile, cert.cert);
     assert.equal(on.tls?.client.ca.length, 1);
     assert.throws(() => loadStorageConfig([...base, '--tls-ca', ca.ca], env), /--tls-ca \(DYNAMO_TLS_CA\) is for a node that speaks TLS/);
-    assert.deepEqual(loadStorageConfig(base, { ...env, DYNAMO_ACCEPT_SECRETS: 'the-next-secret-0123456789' }).acceptSecrets, ['the-next-secret-0123456789']);
+    assert.deepEqual(loadStorageConfig(base, { ...env, DYNAMO_ACCEPT_SECRETS: 'the-next-secret-0123456789' }).acceptSecrets, [
+      'the-next-secret-0123456789',
+    ]);
     assert.throws(() => loadStorageConfig(base, { ...env, DYNAMO_ACCEPT_SECRETS: 'short' }), /at least 16 characters/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -56,7 +56,16 @@ test('clients of different ranges on one node: each speaks the highest common ve
     const v2 = connect(address, { min: 2, max: 2 });
     const v3 = connect(address, { min: 3, max: 3 });
     const future = connect(address, { min: PROTOCOL_MAX + 1, max: PROTOCOL_MAX + 2 });
-    const conditional: Request = { type: 'put', key: 'k', value: new Uint8Array(1), deleted: false, context: null, w: 0, pw: 0, condition: 'absent' };
+    const conditional: Request = {
+      type: 'put',
+      key: 'k',
+      value: new Uint8Array(1),
+      deleted: false,
+      context: null,
+      w: 0,
+      pw: 0,
+      condition: 'absent',
+    };
     try {
       assert.deepEqual(await both.request({ type: 'ping' }, 2000), { type: 'pong' });
       assert.equal(both.version, PROTOCOL_MAX);
@@ -79,7 +88,13 @@ test('clients of different ranges on one node: each speaks the highest common ve
       assert.deepEqual(inspected, { type: 'inspectReply', own: [], hints: [{ owner: 'n2', set: [] }] });
       assert.equal(v3.version, 3);
       // a put with a condition needs version 4: refused before it is sent, the connection stays
-      await assert.rejects(v3.request(conditional, 2000), (e) => e instanceof StoreError && e.code === 'PROTOCOL' && /this put needs protocol version 4 \(a put with condition absent\); this connection speaks version 3/.test(e.message));
+      await assert.rejects(
+        v3.request(conditional, 2000),
+        (e) =>
+          e instanceof StoreError &&
+          e.code === 'PROTOCOL' &&
+          /this put needs protocol version 4 \(a put with condition absent\); this connection speaks version 3/.test(e.message),
+      );
       assert.deepEqual(await v3.request({ type: 'ping' }, 2000), { type: 'pong' });
 
       const error = await future.request({ type: 'ping' }, 2000).then(
@@ -87,7 +102,12 @@ test('clients of different ranges on one node: each speaks the highest common ve
         (e: unknown) => e,
       );
       assert.ok(error instanceof StoreError && error.details.sent === false, String(error));
-      assert.match(error.message, new RegExp(`no protocol version in common: this node speaks versions 2 to ${PROTOCOL_MAX}, the client offered versions ${PROTOCOL_MAX + 1} to ${PROTOCOL_MAX + 2}`));
+      assert.match(
+        error.message,
+        new RegExp(
+          `no protocol version in common: this node speaks versions 2 to ${PROTOCOL_MAX}, the client offered versions ${PROTOCOL_MAX + 1} to ${PROTOCOL_MAX + 2}`,
+        ),
+      );
     } finally {
       for (const c of [both, v2, v3, future]) c.close();
     }

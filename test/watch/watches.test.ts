@@ -49,7 +49,15 @@ test('a key that already has news is answered at once, with everything the node 
   const a = version('n1@x', 1);
   held.set('k', [a]);
   held.set('other', [version('n2@y', 1)]);
-  const reply = await watches.watch(null, { type: 'watch', watcher: 'g/0', waitMs: 10_000, keys: [{ key: 'k', seen: EMPTY_VV }, { key: 'other', seen: contextOf(held.get('other')!) }] });
+  const reply = await watches.watch(null, {
+    type: 'watch',
+    watcher: 'g/0',
+    waitMs: 10_000,
+    keys: [
+      { key: 'k', seen: EMPTY_VV },
+      { key: 'other', seen: contextOf(held.get('other')!) },
+    ],
+  });
   assert.deepEqual(reply.changed, [{ key: 'k', set: [a] }]);
   assert.equal(watches.held, 0);
 });
@@ -89,6 +97,9 @@ test('the wait runs out: answered with nothing; a stopped node answers every pol
   assert.deepEqual(reply.changed, []);
   assert.ok(performance.now() - started >= 45);
   watches.close();
-  assert.deepEqual((await watches.watch(null, { type: 'watch', watcher: 'g/1', waitMs: 10_000, keys: [{ key: 'k', seen: EMPTY_VV }] })).changed, []);
+  assert.deepEqual(
+    (await watches.watch(null, { type: 'watch', watcher: 'g/1', waitMs: 10_000, keys: [{ key: 'k', seen: EMPTY_VV }] })).changed,
+    [],
+  );
   assert.equal(watches.held, 0);
 });

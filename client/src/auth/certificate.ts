@@ -53,7 +53,8 @@ export function encodeCertificate(c: Certificate): string {
 /** Reads a header value back into a certificate, checking its shape (not its signature). */
 export function decodeCertificate(encoded: string): Certificate {
   if (encoded.length === 0) throw new IdentityError('no certificate given');
-  if (encoded.length > MAX_ENCODED || !/^[A-Za-z0-9_-]+$/.test(encoded)) throw new IdentityError('the certificate is not base64url of at most 2048 characters');
+  if (encoded.length > MAX_ENCODED || !/^[A-Za-z0-9_-]+$/.test(encoded))
+    throw new IdentityError('the certificate is not base64url of at most 2048 characters');
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8'));
@@ -65,7 +66,8 @@ export function decodeCertificate(encoded: string): Certificate {
 
 /** A certificate from parsed JSON (a header, an identity file), checking every field's shape. */
 export function certificateFrom(parsed: unknown): Certificate {
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new IdentityError('the certificate is not a JSON object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new IdentityError('the certificate is not a JSON object');
   const o = parsed as Record<string, unknown>;
   const names = ['cluster', 'id', 'role', 'publicKey', 'notBefore', 'notAfter', 'signature'] as const;
   for (const name of names) {
@@ -75,13 +77,23 @@ export function certificateFrom(parsed: unknown): Certificate {
   if (extra.length > 0) throw new IdentityError(`the certificate has unknown fields: ${extra.join(', ')}`);
   const c = o as unknown as Certificate;
   checkFields(c);
-  return { cluster: c.cluster, id: c.id, role: c.role, publicKey: c.publicKey, notBefore: c.notBefore, notAfter: c.notAfter, signature: c.signature };
+  return {
+    cluster: c.cluster,
+    id: c.id,
+    role: c.role,
+    publicKey: c.publicKey,
+    notBefore: c.notBefore,
+    notAfter: c.notAfter,
+    signature: c.signature,
+  };
 }
 
 function checkFields(f: CertificateFields): void {
-  if (!ID_PATTERN.test(f.cluster)) throw new IdentityError(`the certificate's cluster '${f.cluster}' is not 1 to 64 of A-Z a-z 0-9 . _ : @ -`);
+  if (!ID_PATTERN.test(f.cluster))
+    throw new IdentityError(`the certificate's cluster '${f.cluster}' is not 1 to 64 of A-Z a-z 0-9 . _ : @ -`);
   if (!ID_PATTERN.test(f.id)) throw new IdentityError(`the certificate's id '${f.id}' is not 1 to 64 of A-Z a-z 0-9 . _ : @ -`);
-  if (!(ROLES as readonly string[]).includes(f.role)) throw new IdentityError(`the certificate's role '${f.role}' is not one of ${ROLES.join(', ')}`);
+  if (!(ROLES as readonly string[]).includes(f.role))
+    throw new IdentityError(`the certificate's role '${f.role}' is not one of ${ROLES.join(', ')}`);
   if (!/^[A-Za-z0-9_-]{43}$/.test(f.publicKey)) throw new IdentityError("the certificate's publicKey is not 32 bytes of base64url");
   const from = instant(f.notBefore, 'notBefore');
   const to = instant(f.notAfter, 'notAfter');
@@ -90,7 +102,8 @@ function checkFields(f: CertificateFields): void {
 
 function instant(s: string, name: string): number {
   const t = Date.parse(s);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(s) || !Number.isFinite(t)) throw new IdentityError(`the certificate's ${name} '${s}' is not an ISO 8601 instant`);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(s) || !Number.isFinite(t))
+    throw new IdentityError(`the certificate's ${name} '${s}' is not an ISO 8601 instant`);
   return t;
 }
 

@@ -50,8 +50,10 @@ export function loadIdentity(file: string, now = Date.now()): ProcessIdentity {
   if (rawPublicKey(createPublicKey(privateKey)) !== certificate.publicKey) {
     throw new IdentityFileError(`the identity file ${file} holds a private key that does not belong to its certificate`);
   }
-  if (now < Date.parse(certificate.notBefore)) throw new IdentityFileError(`the identity in ${file} is not valid before ${certificate.notBefore}`);
-  if (now >= Date.parse(certificate.notAfter)) throw new IdentityFileError(`the identity in ${file} expired at ${certificate.notAfter}: issue a new one`);
+  if (now < Date.parse(certificate.notBefore))
+    throw new IdentityFileError(`the identity in ${file} is not valid before ${certificate.notBefore}`);
+  if (now >= Date.parse(certificate.notAfter))
+    throw new IdentityFileError(`the identity in ${file} expired at ${certificate.notAfter}: issue a new one`);
   return { certificate, encoded: encodeCertificate(certificate), privateKey };
 }
 

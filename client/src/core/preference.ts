@@ -69,7 +69,10 @@ export class RingView {
     let place = this.#places.get(key);
     if (place === undefined) {
       const position = ringPosition(key);
-      place = { partition: partitionOfPosition(position, this.ring.partitions), segment: segmentOfPosition(position, this.ring.partitions) };
+      place = {
+        partition: partitionOfPosition(position, this.ring.partitions),
+        segment: segmentOfPosition(position, this.ring.partitions),
+      };
       if (this.#places.size >= PLACES_KEPT) this.#places.clear();
       this.#places.set(key, place);
     }

@@ -55,7 +55,8 @@ export class RingError extends Error {
  */
 export function targetCounts(members: readonly Member[], partitions: number): Map<NodeId, number> {
   if (members.length === 0) throw new RingError('a ring needs at least one member');
-  if (members.length > partitions) throw new RingError(`partitions (${partitions}) must be at least the number of nodes (${members.length})`);
+  if (members.length > partitions)
+    throw new RingError(`partitions (${partitions}) must be at least the number of nodes (${members.length})`);
   // members whose share is below one get exactly one; the rest share what is left
   let fixed = members.filter(() => false);
   for (;;) {
@@ -69,7 +70,10 @@ export function targetCounts(members: readonly Member[], partitions: number): Ma
   const total = free.reduce((sum, m) => sum + m.weight, 0);
   const room = partitions - fixed.length;
   const exact = free.map((m) => ({ id: m.id, share: (room * m.weight) / total }));
-  const counts = new Map<NodeId, number>([...fixed.map((m) => [m.id, 1] as const), ...exact.map((e) => [e.id, Math.floor(e.share)] as const)]);
+  const counts = new Map<NodeId, number>([
+    ...fixed.map((m) => [m.id, 1] as const),
+    ...exact.map((e) => [e.id, Math.floor(e.share)] as const),
+  ]);
   let left = room - exact.reduce((sum, e) => sum + Math.floor(e.share), 0);
   const byRemainder = [...exact].sort((a, b) => b.share - Math.floor(b.share) - (a.share - Math.floor(a.share)) || compareIds(a.id, b.id));
   for (const e of byRemainder) {

@@ -19,7 +19,20 @@
 // version whose actor was dropped can come back as a sibling, which the next read-modify-write
 // removes. With stable actors (docs/design.md) a key's history stays far below the limit, and
 // reclamation compacts quiet keys, so this is a last resort.
-import { coversDot, equalDots, equalVV, compareDots, join, leq, meet, withDot, EMPTY_VV, type ActorId, type Dot, type VersionVector } from './version-vector.ts';
+import {
+  coversDot,
+  equalDots,
+  equalVV,
+  compareDots,
+  join,
+  leq,
+  meet,
+  withDot,
+  EMPTY_VV,
+  type ActorId,
+  type Dot,
+  type VersionVector,
+} from './version-vector.ts';
 import { MAX_ACTORS_PER_KEY } from './limits.ts';
 
 export interface Version {
@@ -129,7 +142,9 @@ export function bound(set: SiblingSet, maxActors: number, prefer: Iterable<Actor
     if (kept.size >= maxActors) break;
     kept.add(a);
   }
-  const pruned = maximal(set.map((v) => ([...v.past.keys()].every((a) => kept.has(a)) ? v : { ...v, past: new Map([...v.past].filter(([a]) => kept.has(a))) })));
+  const pruned = maximal(
+    set.map((v) => ([...v.past.keys()].every((a) => kept.has(a)) ? v : { ...v, past: new Map([...v.past].filter(([a]) => kept.has(a))) })),
+  );
   // a version superseded after the pruning took its dot's actor out of the siblings: bound again
   return pruned.length < set.length ? bound(pruned, maxActors, prefer) : pruned;
 }

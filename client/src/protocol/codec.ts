@@ -66,7 +66,15 @@ export function describeRange(range: VersionRange): string {
 type Registry = { readonly [T in MessageType]: MessageEntry<Extract<Message, { type: T }>> };
 
 /** Every message type has exactly one entry: the type checker refuses a type without one. */
-const ENTRIES: Registry = { ...clientMessages, ...replicaMessages, ...membershipMessages, ...repairMessages, ...handoffMessages, ...helloMessages, ...watchMessages };
+const ENTRIES: Registry = {
+  ...clientMessages,
+  ...replicaMessages,
+  ...membershipMessages,
+  ...repairMessages,
+  ...handoffMessages,
+  ...helloMessages,
+  ...watchMessages,
+};
 const GROUPS = [clientMessages, replicaMessages, membershipMessages, repairMessages, handoffMessages, helloMessages, watchMessages];
 
 function entryOf(type: MessageType): MessageEntry<Message> {
@@ -144,7 +152,9 @@ export function writeFrame(w: Writer, id: number, m: Message, version = PROTOCOL
   }
   const needed = messageNeeds(m);
   if (needed > version) {
-    throw new ProtocolError(`this ${m.type} needs protocol version ${needed} (${describeNeed(m)}); this connection speaks version ${version}`);
+    throw new ProtocolError(
+      `this ${m.type} needs protocol version ${needed} (${describeNeed(m)}); this connection speaks version ${version}`,
+    );
   }
   const traced = trace !== undefined && version >= TRACE_SINCE && entry.request;
   const start = w.length;

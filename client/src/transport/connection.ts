@@ -200,7 +200,10 @@ export class Connection {
       ws.on('open', () => {
         const version = answer;
         if (typeof version === 'string' || (identity && (version < IDENTITY_PROTOCOL || !nonce || !nodeId))) {
-          const why = typeof version === 'string' ? version : `the node did not answer with a nonce at protocol version ${IDENTITY_PROTOCOL} (an older node takes the cluster secret only)`;
+          const why =
+            typeof version === 'string'
+              ? version
+              : `the node did not answer with a nonce at protocol version ${IDENTITY_PROTOCOL} (an older node takes the cluster secret only)`;
           failed(new StoreError('UNAVAILABLE', `connection to ${this.options.address} abandoned: ${why}`, { sent: false }));
           ws.terminate();
           return;
@@ -233,10 +236,15 @@ export class Connection {
           }
           const code = reply?.type === 'error' ? reply.code : 'PROTOCOL';
           const why = reply?.type === 'error' ? reply.message : 'the node did not answer the hello';
-          failed(new StoreError(code, `${this.options.address} refused the identity '${identity.certificate.id}': ${why}`, { sent: false }));
+          failed(
+            new StoreError(code, `${this.options.address} refused the identity '${identity.certificate.id}': ${why}`, { sent: false }),
+          );
           ws.terminate();
         });
-        batcher.push(0, { type: 'hello', signature: signHello(this.options.cluster, nodeId, Buffer.from(nonce, 'base64url'), identity.privateKey) });
+        batcher.push(0, {
+          type: 'hello',
+          signature: signHello(this.options.cluster, nodeId, Buffer.from(nonce, 'base64url'), identity.privateKey),
+        });
       });
       ws.on('close', () => {
         failed(new StoreError('UNAVAILABLE', `${this.options.address} closed the connection while it opened`, { sent: false }));

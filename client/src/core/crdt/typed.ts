@@ -11,7 +11,10 @@ import { add, EMPTY_SET_STATE, joinSets, remove, type Orswot } from './orswot.ts
 
 export type TypeName = 'counter' | 'set' | 'map';
 
-export type Typed = { readonly type: 'counter'; readonly state: Counter } | { readonly type: 'set'; readonly state: Orswot } | { readonly type: 'map'; readonly state: CrdtMap };
+export type Typed =
+  | { readonly type: 'counter'; readonly state: Counter }
+  | { readonly type: 'set'; readonly state: Orswot }
+  | { readonly type: 'map'; readonly state: CrdtMap };
 
 /** What a client asks the coordinator to do to a typed key. Members and register values are canonical JSON text. */
 export type TypedOp =
@@ -63,9 +66,11 @@ export function joinSiblings(key: string, set: SiblingSet, expect?: TypeName): T
   for (const v of set) {
     if (v.deleted) continue;
     const typed = decodeTyped(v.value);
-    if (!typed) throw new StoreError('BAD_REQUEST', `key '${key}' holds a plain value, not a ${expect ?? 'typed value'}: use get, or another key`);
+    if (!typed)
+      throw new StoreError('BAD_REQUEST', `key '${key}' holds a plain value, not a ${expect ?? 'typed value'}: use get, or another key`);
     if (expect && typed.type !== expect) throw new StoreError('BAD_REQUEST', `key '${key}' holds a ${typed.type}, not a ${expect}`);
-    if (out && out.type !== typed.type) throw new StoreError('BAD_REQUEST', `key '${key}' holds siblings of two types (${out.type} and ${typed.type})`);
+    if (out && out.type !== typed.type)
+      throw new StoreError('BAD_REQUEST', `key '${key}' holds siblings of two types (${out.type} and ${typed.type})`);
     out = out ? joinTyped(out, typed) : typed;
   }
   return out;

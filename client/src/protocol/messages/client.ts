@@ -252,7 +252,14 @@ const put = request<PutRequest>('put', 14, {
     w.str16(m.key);
     writeQuorum(w, m.w);
     writeQuorum(w, m.pw);
-    w.u8((m.deleted ? PUT_DELETED : 0) | (m.context ? PUT_HAS_CONTEXT : 0) | (m.forwarded ? PUT_FORWARDED : 0) | conditionFlags(m.condition) | (m.op ? PUT_TYPED_OP : 0) | (m.ttlSeconds !== undefined ? PUT_TTL : 0));
+    w.u8(
+      (m.deleted ? PUT_DELETED : 0) |
+        (m.context ? PUT_HAS_CONTEXT : 0) |
+        (m.forwarded ? PUT_FORWARDED : 0) |
+        conditionFlags(m.condition) |
+        (m.op ? PUT_TYPED_OP : 0) |
+        (m.ttlSeconds !== undefined ? PUT_TTL : 0),
+    );
     if (m.context) writeVV(w, m.context);
     // checked where a put enters (client.ts, coordinator.ts); the reader checks it again
     if (m.ttlSeconds !== undefined) w.u32(m.ttlSeconds);
@@ -381,4 +388,20 @@ const statusReply = reply<StatusReply>('statusReply', 33, {
 export type ClientRequest = PingRequest | GetRequest | MgetRequest | PutRequest | RingRequest | StatusRequest;
 export type ClientReply = ErrorReply | PongReply | GetReply | MgetReply | PutReply | ConflictReply | OpReply | RingReply | StatusReply;
 
-export const clientMessages = { error, ping, pong, get, getReply, mget, mgetReply, put, putReply, conflict, opReply, ring, ringReply, status, statusReply };
+export const clientMessages = {
+  error,
+  ping,
+  pong,
+  get,
+  getReply,
+  mget,
+  mgetReply,
+  put,
+  putReply,
+  conflict,
+  opReply,
+  ring,
+  ringReply,
+  status,
+  statusReply,
+};

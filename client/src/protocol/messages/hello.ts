@@ -16,7 +16,8 @@ const SIGNATURE_BYTES = 64;
 const hello = request<HelloRequest>('hello', 84, {
   since: 5,
   write(w, m) {
-    if (m.signature.byteLength !== SIGNATURE_BYTES) throw new ProtocolError(`a hello's signature is ${SIGNATURE_BYTES} bytes, got ${m.signature.byteLength}`);
+    if (m.signature.byteLength !== SIGNATURE_BYTES)
+      throw new ProtocolError(`a hello's signature is ${SIGNATURE_BYTES} bytes, got ${m.signature.byteLength}`);
     w.bytes(m.signature);
   },
   read: (r) => ({ type: 'hello', signature: r.bytes(SIGNATURE_BYTES) }),
