@@ -4,13 +4,10 @@
 // (enough to merge and write again in one round trip), and the scopes a conditional write needs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { ROOT, TS_NODE_ARGS } from '../../bin/launcher.ts';
-import { TEST_SECRET } from '../helpers/cluster.ts';
+import { runCli } from '../helpers/cli.ts';
 import { withStack, type GqlResult } from '../helpers/stack.ts';
 
 const WRITER = 'writer-token-0123456789abcdef';
@@ -29,7 +26,6 @@ interface Sibling {
   writtenAt: string;
 }
 
-const run = promisify(execFile);
 
 test('conditional writes through the gateway and the CLI, on a real cluster', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'conditional-'));
@@ -198,26 +194,7 @@ test('conditional writes through the gateway and the CLI, on a real cluster', as
         await t.test(
           'the CLI: dynamo put --if absent|current, a refusal printed with its siblings and context, exit status 3',
           async () => {
-            const cli = (...args: string[]) =>
-              run(
-                process.execPath,
-                [
-                  ...TS_NODE_ARGS,
-                  join(ROOT, 'bin/dynamo.ts'),
-                  '--seeds',
-                  cluster.seeds.join(','),
-                  '--cluster',
-                  cluster.cluster,
-                  '--json',
-                  ...args,
-                ],
-                {
-                  env: { ...process.env, DYNAMO_SECRET: TEST_SECRET },
-                },
-              ).then(
-                (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
-                (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout, err: e.stderr }),
-              );
+            const cli = (...args: string[]) => runCli(cluster, '--json', ...args);
             const made = await cli('put', 'cli:k', 'one', '--if', 'absent');
             assert.equal(made.code, 0, made.err);
             const again = await cli('put', 'cli:k', 'two', '--if', 'absent');

@@ -6,13 +6,9 @@
 // later write, survive. Bad TTLs are refused at the gateway, the CLI and the node.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { StoreError } from '../../client/src/core/errors.ts';
-import { ROOT, TS_NODE_ARGS } from '../../bin/launcher.ts';
 import type { SiblingSet } from '../../client/src/core/siblings.ts';
-import { TEST_SECRET } from '../helpers/cluster.ts';
+import { runCli } from '../helpers/cli.ts';
 import { withStack, type GqlResult } from '../helpers/stack.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -26,7 +22,6 @@ interface Read {
   siblings: { value: unknown; deleted: boolean; dot: string; expiresAt: string | null }[];
 }
 
-const run = promisify(execFile);
 const live = (set: SiblingSet) => set.filter((v) => !v.deleted).map((v) => Buffer.from(v.value).toString());
 
 test('expiry through the gateway, a node and the CLI, on a real cluster', async (t) => {
@@ -156,26 +151,7 @@ test('expiry through the gateway, a node and the CLI, on a real cluster', async 
       );
       assert.equal((await read('e:bad')).found, false, 'nothing was written');
 
-      const cli = (...args: string[]) =>
-        run(
-          process.execPath,
-          [
-            ...TS_NODE_ARGS,
-            join(ROOT, 'bin/dynamo.ts'),
-            '--seeds',
-            cluster.seeds.join(','),
-            '--cluster',
-            cluster.cluster,
-            '--json',
-            ...args,
-          ],
-          {
-            env: { ...process.env, DYNAMO_SECRET: TEST_SECRET },
-          },
-        ).then(
-          (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
-          (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout, err: e.stderr }),
-        );
+      const cli = (...args: string[]) => runCli(cluster, '--json', ...args);
       const bad = await cli('put', 'e:cli', 'v', '--ttl', '0');
       assert.equal(bad.code, 1);
       assert.match(bad.err, /error BAD_REQUEST: ttlSeconds must be a whole number of seconds from 1 to 315360000/);

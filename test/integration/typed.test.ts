@@ -10,10 +10,7 @@ import { decodeTyped } from '../../client/src/core/crdt/codec.ts';
 import { members } from '../../client/src/core/crdt/orswot.ts';
 import { joinSiblings, type TypedOp } from '../../client/src/core/crdt/typed.ts';
 import type { DynamoClient } from '../../client/src/client.ts';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { ROOT, TS_NODE_ARGS } from '../../bin/launcher.ts';
-import { TEST_SECRET } from '../helpers/cluster.ts';
+import { runCli } from '../helpers/cli.ts';
 import { withStack, type GqlResult } from '../helpers/stack.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -189,17 +186,7 @@ test('typed values on a real cluster', async (t) => {
         });
 
         await t.test('the CLI: incr, decr, counter, sadd, srem, members; a wrong type is refused', async () => {
-          const cli = (...args: string[]) =>
-            promisify(execFile)(
-              process.execPath,
-              [...TS_NODE_ARGS, join(ROOT, 'bin/dynamo.ts'), '--seeds', cluster.seeds.join(','), '--cluster', cluster.cluster, ...args],
-              {
-                env: { ...process.env, DYNAMO_SECRET: TEST_SECRET },
-              },
-            ).then(
-              (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
-              (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout, err: e.stderr }),
-            );
+          const cli = (...args: string[]) => runCli(cluster, ...args);
           assert.equal((await cli('incr', 'cli:n')).out, '1\n');
           assert.equal((await cli('incr', 'cli:n', '5')).out, '6\n');
           assert.equal((await cli('decr', 'cli:n', '2')).out, '4\n');
