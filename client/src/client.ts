@@ -41,7 +41,12 @@ export interface ClientOptions {
   readonly refreshMs?: number;
   /** observes every multi-get frame sent: for metrics and tests */
   readonly onMultiGet?: (node: NodeId, keys: readonly string[], r: number) => void;
+  /** observes every key's request sent again after a node refused it as not its coordinator (STALE_RING) */
+  readonly onStaleRing?: (key: string, error: StoreError) => void;
 }
+
+/** the waits before a key's request is sent again after STALE_RING: about one gossip round in all */
+const STALE_RING_WAITS_MS = [50, 150, 300, 600];
 
 /** One copy of a key on one node: its own data (hintFor null) or a hint it keeps for another owner. */
 export interface ReplicaCopy {
@@ -377,8 +382,36 @@ export class DynamoClient {
     return { key, context: reply.context, dot: reply.dot, acks: reply.acks };
   }
 
-  #send<R extends Request>(key: string, request: R): Promise<ReplyOf<R['type']>> {
-    return this.#sendTo(this.route(key), request);
+  /**
+   * Sends a key's request along its route. A node that does not coordinate the key on its newer
+   * ring refuses it unapplied (STALE_RING; another node may have handed it on by an older ring,
+   * while gossip spreads a change). The client then learns the newest ring any node holds and
+   * sends it again after a short wait, a few times, so a membership change costs the caller
+   * nothing.
+   */
+  async #send<R extends Request>(key: string, request: R): Promise<ReplyOf<R['type']>> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#sendTo(this.route(key), request);
+      } catch (e) {
+        const wait = STALE_RING_WAITS_MS[attempt];
+        if (!(e instanceof StoreError) || e.code !== 'STALE_RING' || wait === undefined) throw e;
+        this.#options.onStaleRing?.(key, e);
+        await this.#learnNewestRing();
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
+  }
+
+  /** Asks every known node for its ring at once and keeps the newest answer. */
+  async #learnNewestRing(): Promise<void> {
+    const addresses = [...new Set([...this.view.ring.members.map((m) => m.address), ...this.#options.seeds])];
+    const asked = addresses.map((a) => this.#transport.connection(a).request({ type: 'ring' }, this.#timeout));
+    for (const r of await Promise.allSettled(asked)) {
+      if (r.status !== 'fulfilled' || r.value.type !== 'ringReply' || r.value.ring.version <= this.view.ring.version) continue;
+      this.#view = new RingView(r.value.ring);
+      this.#defaults = { n: r.value.n, r: r.value.r, w: r.value.w };
+    }
   }
 
   /** Tries the nodes in order while a request could not be sent at all; an error reply is thrown. */
@@ -394,7 +427,6 @@ export class DynamoClient {
             last = new StoreError(reply.code, reply.message, reply.details);
             continue;
           }
-          if (reply.code === 'STALE_RING') void this.refreshRing().catch(() => undefined);
           throw new StoreError(reply.code, reply.message, reply.details);
         }
         return expectReply(node, request, reply);
