@@ -39,7 +39,11 @@ export const MUTATIONS: readonly Mutation[] = [
     name: 'a context trimmed to the bound while the stored histories keep every actor',
     found: 'review (issue 11): a key became unwritable after 63 coordinator restarts',
     file: 'storage/coordinator.ts',
-    find: 'const next = bound(written, config.maxActors, current.map((v) => v.dot.actor));',
+    find: `const next = bound(
+        written,
+        config.maxActors,
+        current.map((v) => v.dot.actor),
+      );`,
     replace: 'const next = applyWrite(current, { ...version, past: new Map([...version.past].slice(0, config.maxActors - 1)) });',
     check: sim('tight', 40),
   },
@@ -135,8 +139,8 @@ export const MUTATIONS: readonly Mutation[] = [
     name: 'a coordinator sends replicas only the new version, not its whole resulting set',
     found: 'design: contexts are honest because coordinators ship whole sets',
     file: 'storage/coordinator.ts',
-    find: 'const work = this.#writeReplica(t, req.key, set).then(',
-    replace: 'const work = this.#writeReplica(t, req.key, [written]).then(',
+    find: 'const work = this.#replicas.write(t, req.key, set).then(',
+    replace: 'const work = this.#replicas.write(t, req.key, [written]).then(',
     check: sim('swarm', 100),
   },
 ];
