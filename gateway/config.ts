@@ -4,7 +4,7 @@ import { redisSetting } from '../jobs/redis-address.ts';
 import { z } from 'zod';
 import { ConfigError, readCredential, type NodeCredential } from '../storage/config.ts';
 import { parseSettings, usage, type Table, type Values } from '../storage/settings/table.ts';
-import { logFormat, logLevel } from '../storage/logging.ts';
+import { logSettings } from '../storage/logging.ts';
 import type { ClientTls } from '../client/src/transport/tls.ts';
 import { readCa, serverTls, type ServerTls } from '../storage/transport/tls.ts';
 import { tracingSettings, type TracingSettings } from '../storage/tracing-settings.ts';
@@ -148,14 +148,7 @@ export const GATEWAY_SETTINGS = {
     flag: 'no-graphiql', env: 'GATEWAY_NO_GRAPHIQL', schema: z.boolean(), defaultOf: (_, env) => env.NODE_ENV === 'production',
     shown: 'on with NODE_ENV=production', help: 'no GraphiQL page',
   },
-  logLevel: {
-    flag: 'log-level', env: ['GATEWAY_LOG_LEVEL', 'LOG_LEVEL'], arg: 'LEVEL', schema: logLevel, default: 'info',
-    help: 'debug, info, warn, error or silent',
-  },
-  logFormat: {
-    flag: 'log-format', env: 'LOG_FORMAT', arg: 'FORMAT', schema: logFormat, default: 'json',
-    help: 'json (one object per line on stderr) or pretty (readable lines)',
-  },
+  ...logSettings('GATEWAY_LOG_LEVEL'),
   otelEndpoint: {
     flag: 'otel-endpoint', env: 'OTEL_EXPORTER_OTLP_ENDPOINT', arg: 'URL', schema: z.string(), shown: 'unset: off',
     help: 'send OpenTelemetry traces to this OTLP/HTTP collector, e.g. http://127.0.0.1:4318',

@@ -2,7 +2,7 @@
 // defaults), validated at start.
 import { z } from 'zod';
 import { readCredential } from '../storage/config.ts';
-import { logFormat, logLevel } from '../storage/logging.ts';
+import { logSettings } from '../storage/logging.ts';
 import { parseSettings, usage, type Table } from '../storage/settings/table.ts';
 import { readCa } from '../storage/transport/tls.ts';
 import { DEFAULT_REDIS_URL } from './redis.ts';
@@ -88,14 +88,7 @@ export const JOBS_SETTINGS = {
     flag: 'no-schedule', env: 'JOBS_NO_SCHEDULE', schema: z.boolean(), default: false, shown: 'off',
     help: 'only work jobs; leave the schedules to another worker',
   },
-  logLevel: {
-    flag: 'log-level', env: ['JOBS_LOG_LEVEL', 'LOG_LEVEL'], arg: 'LEVEL', schema: logLevel, default: 'info',
-    help: 'debug, info, warn, error or silent',
-  },
-  logFormat: {
-    flag: 'log-format', env: 'LOG_FORMAT', arg: 'FORMAT', schema: logFormat, default: 'json',
-    help: 'json (one object per line on stderr) or pretty (readable lines)',
-  },
+  ...logSettings('JOBS_LOG_LEVEL'),
   tlsCa: {
     flag: 'tls-ca', env: 'DYNAMO_TLS_CA', arg: 'FILE[,FILE]', schema: z.string(), shown: 'unset: plain ws://',
     help: 'the nodes speak TLS: dial them over wss:// trusting these authorities',

@@ -5,7 +5,7 @@ import { redisSetting } from '../jobs/redis-address.ts';
 import { z } from 'zod';
 import { DEFAULT_MAX_SIBLINGS } from '../client/src/core/limits.ts';
 import { validateMembers, type Member } from '../client/src/core/ring.ts';
-import { logFormat, logLevel } from './logging.ts';
+import { logSettings } from './logging.ts';
 import type { ClientTls } from '../client/src/transport/tls.ts';
 import { readCa, serverTls, type ServerTls } from './transport/tls.ts';
 import { IdentityFileError, loadAuthorities, loadIdentity, type ProcessIdentity } from '../client/src/auth/identity-file.ts';
@@ -210,14 +210,7 @@ export const NODE_SETTINGS = {
     flag: 'repair-queue-prefix', env: 'REPAIR_QUEUE_PREFIX', arg: 'NAME', schema: name('queue prefix'), default: 'dynamo',
     help: "the repair queues' name, as the workers have it",
   },
-  logLevel: {
-    flag: 'log-level', env: ['DYNAMO_LOG_LEVEL', 'LOG_LEVEL'], arg: 'LEVEL', schema: logLevel, default: 'info',
-    help: 'debug, info, warn, error or silent',
-  },
-  logFormat: {
-    flag: 'log-format', env: 'LOG_FORMAT', arg: 'FORMAT', schema: logFormat, default: 'json',
-    help: 'json (one object per line on stderr) or pretty (readable lines; npm start sets it)',
-  },
+  ...logSettings('DYNAMO_LOG_LEVEL'),
   tlsCert: {
     flag: 'tls-cert', env: 'DYNAMO_TLS_CERT', arg: 'FILE', schema: z.string(), shown: 'unset: plain ws://',
     help:

@@ -19,6 +19,20 @@ export const LOG_FORMATS = ['json', 'pretty'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 export const logFormat = z.enum(LOG_FORMATS, { error: (i) => `LOG_FORMAT must be json or pretty, got ${JSON.stringify(i.input)}` });
 
+/** The two logging rows of a process's settings table (storage/settings/table.ts): its own level variable first, then LOG_LEVEL. */
+export function logSettings<E extends string>(levelEnv: E) {
+  return {
+    logLevel: {
+      flag: 'log-level', env: [levelEnv, 'LOG_LEVEL'], arg: 'LEVEL', schema: logLevel, default: 'info',
+      help: 'debug, info, warn, error or silent',
+    },
+    logFormat: {
+      flag: 'log-format', env: 'LOG_FORMAT', arg: 'FORMAT', schema: logFormat, default: 'json',
+      help: 'json (one object per line on stderr) or pretty (readable lines; npm start sets it)',
+    },
+  } as const;
+}
+
 /** Field names whose values never reach a log line. */
 export const SECRET_FIELDS = [
   'secret',
