@@ -3,19 +3,18 @@
 import { redisSetting } from '../jobs/redis-address.ts';
 import { z } from 'zod';
 import { ConfigError, readCredential, type NodeCredential } from '../storage/config.ts';
-import { parseSettings, usage, type Table, type Values } from '../storage/settings/table.ts';
+import { intSetting, parseSettings, usage, type Table, type Values } from '../storage/settings/table.ts';
 import { logSettings } from '../storage/logging.ts';
 import type { ClientTls } from '../client/src/transport/tls.ts';
 import { readCa, serverTls, type ServerTls } from '../storage/transport/tls.ts';
 import { tracingSettings, type TracingSettings } from '../storage/tracing-settings.ts';
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
 /** The gateway's settings, one row each (storage/settings/table.ts). */
 export const GATEWAY_SETTINGS = {
   host: { flag: 'host', env: 'GATEWAY_HOST', arg: 'HOST', schema: z.string().min(1), default: '127.0.0.1', help: 'where GraphQL listens' },
-  port: { flag: 'port', env: 'GATEWAY_PORT', arg: 'PORT', schema: int(0, 65535), default: 4000, help: 'where GraphQL listens' },
+  port: { flag: 'port', env: 'GATEWAY_PORT', arg: 'PORT', schema: intSetting(0, 65535), default: 4000, help: 'where GraphQL listens' },
   seeds: {
     flag: 'seeds', env: 'DYNAMO_SEEDS', arg: 'HOST:PORT,...', default: '', shown: 'required', help: 'storage nodes to learn the ring from',
     schema: z
@@ -66,7 +65,7 @@ export const GATEWAY_SETTINGS = {
     help: 'expected aud of JWTs',
   },
   jwtClockToleranceS: {
-    flag: 'jwt-clock-tolerance-s', env: 'GATEWAY_JWT_CLOCK_TOLERANCE_S', arg: 'S', schema: int(0, 300), default: 5,
+    flag: 'jwt-clock-tolerance-s', env: 'GATEWAY_JWT_CLOCK_TOLERANCE_S', arg: 'S', schema: intSetting(0, 300), default: 5,
     help: 'skew allowed on exp and nbf',
   },
   allowAnonymous: {
@@ -82,11 +81,11 @@ export const GATEWAY_SETTINGS = {
       .pipe(z.array(z.string().regex(/^(\*|https?:\/\/[^/\s,]+)$/, 'each CORS origin is scheme://host[:port] (no path) or *'))),
   },
   rateLimitPoints: {
-    flag: 'rate-limit-points', env: 'GATEWAY_RATE_LIMIT_POINTS', arg: 'P', schema: int(1, 1_000_000), shown: 'unset: no limit',
+    flag: 'rate-limit-points', env: 'GATEWAY_RATE_LIMIT_POINTS', arg: 'P', schema: intSetting(1, 1_000_000), shown: 'unset: no limit',
     help: 'requests per principal per window',
   },
   rateLimitDurationS: {
-    flag: 'rate-limit-duration-s', env: 'GATEWAY_RATE_LIMIT_DURATION_S', arg: 'S', schema: int(1, 86_400), default: 1,
+    flag: 'rate-limit-duration-s', env: 'GATEWAY_RATE_LIMIT_DURATION_S', arg: 'S', schema: intSetting(1, 86_400), default: 1,
     help: 'the rate limit window',
   },
   rateLimitRedisUrl: {
@@ -115,15 +114,15 @@ export const GATEWAY_SETTINGS = {
     shown: 'on with NODE_ENV=production', help: 'refuse schema introspection',
   },
   nodeTimeoutMs: {
-    flag: 'node-timeout-ms', env: 'GATEWAY_NODE_TIMEOUT_MS', arg: 'T', schema: int(100, 600_000), default: 5000,
+    flag: 'node-timeout-ms', env: 'GATEWAY_NODE_TIMEOUT_MS', arg: 'T', schema: intSetting(100, 600_000), default: 5000,
     help: "wait for a node's answer (longer than the nodes' own 1000 + forwarding)",
   },
   requestTimeoutMs: {
-    flag: 'request-timeout-ms', env: 'GATEWAY_REQUEST_TIMEOUT_MS', arg: 'T', schema: int(100, 600_000), default: 10_000,
+    flag: 'request-timeout-ms', env: 'GATEWAY_REQUEST_TIMEOUT_MS', arg: 'T', schema: intSetting(100, 600_000), default: 10_000,
     help: 'the whole operation',
   },
   maxBodyBytes: {
-    flag: 'max-body-bytes', env: 'GATEWAY_MAX_BODY_BYTES', arg: 'B', schema: int(1024, 64 * 1024 * 1024), default: 4 * 1024 * 1024,
+    flag: 'max-body-bytes', env: 'GATEWAY_MAX_BODY_BYTES', arg: 'B', schema: intSetting(1024, 64 * 1024 * 1024), default: 4 * 1024 * 1024,
     shown: '4 MiB', help: 'largest request body',
   },
   persistedOperations: {
@@ -155,19 +154,19 @@ export const GATEWAY_SETTINGS = {
     note: '([docs/operations.md](docs/operations.md#traces))',
   },
   watchMaxKeys: {
-    flag: 'watch-max-keys', env: 'GATEWAY_WATCH_MAX_KEYS', arg: 'K', schema: int(1, 1000), default: 100,
+    flag: 'watch-max-keys', env: 'GATEWAY_WATCH_MAX_KEYS', arg: 'K', schema: intSetting(1, 1000), default: 100,
     help: 'keys one watch subscription names', note: '([docs/watches.md](docs/watches.md))',
   },
   watchMaxPerClient: {
-    flag: 'watch-max-per-client', env: 'GATEWAY_WATCH_MAX_PER_CLIENT', arg: 'C', schema: int(1, 100_000), default: 16,
+    flag: 'watch-max-per-client', env: 'GATEWAY_WATCH_MAX_PER_CLIENT', arg: 'C', schema: intSetting(1, 100_000), default: 16,
     help: 'open watches per principal (API key, JWT subject, or address when anonymous)',
   },
   watchMaxStreams: {
-    flag: 'watch-max-streams', env: 'GATEWAY_WATCH_MAX_STREAMS', arg: 'S', schema: int(1, 1_000_000), default: 1000,
+    flag: 'watch-max-streams', env: 'GATEWAY_WATCH_MAX_STREAMS', arg: 'S', schema: intSetting(1, 1_000_000), default: 1000,
     help: 'open watches on this gateway; each is one Server-Sent Events connection',
   },
   watchMaxBufferBytes: {
-    flag: 'watch-max-buffer-bytes', env: 'GATEWAY_WATCH_MAX_BUFFER_BYTES', arg: 'B', schema: int(1024, 256 * 1024 * 1024),
+    flag: 'watch-max-buffer-bytes', env: 'GATEWAY_WATCH_MAX_BUFFER_BYTES', arg: 'B', schema: intSetting(1024, 256 * 1024 * 1024),
     default: 1024 * 1024, shown: '1 MiB',
     help: "events a watcher may leave unread beyond the socket's own buffers before it is dropped",
   },

@@ -3,12 +3,11 @@
 import { z } from 'zod';
 import { readCredential } from '../storage/config.ts';
 import { logSettings } from '../storage/logging.ts';
-import { parseSettings, usage, type Table } from '../storage/settings/table.ts';
+import { intSetting, parseSettings, usage, type Table } from '../storage/settings/table.ts';
 import { readCa } from '../storage/transport/tls.ts';
 import { DEFAULT_REDIS_URL } from './redis.ts';
 import { redisSetting } from './redis-address.ts';
 
-const int = (min: number) => z.coerce.number().int().min(min);
 
 /** The repair workers' settings, one row each (storage/settings/table.ts). */
 export const JOBS_SETTINGS = {
@@ -33,11 +32,11 @@ export const JOBS_SETTINGS = {
     flag: 'host', env: 'JOBS_HOST', arg: 'HOST', schema: z.string(), default: '127.0.0.1', help: '/health and /metrics (plain http)',
   },
   port: {
-    flag: 'port', env: 'JOBS_PORT', arg: 'PORT', schema: z.coerce.number().int().min(0).max(65535), default: 4100,
+    flag: 'port', env: 'JOBS_PORT', arg: 'PORT', schema: intSetting(0, 65535), default: 4100,
     help: '/health and /metrics (plain http)',
   },
   timeoutMs: {
-    flag: 'node-timeout-ms', env: 'JOBS_NODE_TIMEOUT_MS', arg: 'T', schema: int(100), default: 5000, help: "wait for a node's answer",
+    flag: 'node-timeout-ms', env: 'JOBS_NODE_TIMEOUT_MS', arg: 'T', schema: intSetting(100), default: 5000, help: "wait for a node's answer",
   },
   redisUrl: {
     flag: 'redis-url', env: 'REDIS_URL', arg: 'URL', schema: redisSetting('REDIS_URL'), default: DEFAULT_REDIS_URL,
@@ -53,35 +52,35 @@ export const JOBS_SETTINGS = {
     help: "the queues' name: their Redis keys start with {NAME}:",
   },
   concurrency: {
-    flag: 'concurrency', env: 'JOBS_CONCURRENCY', arg: 'C', schema: z.coerce.number().int().min(1).max(64), default: 2,
+    flag: 'concurrency', env: 'JOBS_CONCURRENCY', arg: 'C', schema: intSetting(1, 64), default: 2,
     help: 'jobs per queue at once',
   },
   syncKeysPerSecond: {
-    flag: 'sync-keys-per-second', env: 'JOBS_SYNC_KEYS_PER_SECOND', arg: 'K', schema: int(1), default: 5000,
+    flag: 'sync-keys-per-second', env: 'JOBS_SYNC_KEYS_PER_SECOND', arg: 'K', schema: intSetting(1), default: 5000,
     help: 'anti-entropy exchange rate per worker',
   },
   replayHintsPerSecond: {
-    flag: 'replay-hints-per-second', env: 'JOBS_REPLAY_HINTS_PER_SECOND', arg: 'H', schema: int(1), default: 5000,
+    flag: 'replay-hints-per-second', env: 'JOBS_REPLAY_HINTS_PER_SECOND', arg: 'H', schema: intSetting(1), default: 5000,
     help: 'hinted-handoff rate per worker',
   },
   lockMs: {
-    flag: 'lock-ms', env: 'JOBS_LOCK_MS', arg: 'T', schema: int(500), default: 30_000,
+    flag: 'lock-ms', env: 'JOBS_LOCK_MS', arg: 'T', schema: intSetting(500), default: 30_000,
     help: "a dead worker's jobs go to another after this",
   },
   sweepEveryMs: {
-    flag: 'sweep-every-ms', env: 'JOBS_SWEEP_EVERY_MS', arg: 'T', schema: int(1000), default: 600_000, shown: '600000 (10 min)',
+    flag: 'sweep-every-ms', env: 'JOBS_SWEEP_EVERY_MS', arg: 'T', schema: intSetting(1000), default: 600_000, shown: '600000 (10 min)',
     help: 'full anti-entropy sweep',
   },
   handoffScanEveryMs: {
-    flag: 'handoff-scan-every-ms', env: 'JOBS_HANDOFF_SCAN_EVERY_MS', arg: 'T', schema: int(100), default: 30_000,
+    flag: 'handoff-scan-every-ms', env: 'JOBS_HANDOFF_SCAN_EVERY_MS', arg: 'T', schema: intSetting(100), default: 30_000,
     help: 'safety-net scan for hints',
   },
   hintExpiryEveryMs: {
-    flag: 'hint-expiry-every-ms', env: 'JOBS_HINT_EXPIRY_EVERY_MS', arg: 'T', schema: int(100), default: 60_000,
+    flag: 'hint-expiry-every-ms', env: 'JOBS_HINT_EXPIRY_EVERY_MS', arg: 'T', schema: intSetting(100), default: 60_000,
     help: 'hints past their age cap',
   },
   reclaimGraceMs: {
-    flag: 'reclaim-grace-ms', env: 'JOBS_RECLAIM_GRACE_MS', arg: 'T', schema: int(0), default: 2 * 24 * 3600_000, shown: '2 days',
+    flag: 'reclaim-grace-ms', env: 'JOBS_RECLAIM_GRACE_MS', arg: 'T', schema: intSetting(0), default: 2 * 24 * 3600_000, shown: '2 days',
     help: 'tombstones everywhere this long are reclaimed (longer than the hint age cap)',
   },
   noSchedule: {

@@ -11,7 +11,7 @@ import { readCa, serverTls, type ServerTls } from './transport/tls.ts';
 import { IdentityFileError, loadAuthorities, loadIdentity, type ProcessIdentity } from '../client/src/auth/identity-file.ts';
 import type { Role } from '../client/src/auth/roles.ts';
 import { tracingSettings, type TracingSettings } from './tracing-settings.ts';
-import { ConfigError, parseSettings, usage, type Table, type Values } from './settings/table.ts';
+import { ConfigError, intSetting, parseSettings, usage, type Table, type Values } from './settings/table.ts';
 
 /** `n1=127.0.0.1:7001,n2=127.0.0.1:7002/2` (an optional /weight after the address) */
 export function parseNodeList(text: string): Member[] {
@@ -84,7 +84,6 @@ export function readAuthorities(files: string, what: string): KeyObject[] {
   }
 }
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const name = (what: string) => z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, `${what}: 1-64 letters, digits, _ . -`);
 const SECRET_LENGTH = 'the cluster secret must be at least 16 characters (DYNAMO_SECRET or --secret-file)';
 
@@ -138,18 +137,18 @@ export const NODE_SETTINGS = {
     help: 'LMDB data directory (locked while in use)',
   },
   partitions: {
-    flag: 'partitions', env: 'DYNAMO_PARTITIONS', arg: 'Q', schema: int(1, 1 << 20), default: 64,
+    flag: 'partitions', env: 'DYNAMO_PARTITIONS', arg: 'Q', schema: intSetting(1, 1 << 20), default: 64,
     help: "ring partitions, a power of two >= node count, fixed for the cluster's life",
   },
-  n: { flag: 'n', env: 'DYNAMO_N', arg: 'N', schema: int(1, 15), default: 3, help: 'replicas of each key' },
-  r: { flag: 'r', env: 'DYNAMO_R', arg: 'R', schema: int(1, 15), default: 2, help: 'default read quorum' },
-  w: { flag: 'w', env: 'DYNAMO_W', arg: 'W', schema: int(1, 15), default: 2, help: 'default write quorum' },
+  n: { flag: 'n', env: 'DYNAMO_N', arg: 'N', schema: intSetting(1, 15), default: 3, help: 'replicas of each key' },
+  r: { flag: 'r', env: 'DYNAMO_R', arg: 'R', schema: intSetting(1, 15), default: 2, help: 'default read quorum' },
+  w: { flag: 'w', env: 'DYNAMO_W', arg: 'W', schema: intSetting(1, 15), default: 2, help: 'default write quorum' },
   requestTimeoutMs: {
-    flag: 'request-timeout-ms', env: 'DYNAMO_REQUEST_TIMEOUT_MS', arg: 'T', schema: int(10, 600_000), default: 1000,
+    flag: 'request-timeout-ms', env: 'DYNAMO_REQUEST_TIMEOUT_MS', arg: 'T', schema: intSetting(10, 600_000), default: 1000,
     help: "a coordinator's wait for replicas",
   },
   maxSiblings: {
-    flag: 'max-siblings', env: 'DYNAMO_MAX_SIBLINGS', arg: 'S', schema: int(1, 10_000), default: DEFAULT_MAX_SIBLINGS,
+    flag: 'max-siblings', env: 'DYNAMO_MAX_SIBLINGS', arg: 'S', schema: intSetting(1, 10_000), default: DEFAULT_MAX_SIBLINGS,
     help: 'writes that would leave more siblings are refused',
   },
   durability: {
@@ -160,18 +159,18 @@ export const NODE_SETTINGS = {
   // writes gather for about a millisecond per transaction: fewer fsyncs, more throughput, and
   // no worse latency under load (docs/benchmarks.md)
   commitDelayMs: {
-    flag: 'commit-delay-ms', env: 'DYNAMO_COMMIT_DELAY_MS', arg: 'T', schema: int(0, 100), default: 1,
+    flag: 'commit-delay-ms', env: 'DYNAMO_COMMIT_DELAY_MS', arg: 'T', schema: intSetting(0, 100), default: 1,
     help: 'writes gathered per LMDB transaction (fewer fsyncs; 0: one per event-loop turn)',
   },
   // enough for hours of writes for one dead peer at moderate rates; beyond it writes go to the next fallback
   hintMaxBytes: {
-    flag: 'hint-max-bytes', env: 'DYNAMO_HINT_MAX_BYTES', arg: 'B', schema: int(0, Number.MAX_SAFE_INTEGER), default: 1024 ** 3,
+    flag: 'hint-max-bytes', env: 'DYNAMO_HINT_MAX_BYTES', arg: 'B', schema: intSetting(0, Number.MAX_SAFE_INTEGER), default: 1024 ** 3,
     shown: '1 GiB',
     help: 'hint store cap (0 keeps no hints)',
   },
   // hints older than a day are handed to anti-entropy instead
   hintMaxAgeMs: {
-    flag: 'hint-max-age-ms', env: 'DYNAMO_HINT_MAX_AGE_MS', arg: 'T', schema: int(1000, Number.MAX_SAFE_INTEGER), default: 24 * 3600_000,
+    flag: 'hint-max-age-ms', env: 'DYNAMO_HINT_MAX_AGE_MS', arg: 'T', schema: intSetting(1000, Number.MAX_SAFE_INTEGER), default: 24 * 3600_000,
     shown: '1 day', help: 'hint age cap',
   },
   newEpoch: {
@@ -181,7 +180,7 @@ export const NODE_SETTINGS = {
   },
   // one gossip exchange a second; a silent peer is suspected in 4-6 s
   gossipIntervalMs: {
-    flag: 'gossip-interval-ms', env: 'DYNAMO_GOSSIP_INTERVAL_MS', arg: 'T', schema: int(50, 60_000), default: 1000,
+    flag: 'gossip-interval-ms', env: 'DYNAMO_GOSSIP_INTERVAL_MS', arg: 'T', schema: intSetting(50, 60_000), default: 1000,
     help: 'one gossip exchange with a random peer and a seed per round',
   },
   phiThreshold: {
@@ -190,13 +189,13 @@ export const NODE_SETTINGS = {
   },
   // transfers stay well under what LMDB and the network take, to keep foreground latency
   transferBytesPerSecond: {
-    flag: 'transfer-bytes-per-second', env: 'DYNAMO_TRANSFER_BYTES_PER_SECOND', arg: 'B', schema: int(1024, Number.MAX_SAFE_INTEGER),
+    flag: 'transfer-bytes-per-second', env: 'DYNAMO_TRANSFER_BYTES_PER_SECOND', arg: 'B', schema: intSetting(1024, Number.MAX_SAFE_INTEGER),
     default: 16 * 1024 * 1024,
     shown: '16 MiB', help: 'throttle on key-range copies during ring changes',
   },
   // coordinators learn a committed ring within a few gossip rounds; keep moved data a bit longer
   dropGraceMs: {
-    flag: 'drop-grace-ms', env: 'DYNAMO_DROP_GRACE_MS', arg: 'T', schema: int(0, 86_400_000), default: 10_000,
+    flag: 'drop-grace-ms', env: 'DYNAMO_DROP_GRACE_MS', arg: 'T', schema: intSetting(0, 86_400_000), default: 10_000,
     help: 'how long moved key ranges are kept after a change commits',
   },
   repairRedisUrl: {

@@ -5,7 +5,13 @@
 // configuration a process logs (secrets redacted).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { z } from 'zod';
+import { z } from 'zod';
+
+/** A whole number setting from a flag or variable's text, at least `min` and at most `max` when given. */
+export function intSetting(min: number, max?: number) {
+  const n = z.coerce.number().int().min(min);
+  return max === undefined ? n : n.max(max);
+}
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
