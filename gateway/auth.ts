@@ -52,8 +52,9 @@ export class Authenticator {
     return parts.length ? parts.join(' and ') : 'none (open)';
   }
 
-  async authenticate(header: string | null | undefined, ip: string): Promise<Principal> {
-    if (!header) return anonymous(ip, this.open);
+  /** `ip` may be a function: it is asked only for an anonymous caller. */
+  async authenticate(header: string | null | undefined, ip: string | (() => string)): Promise<Principal> {
+    if (!header) return anonymous(typeof ip === 'function' ? ip() : ip, this.open);
     const match = /^Bearer +(\S+) *$/i.exec(header);
     if (!match) throw new AuthError('UNAUTHENTICATED', 'the Authorization header must be "Bearer <credential>"');
     return this.credential(match[1]!);

@@ -73,7 +73,9 @@ export class GatewayHttpServer {
       const response = await this.yoga.fetch(
         new URL(req.url, `${httpScheme(this.options.tls)}://${this.options.host}`),
         { method, headers: req.headers as Record<string, string>, body, ...(gone ? { signal: gone.signal } : {}) },
-        { ip: req.ip },
+        // the peer's address is read only when asked for (anonymous callers and refusals), not
+        // formatted by uWS for every request; a caller gone by then hears no answer either way
+        { peer: () => (res.completed ? undefined : req.ip) },
       );
       res.status(response.status);
       // uWS writes its own content-length (or chunked encoding); a second one makes strict clients

@@ -16,8 +16,8 @@ import type { RateLimit } from './rate-limit.ts';
 
 /** What the HTTP server hands Yoga with each request. */
 export interface ServerContext {
-  /** the peer's address, for anonymous rate limits */
-  readonly ip?: string;
+  /** the peer's address, for anonymous rate limits (asked only when needed: uWS formats it anew each time) */
+  readonly peer?: () => string | undefined;
 }
 
 const principals = new WeakMap<Request, Principal>();
@@ -43,7 +43,8 @@ export function useAuth(o: {
   return {
     async onParams({ request, context }) {
       if (principals.has(request)) return; // a batch: authenticated once
-      const ip = (context as ServerContext).ip ?? 'unknown';
+      // read only for an anonymous caller or a refusal: a credential's limit is counted by its name
+      const ip = () => (context as ServerContext).peer?.() ?? 'unknown';
       let principal: Principal;
       try {
         principal = await o.auth.authenticate(request.headers.get('authorization'), ip);
@@ -51,11 +52,11 @@ export function useAuth(o: {
         if (!(e instanceof AuthError)) throw e;
         if (e.code === 'UNAVAILABLE') throw refuse('UNAVAILABLE', e.message, 503, {});
         // guessing credentials costs the guesser's address its rate limit
-        await limit(`ip:${ip}`);
+        await limit(`ip:${ip()}`);
         throw refuse('UNAUTHENTICATED', e.message, 401, { 'WWW-Authenticate': 'Bearer' });
       }
       if (principal.kind === 'anonymous' && !o.auth.open) {
-        await limit(`ip:${ip}`);
+        await limit(`ip:${ip()}`);
         throw refuse('UNAUTHENTICATED', 'this gateway needs a credential: Authorization: Bearer <API key or JWT>', 401, {
           'WWW-Authenticate': 'Bearer',
         });

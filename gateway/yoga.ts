@@ -96,7 +96,9 @@ export function createGateway(o: GatewayOptions): Gateway {
         principal,
         repair: o.repair ?? null,
         watches: o.watches ?? null,
-        gone: request.signal,
+        // only a streamed answer (a watch, over Server-Sent Events) has a signal that can fire
+        // (http.ts); for any other request making one would cost an AbortSignal for nothing
+        gone: request.headers.get('accept')?.includes('text/event-stream') ? request.signal : undefined,
       };
     },
     plugins: [
@@ -137,6 +139,9 @@ export function createGateway(o: GatewayOptions): Gateway {
 export function readLoader(client: DynamoClient): DataLoader<ReadKey, ReadResult, string> {
   return new DataLoader<ReadKey, ReadResult, string>(
     async (batch) => {
+      // most operations read with one quorum: one call, no grouping
+      const r = batch[0]!.r;
+      if (batch.every((k) => k.r === r)) return client.getMany(batch.map((k) => k.key), { r });
       const byR = new Map<number, number[]>();
       batch.forEach((k, i) => {
         const list = byR.get(k.r) ?? [];
@@ -187,18 +192,30 @@ function requestTimeout(ms: number): Plugin {
   return {
     onExecute({ executeFn, setExecuteFn }) {
       setExecuteFn((args) => {
-        let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<{ errors: GraphQLError[] }>((resolve) => {
-          timer = setTimeout(
-            () =>
-              resolve({ errors: [new GraphQLError(`the operation did not finish within ${ms} ms`, { extensions: { code: 'TIMEOUT' } })] }),
-            ms,
+        const result = executeFn(args);
+        // an answer made without waiting needs no timer
+        if (!isPromise(result)) return result;
+        return new Promise((resolve, reject) => {
+          const timeout = () => new GraphQLError(`the operation did not finish within ${ms} ms`, { extensions: { code: 'TIMEOUT' } });
+          const timer = setTimeout(() => resolve({ errors: [timeout()] }), ms);
+          result.then(
+            (r) => {
+              clearTimeout(timer);
+              resolve(r);
+            },
+            (e: unknown) => {
+              clearTimeout(timer);
+              reject(e);
+            },
           );
-        });
-        return Promise.race([Promise.resolve(executeFn(args)), timeout]).finally(() => clearTimeout(timer)) as ReturnType<typeof executeFn>;
+        }) as ReturnType<typeof executeFn>;
       });
     },
   };
+}
+
+function isPromise<T>(x: T | Promise<T>): x is Promise<T> {
+  return typeof (x as { then?: unknown } | null)?.then === 'function';
 }
 
 function bodyLimit(max: number): Plugin {

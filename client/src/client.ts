@@ -189,6 +189,13 @@ export class DynamoClient {
     return [...primaries.filter(up), ...walk.slice(this.#defaults.n).filter(up), ...walk.filter((id) => !up(id))];
   }
 
+  /** The first node of the key's route, without copying the walk while no node has failed. */
+  #first(key: string): NodeId {
+    if (this.#down.size > 0) return this.route(key)[0]!;
+    const view = this.view;
+    return view.walk(view.partitionOf(key))[0]!;
+  }
+
   async get(key: string, options: ReadOptions = {}): Promise<ReadResult> {
     checkKey(key);
     const reply = await this.#send(key, { type: 'get', key, r: options.r ?? 0, pr: options.pr ?? 0 });
@@ -209,7 +216,7 @@ export class DynamoClient {
         out[i] = e as StoreError;
         return;
       }
-      const to = this.route(key)[0]!;
+      const to = this.#first(key);
       let g = groups.get(to);
       if (!g) groups.set(to, (g = []));
       g.push(i);
