@@ -7,6 +7,15 @@ import { httpScheme, type ServerTls } from '../storage/transport/tls.ts';
 import { streamBody } from './stream-response.ts';
 import type { Gateway } from './yoga.ts';
 
+/**
+ * Passed to Yoga beside each request's server context. Given one context object, Yoga's server
+ * adapter builds the request's context on a new object whose prototype is that one: a new
+ * prototype per request, which costs V8 about 20 µs per request over the context's properties
+ * (measured: 17-23 µs, against 1.4 µs); given two, it copies both into a plain object.
+ * (With two it also adds no `waitUntil` of its own: no plugin of the gateway's uses one.)
+ */
+const MERGED: Readonly<Record<string, never>> = Object.freeze({});
+
 export interface HttpServerOptions {
   readonly host: string;
   readonly port: number;
@@ -76,6 +85,7 @@ export class GatewayHttpServer {
         // the peer's address is read only when asked for (anonymous callers and refusals), not
         // formatted by uWS for every request; a caller gone by then hears no answer either way
         { peer: () => (res.completed ? undefined : req.ip) },
+        MERGED,
       );
       res.status(response.status);
       // uWS writes its own content-length (or chunked encoding); a second one makes strict clients

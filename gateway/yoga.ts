@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
-import { createYoga, maskError as defaultMaskError, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, maskError as defaultMaskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
@@ -119,14 +119,11 @@ export function createGateway(o: GatewayOptions): Gateway {
           ]
         : []),
       requestTimeout(o.requestTimeoutMs),
-      useReadinessCheck({
-        endpoint: '/ready',
-        check: async () => {
-          const client = o.client();
-          if (!client) return false;
-          await client.refreshRing();
-          return true;
-        },
+      readinessCheck('/ready', async () => {
+        const client = o.client();
+        if (!client) return false;
+        await client.refreshRing();
+        return true;
       }),
     ],
   });
@@ -216,6 +213,32 @@ function requestTimeout(ms: number): Plugin {
 
 function isPromise<T>(x: T | Promise<T>): x is Promise<T> {
   return typeof (x as { then?: unknown } | null)?.then === 'function';
+}
+
+/**
+ * Yoga's useReadinessCheck, answering the same requests the same way (200 when ready, 503 when
+ * not, 503 with the error's message when the check fails), without its URLPattern test: that
+ * runs on every request that is not a readiness check, and matches exactly when the path
+ * equals the endpoint, which the plugin has already compared.
+ */
+function readinessCheck(endpoint: string, check: () => Promise<boolean>): Plugin {
+  return {
+    onRequest({ request, url, endResponse, fetchAPI }) {
+      if (!request.url.endsWith(endpoint) && url.pathname !== endpoint) return;
+      return check().then(
+        (ready) => endResponse(new fetchAPI.Response(null, { status: ready ? 200 : 503 })),
+        (err: unknown) => {
+          const isError = err instanceof Error;
+          endResponse(
+            new fetchAPI.Response(isError ? err.message : null, {
+              status: 503,
+              headers: isError ? { 'content-type': 'text/plain; charset=utf-8' } : {},
+            }),
+          );
+        },
+      );
+    },
+  };
 }
 
 function bodyLimit(max: number): Plugin {
