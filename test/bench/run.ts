@@ -29,6 +29,7 @@ import type { Watched } from './stats.ts';
 import type { LoadTarget } from './loadgen.ts';
 import { startRedisReplicated, waitFor } from './redis-replicated.ts';
 import { drivers } from './drivers.ts';
+import { DISK_NAME, diskCase } from './disk.ts';
 import { buildRevision, describeCheckout, type Revision } from './revision.ts';
 import { compare, judgeTargets, writeReport, type CaseResult, type Summary } from './report.ts';
 import { SECRET, SETTINGS, startSystem, type Pki, type System } from './system.ts';
@@ -184,7 +185,7 @@ function order(cases: CaseResult[], current: string, old: string | undefined): C
     'graphql-get', 'graphql-get-tls', 'graphql-get-rate-limited', 'bare-get',
     'graphql-put', 'bare-put',
     'graphql-getmany', 'bare-getmany',
-    'open-loop', 'open-loop-node-down',
+    'open-loop', 'open-loop-node-down', 'disk-fsync',
   ];
   const rank = (c: CaseResult) =>
     ids.indexOf(c.id) * 3 + (c.system === 'baseline' ? 2 : c.revision === current ? 0 : c.revision === old ? 1 : 2);
@@ -201,9 +202,16 @@ function makePki(dir: string): Pki {
 // ---- baselines: measured once, before any cluster runs
 
 async function baselines(dir: string, redisPid: number, cases: CaseResult[]): Promise<void> {
+  // the disk's fsync floor, where the nodes' data directories will be
+  const disk = diskCase(dir, SECONDS);
+  cases.push(disk);
+  log(`${DISK_NAME}: ${Math.round(disk.opsPerSecond)}/s, p99.9 ${disk.latencyMs.p999.toFixed(1)} ms`);
+
   // redis-benchmark: a single in-memory redis-server
-  for (const t of ['SET', 'GET'] as const) cases.push(await redisBenchmark(t, redisPid));
-  log(`redis-benchmark SET ${Math.round(cases[0]!.opsPerSecond)}/s, GET ${Math.round(cases[1]!.opsPerSecond)}/s`);
+  const set = await redisBenchmark('SET', redisPid);
+  const get = await redisBenchmark('GET', redisPid);
+  cases.push(set, get);
+  log(`redis-benchmark SET ${Math.round(set.opsPerSecond)}/s, GET ${Math.round(get.opsPerSecond)}/s`);
 
   // the replicated, durable Redis, driven by our load generator
   const rdir = join(dir, 'redis-replicated');
