@@ -4,6 +4,7 @@
 // Yoga makes it (stream-response.ts).
 import HyperExpress from 'hyper-express';
 import { httpScheme, type ServerTls } from '../storage/transport/tls.ts';
+import { clientAddress, type TrustedProxies } from './client-address.ts';
 import { streamBody } from './stream-response.ts';
 import type { Gateway } from './yoga.ts';
 
@@ -15,6 +16,8 @@ export interface HttpServerOptions {
   readonly maxStreamBufferBytes?: number;
   /** serve https with this certificate; plain http without */
   readonly tls?: ServerTls;
+  /** proxies whose X-Forwarded-For names the client (`--trust-proxy`); without, the peer is the client */
+  readonly trustProxy?: TrustedProxies;
   /** further routes (/metrics, the repair dashboard) mounted before GraphQL */
   readonly routes?: (app: HyperExpress.Server) => void;
 }
@@ -73,7 +76,7 @@ export class GatewayHttpServer {
       const response = await this.yoga.fetch(
         new URL(req.url, `${httpScheme(this.options.tls)}://${this.options.host}`),
         { method, headers: req.headers as Record<string, string>, body, ...(gone ? { signal: gone.signal } : {}) },
-        { ip: req.ip },
+        { ip: clientAddress(req.ip, req.headers['x-forwarded-for'], this.options.trustProxy ?? null) },
       );
       res.status(response.status);
       // uWS writes its own content-length (or chunked encoding); a second one makes strict clients
