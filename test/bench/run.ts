@@ -29,7 +29,7 @@ import type { Watched } from './stats.ts';
 import type { LoadTarget } from './loadgen.ts';
 import { startRedisReplicated, waitFor } from './redis-replicated.ts';
 import { drivers } from './drivers.ts';
-import { buildRevision, describeCheckout, type Revision } from './revision.ts';
+import { buildRevision, buildTree, describeCheckout, type Revision } from './revision.ts';
 import { compare, judgeTargets, writeReport, type CaseResult, type Summary } from './report.ts';
 import { SECRET, SETTINGS, startSystem, type Pki, type System } from './system.ts';
 
@@ -80,6 +80,8 @@ async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'dynamo-bench-'));
   dirs.add(dir);
   const current = { root: ROOT, commit: describeCheckout(ROOT) };
+  log('building this checkout (dist/, as npm start does)');
+  buildTree(ROOT);
   let against: Revision | undefined;
   if (o.against) {
     log(`building ${o.against} in a temporary directory`);
