@@ -156,12 +156,6 @@ export const NODE_SETTINGS = {
     help: 'sync acknowledges after fsync; buffered acknowledges data and hints at commit, before fsync ' +
       '(a crash can lose acknowledged writes, and the node restarts as a new actor)',
   },
-  // passed to lmdb-js, whose event-turn batching leaves it unused: each event-loop turn's
-  // writes share a transaction whatever its value (engine/lmdb.ts, docs/benchmarks.md)
-  commitDelayMs: {
-    flag: 'commit-delay-ms', env: 'DYNAMO_COMMIT_DELAY_MS', arg: 'T', schema: intSetting(0, 100), default: 1,
-    help: "lmdb-js's commitDelay; no effect with its event-turn batching: each turn's writes share a transaction",
-  },
   // enough for hours of writes for one dead peer at moderate rates; beyond it writes go to the next fallback
   hintMaxBytes: {
     flag: 'hint-max-bytes', env: 'DYNAMO_HINT_MAX_BYTES', arg: 'B', schema: intSetting(0, Number.MAX_SAFE_INTEGER), default: 1024 ** 3,

@@ -82,12 +82,11 @@ export class LmdbEngine implements Engine {
   }
 
   /**
-   * @param commitDelayMs lmdb-js's commitDelay. With its event-turn batching on (the default, and
-   *   what gathers the writes of one event-loop turn into one transaction), lmdb-js starts each
-   *   transaction at the end of the turn and does not apply the delay (measured: the same
-   *   transactions and fsyncs per write at 0, 1 and 5 ms; docs/benchmarks.md)
+   * lmdb-js's event-turn batching (its default) gathers the writes of one event-loop turn into
+   * one transaction, started at the end of the turn; its commitDelay is not applied then
+   * (measured: the same transactions and fsyncs per write at 0, 1 and 5 ms; docs/benchmarks.md).
    */
-  static open(dir: string, durability: Durability = 'sync', commitDelayMs = 0): LmdbEngine {
+  static open(dir: string, durability: Durability = 'sync'): LmdbEngine {
     mkdirSync(dir, { recursive: true });
     const lockPath = join(dir, 'LOCK');
     lock(lockPath);
@@ -98,7 +97,6 @@ export class LmdbEngine implements Engine {
         overlappingSync: true,
         separateFlushed: true,
         encoding: 'binary',
-        commitDelay: commitDelayMs,
       });
       return new LmdbEngine(env, lockPath, durability);
     } catch (e) {
