@@ -25,6 +25,7 @@ import { RateLimit } from '../gateway/rate-limit.ts';
 import { startTracing } from '../storage/tracing.ts';
 import { useTracing } from '../gateway/tracing.ts';
 import { WatchHub } from '../gateway/watch/hub.ts';
+import { trustedProxies } from '../gateway/client-address.ts';
 
 async function main(): Promise<void> {
   const config = configOrExit(() => loadGatewayConfig(process.argv.slice(2), process.env));
@@ -148,6 +149,7 @@ async function main(): Promise<void> {
     maxBodyBytes: config.maxBodyBytes,
     maxStreamBufferBytes: config.watchMaxBufferBytes,
     tls: config.tls,
+    ...(config.trustProxy ? { trustProxy: trustedProxies(config.trustProxy) } : {}),
     routes: (app) => {
       if (adminServer) return;
       if (auth.adminPossible) mountMetrics(app, metrics, auth);

@@ -28,7 +28,7 @@ async function startStorageNode(config: StorageConfig): Promise<{ stop: () => Pr
   const metrics = new NodeMetrics();
   const tracing = config.tracing ? await startTracing(config.tracing, logger) : null;
   const bootstrap = config.members.length > 0 ? createRing(config.members, config.partitions, config.n) : null;
-  const engine = LmdbEngine.open(config.dataDir, config.durability, config.commitDelayMs);
+  const engine = LmdbEngine.open(config.dataDir, config.durability);
   const transport = new WsTransport({
     self: config.id,
     cluster: config.cluster,

@@ -8,6 +8,7 @@ import { logSettings } from '../storage/logging.ts';
 import type { ClientTls } from '../client/src/transport/tls.ts';
 import { readCa, serverTls, type ServerTls } from '../storage/transport/tls.ts';
 import { tracingSettings, type TracingSettings } from '../storage/tracing-settings.ts';
+import { trustedProxies } from './client-address.ts';
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
@@ -93,6 +94,20 @@ export const GATEWAY_SETTINGS = {
     shown: '--redis-url',
     defaultOf: (p) => p.redisUrl, help: 'the Redis the limits are shared in (required with a limit)',
     note: 'any form of [the repair Redis](#the-repair-redis)',
+  },
+  trustProxy: {
+    flag: 'trust-proxy', env: 'GATEWAY_TRUST_PROXY', arg: 'ADDR[/BITS],...', shown: 'unset: the peer is the client',
+    help: 'proxies whose X-Forwarded-For names the client (for rate limits and refused credentials); IPv4 or IPv6, /prefix allowed',
+    schema: z
+      .string()
+      .transform(list)
+      .superRefine((entries, ctx) => {
+        try {
+          trustedProxies(entries);
+        } catch (e) {
+          ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        }
+      }),
   },
   adminListen: {
     flag: 'admin-listen', env: 'GATEWAY_ADMIN_LISTEN', arg: 'HOST:PORT',

@@ -4,6 +4,7 @@
 // Yoga makes it (stream-response.ts).
 import HyperExpress from 'hyper-express';
 import { httpScheme, type ServerTls } from '../storage/transport/tls.ts';
+import { clientAddress, type TrustedProxies } from './client-address.ts';
 import { streamBody } from './stream-response.ts';
 import type { Gateway } from './yoga.ts';
 
@@ -24,6 +25,8 @@ export interface HttpServerOptions {
   readonly maxStreamBufferBytes?: number;
   /** serve https with this certificate; plain http without */
   readonly tls?: ServerTls;
+  /** proxies whose X-Forwarded-For names the client (`--trust-proxy`); without, the peer is the client */
+  readonly trustProxy?: TrustedProxies;
   /** further routes (/metrics, the repair dashboard) mounted before GraphQL */
   readonly routes?: (app: HyperExpress.Server) => void;
 }
@@ -78,13 +81,15 @@ export class GatewayHttpServer {
       // a request that may become a stream gets a signal that fires when its client goes away, so
       // the subscription ends then (Yoga's cancel of the body does not reach a pending iterator)
       const gone = req.headers.accept?.includes('text/event-stream') ? new AbortController() : null;
+      const trustProxy = this.options.trustProxy ?? null;
       if (gone) res.once('abort', () => gone.abort());
       const response = await this.yoga.fetch(
         new URL(req.url, `${httpScheme(this.options.tls)}://${this.options.host}`),
         { method, headers: req.headers as Record<string, string>, body, ...(gone ? { signal: gone.signal } : {}) },
-        // the peer's address is read only when asked for (anonymous callers and refusals), not
-        // formatted by uWS for every request; a caller gone by then hears no answer either way
-        { peer: () => (res.completed ? undefined : req.ip) },
+        // the caller's address is worked out only when asked for (anonymous callers and refusals),
+        // not for every request (uWS formats the peer's anew each time); a caller gone by then hears
+        // no answer either way
+        { peer: () => (res.completed ? undefined : clientAddress(req.ip, req.headers['x-forwarded-for'], trustProxy)) },
         MERGED,
       );
       res.status(response.status);

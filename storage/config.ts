@@ -156,12 +156,6 @@ export const NODE_SETTINGS = {
     help: 'sync acknowledges after fsync; buffered acknowledges data and hints at commit, before fsync ' +
       '(a crash can lose acknowledged writes, and the node restarts as a new actor)',
   },
-  // writes gather for about a millisecond per transaction: fewer fsyncs, more throughput, and
-  // no worse latency under load (docs/benchmarks.md)
-  commitDelayMs: {
-    flag: 'commit-delay-ms', env: 'DYNAMO_COMMIT_DELAY_MS', arg: 'T', schema: intSetting(0, 100), default: 1,
-    help: 'writes gathered per LMDB transaction (fewer fsyncs; 0: one per event-loop turn)',
-  },
   // enough for hours of writes for one dead peer at moderate rates; beyond it writes go to the next fallback
   hintMaxBytes: {
     flag: 'hint-max-bytes', env: 'DYNAMO_HINT_MAX_BYTES', arg: 'B', schema: intSetting(0, Number.MAX_SAFE_INTEGER), default: 1024 ** 3,

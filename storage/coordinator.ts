@@ -233,7 +233,10 @@ export class Coordinator {
     if ((req.context?.get(actor) ?? 0) > identity.counter) {
       throw new StoreError('BAD_CONTEXT', 'context claims writes this coordinator never made');
     }
-    await Promise.all([identity.leased(), identity.minting(partition), this.d.rangeReady?.(partition)]);
+    // a lease and the range's minting record must be on disk before a dot is made; once they
+    // are (nearly always), there is nothing to wait for
+    const moving = this.d.rangeReady?.(partition);
+    if (moving || !identity.mayMint(partition)) await Promise.all([identity.leased(), identity.minting(partition), moving]);
 
     // The new version is computed over everything this node holds for the key (its own data and
     // any hints: as a fallback, its earlier dots may sit in another owner's hint), so the actor

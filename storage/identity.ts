@@ -65,6 +65,8 @@ export class Identity {
   readonly #incarnations = new Map<number, number>();
   /** key ranges where the current actor made a dot, and the write recording it */
   readonly #minted = new Map<number, Promise<void>>();
+  /** the key ranges of #minted whose record is on disk */
+  readonly #mintedDurable = new Set<number>();
   /** since open: new epochs taken, and key ranges whose actor moved on */
   epochsRenewed = 0;
   incarnationsMoved = 0;
@@ -87,8 +89,10 @@ export class Identity {
       this.#incarnations.set(Number(e.key[1]), readNumber(e.value));
     for (const e of meta.range({ start: [MINTED], end: [`${MINTED}\u0000`] })) {
       const p = Number(e.key[1]);
-      if (readNumber(e.value) === (this.#incarnations.get(p) ?? 0) && new TextDecoder().decode(e.value.subarray(8)) === id.epoch)
+      if (readNumber(e.value) === (this.#incarnations.get(p) ?? 0) && new TextDecoder().decode(e.value.subarray(8)) === id.epoch) {
         this.#minted.set(p, Promise.resolve());
+        this.#mintedDurable.add(p);
+      }
     }
   }
 
@@ -124,6 +128,7 @@ export class Identity {
   async renewEpoch(): Promise<void> {
     this.#id = { ...this.#id, epoch: randomId(this.#random, 8) };
     this.#minted.clear();
+    this.#mintedDurable.clear();
     this.epochsRenewed++;
     await this.#meta.put(NODE_KEY, Buffer.from(JSON.stringify(this.#id)));
   }
@@ -137,6 +142,7 @@ export class Identity {
     const n = (this.#incarnations.get(partition) ?? 0) + 1;
     this.#incarnations.set(partition, n);
     this.#minted.delete(partition);
+    this.#mintedDurable.delete(partition);
     this.incarnationsMoved++;
     await this.#meta.put([INCARNATION, partition], writeNumber(n));
   }
@@ -154,9 +160,15 @@ export class Identity {
       w.bytes(Buffer.from(this.#id.epoch));
       recorded = this.#meta.put([MINTED, partition], w.result());
       this.#minted.set(partition, recorded);
-      recorded.catch(() => {
-        if (this.#minted.get(partition) === recorded) this.#minted.delete(partition);
-      });
+      const mine = recorded;
+      mine.then(
+        () => {
+          if (this.#minted.get(partition) === mine) this.#mintedDurable.add(partition);
+        },
+        () => {
+          if (this.#minted.get(partition) === mine) this.#minted.delete(partition);
+        },
+      );
     }
     return recorded;
   }
@@ -251,6 +263,15 @@ export class Identity {
     this.#counter++;
     if (this.#counter > this.#durableLease - LEASE_BLOCK / 2) void this.#extend();
     return this.#counter;
+  }
+
+  /**
+   * Whether a dot may be made in the key range at once: a durable lease covers the next counter
+   * and the record that the range's actor mints is on disk, so leased() and minting() would
+   * both resolve without writing anything. A coordinator skips waiting on them then.
+   */
+  mayMint(partition: number): boolean {
+    return this.#counter < this.#durableLease && this.#mintedDurable.has(partition);
   }
 
   /**

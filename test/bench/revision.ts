@@ -1,8 +1,9 @@
 // Another revision of this repository, ready to run, for `npm run bench -- --against <ref>`:
 // `git archive` of the ref unpacked in a temporary directory, with this checkout's node_modules
-// linked in when the lockfiles are identical (otherwise `npm ci` there).
+// linked in when the lockfiles are identical (otherwise `npm ci` there), and built into its own
+// dist/ as `npm start` builds (buildTree), so its nodes and gateways run compiled, as users run them.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -46,9 +47,23 @@ export function buildRevision(root: string, ref: string, log: (s: string) => voi
       execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
       modules = 'npm ci';
     }
+    buildTree(dir);
     return { ref, commit, root: dir, modules };
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     throw e;
   }
+}
+
+/**
+ * Compiles a tree into its dist/ with its own tsconfig.build.json (what `npm start` runs), with
+ * the TypeScript compiler of its node_modules. A tree from before the build has none: it stays
+ * on its sources (system.ts runs it through tsx).
+ */
+export function buildTree(root: string): void {
+  if (!existsSync(join(root, 'tsconfig.build.json'))) return;
+  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
 }

@@ -29,7 +29,8 @@ import type { Watched } from './stats.ts';
 import type { LoadTarget } from './loadgen.ts';
 import { startRedisReplicated, waitFor } from './redis-replicated.ts';
 import { drivers } from './drivers.ts';
-import { buildRevision, describeCheckout, type Revision } from './revision.ts';
+import { DISK_NAME, diskCase } from './disk.ts';
+import { buildRevision, buildTree, describeCheckout, type Revision } from './revision.ts';
 import { compare, judgeTargets, writeReport, type CaseResult, type Summary } from './report.ts';
 import { SECRET, SETTINGS, startSystem, type Pki, type System } from './system.ts';
 
@@ -47,6 +48,8 @@ const C = Number(o.concurrency);
 const KEYS = Number(o.keys);
 const SECONDS = QUICK ? 4 : 10;
 const WARMUP = QUICK ? 1 : 3;
+/** each cluster's unmeasured puts and then gets after filling it, each this long (see fill) */
+const JIT_WARMUP = QUICK ? 4 : 8;
 const OPEN_SAMPLES = QUICK ? 10_000 : 100_000;
 const VALUE = 200;
 const REDIS_PORT = 6391;
@@ -78,6 +81,8 @@ async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'dynamo-bench-'));
   dirs.add(dir);
   const current = { root: ROOT, commit: describeCheckout(ROOT) };
+  log('building this checkout (dist/, as npm start does)');
+  buildTree(ROOT);
   let against: Revision | undefined;
   if (o.against) {
     log(`building ${o.against} in a temporary directory`);
@@ -184,7 +189,7 @@ function order(cases: CaseResult[], current: string, old: string | undefined): C
     'graphql-get', 'graphql-get-tls', 'graphql-get-rate-limited', 'bare-get',
     'graphql-put', 'bare-put',
     'graphql-getmany', 'bare-getmany',
-    'open-loop', 'open-loop-node-down',
+    'open-loop', 'open-loop-node-down', 'disk-fsync',
   ];
   const rank = (c: CaseResult) =>
     ids.indexOf(c.id) * 3 + (c.system === 'baseline' ? 2 : c.revision === current ? 0 : c.revision === old ? 1 : 2);
@@ -201,9 +206,16 @@ function makePki(dir: string): Pki {
 // ---- baselines: measured once, before any cluster runs
 
 async function baselines(dir: string, redisPid: number, cases: CaseResult[]): Promise<void> {
+  // the disk's fsync floor, where the nodes' data directories will be
+  const disk = diskCase(dir, SECONDS);
+  cases.push(disk);
+  log(`${DISK_NAME}: ${Math.round(disk.opsPerSecond)}/s, p99.9 ${disk.latencyMs.p999.toFixed(1)} ms`);
+
   // redis-benchmark: a single in-memory redis-server
-  for (const t of ['SET', 'GET'] as const) cases.push(await redisBenchmark(t, redisPid));
-  log(`redis-benchmark SET ${Math.round(cases[0]!.opsPerSecond)}/s, GET ${Math.round(cases[1]!.opsPerSecond)}/s`);
+  const set = await redisBenchmark('SET', redisPid);
+  const get = await redisBenchmark('GET', redisPid);
+  cases.push(set, get);
+  log(`redis-benchmark SET ${Math.round(set.opsPerSecond)}/s, GET ${Math.round(get.opsPerSecond)}/s`);
 
   // the replicated, durable Redis, driven by our load generator
   const rdir = join(dir, 'redis-replicated');
@@ -424,11 +436,20 @@ const { loadCase, loadgen, redisBenchmark, BODIES, http } = drivers({
   track,
 });
 
-/** Writes the key space the gets read, once per cluster. */
+/**
+ * Writes the key space the gets read, once per cluster, then runs puts (on keys of their own) and
+ * gets unmeasured for a while: the nodes' code is compiled and optimised in their first seconds
+ * of load, and that work (a quarter of the nodes' CPU a few seconds in) is not what an operation
+ * costs a running node. The measured cases begin warm.
+ */
 async function fill(target: LoadTarget): Promise<void> {
   const r = await loadgen({ target, mode: 'fill', prefix: 'g', concurrency: 64 }, []);
   if (r.result.errors > 0) throw new Error(`filling the key space: ${r.result.errors} errors (${r.result.firstError})`);
   log(`filled ${KEYS} keys at ${Math.round(r.result.opsPerSecond)} puts/s`);
+  for (const [mode, prefix] of [['put', 'w'], ['get', 'g']] as const) {
+    const warm = await loadgen({ target, mode, prefix, seconds: JIT_WARMUP, warmupSeconds: 0 }, []);
+    if (warm.result.errors > 0) throw new Error(`warming up (${mode}): ${warm.result.errors} errors (${warm.result.firstError})`);
+  }
 }
 
 main().then(

@@ -1,7 +1,9 @@
 // The system under test, started from one source tree (this checkout, or another revision
 // unpacked by revision.ts) in the configuration users run: four nodes with N=3 R=2 W=2 and
 // `--durability sync`, and gateways with API-key authentication on. Every process is that tree's
-// own code, started through that tree's launcher.
+// own code, started through that tree's launcher: its compiled one in dist/ when the tree is
+// built (revision.ts buildTree; the benchmark builds both trees), which starts compiled nodes
+// and gateways as `npm start` does, else its sources through tsx.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -63,7 +65,8 @@ export interface System {
 export async function startSystem(o: SystemOptions): Promise<System> {
   // the entry points live in bin/; a tree from before keeps them beside the code they start
   const old = !existsSync(join(o.root, 'bin/launcher.ts'));
-  const launcher = join(o.root, old ? 'storage/launcher.ts' : 'bin/launcher.ts');
+  const built = join(o.root, 'dist/bin/launcher.js');
+  const launcher = !old && existsSync(built) ? built : join(o.root, old ? 'storage/launcher.ts' : 'bin/launcher.ts');
   const { LocalCluster, startService, stopProcess } = (await import(pathToFileURL(launcher).href)) as Launcher;
   const cluster = new LocalCluster({
     nodes: SETTINGS.nodes,

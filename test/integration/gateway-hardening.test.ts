@@ -62,10 +62,11 @@ async function post(
   url: string,
   query: string,
   token?: string,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; headers: Headers; body: { data?: any; errors?: { message: string; extensions?: Record<string, any> }[] } }> {
   const res = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
     body: JSON.stringify({ query }),
   });
   return { status: res.status, headers: res.headers, body: (await res.json()) as never };
@@ -184,7 +185,7 @@ test('production: introspection and GraphiQL are off, data still answers; --admi
   }
 });
 
-test('rate limits per principal, shared by two gateways through Redis: RATE_LIMITED with HTTP 429 and Retry-After', async () => {
+test('rate limits per principal, shared by two gateways through Redis: RATE_LIMITED with HTTP 429 and Retry-After; refused credentials charged to the address, read from X-Forwarded-For only behind a trusted proxy', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gateway-rate-'));
   const prefix = `test-rate-${process.pid}-${Date.now()}`;
   await withCluster({ nodes: 1, basePort: 7356 }, async ({ cluster }) => {
@@ -198,9 +199,15 @@ test('rate limits per principal, shared by two gateways through Redis: RATE_LIMI
     const args = ['--seeds', cluster.seeds.join(','), '--rate-limit-points', '3', '--rate-limit-duration-s', '60'];
     const gateways: ChildProcess[] = [];
     try {
-      for (const port of [4355, 4356])
+      // the first gateway sits behind a proxy on loopback (--trust-proxy); the second trusts no proxy
+      for (const [port, more] of [[4355, ['--trust-proxy', '127.0.0.1,::1']], [4356, []]] as const)
         gateways.push(
-          await startService({ entry: 'bin/gateway.ts', args: ['--port', String(port), ...args], env, health: `127.0.0.1:${port}` }),
+          await startService({
+            entry: 'bin/gateway.ts',
+            args: ['--port', String(port), ...args, ...more],
+            env,
+            health: `127.0.0.1:${port}`,
+          }),
         );
       const [a, b] = ['http://127.0.0.1:4355/graphql', 'http://127.0.0.1:4356/graphql'];
       for (const url of [a, b])
@@ -219,6 +226,15 @@ test('rate limits per principal, shared by two gateways through Redis: RATE_LIMI
       const guessing = await post(b, '{ cluster { n } }', 'guess-3-0123456789abcdef');
       assert.equal(guessing.status, 429);
       assert.equal(guessing.body.errors?.[0]?.extensions?.code, 'RATE_LIMITED');
+      // behind the trusted proxy, each client's address has its own points, from X-Forwarded-For
+      const from = (ip: string) => ({ 'x-forwarded-for': `${ip}, 127.0.0.1` });
+      const guess = async (url: string, i: number, ip: string) =>
+        (await post(url, '{ cluster { n } }', `proxied-${i}-0123456789ab`, from(ip))).status;
+      for (let i = 0; i < 3; i++) assert.equal(await guess(a, i, '203.0.113.7'), 401);
+      assert.equal(await guess(a, 3, '203.0.113.7'), 429);
+      assert.equal(await guess(a, 4, '203.0.113.8'), 401, 'another client behind the proxy');
+      // a gateway that trusts no proxy ignores the header: the loopback peer's points are spent
+      assert.equal(await guess(b, 5, '203.0.113.9'), 429);
       const redis = new Redis(REDIS);
       try {
         assert.ok((await redis.keys(`${prefix}:*:rate:*`)).length >= 2, 'the counters live in the shared Redis');

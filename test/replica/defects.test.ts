@@ -44,7 +44,7 @@ function version(counter: number, deleted = false): Version {
 
 async function withLmdb(body: (engine: LmdbEngine, replica: Replica) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'defects-'));
-  const engine = LmdbEngine.open(dir, 'sync', 1);
+  const engine = LmdbEngine.open(dir, 'sync');
   try {
     await body(engine, new Replica(engine, (k) => view.place(k), LIMITS));
   } finally {

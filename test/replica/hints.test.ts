@@ -21,7 +21,7 @@ function version(actor: string, counter: number, value: string): Version {
 
 function withLmdb(body: (open: () => LmdbEngine) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'replica-'));
-  return body(() => LmdbEngine.open(dir, 'sync', 1)).finally(() => rmSync(dir, { recursive: true, force: true }));
+  return body(() => LmdbEngine.open(dir, 'sync')).finally(() => rmSync(dir, { recursive: true, force: true }));
 }
 
 test('lmdb: a hinted write for the same owner and key that lands while the hint is being deleted is kept, indexed and read', () =>
