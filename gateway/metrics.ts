@@ -1,11 +1,11 @@
 // The gateway's Prometheus metrics: Yoga's and envelop's request counts, durations, phases and
-// errors (the series of @graphql-yoga/plugin-prometheus, recorded by graphql-metrics.ts), the
-// error codes callers were given (refusals included), the process's own figures, and whether the gateway has reached the cluster.
+// errors (@graphql-yoga/plugin-prometheus), the error codes callers were given (refusals
+// included), the process's own figures, and whether the gateway has reached the cluster.
 // admin-routes.ts serves them at /metrics to the admin scope, or open on the admin listen
 // address; nodes and repair workers serve their own.
+import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import type { Plugin } from 'graphql-yoga';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { useGraphqlMetrics } from './graphql-metrics.ts';
 
 export class GatewayMetrics {
   readonly registry = new Registry();
@@ -33,9 +33,15 @@ export class GatewayMetrics {
         this.set(connected() ? 1 : 0);
       },
     });
-    // Yoga's and envelop's series as @graphql-yoga/plugin-prometheus records them, the url label
-    // off (one series per path a scanner tries would grow without bound), recorded by a plugin
-    // of our own at a fraction of the cost per request (graphql-metrics.ts)
-    this.plugin = useGraphqlMetrics(this.registry);
+    // the url label stays off: one series per path a scanner tries would grow without bound.
+    // Two default metrics are off for their cost per request: the deprecated-field counter walks
+    // every operation's document (the schema deprecates nothing), and the request-time summary
+    // (a t-digest per label set) repeats what the request-duration histogram records.
+    this.plugin = usePrometheus({
+      registry: this.registry,
+      endpoint: false,
+      labels: { url: false },
+      metrics: { graphql_envelop_deprecated_field: false, graphql_envelop_request_time_summary: false },
+    }) as Plugin;
   }
 }

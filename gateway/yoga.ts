@@ -216,15 +216,14 @@ function isPromise<T>(x: T | Promise<T>): x is Promise<T> {
 }
 
 /**
- * Yoga's useReadinessCheck, answering the same requests the same way (200 when ready, 503 when
- * not, 503 with the error's message when the check fails), without its URLPattern test: that
- * runs on every request that is not a readiness check, and matches exactly when the path
- * equals the endpoint, which the plugin has already compared.
+ * Yoga's useReadinessCheck, answering the same way (200 when ready, 503 when not, 503 with the
+ * error's message when the check fails), for exactly the path `endpoint`: the library ran a
+ * URLPattern test on every request whose URL ends with the endpoint's text (~10 µs per request).
  */
 function readinessCheck(endpoint: string, check: () => Promise<boolean>): Plugin {
   return {
     onRequest({ request, url, endResponse, fetchAPI }) {
-      if (!request.url.endsWith(endpoint) && url.pathname !== endpoint) return;
+      if (url.pathname !== endpoint) return;
       return check().then(
         (ready) => endResponse(new fetchAPI.Response(null, { status: ready ? 200 : 503 })),
         (err: unknown) => {
