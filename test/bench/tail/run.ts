@@ -6,7 +6,7 @@
 //     [--rate 1000] [--samples 10000] [--down] [--keep DIR]
 // (run `npm run build` first; TAIL_PROBE_DIR is set by this script for the nodes and must be set
 // for this process too to see its own stalls.)
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -19,6 +19,8 @@ const { values: a } = parseArgs({
     down: { type: 'boolean', default: false },
     port: { type: 'string', default: '8201' },
     warmup: { type: 'string', default: '6' },
+    /** every request as a line: ms from the first due time, get or put, its key, its latency */
+    dump: { type: 'string' },
   },
 });
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -61,6 +63,7 @@ try {
   const samples = Number(a.samples);
   const lat = new Float64Array(samples);
   const dueAt = new Float64Array(samples);
+  const keyOf = new Int32Array(samples);
   let errors = 0;
   const cpu0 = cpuNow();
   const origin = performance.timeOrigin;
@@ -74,7 +77,8 @@ try {
         const i = issued++;
         const due = start + (i * 1000) / rate;
         dueAt[i] = origin + due;
-        op(`g${Math.floor(Math.random() * KEYS)}`, i % 2 ? 'get' : 'put').catch(() => errors++).finally(() => {
+        keyOf[i] = Math.floor(Math.random() * KEYS);
+        op(`g${keyOf[i]}`, i % 2 ? 'get' : 'put').catch(() => errors++).finally(() => {
           lat[i] = performance.now() - due;
           if (++done === samples) resolve();
         });
@@ -84,6 +88,12 @@ try {
     pump();
   });
   const cpu1 = cpuNow();
+  if (a.dump) {
+    // and the key's replicas, the first its coordinator
+    const replicas = (k: number) => client.view.primaries(client.view.partitionOf(`g${k}`)).join(',');
+    const rows = [...lat].map((l, i) => `${(dueAt[i]! - dueAt[0]!).toFixed(1)} ${i % 2 ? 'get' : 'put'} ${l.toFixed(2)} ${replicas(keyOf[i]!)}`);
+    writeFileSync(a.dump, rows.join('\n') + '\n');
+  }
   client.close();
   await new Promise((r) => setTimeout(r, 1100)); // the probes flush every second
   report(lat, dueAt, errors, rate);
