@@ -19,7 +19,7 @@ const { values: a } = parseArgs({
     down: { type: 'boolean', default: false },
     port: { type: 'string', default: '8201' },
     warmup: { type: 'string', default: '6' },
-    /** every request as a line: ms from the first due time, get or put, its key, its latency */
+    /** every request as a line: ms from the first due time, get or put, its latency, its key's replicas */
     dump: { type: 'string' },
   },
 });
@@ -91,7 +91,8 @@ try {
   if (a.dump) {
     // and the key's replicas, the first its coordinator
     const replicas = (k: number) => client.view.primaries(client.view.partitionOf(`g${k}`)).join(',');
-    const rows = [...lat].map((l, i) => `${(dueAt[i]! - dueAt[0]!).toFixed(1)} ${i % 2 ? 'get' : 'put'} ${l.toFixed(2)} ${replicas(keyOf[i]!)}`);
+    const row = (l: number, i: number) => `${(dueAt[i]! - dueAt[0]!).toFixed(1)} ${i % 2 ? 'get' : 'put'} ${l.toFixed(2)}`;
+    const rows = [...lat].map((l, i) => `${row(l, i)} ${replicas(keyOf[i]!)}`);
     writeFileSync(a.dump, rows.join('\n') + '\n');
   }
   client.close();
