@@ -21,6 +21,10 @@ const { values: a } = parseArgs({
     warmup: { type: 'string', default: '6' },
     /** every request as a line: ms from the first due time, get or put, its latency, its key's replicas */
     dump: { type: 'string' },
+    /** an extra node runtime flag for every node (e.g. --max-semi-space-size=16) */
+    /** the nodes' --durability (sync, as users run them; buffered to see what the fsyncs add) */
+    durability: { type: 'string', default: 'sync' },
+    'node-arg': { type: 'string', multiple: true, default: [] },
   },
 });
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -32,7 +36,7 @@ const { LocalCluster } = (await import(dist('bin/launcher.js'))) as typeof impor
 const { DynamoClient } = (await import(dist('client/src/client.js'))) as typeof import('../../../client/src/client.ts');
 const cluster = new LocalCluster({
   nodes: 4, basePort: Number(a.port), dataDir, secret: 'benchmark-secret-0123456789', partitions: 64, n: 3, r: 2, w: 2,
-  flags: ['--durability', 'sync'], nodeArgs: ['--import', join(ROOT, 'test/bench/tail/probe.mjs')],
+  flags: ['--durability', a.durability], nodeArgs: [...a['node-arg'], '--import', join(ROOT, 'test/bench/tail/probe.mjs')],
 });
 const pids = new Map<number, string>();
 const KEYS = 10_000;
