@@ -108,13 +108,19 @@ try {
     `machine over the window (${secs.toFixed(1)} s, 2 cores = 200%): busy ${(((cpu1.busy - cpu0.busy) / 100 / secs) * 100).toFixed(0)}%, ` +
       `ours ${((ours / secs) * 100).toFixed(0)}%, steal ${(((cpu1.steal - cpu0.steal) / 100 / secs) * 100).toFixed(0)}%`,
   );
+  const main = [...pids].map(([pid, who]) => {
+    const [a0, b0] = cpu0.sched.get(pid) ?? [0, 0];
+    const [a1, b1] = cpu1.sched.get(pid) ?? [0, 0];
+    return `${who} ${((a1 - a0) / 1e7 / secs).toFixed(0)}% on a CPU, ${((b1 - b0) / 1e7 / secs).toFixed(0)}% waiting for one`;
+  });
+  console.log(`main threads over the window: ${main.join('; ')}`);
 } finally {
   await cluster.stop().catch(() => undefined);
   rmSync(dataDir, { recursive: true, force: true });
 }
 
 /** the machine's busy and stolen CPU (in clock ticks, 100/s) and each of our processes' */
-function cpuNow(): { wall: number; busy: number; steal: number; procs: Map<number, number> } {
+function cpuNow(): { wall: number; busy: number; steal: number; procs: Map<number, number>; sched: Map<number, [number, number]> } {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.split(/\s+/).slice(1).map(Number);
   const [user, nice, system, , , irq, softirq, steal] = f as [number, number, number, number, number, number, number, number];
   const procs = new Map<number, number>();
@@ -126,7 +132,17 @@ function cpuNow(): { wall: number; busy: number; steal: number; procs: Map<numbe
       /* gone */
     }
   }
-  return { wall: performance.now(), busy: user + nice + system + irq + softirq, steal, procs };
+  // each process's main thread: ns on a CPU and ns runnable but waiting for one (/proc/…/schedstat)
+  const sched = new Map<number, [number, number]>();
+  for (const pid of pids.keys()) {
+    try {
+      const [on, waiting] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ').map(Number) as [number, number];
+      sched.set(pid, [on, waiting]);
+    } catch {
+      /* gone */
+    }
+  }
+  return { wall: performance.now(), busy: user + nice + system + irq + softirq, steal, procs, sched };
 }
 
 interface Ev { t: string; at: number; ms: number; fn?: string; kind?: number; who: string }
