@@ -19,6 +19,8 @@ const { values: a } = parseArgs({
     down: { type: 'boolean', default: false },
     port: { type: 'string', default: '8201' },
     warmup: { type: 'string', default: '6' },
+    /** seconds of quiet between the warm-up and the loop (with --down: 6, as the benchmark waits) */
+    pause: { type: 'string' },
     /** every request as a line: ms from the first due time, get or put, its latency, its key's replicas */
     dump: { type: 'string' },
     /** an extra node runtime flag for every node (e.g. --max-semi-space-size=16) */
@@ -61,8 +63,9 @@ try {
   }));
   if (a.down) {
     cluster.nodes[3]!.process!.kill('SIGKILL');
-    await new Promise((r) => setTimeout(r, 6000)); // as the benchmark: let failure detection notice
   }
+  // with a node down, as the benchmark: let failure detection notice
+  await new Promise((r) => setTimeout(r, Number(a.pause ?? (a.down ? 6 : 0)) * 1000));
   const rate = Number(a.rate);
   const samples = Number(a.samples);
   const lat = new Float64Array(samples);
