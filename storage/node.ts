@@ -77,6 +77,8 @@ const TRANSFER_EVERY_MS = 250;
 /** the walk for expired values nobody reads (repair/expiry-scan.ts): keys per tick, and how often */
 const EXPIRY_SCAN_KEYS = 1000;
 const EXPIRY_SCAN_EVERY_MS = 10_000;
+/** keys the walk looks at between turns of the event loop (about 1 ms of a node's time) */
+const EXPIRY_SCAN_SLICE = 100;
 
 export class StorageNode {
   readonly config: NodeConfig;
@@ -182,6 +184,8 @@ export class StorageNode {
       now: () => deps.clock.wallNow(),
       read: (key) => this.coordinator.get(key, 0, 0),
       limit: EXPIRY_SCAN_KEYS,
+      slice: EXPIRY_SCAN_SLICE,
+      pause: () => new Promise((resolve) => deps.clock.after(0, resolve)),
     });
     this.changes = new ChangeHandler({
       self: config.id,
