@@ -222,7 +222,7 @@ function isPromise<T>(x: T | Promise<T>): x is Promise<T> {
  */
 function readinessCheck(endpoint: string, check: () => Promise<boolean>): Plugin {
   return {
-    onRequest({ request, url, endResponse, fetchAPI }) {
+    onRequest({ url, endResponse, fetchAPI }) {
       if (url.pathname !== endpoint) return;
       return check().then(
         (ready) => endResponse(new fetchAPI.Response(null, { status: ready ? 200 : 503 })),
