@@ -143,15 +143,7 @@ test('the transfers of a join show in the metrics while they run and once they a
     await cluster.startNode(n4.id);
     const scrape = async (id: string) => (await fetch(`http://${cluster.node(id).listen}/metrics`)).text();
     assert.equal(sample(await scrape('n4'), 'dynamo_transfer_entries_received_total'), 0);
-    const reply = await client.request('n1', {
-      type: 'change',
-      kind: 'join',
-      node: n4.id,
-      address: n4.address,
-      weight: 1,
-      by: '',
-      expectedVersion: 0,
-    });
+    const reply = await client.changeRing({ kind: 'join', node: n4.id, address: n4.address });
     assert.equal(reply.type, 'changeReply', JSON.stringify(reply));
     const during = await waitFor('transfers into n4 in progress', async () => {
       const text = await scrape('n4');

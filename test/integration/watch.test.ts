@@ -203,15 +203,7 @@ test('live watches', async (t) => {
           await w.until((x) => x.events.length >= keys.length, 'the initial events');
           const n4 = c.cluster.addNode();
           await c.cluster.startNode(n4.id);
-          const reply = await c.client.request('n1', {
-            type: 'change',
-            kind: 'join',
-            node: n4.id,
-            address: n4.address,
-            weight: 1,
-            by: '',
-            expectedVersion: 0,
-          });
+          const reply = await c.client.changeRing({ kind: 'join', node: n4.id, address: n4.address });
           assert.equal(reply.type, 'changeReply', JSON.stringify(reply));
           const planned = reply.type === 'changeReply' ? reply.version : 0;
           const deadline = Date.now() + 60_000;
