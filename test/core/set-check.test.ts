@@ -111,14 +111,16 @@ test('a set with a member that supersedes another fails the check', () => {
   );
 });
 
+/** A version with an empty value, for the limit checks. */
+const v = (actor: string, counter: number, past: [string, number][] = []): Version => ({
+  dot: { actor, counter },
+  past: new Map(past),
+  deleted: false,
+  writtenAt: 0,
+  value: new Uint8Array(),
+});
+
 test('too many siblings, too many actors, unsorted siblings and oversized values fail; checkSet throws BAD_REQUEST', () => {
-  const v = (actor: string, counter: number, past: [string, number][] = []): Version => ({
-    dot: { actor, counter },
-    past: new Map(past),
-    deleted: false,
-    writtenAt: 0,
-    value: new Uint8Array(),
-  });
   const three = [v('a', 1), v('b', 1), v('c', 1)];
   assert.equal(setProblem(three, { maxSiblings: 3, maxActors: 3 }), null);
   assert.match(setProblem(three, { maxSiblings: 2, maxActors: 3 }) ?? '', /3 siblings, more than the 2/);
@@ -136,13 +138,6 @@ test('too many siblings, too many actors, unsorted siblings and oversized values
 
 test('a dot or past entry of the receiver\'s own actor above the counters it handed out fails; other actors\' counters are not judged', () => {
   const own = { owns: (a: string) => a === 'me@e1' || a === 'me@e1.2', counter: 50 };
-  const v = (actor: string, counter: number, past: [string, number][] = []): Version => ({
-    dot: { actor, counter },
-    past: new Map(past),
-    deleted: false,
-    writtenAt: 0,
-    value: new Uint8Array(),
-  });
   assert.equal(setProblem([v('me@e1', 50)], limits(8), own), null);
   assert.match(setProblem([v('me@e1', 51)], limits(8), own) ?? '', /dot me@e1:51 of this node, which has handed out counters up to 50/);
   assert.match(setProblem([v('other@e', 3, [['me@e1.2', 1_000_000]])], limits(8), own) ?? '', /me@e1\.2:1000000/);
