@@ -305,15 +305,17 @@ test('bounded histories: a key names at most the bound (beyond its siblings\' ac
   assert.ok(prunedRuns > 40, `only ${prunedRuns} runs reached the bound`);
 });
 
+/** A version with an empty value and the given past, for the examples below. */
+const version = (actor: string, counter: number, past: [string, number][]): Version => ({
+  dot: { actor, counter },
+  past: new Map(past),
+  deleted: false,
+  writtenAt: 0,
+  value: new Uint8Array(),
+});
+
 test('bound() keeps the actors of siblings and drops the same entries from every version, so a context still covers whole versions', () => {
-  const v = (actor: string, counter: number, past: [string, number][]): Version => ({
-    dot: { actor, counter },
-    past: new Map(past),
-    deleted: false,
-    writtenAt: 0,
-    value: new Uint8Array(),
-  });
-  const set = [v('a', 9, [['x', 1], ['y', 7], ['b', 2]]), v('b', 4, [['x', 3], ['z', 5]])];
+  const set = [version('a', 9, [['x', 1], ['y', 7], ['b', 2]]), version('b', 4, [['x', 3], ['z', 5]])];
   const b = bound(set, 3);
   assert.deepEqual([...actorCounters(b).keys()].sort(), ['a', 'b', 'y']);
   const ctx = contextOf(b);
@@ -322,16 +324,9 @@ test('bound() keeps the actors of siblings and drops the same entries from every
 });
 
 test('a version whose trimmed past names the dot of another but not all that one had overwritten does not supersede it, so what it overwrote cannot come back', () => {
-  const v = (actor: string, counter: number, past: [string, number][]): Version => ({
-    dot: { actor, counter },
-    past: new Map(past),
-    deleted: false,
-    writtenAt: 0,
-    value: new Uint8Array(),
-  });
-  const old = v('d', 1, []);
-  const b = v('b', 2, [['d', 1]]); // written over old
-  const a = v('a', 1, [['b', 2]]); // written over b, its past trimmed of d's entry
+  const old = version('d', 1, []);
+  const b = version('b', 2, [['d', 1]]); // written over old
+  const a = version('a', 1, [['b', 2]]); // written over b, its past trimmed of d's entry
   assert.equal(supersedes(a, b), false);
   const held = merge([b], [a]);
   assert.deepEqual(dots(held), ['a:1', 'b:2']);
