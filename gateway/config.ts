@@ -3,7 +3,7 @@
 import { redisSetting } from '../jobs/redis-address.ts';
 import { z } from 'zod';
 import { ConfigError, readCredential, type NodeCredential } from '../storage/config.ts';
-import { intSetting, parseSettings, usage, type Table, type Values } from '../storage/settings/table.ts';
+import { intSetting, nameSetting, parseSettings, usage, type Table, type Values } from '../storage/settings/table.ts';
 import { logSettings } from '../storage/logging.ts';
 import type { ClientTls } from '../client/src/transport/tls.ts';
 import { readCa, serverTls, type ServerTls } from '../storage/transport/tls.ts';
@@ -26,7 +26,7 @@ export const GATEWAY_SETTINGS = {
   },
   cluster: {
     flag: 'cluster', env: 'DYNAMO_CLUSTER', arg: 'NAME',
-    schema: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'cluster name: 1-64 letters, digits, _ . -'), default: 'dev',
+    schema: nameSetting('cluster name'), default: 'dev',
     help: "the cluster's name",
   },
   identityFile: {
@@ -155,7 +155,7 @@ export const GATEWAY_SETTINGS = {
     note: '([three forms](#the-repair-redis))',
   },
   repairQueuePrefix: {
-    flag: 'repair-queue-prefix', env: 'REPAIR_QUEUE_PREFIX', arg: 'NAME', schema: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+    flag: 'repair-queue-prefix', env: 'REPAIR_QUEUE_PREFIX', arg: 'NAME', schema: nameSetting('queue prefix'),
     default: 'dynamo', help: "the repair queues' name",
   },
   noGraphiql: {

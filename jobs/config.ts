@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { readCredential } from '../storage/config.ts';
 import { logSettings } from '../storage/logging.ts';
-import { intSetting, parseSettings, usage, type Table } from '../storage/settings/table.ts';
+import { intSetting, nameSetting, parseSettings, usage, type Table } from '../storage/settings/table.ts';
 import { readCa } from '../storage/transport/tls.ts';
 import { DEFAULT_REDIS_URL } from './redis.ts';
 import { redisSetting } from './redis-address.ts';
@@ -47,7 +47,7 @@ export const JOBS_SETTINGS = {
     note: '([the repair Redis](#the-repair-redis))',
   },
   prefix: {
-    flag: 'repair-queue-prefix', env: 'REPAIR_QUEUE_PREFIX', arg: 'NAME', schema: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+    flag: 'repair-queue-prefix', env: 'REPAIR_QUEUE_PREFIX', arg: 'NAME', schema: nameSetting('queue prefix'),
     default: 'dynamo',
     help: "the queues' name: their Redis keys start with {NAME}:",
   },

@@ -11,7 +11,7 @@ import { readCa, serverTls, type ServerTls } from './transport/tls.ts';
 import { IdentityFileError, loadAuthorities, loadIdentity, type ProcessIdentity } from '../client/src/auth/identity-file.ts';
 import type { Role } from '../client/src/auth/roles.ts';
 import { tracingSettings, type TracingSettings } from './tracing-settings.ts';
-import { ConfigError, intSetting, parseSettings, usage, type Table, type Values } from './settings/table.ts';
+import { ConfigError, intSetting, nameSetting, parseSettings, usage, type Table, type Values } from './settings/table.ts';
 
 /** `n1=127.0.0.1:7001,n2=127.0.0.1:7002/2` (an optional /weight after the address) */
 export function parseNodeList(text: string): Member[] {
@@ -84,12 +84,11 @@ export function readAuthorities(files: string, what: string): KeyObject[] {
   }
 }
 
-const name = (what: string) => z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, `${what}: 1-64 letters, digits, _ . -`);
 const SECRET_LENGTH = 'the cluster secret must be at least 16 characters (DYNAMO_SECRET or --secret-file)';
 
 /** A storage node's settings, one row each (storage/settings/table.ts). */
 export const NODE_SETTINGS = {
-  id: { flag: 'id', env: 'DYNAMO_NODE_ID', arg: 'ID', schema: name('node id'), required: true, help: "this node's id" },
+  id: { flag: 'id', env: 'DYNAMO_NODE_ID', arg: 'ID', schema: nameSetting('node id'), required: true, help: "this node's id" },
   nodes: {
     flag: 'nodes', env: 'DYNAMO_NODES', arg: 'LIST', schema: z.string(),
     help: "a new cluster's members: n1=host:port[/weight],... (they are its seeds)",
@@ -99,7 +98,7 @@ export const NODE_SETTINGS = {
     help: 'nodes of an existing cluster to gossip with: n1=host:port,... (a joining node, with --listen; a node needs --nodes or --seeds)',
   },
   cluster: {
-    flag: 'cluster', env: 'DYNAMO_CLUSTER', arg: 'NAME', schema: name('cluster name'), default: 'dev',
+    flag: 'cluster', env: 'DYNAMO_CLUSTER', arg: 'NAME', schema: nameSetting('cluster name'), default: 'dev',
     help: 'cluster name, checked on every connection',
   },
   identityFile: {
@@ -200,7 +199,7 @@ export const NODE_SETTINGS = {
     note: '([the repair Redis](#the-repair-redis))',
   },
   repairQueuePrefix: {
-    flag: 'repair-queue-prefix', env: 'REPAIR_QUEUE_PREFIX', arg: 'NAME', schema: name('queue prefix'), default: 'dynamo',
+    flag: 'repair-queue-prefix', env: 'REPAIR_QUEUE_PREFIX', arg: 'NAME', schema: nameSetting('queue prefix'), default: 'dynamo',
     help: "the repair queues' name, as the workers have it",
   },
   ...logSettings('DYNAMO_LOG_LEVEL'),

@@ -13,6 +13,11 @@ export function intSetting(min: number, max?: number) {
   return max === undefined ? n : n.max(max);
 }
 
+/** A name setting (a node id, a cluster, a queue prefix): 1-64 letters, digits, _ . - */
+export function nameSetting(what: string) {
+  return z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, `${what}: 1-64 letters, digits, _ . -`);
+}
+
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
