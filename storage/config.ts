@@ -146,6 +146,11 @@ export const NODE_SETTINGS = {
     flag: 'request-timeout-ms', env: 'DYNAMO_REQUEST_TIMEOUT_MS', arg: 'T', schema: intSetting(10, 600_000), default: 1000,
     help: "a coordinator's wait for replicas",
   },
+  readHedgeMs: {
+    flag: 'read-hedge-ms', env: 'DYNAMO_READ_HEDGE_MS', arg: 'T', schema: intSetting(0, 600_000), default: 20,
+    help: 'a read asks R replicas first and the others when one fails or after this long; 0 asks all N at once',
+    note: '([docs/architecture.md](docs/architecture.md))',
+  },
   maxSiblings: {
     flag: 'max-siblings', env: 'DYNAMO_MAX_SIBLINGS', arg: 'S', schema: intSetting(1, 10_000), default: DEFAULT_MAX_SIBLINGS,
     help: 'writes that would leave more siblings are refused',

@@ -39,6 +39,8 @@ export interface CoordinatorConfig {
   readonly maxActors: number;
   /** how long a coordinator waits for replicas */
   readonly requestTimeoutMs: number;
+  /** how long a read waits for the R targets it asked first before asking the rest; 0 asks all at once (coordinator/read.ts) */
+  readonly readHedgeMs: number;
 }
 
 export interface CoordinatorDeps {
@@ -90,6 +92,10 @@ export class Coordinator {
   historyPrunes = 0;
   /** replicas sent the merged set after a read found them behind */
   readRepairs = 0;
+  /** keys whose read asked more targets after one failed or the hedge time passed */
+  widenedReads = 0;
+  /** reads started, turning which of the other targets a read asks first */
+  readsStarted = 0;
   /** puts handed to another node to coordinate */
   putsForwarded = 0;
   /** expired versions reads found and turned into tombstones, written back by read repair (core/expiry.ts) */

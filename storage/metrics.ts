@@ -86,6 +86,11 @@ export class NodeMetrics {
 
     // requests
     counter('dynamo_read_repairs_total', 'Replicas sent the merged set after a read found them behind', () => node.coordinator.readRepairs);
+    counter(
+      'dynamo_reads_widened_total',
+      'Keys whose read asked the rest of their replicas after one of the first R failed or did not answer within --read-hedge-ms',
+      () => node.coordinator.widenedReads,
+    );
     counter('dynamo_puts_forwarded_total', 'Puts handed to another node to coordinate', () => node.coordinator.putsForwarded);
 
     // repair

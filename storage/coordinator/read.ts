@@ -1,17 +1,28 @@
-// The get path: any node may coordinate a read. It asks the key's N targets, answers once R
-// have answered with every causally-maximal version (a GetCore per key, core/get-core.ts),
-// keeps listening, and repairs the replicas that answered with less than the merged result
-// (read repair). A multi-get asks each replica once for all its keys.
+// The get path: any node may coordinate a read. Each key has N targets; the coordinator asks R of
+// them first (its own copy first: a local read costs no message, then the others in turn, so
+// reads spread over the replicas), and the rest when one of those fails, or when they have not
+// all answered within the hedge time (`readHedgeMs`; 0 asks all N at once, as the Dynamo paper's
+// coordinator does). It answers once R have answered with every causally-maximal version (a
+// GetCore per key, core/get-core.ts), keeps listening to those it asked, and repairs the ones
+// that answered with less than the merged result (read repair). A replica no read asks is
+// brought up to date by the next write to the key, which goes to all N, or by anti-entropy, as
+// in Cassandra. A multi-get asks each replica once for all its keys.
 import { checkKey, checkQuorum } from '../../client/src/core/limits.ts';
 import { GetCore } from '../core/get-core.ts';
 import type { NodeId } from '../../client/src/core/ring.ts';
+import type { Target } from '../../client/src/core/preference.ts';
 import type { CoordinatorDeps } from '../coordinator.ts';
 import type { GetReply } from '../../client/src/protocol/messages.ts';
 import type { Replicas } from './replicas.ts';
 
-/** The counter a read adds to: replicas sent the merged set after a read found them behind. */
+/** The counters a read adds to. */
 export interface ReadCounters {
+  /** replicas sent the merged set after a read found them behind */
   readRepairs: number;
+  /** keys whose read asked more targets after one failed or the hedge time passed */
+  widenedReads: number;
+  /** reads started, turning which of the other targets a read asks first */
+  readsStarted: number;
   /** expired versions reads found and turned into tombstones, written back by read repair (core/expiry.ts) */
   expiredVersions: number;
 }
@@ -35,15 +46,8 @@ export function readMany(
     // replicas a key range is still moving to may not hold it yet: reads go to the current ones
     const all = view.targets(view.partitionOf(key), isUp);
     const targets = all.some((t) => t.pending) ? all.filter((t) => !t.pending) : all;
-    return { key, targets, core: new GetCore(targets, rr, pr, d.config.maxActors) };
-  });
-  const byNode = new Map<NodeId, number[]>();
-  reads.forEach((read, i) => {
-    for (const t of read.targets) {
-      const list = byNode.get(t.node) ?? [];
-      list.push(i);
-      byNode.set(t.node, list);
-    }
+    const first = d.config.readHedgeMs === 0 ? targets : firstAsked(targets, rr, pr, d.self, counters.readsStarted++);
+    return { key, targets, core: new GetCore(targets, rr, pr, d.config.maxActors, first), first };
   });
 
   const results = reads.map(() => {
@@ -77,7 +81,10 @@ export function readMany(
       out.repaired = true;
       // answers that came after the reply may hold expired versions too: their tombstones are repaired with the rest
       counters.expiredVersions += core.expire(d.clock.wallNow());
-      if (--open === 0) timer.cancel();
+      if (--open === 0) {
+        timer.cancel();
+        hedge?.cancel();
+      }
       const plan = core.finalAction();
       for (const t of plan.repair) {
         counters.readRepairs++;
@@ -86,32 +93,77 @@ export function readMany(
       }
     }
   };
+  /** Sends each read to the given targets, one request per replica for all its keys. */
+  const ask = (asks: readonly { readonly i: number; readonly targets: readonly Target[] }[]) => {
+    const byNode = new Map<NodeId, number[]>();
+    for (const { i, targets } of asks) {
+      for (const t of targets) {
+        reads[i]!.core.ask(t.node);
+        const list = byNode.get(t.node) ?? [];
+        list.push(i);
+        byNode.set(t.node, list);
+      }
+    }
+    for (const [node, indexes] of byNode) {
+      replicas
+        .read(
+          node,
+          indexes.map((i) => reads[i]!.key),
+        )
+        .then(
+          (sets) =>
+            indexes.forEach((i, j) => {
+              reads[i]!.core.addAnswer(node, sets[j]!);
+              settle(i);
+            }),
+          () => {
+            indexes.forEach((i) => reads[i]!.core.addFailure(node));
+            // a failed replica's keys ask their remaining targets at once
+            widen(indexes);
+            indexes.forEach(settle);
+          },
+        );
+    }
+  };
+  /** Asks every target not asked yet, for the reads among these still undecided. */
+  const widen = (indexes: readonly number[]) => {
+    const asks = indexes
+      .filter((i) => !timedOut && reads[i]!.core.state === 'pending')
+      .map((i) => ({ i, targets: reads[i]!.core.unasked() }))
+      .filter((a) => a.targets.length > 0);
+    counters.widenedReads += asks.length;
+    ask(asks);
+  };
   const timer = d.clock.after(d.config.requestTimeoutMs, () => {
     timedOut = true;
+    hedge?.cancel();
     reads.forEach((read, i) => {
       read.core.timeout();
       settle(i);
     });
   });
+  const hedge = reads.some((read) => read.first.length < read.targets.length)
+    ? d.clock.after(d.config.readHedgeMs, () => widen(reads.map((_, i) => i)))
+    : null;
   reads.forEach((_, i) => settle(i));
-  for (const [node, indexes] of byNode) {
-    replicas
-      .read(
-        node,
-        indexes.map((i) => reads[i]!.key),
-      )
-      .then(
-        (sets) =>
-          indexes.forEach((i, j) => {
-            reads[i]!.core.addAnswer(node, sets[j]!);
-            settle(i);
-          }),
-        () =>
-          indexes.forEach((i) => {
-            reads[i]!.core.addFailure(node);
-            settle(i);
-          }),
-      );
-  }
+  ask(reads.map((read, i) => ({ i, targets: read.first })));
   return results.map((r) => r.promise);
+}
+
+/**
+ * The targets a read asks first: R of them, and enough primaries for PR. This node's own copy
+ * comes first when it is a target, then the others in turn from `turn`, so that reads coordinated
+ * here spread over the other replicas.
+ */
+export function firstAsked(targets: readonly Target[], r: number, pr: number, self: NodeId, turn: number): Target[] {
+  const own = targets.filter((t) => t.node === self);
+  const others = targets.filter((t) => t.node !== self);
+  const start = others.length === 0 ? 0 : turn % others.length;
+  const first = [...own, ...others.slice(start), ...others.slice(0, start)].slice(0, r);
+  // primaries for PR, from the rest in their turn
+  for (const t of [...others.slice(start), ...others.slice(0, start)]) {
+    if (first.filter((f) => f.primary).length >= pr) break;
+    if (t.primary && !first.includes(t)) first.push(t);
+  }
+  return first;
 }

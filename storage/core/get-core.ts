@@ -1,6 +1,11 @@
 // The pure accumulator of one quorum read (riak_kv_get_core's shape): replies go in, and it
 // says when R (and PR) are met or can no longer be, what to answer, and, once every replica
-// has answered or timed out, which replicas to repair.
+// asked has answered or timed out, which replicas to repair.
+//
+// The coordinator need not ask every target at once (coordinator/read.ts asks R of them first):
+// it tells the core whom it asked. A target not asked yet still counts as one that may answer,
+// so the read fails only when even every target could not meet R; once the read is decided,
+// the ones never asked are not waited for.
 import { expireAt } from '../../client/src/core/expiry.ts';
 import { merge, missesFrom, EMPTY_SET, type SiblingSet } from '../../client/src/core/siblings.ts';
 import type { NodeId } from '../../client/src/core/ring.ts';
@@ -23,11 +28,20 @@ export class GetCore {
   readonly #maxActors: number;
   readonly #answers = new Map<NodeId, SiblingSet>();
   readonly #failed = new Set<NodeId>();
+  readonly #asked = new Set<NodeId>();
   #merged: SiblingSet = EMPTY_SET;
   #decided: GetState = 'pending';
 
-  constructor(targets: readonly Target[], r: number, pr: number, maxActors = MAX_ACTORS_PER_KEY) {
+  /** `asked`: the targets the read is sent to first; every one unless told */
+  constructor(
+    targets: readonly Target[],
+    r: number,
+    pr: number,
+    maxActors = MAX_ACTORS_PER_KEY,
+    asked: readonly Target[] = targets,
+  ) {
     this.#targets = targets;
+    for (const t of asked) this.#asked.add(t.node);
     this.#r = r;
     this.#pr = pr;
     this.#maxActors = maxActors;
@@ -36,6 +50,16 @@ export class GetCore {
 
   get state(): GetState {
     return this.#decided;
+  }
+
+  /** The coordinator has sent the read to this target. */
+  ask(node: NodeId): void {
+    this.#asked.add(node);
+  }
+
+  /** The targets not asked yet, in their order. */
+  unasked(): Target[] {
+    return this.#targets.filter((t) => !this.#asked.has(t.node));
   }
 
   /** A replica's answer: its sibling set (empty when it has nothing for the key). */
@@ -52,14 +76,15 @@ export class GetCore {
     this.#decide();
   }
 
-  /** The request's time is up: whoever has not answered counts as failed. */
+  /** The request's time is up: whoever has not answered, asked or not, counts as failed. */
   timeout(): void {
     for (const t of this.#targets) if (!this.#answered(t.node)) this.#failed.add(t.node);
     this.#decide();
   }
 
+  /** Every target asked has answered or failed, and no other is needed: the read is decided, or every target was asked. */
   get complete(): boolean {
-    return this.#answers.size + this.#failed.size === this.#targets.length;
+    return this.#targets.every((t) => this.#done(t.node) || (!this.#asked.has(t.node) && this.#decided !== 'pending'));
   }
 
   /** Everything the answers so far hold: the reply once the state is 'ok'. */
@@ -97,7 +122,11 @@ export class GetCore {
 
   /** True for a node that is not a target too: only the targets' replies count. */
   #answered(node: NodeId): boolean {
-    return this.#answers.has(node) || this.#failed.has(node) || !this.#targets.some((t) => t.node === node);
+    return this.#done(node) || !this.#targets.some((t) => t.node === node);
+  }
+
+  #done(node: NodeId): boolean {
+    return this.#answers.has(node) || this.#failed.has(node);
   }
 
   #primaryAnswers(): number {

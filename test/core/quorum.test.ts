@@ -211,3 +211,69 @@ test('get core: answers once R (and PR) replicas answered, fails once they canno
     { numRuns: 3000 },
   );
 });
+
+test('get core asking some targets first: a target not asked yet may still answer, so the read fails only when every target together could not meet R; once decided, only the asked are waited for', () => {
+  fc.assert(
+    fc.property(
+      targetsArb.map((ts) => ts.filter((t) => !t.pending)).filter((ts) => ts.length > 0),
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 0, max: 2 }),
+      fc.array(fc.boolean(), { minLength: 5, maxLength: 5 }),
+      fc.array(
+        fc.record({ kind: fc.constantFrom('ask' as const, 'ack' as const, 'fail' as const), node: fc.constantFrom(...NODES) }),
+        { maxLength: 14 },
+      ),
+      fc.boolean(),
+      (targets, r, pr, firstMask, events, timeout) => {
+        const first = targets.filter((_, i) => firstMask[i]);
+        const core = new GetCore(targets, r, pr, undefined, first);
+        const asked = new Set(first.map((t) => t.node));
+        const answers = new Set<string>();
+        const failed = new Set<string>();
+        let decided: 'pending' | 'ok' | 'failed' = 'pending';
+        const naiveDecide = () => {
+          if (decided !== 'pending') return;
+          const open = targets.filter((t) => !answers.has(t.node) && !failed.has(t.node));
+          const primaries = targets.filter((t) => t.primary && answers.has(t.node)).length;
+          if (answers.size >= r && primaries >= pr) decided = 'ok';
+          else if (answers.size + open.length < r || primaries + open.filter((t) => t.primary).length < pr) decided = 'failed';
+        };
+        const naiveComplete = () =>
+          targets.every((t) => answers.has(t.node) || failed.has(t.node) || (!asked.has(t.node) && decided !== 'pending'));
+        naiveDecide();
+        for (const e of events) {
+          const target = targets.find((t) => t.node === e.node);
+          if (e.kind === 'ask') {
+            core.ask(e.node);
+            if (target) asked.add(e.node);
+          } else if (target && asked.has(e.node)) {
+            // only a target the read was sent to answers
+            const fresh = !answers.has(e.node) && !failed.has(e.node);
+            if (e.kind === 'ack') {
+              core.addAnswer(e.node, []);
+              if (fresh) answers.add(e.node);
+            } else {
+              core.addFailure(e.node);
+              if (fresh) failed.add(e.node);
+            }
+          }
+          naiveDecide();
+          assert.equal(core.state, decided);
+          assert.equal(core.complete, naiveComplete());
+          assert.deepEqual(
+            core.unasked().map((t) => t.node),
+            targets.filter((t) => !asked.has(t.node)).map((t) => t.node),
+          );
+        }
+        if (timeout) {
+          core.timeout();
+          for (const t of targets) if (!answers.has(t.node)) failed.add(t.node);
+          naiveDecide();
+          assert.equal(core.state, decided);
+          assert.equal(core.complete, true);
+        }
+      },
+    ),
+    { numRuns: 3000 },
+  );
+});

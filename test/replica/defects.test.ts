@@ -107,7 +107,7 @@ test('a put handed to a coordinator whose connection dropped after sending is no
   const coordinator = (first: keyof typeof answers) =>
     new Coordinator({
       self: 'n4',
-      config: { r: 2, w: 2, maxSiblings: 100, maxActors: 64, requestTimeoutMs: 500 },
+      config: { r: 2, w: 2, maxSiblings: 100, maxActors: 64, requestTimeoutMs: 500, readHedgeMs: 20 },
       view: () => view,
       replica: new Replica(engine, (k) => view.place(k), LIMITS),
       identity,

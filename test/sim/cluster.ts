@@ -28,6 +28,8 @@ export interface SimOptions {
   readonly w?: number;
   readonly faults?: Faults;
   readonly requestTimeoutMs?: number;
+  /** a read's wait for the R replicas it asked first before asking the rest (0: all at once) */
+  readonly readHedgeMs?: number;
   /** hint store cap per node (0 keeps no hints) */
   readonly hintMaxBytes?: number;
   /** nodes deliver their own hints this often (0: only the repair ticker does) */
@@ -101,6 +103,7 @@ export class SimCluster {
       maxSiblings: DEFAULT_MAX_SIBLINGS,
       maxActors: options.maxActors ?? MAX_ACTORS_PER_KEY,
       requestTimeoutMs: options.requestTimeoutMs ?? 200,
+      readHedgeMs: options.readHedgeMs ?? 20,
       hints: { maxBytes: options.hintMaxBytes ?? 64 * 1024 * 1024, maxAgeMs: options.hintMaxAgeMs ?? 24 * 3600_000 },
       seeds: seeds.filter((m) => m.id !== id),
       gossip: { ...DEFAULT_GOSSIP, intervalMs: options.gossipIntervalMs ?? 1000 },
@@ -305,6 +308,7 @@ function countsOf(node: StorageNode): Record<string, number> {
   return {
     putsForwarded: node.coordinator.putsForwarded,
     readRepairs: node.coordinator.readRepairs,
+    widenedReads: node.coordinator.widenedReads,
     historyPrunes: node.coordinator.historyPrunes,
     hintWrites: node.replica.hintWrites,
     hintsReplayed: repair.hintsReplayed,

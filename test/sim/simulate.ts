@@ -45,6 +45,7 @@ export function clusterFor(seed: number, p: Parameters): Promise<SimCluster> {
     disk: p.faults.disk,
     clockSkewMs: p.faults.clockSkewMs,
     maxActors: p.maxActors,
+    readHedgeMs: p.readHedgeMs,
   });
 }
 

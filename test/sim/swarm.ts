@@ -17,6 +17,8 @@ export interface Parameters {
    * failed) and a read-modify-write may take two rounds to leave one version.
    */
   readonly maxActors?: number;
+  /** how long a read waits for the R replicas it asked first before asking the rest (0: all N at once) */
+  readonly readHedgeMs: number;
 }
 
 export interface WorkloadParameters {
@@ -119,6 +121,8 @@ export function draw(seed: number): Parameters {
     },
     faults,
     converge: true,
+    // drawn last, so the draws before it are those of earlier runs of the same seed
+    readHedgeMs: r.pick([0, 5, 30]),
   };
 }
 
@@ -148,6 +152,7 @@ export const PROFILES = {
       isolation: true,
     },
     converge: true,
+    readHedgeMs: 5,
   }),
   /** one key, many writers, thousands of operations: bounded history and siblings */
   long: (): Parameters => ({
@@ -175,6 +180,7 @@ export const PROFILES = {
       reclaimGraceMs: 1000,
     },
     converge: true,
+    readHedgeMs: 20,
   }),
 } satisfies Record<string, (seed: number) => Parameters>;
 
@@ -211,7 +217,7 @@ export function describe(p: Parameters): string[] {
     .filter(([, v]) => v)
     .map(([k]) => k);
   return [
-    `cluster: ${p.nodes} nodes, Q=${p.partitions}, N=3${p.maxActors ? `, histories bounded to ${p.maxActors} actors` : ''}`,
+    `cluster: ${p.nodes} nodes, Q=${p.partitions}, N=3${p.maxActors ? `, histories bounded to ${p.maxActors} actors` : ''}; reads ${p.readHedgeMs ? `ask R replicas, the rest after ${p.readHedgeMs} ms` : 'ask all N'}`,
     `workload: ${w.clients} clients × ${w.opsPerClient} ops on ${w.keys} keys; mix rmw ${pct(w.mix.rmw)}, blind ${pct(w.mix.blind)}, rmw-delete ${pct(w.mix.rmwDelete)}, blind delete ${pct(w.mix.blindDelete)}, read ${pct(w.mix.read)}; W from [${w.w}], R from [${w.r}]`,
     `nemesis: every ${f.everyMs} ms, at most ${f.maxFaulty} faulty; ${on.join(', ') || 'no node faults'}; disk loss: ${f.diskLoss}; disk errors: ${f.diskErrorRate ? pct(f.diskErrorRate) + ' of transactions when on' : 'off'}`,
     `network: drop ${pct(f.network.drop)}, duplicate ${pct(f.network.duplicate)}, delay up to ${f.network.maxDelayMs.toFixed(1)} ms`,
