@@ -1,12 +1,11 @@
-// The get path: any node may coordinate a read. Each key has N targets; the coordinator asks R of
-// them first (its own copy first: a local read costs no message, then the others in turn, so
-// reads spread over the replicas), and the rest when one of those fails, or when they have not
-// all answered within the hedge time (`readHedgeMs`; 0 asks all N at once, as the Dynamo paper's
-// coordinator does). It answers once R have answered with every causally-maximal version (a
-// GetCore per key, core/get-core.ts), keeps listening to those it asked, and repairs the ones
-// that answered with less than the merged result (read repair). A replica no read asks is
-// brought up to date by the next write to the key, which goes to all N, or by anti-entropy, as
-// in Cassandra. A multi-get asks each replica once for all its keys.
+// The get path: any node may coordinate a read. Each key has N targets, all asked at once, as the
+// Dynamo paper's coordinator does; with a hedge time (`readHedgeMs` above 0) it asks R of them
+// first (its own copy first: a local read costs no message, then the others in turn, so reads
+// spread over the replicas), and the rest when one of those fails or has not answered within
+// the hedge time (docs/design.md, "Reads and writes", says when that is worth it). It answers
+// once R have answered with every causally-maximal version (a GetCore per key,
+// core/get-core.ts), keeps listening to those it asked, and repairs the ones that answered with
+// less than the merged result (read repair). A multi-get asks each replica once for all its keys.
 import { checkKey, checkQuorum } from '../../client/src/core/limits.ts';
 import { GetCore } from '../core/get-core.ts';
 import type { NodeId } from '../../client/src/core/ring.ts';

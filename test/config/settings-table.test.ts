@@ -140,7 +140,7 @@ test("the node's settings keep their flags, variables and defaults", () => {
     {
       id: 'n1', nodes: 'n1=127.0.0.1:26001', cluster: 'dev', secret: undefined, acceptSecrets: [], dataDir: './data/n1', partitions: 64,
       n: 3, r: 2, w: 2,
-      requestTimeoutMs: 1000, maxSiblings: 100, durability: 'sync', hintMaxBytes: 1024 ** 3, hintMaxAgeMs: 86_400_000,
+      requestTimeoutMs: 1000, readHedgeMs: 0, maxSiblings: 100, durability: 'sync', hintMaxBytes: 1024 ** 3, hintMaxAgeMs: 86_400_000,
       newEpoch: false,
       gossipIntervalMs: 1000, phiThreshold: 8, transferBytesPerSecond: 16 * 1024 * 1024, dropGraceMs: 10_000, repairQueuePrefix: 'dynamo',
       logLevel: 'info', logFormat: 'json',
@@ -153,9 +153,13 @@ test("the node's settings keep their flags, variables and defaults", () => {
     DYNAMO_TRANSFER_BYTES_PER_SECOND: '2048',
     DYNAMO_DROP_GRACE_MS: '0',
     DYNAMO_NEW_EPOCH: '1',
+    DYNAMO_READ_HEDGE_MS: '20',
   };
   const e = parseSettings(NODE_SETTINGS, base, env, { usage: '', what: 'configuration' }).values;
-  assert.deepEqual([e.gossipIntervalMs, e.phiThreshold, e.transferBytesPerSecond, e.dropGraceMs, e.newEpoch], [200, 5, 2048, 0, true]);
+  assert.deepEqual(
+    [e.gossipIntervalMs, e.phiThreshold, e.transferBytesPerSecond, e.dropGraceMs, e.newEpoch, e.readHedgeMs],
+    [200, 5, 2048, 0, true, 20],
+  );
   const prefixed = parseSettings(NODE_SETTINGS, [...base, '--repair-queue-prefix', 'q1'], secret, { usage: '', what: 'configuration' });
   assert.equal(prefixed.values.repairQueuePrefix, 'q1');
 });

@@ -60,7 +60,7 @@ async function coordinator(readHedgeMs: number, behave: (node: string) => Behavi
   return { c, asked };
 }
 
-test('a read asks its own copy and one other replica for R=2, turning to the next replica each read, and never the third while both answer', async () => {
+test('with a hedge time, a read asks its own copy and one other replica for R=2, turning to the next replica each read, and never the third while both answer', async () => {
   const { c, asked } = await coordinator(50, () => 'answer');
   const key = KEYS[0]!;
   for (let i = 0; i < 6; i++) assert.equal((await c.get(key, 2, 0)).replies, 2);

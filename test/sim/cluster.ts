@@ -103,7 +103,7 @@ export class SimCluster {
       maxSiblings: DEFAULT_MAX_SIBLINGS,
       maxActors: options.maxActors ?? MAX_ACTORS_PER_KEY,
       requestTimeoutMs: options.requestTimeoutMs ?? 200,
-      readHedgeMs: options.readHedgeMs ?? 20,
+      readHedgeMs: options.readHedgeMs ?? 0,
       hints: { maxBytes: options.hintMaxBytes ?? 64 * 1024 * 1024, maxAgeMs: options.hintMaxAgeMs ?? 24 * 3600_000 },
       seeds: seeds.filter((m) => m.id !== id),
       gossip: { ...DEFAULT_GOSSIP, intervalMs: options.gossipIntervalMs ?? 1000 },
