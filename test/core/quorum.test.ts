@@ -150,6 +150,21 @@ const setArb: fc.Arbitrary<SiblingSet> = fc
       .sort((a, b) => (a.dot.actor + a.dot.counter < b.dot.actor + b.dot.counter ? -1 : 1)),
   );
 
+/** What a read's quorum is, counted the naive way: R answers (PR of them primaries), or too few targets left open to get them. */
+function naiveRead(
+  targets: readonly Target[],
+  r: number,
+  pr: number,
+  answers: { has(node: string): boolean; readonly size: number },
+  failed: ReadonlySet<string>,
+): 'pending' | 'ok' | 'failed' {
+  const open = targets.filter((t) => !answers.has(t.node) && !failed.has(t.node));
+  const primaries = targets.filter((t) => t.primary && answers.has(t.node)).length;
+  if (answers.size >= r && primaries >= pr) return 'ok';
+  if (answers.size + open.length < r || primaries + open.filter((t) => t.primary).length < pr) return 'failed';
+  return 'pending';
+}
+
 test('get core: answers once R (and PR) replicas answered, fails once they cannot, merges every answer, and repairs exactly the replicas that answered with less', () => {
   fc.assert(
     fc.property(
@@ -164,11 +179,7 @@ test('get core: answers once R (and PR) replicas answered, fails once they canno
         const failed = new Set<string>();
         let decided: 'pending' | 'ok' | 'failed' = 'pending';
         const naiveDecide = () => {
-          if (decided !== 'pending') return;
-          const open = targets.filter((t) => !answers.has(t.node) && !failed.has(t.node));
-          const primaries = targets.filter((t) => t.primary && answers.has(t.node)).length;
-          if (answers.size >= r && primaries >= pr) decided = 'ok';
-          else if (answers.size + open.length < r || primaries + open.filter((t) => t.primary).length < pr) decided = 'failed';
+          if (decided === 'pending') decided = naiveRead(targets, r, pr, answers, failed);
         };
         naiveDecide();
         for (const reply of replies) {
@@ -232,11 +243,7 @@ test('get core asking some targets first: a target not asked yet may still answe
         const failed = new Set<string>();
         let decided: 'pending' | 'ok' | 'failed' = 'pending';
         const naiveDecide = () => {
-          if (decided !== 'pending') return;
-          const open = targets.filter((t) => !answers.has(t.node) && !failed.has(t.node));
-          const primaries = targets.filter((t) => t.primary && answers.has(t.node)).length;
-          if (answers.size >= r && primaries >= pr) decided = 'ok';
-          else if (answers.size + open.length < r || primaries + open.filter((t) => t.primary).length < pr) decided = 'failed';
+          if (decided === 'pending') decided = naiveRead(targets, r, pr, answers, failed);
         };
         const naiveComplete = () =>
           targets.every((t) => answers.has(t.node) || failed.has(t.node) || (!asked.has(t.node) && decided !== 'pending'));

@@ -18,19 +18,13 @@ import { StoreError } from '../../client/src/core/errors.ts';
 import { encodeSet } from '../../client/src/protocol/codec.ts';
 import type { Version } from '../../client/src/core/siblings.ts';
 import type { Reply, Request } from '../../client/src/protocol/messages.ts';
-import { silentLogger, type Clock } from '../../client/src/runtime.ts';
+import { silentLogger } from '../../client/src/runtime.ts';
+import { realClock } from '../../storage/real-runtime.ts';
 
 const members = ['n1', 'n2', 'n3', 'n4'].map((id, i) => ({ id, address: `h:${i + 1}`, weight: 1 }));
 const view = new RingView(createRing(members, 8, 3));
 const LIMITS = { maxBytes: 1 << 30, maxAgeMs: 86_400_000 };
-const clock: Clock = {
-  now: () => performance.now(),
-  wallNow: () => Date.now(),
-  after: (ms, fn) => {
-    const t = setTimeout(fn, ms);
-    return { cancel: () => clearTimeout(t) };
-  },
-};
+const clock = realClock;
 
 function version(counter: number, deleted = false): Version {
   return {

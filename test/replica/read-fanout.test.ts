@@ -12,7 +12,8 @@ import { RingView } from '../../client/src/core/preference.ts';
 import { createRing } from '../../client/src/core/ring.ts';
 import { StoreError } from '../../client/src/core/errors.ts';
 import type { Reply, Request } from '../../client/src/protocol/messages.ts';
-import { silentLogger, type Clock } from '../../client/src/runtime.ts';
+import { silentLogger } from '../../client/src/runtime.ts';
+import { realClock } from '../../storage/real-runtime.ts';
 
 const members = ['n1', 'n2', 'n3', 'n4'].map((id, i) => ({ id, address: `h:${i + 1}`, weight: 1 }));
 const view = new RingView(createRing(members, 8, 3));
@@ -27,14 +28,6 @@ async function coordinator(readHedgeMs: number, behave: (node: string) => Behavi
   const engine = new MemoryEngine();
   const identity = await Identity.open(engine.meta, 'n1', 'c', { float: Math.random });
   const asked: { node: string; keys: readonly string[]; at: number }[] = [];
-  const clock: Clock = {
-    now: () => performance.now(),
-    wallNow: () => Date.now(),
-    after: (ms, fn) => {
-      const t = setTimeout(fn, ms);
-      return { cancel: () => clearTimeout(t) };
-    },
-  };
   const c = new Coordinator({
     self: 'n1',
     config: { r: 2, w: 2, maxSiblings: 100, maxActors: 64, requestTimeoutMs: 2000, readHedgeMs },
@@ -52,7 +45,7 @@ async function coordinator(readHedgeMs: number, behave: (node: string) => Behavi
         return Promise.resolve({ type: 'replicaReadManyReply', sets: keys.map(() => []) } satisfies Reply);
       },
     },
-    clock,
+    clock: realClock,
     liveness: { isUp: () => true, success: () => undefined, failure: () => undefined, down: () => [] },
     logger: silentLogger,
     track: () => undefined,
