@@ -108,9 +108,7 @@ export class GatewayHttpServer {
         this.#streams.delete(stop);
         return;
       }
-      // a JSON answer goes out as the string Yoga made (uWS writes it as UTF-8): made into a Buffer
-      // and copied, a getMany's answer would be encoded and copied twice more
-      res.send(isJson(response) ? await response.text() : Buffer.from(await response.arrayBuffer()));
+      res.send(Buffer.from(await response.arrayBuffer()));
     } catch (e) {
       if (!res.completed) res.status(500).json({ errors: [{ message: 'internal error', extensions: { code: 'INTERNAL' } }] });
       void e;
@@ -119,12 +117,6 @@ export class GatewayHttpServer {
       if (this.#inflight === 0 && this.#idle) this.#idle();
     }
   }
-}
-
-/** JSON is UTF-8 text (RFC 8259), so its text is its bytes. */
-function isJson(response: Response): boolean {
-  const type = response.headers.get('content-type') ?? '';
-  return type.startsWith('application/json') || type.startsWith('application/graphql-response+json');
 }
 
 /** Server-Sent Events (subscriptions) and incremental delivery go out as they are made. */
