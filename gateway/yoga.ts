@@ -138,6 +138,8 @@ export function createGateway(o: GatewayOptions): Gateway {
 export function readLoader(client: DynamoClient): DataLoader<ReadKeys, ReadResults, string> {
   return new DataLoader<ReadKeys, ReadResults, string>(
     async (batch) => {
+      // an operation of one get (the usual one): its key, nothing to share out
+      if (batch.length === 1 && batch[0]!.keys.length === 1) return [await client.getMany(batch[0]!.keys, { r: batch[0]!.r })];
       // each quorum's distinct keys, each to be answered by its result
       const byR = new Map<number, Map<string, ReadResult | Error | undefined>>();
       for (const { keys, r } of batch) {

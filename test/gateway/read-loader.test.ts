@@ -41,6 +41,13 @@ test('read loader: the gets and getManys of one operation are one multi-get per 
   assert.deepEqual(quorum2!.map(keyOf), ['a@2', 'd@2']);
 });
 
+test('read loader: an operation of one get reads its key', async () => {
+  const { client, calls } = fakeClient();
+  const [result] = await readLoader(client).load({ keys: ['bad2'], r: 1 });
+  assert.deepEqual(calls, [{ keys: ['bad2'], r: 1 }]);
+  assert.ok(result instanceof StoreError && result.message === 'no quorum for bad2');
+});
+
 test('read loader: lists that join to the same text are different loads (a key may hold any character)', async () => {
   const { client } = fakeClient();
   const loader = readLoader(client);
