@@ -12,7 +12,7 @@ import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { StoreError } from '../client/src/core/errors.ts';
 import type { DynamoClient, ReadResult } from '../client/src/client.ts';
 import type { Logger } from '../client/src/runtime.ts';
-import type { GatewayContext, ReadKey } from '../schema/context.ts';
+import type { GatewayContext, ReadKeys, ReadResults } from '../schema/context.ts';
 import { schema } from '../schema/index.ts';
 import { AccessError } from '../schema/access.ts';
 import { WriteConflict } from '../schema/conflict.ts';
@@ -130,31 +130,41 @@ export function createGateway(o: GatewayOptions): Gateway {
 }
 
 /**
- * One loader per operation: every get and getMany key of the operation goes into one batch,
- * deduplicated by (r, key), and the client sends one multi-get frame per coordinator.
+ * One loader per operation: every get and getMany of the operation goes into one batch, each
+ * (r, key) read once, and the client sends one multi-get frame per coordinator. A getMany is one
+ * load of its whole list (one promise, not one per key); a key that failed is its StoreError in
+ * place.
  */
-export function readLoader(client: DynamoClient): DataLoader<ReadKey, ReadResult, string> {
-  return new DataLoader<ReadKey, ReadResult, string>(
+export function readLoader(client: DynamoClient): DataLoader<ReadKeys, ReadResults, string> {
+  return new DataLoader<ReadKeys, ReadResults, string>(
     async (batch) => {
-      // most operations read with one quorum: one call, no grouping
-      const r = batch[0]!.r;
-      if (batch.every((k) => k.r === r)) return client.getMany(batch.map((k) => k.key), { r });
-      const byR = new Map<number, number[]>();
-      batch.forEach((k, i) => {
-        const list = byR.get(k.r) ?? [];
-        list.push(i);
-        byR.set(k.r, list);
-      });
-      const out: (ReadResult | Error)[] = new Array(batch.length);
+      // an operation of one get (the usual one): its key, nothing to share out
+      if (batch.length === 1 && batch[0]!.keys.length === 1) return [await client.getMany(batch[0]!.keys, { r: batch[0]!.r })];
+      // each quorum's distinct keys, each to be answered by its result
+      const byR = new Map<number, Map<string, ReadResult | Error | undefined>>();
+      for (const { keys, r } of batch) {
+        let wanted = byR.get(r);
+        if (!wanted) byR.set(r, (wanted = new Map()));
+        for (const key of keys) wanted.set(key, undefined);
+      }
       await Promise.all(
-        [...byR].map(async ([r, indexes]) => {
-          const results = await client.getMany(indexes.map((i) => batch[i]!.key), { r });
-          indexes.forEach((i, j) => (out[i] = results[j]!));
+        [...byR].map(async ([r, wanted]) => {
+          const keys = [...wanted.keys()];
+          const results = await client.getMany(keys, { r });
+          keys.forEach((key, i) => wanted.set(key, results[i]));
         }),
       );
-      return out;
+      return batch.map(({ keys, r }) => {
+        const wanted = byR.get(r)!;
+        return keys.map((key) => wanted.get(key)!);
+      });
     },
-    { cacheKeyFn: (k) => `${k.r}\u0000${k.key}`, maxBatchSize: 10_000 },
+    {
+      // one key's read as a get made it, so the same key asked twice in an operation is read once;
+      // a list by its JSON, after a different separator (a key may hold any character)
+      cacheKeyFn: ({ keys, r }) => (keys.length === 1 ? `${r}\u0000${keys[0]}` : `${r}\u0001${JSON.stringify(keys)}`),
+      maxBatchSize: 10_000,
+    },
   );
 }
 

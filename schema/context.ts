@@ -8,16 +8,20 @@ import type { RepairQueues } from '../jobs/queues.ts';
 import type { RepairStats } from '../jobs/stats.ts';
 import type { WatchHub } from '../gateway/watch/hub.ts';
 
-export interface ReadKey {
-  readonly key: string;
+/** A read of one key (a get) or of a list of keys (a getMany): one load of the operation's loader. */
+export interface ReadKeys {
+  readonly keys: readonly string[];
   /** per-request read quorum; 0 for the cluster default */
   readonly r: number;
 }
 
+/** What a load answers: per key asked, in order, its result or the StoreError it failed with. */
+export type ReadResults = readonly (ReadResult | Error)[];
+
 export interface GatewayContext {
   readonly client: DynamoClient;
-  /** batches and deduplicates the reads of one operation (cache key includes r) */
-  readonly reads: DataLoader<ReadKey, ReadResult, string>;
+  /** batches the reads of one operation into one multi-get per quorum, each (r, key) read once */
+  readonly reads: DataLoader<ReadKeys, ReadResults, string>;
   readonly contexts: ContextSigner;
   /** keys this operation may still read (all its gets and getManys together) */
   readonly readBudget: { left: number };

@@ -25,8 +25,9 @@ export async function readTyped<T extends TypeName>(
   requireRead(ctx, key);
   if (r != null) checkQuorum('r', r, ctx.client.defaults.n);
   spend(ctx, 1);
-  const result = await ctx.reads.load({ key, r: r ?? 0 });
-  return joinSiblings(key, result.siblings, type) as Extract<Typed, { type: T }> | null;
+  const [result] = await ctx.reads.load({ keys: [key], r: r ?? 0 });
+  if (result instanceof Error) throw result;
+  return joinSiblings(key, result!.siblings, type) as Extract<Typed, { type: T }> | null;
 }
 
 /** Applies `op` at the key's coordinator; answers the state it wrote. */

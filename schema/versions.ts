@@ -5,7 +5,7 @@ import { contextOf, isLive, type SiblingSet, type Version } from '../client/src/
 import { formatDot } from '../client/src/core/version-vector.ts';
 import { requireRead } from './access.ts';
 import { builder } from './builder.ts';
-import type { GatewayContext, ReadKey } from './context.ts';
+import type { GatewayContext, ReadResults } from './context.ts';
 import { decodeValue } from './values.ts';
 
 interface VersionsShape {
@@ -72,30 +72,38 @@ async function load(ctx: GatewayContext, key: string, r: number | null | undefin
   checkKey(key);
   requireRead(ctx, key);
   if (r != null) checkQuorum('r', r, ctx.client.defaults.n);
-  const result = await ctx.reads.load({ key, r: r ?? 0 });
-  return { key, set: result.siblings };
+  const [result] = await ctx.reads.load({ keys: [key], r: r ?? 0 });
+  if (result instanceof Error) throw result;
+  return { key, set: result!.siblings };
 }
 
 /**
- * Reads many keys through the loader in one step, each checked as `load` checks one: the
+ * Reads many keys through the loader in one load, each checked as `load` checks one: the
  * answer is one list, not a promise per key. A key refused or failed is its Error in place.
  */
 async function loadAll(ctx: GatewayContext, keys: readonly string[], r: number | null | undefined): Promise<(VersionsShape | Error)[]> {
   const out: (VersionsShape | Error)[] = new Array(keys.length);
-  const asked: ReadKey[] = [];
+  const asked: string[] = [];
   const at: number[] = [];
   keys.forEach((key, i) => {
     try {
       checkKey(key);
       requireRead(ctx, key);
       if (r != null) checkQuorum('r', r, ctx.client.defaults.n);
-      asked.push({ key, r: r ?? 0 });
+      asked.push(key);
       at.push(i);
     } catch (e) {
       out[i] = e as Error;
     }
   });
-  const results = await ctx.reads.loadMany(asked);
+  if (asked.length === 0) return out;
+  let results: ReadResults;
+  try {
+    results = await ctx.reads.load({ keys: asked, r: r ?? 0 });
+  } catch (e) {
+    // the whole read failed: every key asked fails with it
+    results = asked.map(() => e as Error);
+  }
   results.forEach((result, j) => {
     const i = at[j]!;
     out[i] = result instanceof Error ? result : { key: keys[i]!, set: result.siblings };
