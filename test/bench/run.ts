@@ -235,7 +235,7 @@ async function baselines(dir: string, redisPid: number, cases: CaseResult[]): Pr
   const bare = await startService({
     entry: 'test/bench/bare-yoga.ts',
     args: [String(BARE), String(KEYS)],
-    env: {},
+    env: { NODE_ENV: SETTINGS.nodeEnv },
     health: `127.0.0.1:${BARE}`,
   });
   track(bare);

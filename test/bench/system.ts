@@ -24,6 +24,8 @@ export const SETTINGS = {
   durability: 'sync',
   partitions: 64,
   gatewayAuth: 'API keys (--api-keys FILE, a bearer token per request)',
+  /** the gateways' and the bare Yoga's: as a deployment runs them (graphql-js skips its development-mode checks) */
+  nodeEnv: 'production',
 } as const;
 
 export const SECRET = 'benchmark-secret-0123456789';
@@ -114,7 +116,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
           ...(o.tls ? ['--tls-cert', o.tls.cert, '--tls-key', o.tls.key, '--tls-ca', o.tls.ca] : []),
           ...extra,
         ],
-        env: { DYNAMO_SECRET: SECRET, GATEWAY_CONTEXT_KEYS: CONTEXT_KEY, GATEWAY_LOG_LEVEL: 'error', ...env },
+        env: { NODE_ENV: SETTINGS.nodeEnv, DYNAMO_SECRET: SECRET, GATEWAY_CONTEXT_KEYS: CONTEXT_KEY, GATEWAY_LOG_LEVEL: 'error', ...env },
         health: `127.0.0.1:${port}`,
         ...(o.tls ? { healthCa: o.tls.ca } : {}),
       });
