@@ -158,9 +158,10 @@ export function firstAsked(targets: readonly Target[], r: number, pr: number, se
   const own = targets.filter((t) => t.node === self);
   const others = targets.filter((t) => t.node !== self);
   const start = others.length === 0 ? 0 : turn % others.length;
-  const first = [...own, ...others.slice(start), ...others.slice(0, start)].slice(0, r);
+  const inTurn = [...others.slice(start), ...others.slice(0, start)];
+  const first = [...own, ...inTurn].slice(0, r);
   // primaries for PR, from the rest in their turn
-  for (const t of [...others.slice(start), ...others.slice(0, start)]) {
+  for (const t of inTurn) {
     if (first.filter((f) => f.primary).length >= pr) break;
     if (t.primary && !first.includes(t)) first.push(t);
   }
