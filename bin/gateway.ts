@@ -120,6 +120,7 @@ async function main(): Promise<void> {
     persistedOperations: config.persistedOperations,
     onlyPersisted: config.onlyPersisted,
     graphiql: config.graphiql,
+    ...(config.noCompiledExecution ? { compiledExecution: null } : {}),
     logger,
     repair,
     ...(tracing ? { tracing: useTracing(tracing.provider) } : {}),

@@ -140,6 +140,10 @@ export const GATEWAY_SETTINGS = {
     flag: 'max-body-bytes', env: 'GATEWAY_MAX_BODY_BYTES', arg: 'B', schema: intSetting(1024, 64 * 1024 * 1024), default: 4 * 1024 * 1024,
     shown: '4 MiB', help: 'largest request body',
   },
+  noCompiledExecution: {
+    flag: 'no-compiled-execution', env: 'GATEWAY_NO_COMPILED_EXECUTION', schema: z.boolean(), default: false, shown: 'off',
+    help: 'run every operation on the interpreter: by default one run before is executed compiled (graphql-jit), with the same answers',
+  },
   persistedOperations: {
     flag: 'persisted-operations', env: 'GATEWAY_PERSISTED_OPERATIONS', arg: 'FILE', schema: z.string(), shown: 'unset',
     help: 'JSON file {sha256: query} of persisted operations',

@@ -20,6 +20,7 @@ import { MAX_OPERATION_KEYS } from '../schema/versions.ts';
 import type { ContextSigner } from './context-token.ts';
 import { CSRF_HEADER, PREFLIGHT_HEADERS, useCsrfPrevention } from './csrf.ts';
 import { Authenticator } from './auth.ts';
+import { useCompiledExecution, type CompiledExecution } from './compiled-execution.ts';
 import { graphiqlAssets, renderGraphiQL } from './graphiql.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { RateLimit } from './rate-limit.ts';
@@ -52,6 +53,8 @@ export interface GatewayOptions {
   readonly tracing?: readonly Plugin[];
   /** live watches; without it the watch subscription answers UNAVAILABLE */
   readonly watches?: WatchHub | null;
+  /** operations run before are executed compiled (gateway/compiled-execution.ts): by default by a plugin of its own; null: never */
+  readonly compiledExecution?: CompiledExecution | null;
 }
 
 export type Gateway = YogaServerInstance<ServerContext, GatewayContext>;
@@ -102,6 +105,8 @@ export function createGateway(o: GatewayOptions): Gateway {
       };
     },
     plugins: [
+      // first, so the plugins that wrap the execution (tracing's context) wrap the compiled one
+      ...(o.compiledExecution === null ? [] : [o.compiledExecution ?? useCompiledExecution()]),
       bodyLimit(o.maxBodyBytes),
       ...(o.tracing ?? []),
       ...(o.metrics ? [o.metrics.plugin] : []),

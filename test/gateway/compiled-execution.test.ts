@@ -1,0 +1,300 @@
+// Compiled execution (gateway/compiled-execution.ts) answers as the interpreter does. Every
+// operation below runs first through a gateway that interprets, over a real cluster, recording
+// each answer the store gave; then through a gateway that compiles every operation from its
+// first run, given the same answers from the store in the same calls. The two HTTP answers
+// must be byte for byte the same: data, errors (messages, paths, locations, codes) and status.
+// The operations reach every type of the schema's queries and mutations, variables and their
+// coercion errors, literals, fragments, directives, aliases, null propagation, serial
+// mutations, refusals and several operations in one document.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
+import fc from 'fast-check';
+import { getLocation, Source } from 'graphql';
+import { DynamoClient } from '../../client/src/client.ts';
+import { silentLogger } from '../../client/src/runtime.ts';
+import { ApiKeys } from '../../gateway/api-keys.ts';
+import { Authenticator } from '../../gateway/auth.ts';
+import { positionOf, useCompiledExecution } from '../../gateway/compiled-execution.ts';
+import { ContextSigner } from '../../gateway/context-token.ts';
+import { createGateway, CSRF_HEADER, type Gateway } from '../../gateway/yoga.ts';
+import { TEST_SECRET, withCluster } from '../helpers/cluster.ts';
+import { TEST_CONTEXT_KEY } from '../helpers/stack.ts';
+
+const ALL = 'token-all-0123456789abcdef';
+const READER = 'token-reader-0123456789abcdef';
+const ADMIN = 'token-admin-0123456789abcdef';
+const keys = ApiKeys.fromJson({
+  [ALL]: { name: 'all', read: [''], write: [''] },
+  [READER]: { name: 'reader', read: ['pub/'], write: [] },
+  [ADMIN]: { name: 'admin', read: [''], write: [''], admin: true },
+});
+
+interface Step {
+  readonly query: string;
+  /** the variables, or a function of the answers so far (by step index) */
+  readonly variables?: Record<string, unknown> | ((answers: readonly Answer[]) => Record<string, unknown>);
+  readonly operationName?: string;
+  readonly token?: string;
+}
+
+interface Answer {
+  readonly status: number;
+  readonly text: string;
+}
+
+const VERSIONS = 'key found context siblings { value deleted dot writtenAt expiresAt }';
+const contextOf = (answers: readonly Answer[], step: number, field: string) =>
+  (JSON.parse(answers[step]!.text) as { data: Record<string, { context: string }> }).data[field]!.context;
+
+const steps: Step[] = [
+  // writes, a sibling, a read of both
+  {
+    query: `mutation($k: String!, $v: JSON!) { put(key: $k, value: $v) { key context acks dot } }`,
+    variables: { k: 'a', v: { n: 1, s: 'x', l: [1, 'two', null, true], o: { deep: [{}] } } },
+  },
+  {
+    query: `mutation($k: String!, $c: String) { put(key: $k, value: "second", context: $c, w: 3) { key context acks dot __typename } }`,
+    variables: (a) => ({ k: 'a', c: contextOf(a, 0, 'put') }),
+  },
+  { query: `mutation { put(key: "a", value: {lit: [1, 2.5, "s", false, null], neg: -3}) { dot } }` },
+  { query: `query($k: String!) { get(key: $k) { ${VERSIONS} } }`, variables: { k: 'a' } },
+  // fragments, aliases, directives, typename, several reads of one key
+  {
+    query: `query Q($k: String!, $with: Boolean!, $skip: Boolean = false) {
+      first: get(key: $k) { ...V }
+      second: get(key: $k, r: 1) { key siblings @include(if: $with) { value } context @skip(if: $skip) __typename }
+      missing: get(key: "never") { ...V }
+    }
+    fragment V on Versions { key found siblings { ... on Sibling { dot value } } context }`,
+    variables: { k: 'a', with: true },
+  },
+  {
+    query: `query($k: String!, $with: Boolean!) { get(key: $k) { key siblings @include(if: $with) { value } } }`,
+    variables: { k: 'a', with: false },
+  },
+  {
+    query: `query($ks: [String!]!, $r: Int) { getMany(keys: $ks, r: $r) { key found siblings { value dot } } }`,
+    variables: { ks: ['a', 'never', 'a', 'b'], r: 2 },
+  },
+  { query: `query { getMany(keys: []) { key } }` },
+  { query: `query($ks: [String!]!) { getMany(keys: $ks) { key } }`, variables: { ks: 'a' } },
+  // variables the schema refuses, and resolver errors
+  { query: `query($k: String!, $r: Int) { get(key: $k, r: $r) { key } }`, variables: { k: 'a', r: 'two' } },
+  { query: `query($k: String!, $r: Int) { get(key: $k, r: $r) { key } }`, variables: { k: 'a', r: 2 ** 31 } },
+  { query: `query($k: String!) { get(key: $k) { key } }`, variables: {} },
+  { query: `query($k: String!) { get(key: $k) { key } }`, variables: { k: null } },
+  { query: `query($k: String!) { get(key: $k, r: 9) { key } other: get(key: "a") { key } }`, variables: { k: 'a' } },
+  { query: `query($k: String!) { get(key: $k) { key } }`, variables: { k: '' } },
+  { query: `mutation($v: JSON!) { put(key: "a", value: $v) { dot } }`, variables: { v: null } },
+  { query: `mutation { put(key: "a", value: "x", condition: IF_ABSENT) { dot } }` },
+  // a mutation's fields run in order; a failed one is null and the others stand
+  {
+    query: `mutation($c: String) {
+      one: put(key: "b", value: 1) { key acks }
+      two: put(key: "b", value: 2, w: 7) { key }
+      three: delete(key: "a", context: $c) { key acks }
+    }`,
+    variables: (a) => ({ c: contextOf(a, 3, 'get') }),
+  },
+  { query: `query { get(key: "a") { ${VERSIONS} } b: get(key: "b") { found siblings { value } } }` },
+  { query: `mutation { put(key: "t", value: "ttl", ttlSeconds: 3600) { key } }` },
+  // counters, sets, maps; a typed read of a plain value (null propagates to data)
+  { query: `mutation($by: Int!) { counterIncrement(key: "c", by: $by) }`, variables: { by: 5 } },
+  { query: `mutation { counterIncrement(key: "c", by: -2) x: counterIncrement(key: "c", by: 1, w: 1) }` },
+  { query: `query { counter(key: "c") }` },
+  { query: `query { counter(key: "b") }` },
+  { query: `mutation($m: [JSON!]!) { setAdd(key: "s", members: $m) }`, variables: { m: [1, 'one', { o: 1 }, [2]] } },
+  { query: `mutation { setRemove(key: "s", members: ["one"]) }` },
+  {
+    query: `mutation($regs: [MapRegisterInput!], $incs: [MapIncrementInput!]) {
+      mapUpdate(key: "m", registers: $regs, increments: $incs) { key registers { field value } counters { field value } }
+    }`,
+    variables: { regs: [{ field: 'name', value: 'ada' }, { field: 'tags', value: ['x'] }], incs: [{ field: 'visits', by: 3 }] },
+  },
+  { query: `query { set(key: "s") map(key: "m") { registers { field value } counters { field value } } }` },
+  { query: `query { map(key: "a") { key } }` },
+  {
+    query: `mutation($regs: [MapRegisterInput!]) { mapUpdate(key: "m", registers: $regs) { key } }`,
+    variables: { regs: [{ field: 1 }] },
+  },
+  // the cluster, refusals by scope, admin fields, one of several operations
+  { query: `query { cluster { n r w partitions ringVersion nodes { id address } } }` },
+  { query: `query { get(key: "a") { key } }`, token: READER },
+  { query: `mutation { put(key: "pub/x", value: 1) { key } }`, token: READER },
+  { query: `query { admin { ring { version } } }` },
+  { query: `query { admin { nodes { id } hints { node } } cluster { n } }`, token: ADMIN },
+  {
+    query: `query A { get(key: "b") { key } } query B($k: String = "c") { counter(key: $k) } mutation C { counterIncrement(key: "c", by: 1) }`,
+    operationName: 'B',
+  },
+  { query: `query A { get(key: "b") { key } } mutation C { counterIncrement(key: "c", by: 1) }`, operationName: 'C' },
+  // the store fails in a way the gateway does not expect (a masked error)
+  { query: `query { get(key: "boom") { key } other: counter(key: "c") }` },
+  { query: `mutation { put(key: "boom", value: 1) { key } }` },
+];
+
+/** The store's answers, by call: each call's value or error (a promise's, as it settled), first in first out. */
+class Recording {
+  readonly calls = new Map<string, { async: boolean; ok: boolean; value: unknown }[]>();
+  replayed = 0;
+
+  /** a client recording every call's answer */
+  recorder(client: DynamoClient): DynamoClient {
+    return this.proxy(client, (sig, call) => {
+      const slot = { async: false, ok: true, value: undefined as unknown };
+      this.calls.set(sig, [...(this.calls.get(sig) ?? []), slot]);
+      try {
+        // a key the store fails on with an error the gateway does not expect
+        if (sig.includes("'boom'")) slot.value = Promise.reject(new TypeError('the store failed unexpectedly'));
+        else slot.value = call();
+      } catch (e) {
+        Object.assign(slot, { ok: false, value: e });
+        throw e;
+      }
+      if (!(slot.value instanceof Promise)) return slot.value;
+      slot.async = true;
+      return slot.value.then(
+        (v: unknown) => ((slot.value = v), v),
+        (e: unknown) => {
+          Object.assign(slot, { ok: false, value: e });
+          throw e;
+        },
+      );
+    });
+  }
+
+  /** a client answering each call as the recorder's did */
+  replayer(client: DynamoClient): DynamoClient {
+    return this.proxy(client, (sig) => {
+      const next = this.calls.get(sig)?.shift();
+      if (!next) throw new Error(`a call the interpreted run did not make: ${sig}`);
+      this.replayed++;
+      if (next.async) return next.ok ? Promise.resolve(next.value) : Promise.reject(next.value as Error);
+      if (!next.ok) throw next.value;
+      return next.value;
+    });
+  }
+
+  private proxy(client: DynamoClient, on: (sig: string, call: () => unknown) => unknown): DynamoClient {
+    return new Proxy(client, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target) as unknown;
+        if (typeof value !== 'function') return value;
+        const fn = value as (...args: unknown[]) => unknown;
+        return (...args: unknown[]) => {
+          const sig = `${String(prop)} ${inspect(args, { depth: Infinity, breakLength: Infinity, sorted: true })}`;
+          return on(sig, () => fn.apply(target, args));
+        };
+      },
+    });
+  }
+}
+
+async function ask(yoga: Gateway, step: Step): Promise<Answer> {
+  const variables = typeof step.variables === 'function' ? undefined : step.variables;
+  const res = await yoga.fetch('http://gateway/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', [CSRF_HEADER]: '1', authorization: `Bearer ${step.token ?? ALL}` },
+    body: JSON.stringify({ query: step.query, variables, operationName: step.operationName }),
+  });
+  return { status: res.status, text: await res.text() };
+}
+
+test('compiled execution answers byte for byte as the interpreter, given the same answers from the store', async () => {
+  await withCluster({ nodes: 3, basePort: 7641 }, async ({ cluster }) => {
+    const client = await DynamoClient.connect({ seeds: cluster.seeds, cluster: cluster.cluster, secret: TEST_SECRET });
+    try {
+      const recording = new Recording();
+      const gateway = (store: DynamoClient, compiledExecution: ReturnType<typeof useCompiledExecution> | null) =>
+        createGateway({
+          client: () => store,
+          contexts: new ContextSigner([TEST_CONTEXT_KEY]),
+          auth: new Authenticator({ apiKeys: keys }),
+          requestTimeoutMs: 10_000,
+          maxBodyBytes: 1 << 20,
+          graphiql: false,
+          logger: { ...silentLogger, error: (m: string, f?: unknown) => console.error(m, f) },
+          compiledExecution,
+        });
+      const interpreter = gateway(recording.recorder(client), null);
+      const compiler = useCompiledExecution({ runsBeforeCompiling: 0 });
+      const compiled = gateway(recording.replayer(client), compiler);
+
+      const run = async (yoga: Gateway) => {
+        const answers: Answer[] = [];
+        for (const step of steps) {
+          const variables = typeof step.variables === 'function' ? step.variables(answers) : step.variables;
+          answers.push(await ask(yoga, { ...step, variables }));
+        }
+        return answers;
+      };
+      const expected = await run(interpreter);
+      const recorded = [...recording.calls.values()].reduce((n, l) => n + l.length, 0);
+      const actual = await run(compiled);
+
+      steps.forEach((step, i) => assert.deepEqual(actual[i], expected[i], `step ${i}: ${step.query.slice(0, 80)}`));
+      const errors = expected.filter((a) => a.text.includes('"errors"')).length;
+      const statuses = [...new Set(expected.map((a) => a.status))].sort();
+      console.log(
+        `# ${steps.length} operations: ${errors} answered with errors, HTTP ${statuses.join(', ')}; ` +
+          `${recorded} store calls recorded, ${recording.replayed} replayed; ` +
+          `compiled ${compiler.counts.compiled}, interpreted ${compiler.counts.interpreted}, failed to compile ${compiler.counts.failed}`,
+      );
+      // every store call of the interpreted run was made again, and nothing else
+      assert.equal(recording.replayed, recorded);
+      assert.deepEqual([...recording.calls.values()].flat(), []);
+      // the operations that reached execution ran compiled; those refused before it (variables, scope) did not execute
+      assert.equal(compiler.counts.interpreted, 0);
+      assert.equal(compiler.counts.failed, 0);
+      assert.ok(compiler.counts.compiled >= steps.length - 8, `${compiler.counts.compiled} compiled`);
+      assert.ok(errors >= 12, `${errors} answers with errors`);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+test('by default an operation runs interpreted once, then compiled', async () => {
+  await withCluster({ nodes: 1, basePort: 7646 }, async ({ cluster }) => {
+    const client = await DynamoClient.connect({ seeds: cluster.seeds, cluster: cluster.cluster, secret: TEST_SECRET });
+    try {
+      const compiler = useCompiledExecution();
+      const yoga = createGateway({
+        client: () => client,
+        contexts: new ContextSigner([TEST_CONTEXT_KEY]),
+        auth: new Authenticator({ apiKeys: keys }),
+        requestTimeoutMs: 10_000,
+        maxBodyBytes: 1 << 20,
+        graphiql: false,
+        logger: silentLogger,
+        compiledExecution: compiler,
+      });
+      const get = { query: 'query($k: String!) { get(key: $k) { key found } }', variables: { k: 'x' } };
+      const answers = [];
+      for (let i = 0; i < 3; i++) answers.push(await ask(yoga, get));
+      assert.deepEqual(answers.map((a) => a.text), Array(3).fill('{"data":{"get":{"key":"x","found":false}}}'));
+      assert.deepEqual(compiler.counts, { compiled: 2, interpreted: 1, failed: 0 });
+      // another document, another first run
+      await ask(yoga, { query: '{ cluster { n } }' });
+      assert.deepEqual(compiler.counts, { compiled: 2, interpreted: 2, failed: 0 });
+    } finally {
+      client.close();
+    }
+  });
+});
+
+const SEED = Number(process.env.COMPILED_EXECUTION_SEED ?? Date.now() % 2 ** 31);
+
+test(`positionOf inverts graphql-js's getLocation, over \\n, \\r\\n and \\r line ends (seed ${SEED})`, () => {
+  const text = fc.array(fc.constantFrom('a', ' ', '{', '\n', '\r', '\r\n', 'é'), { maxLength: 40 }).map((parts) => parts.join(''));
+  fc.assert(
+    fc.property(text, fc.nat(), (body, n) => {
+      const position = n % (body.length + 1);
+      // a position inside a \r\n is not a place a token starts
+      fc.pre(!(body[position - 1] === '\r' && body[position] === '\n'));
+      assert.equal(positionOf(body, getLocation(new Source(body), position)), position);
+    }),
+    { seed: SEED, numRuns: 2000 },
+  );
+});
