@@ -195,7 +195,9 @@ function exposeStoreErrors(error: unknown, message: string, isDev: boolean, logg
       extensions: { code: original.code },
     });
   }
-  if (error instanceof GraphQLError && !error.originalError) return error;
+  // graphql-js's own answer to the caller (a variable the schema refuses wraps the scalar's refusal)
+  const ours = error instanceof GraphQLError && (!error.originalError || (original instanceof GraphQLError && !original.originalError));
+  if (ours) return error;
   logger.error('unexpected error in an operation', { error: original instanceof Error ? original.stack : String(original) });
   return defaultMaskError(error, message, isDev);
 }

@@ -94,3 +94,34 @@ test('persisted operations: by hash; with --only-persisted anything else is refu
     }
   });
 });
+
+test("a variable the schema refuses is the caller's error: answered 400, never logged as an unexpected error", async () => {
+  await withCluster({ nodes: 1, basePort: 7651 }, async ({ cluster }) => {
+    const client = await DynamoClient.connect({ seeds: cluster.seeds, cluster: cluster.cluster, secret: TEST_SECRET });
+    try {
+      const logged: string[] = [];
+      const yoga = createGateway({
+        client: () => client,
+        contexts: new ContextSigner([TEST_CONTEXT_KEY]),
+        requestTimeoutMs: 10_000,
+        maxBodyBytes: 1 << 20,
+        graphiql: false,
+        logger: { ...silentLogger, error: (message: string) => logged.push(message) },
+      });
+      const query = 'query($k: String!, $r: Int) { get(key: $k, r: $r) { key } }';
+      for (const variables of [{ k: 'a', r: 'two' }, { k: 'a', r: 2 ** 31 }, { k: 7 }, {}]) {
+        const res = await yoga.fetch('http://gateway/graphql', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', [CSRF_HEADER]: '1' },
+          body: JSON.stringify({ query, variables }),
+        });
+        const body = (await res.json()) as { errors: { message: string }[] };
+        assert.equal(res.status, 400);
+        assert.match(body.errors[0]!.message, /^Variable "\$[kr]"/);
+      }
+      assert.deepEqual(logged, []);
+    } finally {
+      client.close();
+    }
+  });
+});
