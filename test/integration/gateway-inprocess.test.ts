@@ -9,9 +9,20 @@ import assert from 'node:assert/strict';
 import { DynamoClient } from '../../client/src/client.ts';
 import { silentLogger } from '../../client/src/runtime.ts';
 import { ContextSigner } from '../../gateway/context-token.ts';
-import { createGateway, CSRF_HEADER } from '../../gateway/yoga.ts';
+import { createGateway, CSRF_HEADER, type GatewayOptions } from '../../gateway/yoga.ts';
 import { TEST_SECRET, withCluster } from '../helpers/cluster.ts';
 import { TEST_CONTEXT_KEY } from '../helpers/stack.ts';
+
+const inProcess = (client: DynamoClient, options: Partial<GatewayOptions> = {}) =>
+  createGateway({
+    client: () => client,
+    contexts: new ContextSigner([TEST_CONTEXT_KEY]),
+    requestTimeoutMs: 10_000,
+    maxBodyBytes: 1 << 20,
+    graphiql: false,
+    logger: silentLogger,
+    ...options,
+  });
 
 test('one operation, one multi-get frame per coordinator per r; duplicates fetched once', async () => {
   await withCluster({ nodes: 4, basePort: 7311 }, async ({ cluster }) => {
@@ -23,14 +34,7 @@ test('one operation, one multi-get frame per coordinator per r; duplicates fetch
       onMultiGet: (node, keys, r) => frames.push({ node, keys: [...keys], r }),
     });
     try {
-      const yoga = createGateway({
-        client: () => client,
-        contexts: new ContextSigner([TEST_CONTEXT_KEY]),
-        requestTimeoutMs: 10_000,
-        maxBodyBytes: 1 << 20,
-        graphiql: false,
-        logger: silentLogger,
-      });
+      const yoga = inProcess(client);
       const keys = Array.from({ length: 12 }, (_, i) => `key-${i}`);
       const query = `{
         a: get(key: "key-0") { key }
@@ -69,16 +73,7 @@ test('persisted operations: by hash; with --only-persisted anything else is refu
       const hash = createHash('sha256').update(query).digest('hex');
       const file = join(mkdtempSync(join(tmpdir(), 'persisted-')), 'operations.json');
       writeFileSync(file, JSON.stringify({ [hash]: query }));
-      const yoga = createGateway({
-        client: () => client,
-        contexts: new ContextSigner([TEST_CONTEXT_KEY]),
-        requestTimeoutMs: 10_000,
-        maxBodyBytes: 1 << 20,
-        graphiql: false,
-        logger: silentLogger,
-        persistedOperations: file,
-        onlyPersisted: true,
-      });
+      const yoga = inProcess(client, { persistedOperations: file, onlyPersisted: true });
       const post = async (body: unknown) => {
         const res = await yoga.fetch('http://gateway/graphql', { method: 'POST', headers: { 'content-type': 'application/json', [CSRF_HEADER]: '1' }, body: JSON.stringify(body) });
         return (await res.json()) as { data?: { cluster: { partitions: number } }; errors?: { message: string }[] };
@@ -100,14 +95,7 @@ test("a variable the schema refuses is the caller's error: answered 400, never l
     const client = await DynamoClient.connect({ seeds: cluster.seeds, cluster: cluster.cluster, secret: TEST_SECRET });
     try {
       const logged: string[] = [];
-      const yoga = createGateway({
-        client: () => client,
-        contexts: new ContextSigner([TEST_CONTEXT_KEY]),
-        requestTimeoutMs: 10_000,
-        maxBodyBytes: 1 << 20,
-        graphiql: false,
-        logger: { ...silentLogger, error: (message: string) => logged.push(message) },
-      });
+      const yoga = inProcess(client, { logger: { ...silentLogger, error: (message: string) => logged.push(message) } });
       const query = 'query($k: String!, $r: Int) { get(key: $k, r: $r) { key } }';
       for (const variables of [{ k: 'a', r: 'two' }, { k: 'a', r: 2 ** 31 }, { k: 7 }, {}]) {
         const res = await yoga.fetch('http://gateway/graphql', {
