@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
-import { LocalCluster, startService, stopProcess, type LauncherTls } from './launcher.ts';
+import { GATEWAY_NODE_ARGS, LocalCluster, startService, stopProcess, type LauncherTls } from './launcher.ts';
 import { makeCa, makeCert } from './dev-certs.ts';
 import { DEFAULT_REDIS_URL, ensureRedis, redisAnswers, type PrivateRedis } from '../jobs/redis.ts';
 import { uwsProblem } from '../storage/transport/uws-check.ts';
@@ -224,6 +224,7 @@ try {
   services.push(
     await startService({
       entry: 'bin/gateway.ts',
+      nodeArgs: GATEWAY_NODE_ARGS,
       args: ['--port', gatewayPort, '--seeds', cluster.seeds.join(','), '--cluster', cluster.cluster],
       // without Redis too: the gateway connects whenever it answers there (npm start --repair)
       env: {

@@ -234,6 +234,7 @@ async function baselines(dir: string, redisPid: number, cases: CaseResult[]): Pr
   // a bare Yoga answering from memory on the gateway's HTTP server
   const bare = await startService({
     entry: 'test/bench/bare-yoga.ts',
+    nodeArgs: SETTINGS.gatewayNodeArgs,
     args: [String(BARE), String(KEYS)],
     env: { NODE_ENV: SETTINGS.nodeEnv },
     health: `127.0.0.1:${BARE}`,

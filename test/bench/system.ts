@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import type { Watched } from './stats.ts';
+import { GATEWAY_NODE_ARGS } from '../../bin/launcher.ts';
 
 type Launcher = typeof import('../../bin/launcher.ts');
 type Cluster = InstanceType<Launcher['LocalCluster']>;
@@ -26,6 +27,8 @@ export const SETTINGS = {
   gatewayAuth: 'API keys (--api-keys FILE, a bearer token per request)',
   /** the gateways' and the bare Yoga's: as a deployment runs them (graphql-js skips its development-mode checks) */
   nodeEnv: 'production',
+  /** the gateways' and the bare Yoga's V8 flags, as a deployment runs the gateway */
+  gatewayNodeArgs: GATEWAY_NODE_ARGS,
 } as const;
 
 export const SECRET = 'benchmark-secret-0123456789';
@@ -104,7 +107,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     const gateway = async (port: number, extra: string[], env: Record<string, string>) => {
       const child = await startService({
         entry: old ? 'gateway/main.ts' : 'bin/gateway.ts',
-        nodeArgs: o.nodeArgs ?? [],
+        nodeArgs: [...SETTINGS.gatewayNodeArgs, ...(o.nodeArgs ?? [])],
         args: [
           '--port',
           String(port),
