@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { createRing, partitionCounts, rebalance, targetCounts, walkFrom, type Member } from '../../client/src/core/ring.ts';
 import { RingView, sloppyTargets } from '../../client/src/core/preference.ts';
-import { partitionOf } from '../../client/src/core/hash.ts';
+import { partitionOf, ringPosition } from '../../client/src/core/hash.ts';
 
 const members = (count: number, weights: number[] = []): Member[] =>
   Array.from({ length: count }, (_, i) => ({ id: `n${i + 1}`, address: `127.0.0.1:${7001 + i}`, weight: weights[i] ?? 1 }));
@@ -25,6 +25,23 @@ test('a key lands in the partition its 128-bit MD5 position falls in (checked wi
       const exact = Number((pos * BigInt(q)) >> 128n);
       assert.equal(partitionOf(key, q), exact);
     }),
+  );
+});
+
+const SEED = Number(process.env.RING_SEED ?? Date.now() % 2 ** 31);
+
+test(`a key's ring position is the MD5 of its UTF-8 bytes as node:crypto hashes it, for any string: astral, lone surrogates, long (seed ${SEED})`, () => {
+  // any UTF-16 code units: lone surrogates too
+  const units = fc.array(fc.integer({ min: 0, max: 0xffff }), { maxLength: 60 }).map((u) => String.fromCharCode(...u));
+  const key = fc.oneof(
+    units,
+    fc.string({ unit: 'binary', maxLength: 100 }),
+    fc.string({ unit: 'grapheme', maxLength: 100 }),
+    fc.string({ maxLength: 300 }),
+  );
+  fc.assert(
+    fc.property(key, (k) => assert.deepEqual(Array.from(ringPosition(k)), [...createHash('md5').update(k, 'utf8').digest()])),
+    { seed: SEED, numRuns: 5000 },
   );
 });
 

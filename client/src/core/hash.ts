@@ -4,11 +4,19 @@
 // ring_creation_size), so a key's partition is simply the top log2(Q) bits of its hash:
 // exact, and no 128-bit arithmetic on the hot path.
 import { hash } from 'node:crypto';
+import { md5 } from 'js-md5';
 
-/** The 16-byte ring position of a key. */
-export function ringPosition(key: string): Buffer {
-  // the one-shot hash costs half of createHash().update().digest() on this hot path
-  return hash('md5', key, 'buffer');
+/** Keys up to this many UTF-16 units are hashed in JavaScript (js-md5); longer ones by node:crypto. */
+const SHORT_KEY = 128;
+
+/**
+ * The 16-byte ring position of a key. js-md5 hashes a short key in JavaScript in a quarter to a
+ * half of the time of a call into node:crypto (160 against 670 ns at 16 characters, 340 against
+ * 720 at 64); from about 200 characters node:crypto is the faster. js-md5 encodes a lone
+ * surrogate other than as node:crypto does (U+FFFD), so such a key goes to node:crypto too.
+ */
+export function ringPosition(key: string): ArrayLike<number> {
+  return key.length <= SHORT_KEY && key.isWellFormed() ? md5.array(key) : hash('md5', key, 'buffer');
 }
 
 /** Number of bits that select a partition: Q = 2^bits. */
@@ -20,7 +28,7 @@ export function partitionBits(partitions: number): number {
 }
 
 /** The partition (0..Q-1) that holds a ring position: partition i covers [i·2^128/Q, (i+1)·2^128/Q). */
-export function partitionOfPosition(position: Uint8Array, partitions: number): number {
+export function partitionOfPosition(position: ArrayLike<number>, partitions: number): number {
   const bits = partitionBits(partitions);
   if (bits === 0) return 0;
   const top = ((position[0]! << 24) | (position[1]! << 16) | (position[2]! << 8) | position[3]!) >>> 0;

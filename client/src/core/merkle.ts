@@ -29,7 +29,7 @@ export function leafHash(key: string, encodedSet: Uint8Array): Buffer {
 }
 
 /** The segment of a key from its ring position (the bits after the partition's). */
-export function segmentOfPosition(position: Uint8Array, partitions: number): number {
+export function segmentOfPosition(position: ArrayLike<number>, partitions: number): number {
   const bits = Math.log2(partitions);
   const top = ((position[0]! << 24) | (position[1]! << 16) | (position[2]! << 8) | position[3]!) >>> 0;
   return Math.floor(top / 2 ** (32 - bits - SEGMENT_BITS)) % SEGMENTS;
