@@ -45,12 +45,9 @@ function asInterpreted(result: ExecutionResult, source: Source | undefined): Exe
 
 /** the offset of a line and column (both from 1) in a GraphQL source: lines end at \r\n, \n or \r */
 export function positionOf(body: string, { line, column }: SourceLocation): number {
+  const ends = /\r\n|[\n\r]/g;
   let start = 0;
-  for (let l = 1; l < line; l++) {
-    const next = body.slice(start).search(/\r\n|[\n\r]/);
-    if (next < 0) break;
-    start += next + (body.startsWith('\r\n', start + next) ? 2 : 1);
-  }
+  for (let l = 1; l < line && ends.exec(body); l++) start = ends.lastIndex;
   return start + column - 1;
 }
 
