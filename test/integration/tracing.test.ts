@@ -1,6 +1,7 @@
 // OpenTelemetry traces through real processes: a gateway and three nodes export to an OTLP/HTTP
 // collector in this process, and one GraphQL put and one get each make one trace that runs
-// from the gateway's operation span to the coordinating node's span and on to the replicas'.
+// from the gateway's operation span to the coordinating node's span and on to the replicas';
+// so does the get's second, compiled, run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OtlpCollector, type CollectedSpan } from '../helpers/otlp-collector.ts';
@@ -78,6 +79,21 @@ test('a put and a get each make one trace: gateway operation, coordinator, repli
       );
       assert.equal(reads.mget.attributes['dynamo.keys'], 1);
       assert.equal(new Set([reads.mget.instance, ...reads.replicas.map((s) => s.instance)]).size, 3);
+
+      // the same get again runs compiled (gateway/compiled-execution.ts: an operation's second
+      // run), and its trace still runs from the operation to the coordinator
+      const again = await gql<{ get: { found: boolean } }>(GET, { key: 'traced' });
+      assert.equal(again.data?.get.found, true);
+      const compiled = await waitFor(
+        'the gateway span of the compiled get',
+        () => collector.spans.find((s) => s.name === 'query.Get' && s.spanId !== read.spanId),
+        15_000,
+      );
+      await waitFor(
+        "the compiled get's coordinator span, the operation's child",
+        () => collector.spans.find((s) => s.name === 'dynamo.mget' && s.parentSpanId === compiled.spanId),
+        15_000,
+      );
     });
     assert.deepEqual(collector.refused, [], 'every export was OTLP JSON');
   } finally {
