@@ -9,7 +9,8 @@
 //   documents, and each holds its operations' compiled forms in a WeakMap.
 // - One that fails to compile runs interpreted, as it would without this plugin.
 // - Subscriptions (watches) stay interpreted: this hooks execution only.
-import { GraphQLError, type DocumentNode, type ExecutionResult, type Source, type SourceLocation } from 'graphql';
+// - A document holding graphql-jit's markers is never compiled (holdsMarker, below).
+import { BREAK, GraphQLError, visit, type DocumentNode, type ExecutionResult, type Source, type SourceLocation } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import type { Plugin } from 'graphql-yoga';
 
@@ -51,6 +52,26 @@ export function positionOf(body: string, { line, column }: SourceLocation): numb
   return start + column - 1;
 }
 
+/**
+ * graphql-jit writes an operation's literal arguments into the code it generates with
+ * JSON.stringify, and then turns every string holding one of its markers (`__MAGIC_DATE__<uuid>`
+ * and the like, for dates, NaN and the infinities) back into code: `new Date(` and the rest of the
+ * string `)`. A caller's string literal holding the date marker would run as code in the gateway.
+ * So a document with a marker in any string or name (escapes decoded) is left to the interpreter.
+ */
+const MARKER = '__MAGIC_';
+
+function holdsMarker(document: DocumentNode): boolean {
+  let found = false;
+  const check = (node: { readonly value: string }) => {
+    if (!node.value.includes(MARKER)) return undefined;
+    found = true;
+    return BREAK;
+  };
+  visit(document, { StringValue: check, Name: check });
+  return found;
+}
+
 export function useCompiledExecution({ runsBeforeCompiling = 1 } = {}): CompiledExecution {
   const documents = new WeakMap<DocumentNode, Operations>();
   const counts = { compiled: 0, interpreted: 0, failed: 0 };
@@ -67,9 +88,9 @@ export function useCompiledExecution({ runsBeforeCompiling = 1 } = {}): Compiled
           counts.interpreted++;
           return;
         }
-        const result = compileQuery(args.schema, args.document, args.operationName ?? undefined);
-        compiled = isCompiledQuery(result) ? result : null;
-        if (!compiled) counts.failed++;
+        const result = holdsMarker(args.document) ? null : compileQuery(args.schema, args.document, args.operationName ?? undefined);
+        compiled = result && isCompiledQuery(result) ? result : null;
+        if (result && !compiled) counts.failed++;
         operations.set(args.operationName, compiled);
       }
       if (!compiled) {

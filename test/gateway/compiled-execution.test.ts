@@ -279,6 +279,37 @@ test('by default an operation runs interpreted once, then compiled', async () =>
   });
 });
 
+test("a document holding graphql-jit's code markers in its literals or names is never compiled: the marker cannot run as code", async () => {
+  // graphql-jit writes literal arguments into its code with JSON.stringify, then turns a string
+  // holding its date marker into `new Date(...)` around the rest of the string
+  const marker = '__MAGIC_DATE__33a9e76d_02e0_4128_8e92_3530ad3da74d';
+  const payload = '(globalThis.injectedByALiteral = 1)';
+  const escaped = [...marker].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+  const documents = [
+    `query { get(key: "${marker}${payload}") { key } }`,
+    `query { get(key: "${escaped}${payload}") { key } }`,
+    `query { get(key: """${marker}${payload}""") { key } }`,
+    `query($k: String = "${marker}${payload}") { get(key: $k) { key } }`,
+    `mutation { put(key: "k", value: { nested: ["${marker}${payload}"] }) { key } }`,
+    `mutation { put(key: "k", value: { ${marker}x: 1 }) { key } }`,
+  ];
+  await withCluster({ nodes: 1, basePort: 7656 }, async ({ cluster }) => {
+    const client = await DynamoClient.connect({ seeds: cluster.seeds, cluster: cluster.cluster, secret: TEST_SECRET });
+    try {
+      const compiler = useCompiledExecution({ runsBeforeCompiling: 0 });
+      const yoga = gatewayOver(client, compiler);
+      for (const query of documents) for (let run = 0; run < 2; run++) await ask(yoga, { query });
+      assert.equal((globalThis as { injectedByALiteral?: number }).injectedByALiteral, undefined, 'a literal ran as code');
+      assert.deepEqual(compiler.counts, { compiled: 0, interpreted: documents.length * 2, failed: 0 });
+      // the same operations without the marker compile
+      await ask(yoga, { query: `query { get(key: "plain${payload}") { key } }` });
+      assert.equal(compiler.counts.compiled, 1);
+    } finally {
+      client.close();
+    }
+  });
+});
+
 const SEED = Number(process.env.COMPILED_EXECUTION_SEED ?? Date.now() % 2 ** 31);
 
 test(`positionOf inverts graphql-js's getLocation, over \\n, \\r\\n and \\r line ends (seed ${SEED})`, () => {
