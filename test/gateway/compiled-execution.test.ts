@@ -324,3 +324,63 @@ test(`positionOf inverts graphql-js's getLocation, over \\n, \\r\\n and \\r line
     { seed: SEED, numRuns: 2000 },
   );
 });
+
+/** A GraphQL literal of a JSON value: object field names are GraphQL names, strings JSON-escaped. */
+type Json = null | boolean | number | string | Json[] | { [name: string]: Json };
+const literal = (v: Json): string =>
+  v === null || typeof v !== 'object'
+    ? JSON.stringify(v)
+    : Array.isArray(v)
+      ? `[${v.map(literal).join(', ')}]`
+      : `{${Object.entries(v).map(([k, x]) => `${k}: ${literal(x)}`).join(', ')}}`;
+
+test(`random literals (quotes, backslashes, line separators, code, markers): compiled and interpreted answer alike, and none runs (seed ${SEED})`, async () => {
+  // text that would matter if it reached generated code unescaped
+  const risky = fc.constantFrom(
+    ...['"', '\\', '\u2028', '\u2029', '`', '${', '*/', '</script>', "'", 'NaN', 'new Date(1)', '(globalThis.fuzzed = 1)'],
+    ...['__MAGIC_', '__MAGIC_DATE__33a9e76d_02e0_4128_8e92_3530ad3da74d', '__MAGIC_NAN__57f286b9_4c20_487f_b409_79804ddcb4f8'],
+  );
+  const text = fc.array(fc.oneof(risky, fc.string({ unit: 'grapheme', maxLength: 8 })), { maxLength: 6 }).map((p) => p.join(''));
+  const name = fc.stringMatching(/^[_A-Za-z][_0-9A-Za-z]{0,6}$/);
+  const json: fc.Arbitrary<Json> = fc.letrec<{ value: Json }>((tie) => ({
+    value: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      fc.constant(null),
+      fc.boolean(),
+      fc.integer(),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      text,
+      fc.array(tie('value'), { maxLength: 3 }),
+      fc.dictionary(name, tie('value'), { maxKeys: 3 }),
+    ),
+  })).value;
+  await withCluster({ nodes: 1, basePort: 7661 }, async ({ cluster }) => {
+    const client = await DynamoClient.connect({ seeds: cluster.seeds, cluster: cluster.cluster, secret: TEST_SECRET });
+    try {
+      const recording = new Recording();
+      const interpreter = gatewayOver(recording.recorder(client), null);
+      const compiler = useCompiledExecution({ runsBeforeCompiling: 0 });
+      const compiled = gatewayOver(recording.replayer(client), compiler);
+      let runs = 0;
+      await fc.assert(
+        fc.asyncProperty(text, json, async (key, value) => {
+          const steps = [
+            { query: `mutation { put(key: ${JSON.stringify(key)}, value: ${literal(value)}) { key } }` },
+            { query: `query { get(key: ${JSON.stringify(key)}) { key siblings { value } } }` },
+          ];
+          for (const step of steps) {
+            const expected = await ask(interpreter, step);
+            assert.deepEqual(await ask(compiled, step), expected, step.query);
+          }
+          runs++;
+        }),
+        { seed: SEED, numRuns: 150 },
+      );
+      console.log(`# ${runs} random literal pairs: compiled ${compiler.counts.compiled}, interpreted ${compiler.counts.interpreted}`);
+      assert.equal((globalThis as { fuzzed?: number }).fuzzed, undefined, 'a literal ran as code');
+      assert.ok(compiler.counts.compiled > runs, `${compiler.counts.compiled} compiled`);
+    } finally {
+      client.close();
+    }
+  });
+});
