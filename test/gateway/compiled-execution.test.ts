@@ -210,6 +210,29 @@ function gatewayOver(store: DynamoClient, compiledExecution: CompiledExecution |
   });
 }
 
+interface BothGateways {
+  readonly recording: Recording;
+  /** interprets, over the real cluster, recording the store's answers */
+  readonly interpreter: Gateway;
+  /** compiles every operation from its first run, given the recorded answers */
+  readonly compiled: Gateway;
+  readonly compiler: CompiledExecution;
+}
+
+async function withBothGateways(nodes: number, basePort: number, body: (g: BothGateways) => Promise<void>): Promise<void> {
+  await withCluster({ nodes, basePort }, async ({ cluster }) => {
+    const client = await DynamoClient.connect({ seeds: cluster.seeds, cluster: cluster.cluster, secret: TEST_SECRET });
+    try {
+      const recording = new Recording();
+      const compiler = useCompiledExecution({ runsBeforeCompiling: 0 });
+      const interpreter = gatewayOver(recording.recorder(client), null);
+      await body({ recording, interpreter, compiled: gatewayOver(recording.replayer(client), compiler), compiler });
+    } finally {
+      client.close();
+    }
+  });
+}
+
 async function ask(yoga: Gateway, step: Step): Promise<Answer> {
   const variables = typeof step.variables === 'function' ? undefined : step.variables;
   const res = await yoga.fetch('http://gateway/graphql', {
@@ -221,43 +244,33 @@ async function ask(yoga: Gateway, step: Step): Promise<Answer> {
 }
 
 test('compiled execution answers byte for byte as the interpreter, given the same answers from the store', async () => {
-  await withCluster({ nodes: 3, basePort: 7641 }, async ({ cluster }) => {
-    const client = await DynamoClient.connect({ seeds: cluster.seeds, cluster: cluster.cluster, secret: TEST_SECRET });
-    try {
-      const recording = new Recording();
-      const interpreter = gatewayOver(recording.recorder(client), null);
-      const compiler = useCompiledExecution({ runsBeforeCompiling: 0 });
-      const compiled = gatewayOver(recording.replayer(client), compiler);
+  await withBothGateways(3, 7641, async ({ recording, interpreter, compiler, compiled }) => {
+    const run = async (yoga: Gateway) => {
+      const answers: Answer[] = [];
+      for (const step of steps) {
+        const variables = typeof step.variables === 'function' ? step.variables(answers) : step.variables;
+        answers.push(await ask(yoga, { ...step, variables }));
+      }
+      return answers;
+    };
+    const expected = await run(interpreter);
+    const recorded = [...recording.calls.values()].reduce((n, l) => n + l.length, 0);
+    const actual = await run(compiled);
 
-      const run = async (yoga: Gateway) => {
-        const answers: Answer[] = [];
-        for (const step of steps) {
-          const variables = typeof step.variables === 'function' ? step.variables(answers) : step.variables;
-          answers.push(await ask(yoga, { ...step, variables }));
-        }
-        return answers;
-      };
-      const expected = await run(interpreter);
-      const recorded = [...recording.calls.values()].reduce((n, l) => n + l.length, 0);
-      const actual = await run(compiled);
-
-      steps.forEach((step, i) => assert.deepEqual(actual[i], expected[i], `step ${i}: ${step.query.slice(0, 80)}`));
-      const errors = expected.filter((a) => a.text.includes('"errors"')).length;
-      const statuses = [...new Set(expected.map((a) => a.status))].sort();
-      console.log(
-        `# ${steps.length} operations: ${errors} answered with errors, HTTP ${statuses.join(', ')}; ` +
-          `${recorded} store calls recorded, ${recording.replayed} replayed; ` +
-          `compiled ${compiler.counts.compiled}, interpreted ${compiler.counts.interpreted}, failed to compile ${compiler.counts.failed}`,
-      );
-      // every store call of the interpreted run was made again, and nothing else
-      assert.equal(recording.replayed, recorded);
-      assert.deepEqual([...recording.calls.values()].flat(), []);
-      // every operation ran compiled (those whose variables it refused, then on the interpreter)
-      assert.deepEqual(compiler.counts, { compiled: steps.length, interpreted: 0, failed: 0 });
-      assert.ok(errors >= 12, `${errors} answers with errors`);
-    } finally {
-      client.close();
-    }
+    steps.forEach((step, i) => assert.deepEqual(actual[i], expected[i], `step ${i}: ${step.query.slice(0, 80)}`));
+    const errors = expected.filter((a) => a.text.includes('"errors"')).length;
+    const statuses = [...new Set(expected.map((a) => a.status))].sort();
+    console.log(
+      `# ${steps.length} operations: ${errors} answered with errors, HTTP ${statuses.join(', ')}; ` +
+        `${recorded} store calls recorded, ${recording.replayed} replayed; ` +
+        `compiled ${compiler.counts.compiled}, interpreted ${compiler.counts.interpreted}, failed to compile ${compiler.counts.failed}`,
+    );
+    // every store call of the interpreted run was made again, and nothing else
+    assert.equal(recording.replayed, recorded);
+    assert.deepEqual([...recording.calls.values()].flat(), []);
+    // every operation ran compiled (those whose variables it refused, then on the interpreter)
+    assert.deepEqual(compiler.counts, { compiled: steps.length, interpreted: 0, failed: 0 });
+    assert.ok(errors >= 12, `${errors} answers with errors`);
   });
 });
 
@@ -356,33 +369,24 @@ test(`random literals (quotes, backslashes, line separators, code, markers): com
       fc.dictionary(name, tie('value'), { maxKeys: 3 }),
     ),
   })).value;
-  await withCluster({ nodes: 1, basePort: 7661 }, async ({ cluster }) => {
-    const client = await DynamoClient.connect({ seeds: cluster.seeds, cluster: cluster.cluster, secret: TEST_SECRET });
-    try {
-      const recording = new Recording();
-      const interpreter = gatewayOver(recording.recorder(client), null);
-      const compiler = useCompiledExecution({ runsBeforeCompiling: 0 });
-      const compiled = gatewayOver(recording.replayer(client), compiler);
-      let runs = 0;
-      await fc.assert(
-        fc.asyncProperty(text, json, async (key, value) => {
-          const steps = [
-            { query: `mutation { put(key: ${JSON.stringify(key)}, value: ${literal(value)}) { key } }` },
-            { query: `query { get(key: ${JSON.stringify(key)}) { key siblings { value } } }` },
-          ];
-          for (const step of steps) {
-            const expected = await ask(interpreter, step);
-            assert.deepEqual(await ask(compiled, step), expected, step.query);
-          }
-          runs++;
-        }),
-        { seed: SEED, numRuns: 150 },
-      );
-      console.log(`# ${runs} random literal pairs: compiled ${compiler.counts.compiled}, interpreted ${compiler.counts.interpreted}`);
-      assert.equal((globalThis as { fuzzed?: number }).fuzzed, undefined, 'a literal ran as code');
-      assert.ok(compiler.counts.compiled > runs, `${compiler.counts.compiled} compiled`);
-    } finally {
-      client.close();
-    }
+  await withBothGateways(1, 7661, async ({ interpreter, compiler, compiled }) => {
+    let runs = 0;
+    await fc.assert(
+      fc.asyncProperty(text, json, async (key, value) => {
+        const steps = [
+          { query: `mutation { put(key: ${JSON.stringify(key)}, value: ${literal(value)}) { key } }` },
+          { query: `query { get(key: ${JSON.stringify(key)}) { key siblings { value } } }` },
+        ];
+        for (const step of steps) {
+          const expected = await ask(interpreter, step);
+          assert.deepEqual(await ask(compiled, step), expected, step.query);
+        }
+        runs++;
+      }),
+      { seed: SEED, numRuns: 150 },
+    );
+    console.log(`# ${runs} random literal pairs: compiled ${compiler.counts.compiled}, interpreted ${compiler.counts.interpreted}`);
+    assert.equal((globalThis as { fuzzed?: number }).fuzzed, undefined, 'a literal ran as code');
+    assert.ok(compiler.counts.compiled > runs, `${compiler.counts.compiled} compiled`);
   });
 });
