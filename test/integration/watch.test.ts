@@ -10,6 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import { startService, stopProcess } from '../../bin/launcher.ts';
 import { ContextSigner } from '../../gateway/context-token.ts';
 import { encodeValue } from '../../schema/values.ts';
+import { StoreError } from '../../client/src/core/errors.ts';
 import { withCluster, type TestCluster } from '../helpers/cluster.ts';
 import { CSRF, TEST_CONTEXT_KEY } from '../helpers/stack.ts';
 import { Watch, WATCH, type WatchEvent } from '../helpers/sse.ts';
@@ -187,7 +188,17 @@ test('live watches', async (t) => {
           // only n1 is left to store the next version: the gateway must have polled it again
           await c.cluster.signal('n2', 'SIGKILL');
           await c.cluster.signal('n3', 'SIGKILL');
-          await c.client.put('down:k', encodeValue('only n1'), { context: signer.verify('down:k', before), w: 1 });
+          // the client fails a node fast for 250 ms after an attempt that failed, and it may have
+          // tried n1 while n1 was down: a put that was never sent is tried again, for up to 2 s
+          for (let attempt = 1; ; attempt++) {
+            try {
+              await c.client.put('down:k', encodeValue('only n1'), { context: signer.verify('down:k', before), w: 1 });
+              break;
+            } catch (e) {
+              if (!(e instanceof StoreError && e.details.sent === false) || attempt === 40) throw e;
+              await new Promise((r) => setTimeout(r, 50));
+            }
+          }
           assert.deepEqual(values(await w.event(3, 20_000)), ['only n1']);
         } finally {
           w.close();
