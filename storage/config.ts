@@ -147,7 +147,7 @@ export const NODE_SETTINGS = {
     help: "a coordinator's wait for replicas",
   },
   readHedgeMs: {
-    flag: 'read-hedge-ms', env: 'DYNAMO_READ_HEDGE_MS', arg: 'T', schema: intSetting(0, 600_000), default: 0, shown: '0 (all N)',
+    flag: 'read-hedge-ms', env: 'DYNAMO_READ_HEDGE_MS', arg: 'T', schema: intSetting(0, 600_000), default: 10,
     help: 'above 0, a read asks R replicas first and the others when one fails or after this long; 0 asks all N at once',
     note: '([docs/architecture.md](docs/architecture.md))',
   },

@@ -140,7 +140,7 @@ test("the node's settings keep their flags, variables and defaults", () => {
     {
       id: 'n1', nodes: 'n1=127.0.0.1:26001', cluster: 'dev', secret: undefined, acceptSecrets: [], dataDir: './data/n1', partitions: 64,
       n: 3, r: 2, w: 2,
-      requestTimeoutMs: 1000, readHedgeMs: 0, maxSiblings: 100, durability: 'sync', hintMaxBytes: 1024 ** 3, hintMaxAgeMs: 86_400_000,
+      requestTimeoutMs: 1000, readHedgeMs: 10, maxSiblings: 100, durability: 'sync', hintMaxBytes: 1024 ** 3, hintMaxAgeMs: 86_400_000,
       newEpoch: false,
       gossipIntervalMs: 1000, phiThreshold: 8, transferBytesPerSecond: 16 * 1024 * 1024, dropGraceMs: 10_000, repairQueuePrefix: 'dynamo',
       logLevel: 'info', logFormat: 'json',

@@ -65,20 +65,24 @@ test('a put and a get each make one trace: gateway operation, coordinator, repli
         assert.equal(r.attributes['dynamo.peer'], writes.coordinator.instance);
       }
 
-      // the get: query.Get → dynamo.mget on the coordinator → dynamo.replicaReadMany on the two others
+      // the get: query.Get → dynamo.mget on the coordinator → dynamo.replicaReadMany on another
+      // replica (R=2: the coordinator's own copy is read locally, and the third replica is asked
+      // only when the hedge time passes first, coordinator/read.ts)
       const read = await waitFor('the gateway span of the get', () => collector.spans.find((s) => s.name === 'query.Get'), 15_000);
       assert.notEqual(read.traceId, op.traceId, 'each operation is its own trace');
       const reads = await waitFor(
-        'the coordinator span and both replica reads of the get',
+        'the coordinator span and a replica read of the get',
         () => {
           const mget = collector.spans.find((s) => s.name === 'dynamo.mget' && s.parentSpanId === read.spanId);
           const replicas = mget ? childrenOf(collector.spans, mget, 'dynamo.replicaReadMany') : [];
-          return mget && replicas.length === 2 ? { mget, replicas } : null;
+          return mget && replicas.length >= 1 ? { mget, replicas } : null;
         },
         15_000,
       );
       assert.equal(reads.mget.attributes['dynamo.keys'], 1);
-      assert.equal(new Set([reads.mget.instance, ...reads.replicas.map((s) => s.instance)]).size, 3);
+      assert.ok(reads.replicas.length <= 2, `${reads.replicas.length} replica reads`);
+      const readers = [reads.mget.instance, ...reads.replicas.map((s) => s.instance)];
+      assert.equal(new Set(readers).size, readers.length, `the coordinator and the replicas it asked are distinct nodes: ${readers.join(',')}`);
 
       // the same get again runs compiled (gateway/compiled-execution.ts: an operation's second
       // run), and its trace still runs from the operation to the coordinator
