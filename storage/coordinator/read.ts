@@ -152,18 +152,32 @@ export function readMany(
 /**
  * The targets a read asks first: R of them, and enough primaries for PR. This node's own copy
  * comes first when it is a target, then the others in turn from `turn`, so that reads coordinated
- * here spread over the other replicas.
+ * here spread over the other replicas. Called for every key read: it allocates only its answer.
  */
 export function firstAsked(targets: readonly Target[], r: number, pr: number, self: NodeId, turn: number): Target[] {
-  const own = targets.filter((t) => t.node === self);
-  const others = targets.filter((t) => t.node !== self);
-  const start = others.length === 0 ? 0 : turn % others.length;
-  const inTurn = [...others.slice(start), ...others.slice(0, start)];
-  const first = [...own, ...inTurn].slice(0, r);
+  const first: Target[] = [];
+  let others = 0;
+  for (const t of targets) {
+    if (t.node !== self) others++;
+    else if (first.length < r) first.push(t);
+  }
+  const start = others === 0 ? 0 : turn % others;
+  /** the k-th of the others in their turn */
+  const other = (k: number): Target => {
+    let j = (start + k) % others;
+    for (const t of targets) if (t.node !== self && j-- === 0) return t;
+    throw new Error('unreachable: fewer others than counted');
+  };
+  for (let k = 0; k < others && first.length < r; k++) first.push(other(k));
   // primaries for PR, from the rest in their turn
-  for (const t of inTurn) {
-    if (first.filter((f) => f.primary).length >= pr) break;
-    if (t.primary && !first.includes(t)) first.push(t);
+  let primaries = 0;
+  for (const t of first) if (t.primary) primaries++;
+  for (let k = 0; k < others && primaries < pr; k++) {
+    const t = other(k);
+    if (t.primary && !first.includes(t)) {
+      first.push(t);
+      primaries++;
+    }
   }
   return first;
 }

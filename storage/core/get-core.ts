@@ -21,14 +21,26 @@ export interface RepairPlan {
   readonly repair: readonly Target[];
 }
 
+/** a target's state in a read */
+const OPEN = 0;
+const ANSWERED = 1;
+const FAILED = 2;
+
+/**
+ * Per target, by its index (a read has at most N of them): whether it was asked, and whether it
+ * answered or failed, kept in small arrays and counters rather than maps and sets, since a
+ * multi-get makes one core per key.
+ */
 export class GetCore {
   readonly #targets: readonly Target[];
   readonly #r: number;
   readonly #pr: number;
   readonly #maxActors: number;
-  readonly #answers = new Map<NodeId, SiblingSet>();
-  readonly #failed = new Set<NodeId>();
-  readonly #asked = new Set<NodeId>();
+  readonly #state: Uint8Array;
+  readonly #asked: Uint8Array;
+  readonly #answers: (SiblingSet | undefined)[];
+  #got = 0;
+  #primariesGot = 0;
   #merged: SiblingSet = EMPTY_SET;
   #decided: GetState = 'pending';
 
@@ -41,7 +53,10 @@ export class GetCore {
     asked: readonly Target[] = targets,
   ) {
     this.#targets = targets;
-    for (const t of asked) this.#asked.add(t.node);
+    this.#state = new Uint8Array(targets.length);
+    this.#asked = new Uint8Array(targets.length);
+    this.#answers = new Array<SiblingSet | undefined>(targets.length);
+    for (const t of asked) this.ask(t.node);
     this.#r = r;
     this.#pr = pr;
     this.#maxActors = maxActors;
@@ -54,37 +69,45 @@ export class GetCore {
 
   /** The coordinator has sent the read to this target. */
   ask(node: NodeId): void {
-    this.#asked.add(node);
+    const i = this.#index(node);
+    if (i >= 0) this.#asked[i] = 1;
   }
 
   /** The targets not asked yet, in their order. */
   unasked(): Target[] {
-    return this.#targets.filter((t) => !this.#asked.has(t.node));
+    return this.#targets.filter((_, i) => this.#asked[i] === 0);
   }
 
   /** A replica's answer: its sibling set (empty when it has nothing for the key). */
   addAnswer(node: NodeId, set: SiblingSet): void {
-    if (this.#answered(node)) return;
-    this.#answers.set(node, set);
+    const i = this.#index(node);
+    if (i < 0 || this.#state[i] !== OPEN) return;
+    this.#state[i] = ANSWERED;
+    this.#answers[i] = set;
+    this.#got++;
+    if (this.#targets[i]!.primary) this.#primariesGot++;
     this.#merged = merge(this.#merged, set, this.#maxActors);
     this.#decide();
   }
 
   addFailure(node: NodeId): void {
-    if (this.#answered(node)) return;
-    this.#failed.add(node);
+    const i = this.#index(node);
+    if (i < 0 || this.#state[i] !== OPEN) return;
+    this.#state[i] = FAILED;
     this.#decide();
   }
 
   /** The request's time is up: whoever has not answered, asked or not, counts as failed. */
   timeout(): void {
-    for (const t of this.#targets) if (!this.#answered(t.node)) this.#failed.add(t.node);
+    for (let i = 0; i < this.#state.length; i++) if (this.#state[i] === OPEN) this.#state[i] = FAILED;
     this.#decide();
   }
 
   /** Every target asked has answered or failed, and no other is needed: the read is decided, or every target was asked. */
   get complete(): boolean {
-    return this.#targets.every((t) => this.#done(t.node) || (!this.#asked.has(t.node) && this.#decided !== 'pending'));
+    for (let i = 0; i < this.#state.length; i++)
+      if (this.#state[i] === OPEN && (this.#asked[i] === 1 || this.#decided === 'pending')) return false;
+    return true;
   }
 
   /** Everything the answers so far hold: the reply once the state is 'ok'. */
@@ -93,11 +116,11 @@ export class GetCore {
   }
 
   get answers(): number {
-    return this.#answers.size;
+    return this.#got;
   }
 
   shortfall(): QuorumShortfall {
-    return { needed: this.#r, got: this.#answers.size, primaryNeeded: this.#pr, primaryGot: this.#primaryAnswers() };
+    return { needed: this.#r, got: this.#got, primaryNeeded: this.#pr, primaryGot: this.#primariesGot };
   }
 
   /**
@@ -113,36 +136,35 @@ export class GetCore {
 
   /** Once complete: the replicas that answered with less than the merged state. */
   finalAction(): RepairPlan {
-    const repair = this.#targets.filter((t) => {
-      const answer = this.#answers.get(t.node);
-      return answer !== undefined && missesFrom(answer, this.#merged, this.#maxActors);
-    });
-    return { merged: this.#merged, repair };
+    let repair: Target[] | undefined;
+    for (let i = 0; i < this.#targets.length; i++) {
+      const answer = this.#answers[i];
+      if (answer !== undefined && missesFrom(answer, this.#merged, this.#maxActors)) (repair ??= []).push(this.#targets[i]!);
+    }
+    return { merged: this.#merged, repair: repair ?? NONE };
   }
 
-  /** True for a node that is not a target too: only the targets' replies count. */
-  #answered(node: NodeId): boolean {
-    return this.#done(node) || !this.#targets.some((t) => t.node === node);
-  }
-
-  #done(node: NodeId): boolean {
-    return this.#answers.has(node) || this.#failed.has(node);
-  }
-
-  #primaryAnswers(): number {
-    return this.#targets.filter((t) => t.primary && this.#answers.has(t.node)).length;
+  /** The target's index, or -1 for a node that is not a target: only the targets' replies count. */
+  #index(node: NodeId): number {
+    for (let i = 0; i < this.#targets.length; i++) if (this.#targets[i]!.node === node) return i;
+    return -1;
   }
 
   #decide(): void {
     if (this.#decided !== 'pending') return;
-    const got = this.#answers.size;
-    const primaries = this.#primaryAnswers();
-    if (got >= this.#r && primaries >= this.#pr) {
+    if (this.#got >= this.#r && this.#primariesGot >= this.#pr) {
       this.#decided = 'ok';
       return;
     }
-    const open = this.#targets.filter((t) => !this.#answered(t.node));
-    const primaryOpen = open.filter((t) => t.primary).length;
-    if (got + open.length < this.#r || primaries + primaryOpen < this.#pr) this.#decided = 'failed';
+    let open = 0;
+    let primaryOpen = 0;
+    for (let i = 0; i < this.#state.length; i++) {
+      if (this.#state[i] !== OPEN) continue;
+      open++;
+      if (this.#targets[i]!.primary) primaryOpen++;
+    }
+    if (this.#got + open < this.#r || this.#primariesGot + primaryOpen < this.#pr) this.#decided = 'failed';
   }
 }
+
+const NONE: readonly Target[] = [];

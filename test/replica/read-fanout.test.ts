@@ -4,9 +4,12 @@
 // request and answers as each case says.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { MemoryEngine } from '../../storage/engine/memory.ts';
 import { Replica } from '../../storage/replica.ts';
 import { Coordinator } from '../../storage/coordinator.ts';
+import { firstAsked } from '../../storage/coordinator/read.ts';
+import type { Target } from '../../client/src/core/preference.ts';
 import { Identity } from '../../storage/identity.ts';
 import { RingView } from '../../client/src/core/preference.ts';
 import { createRing } from '../../client/src/core/ring.ts';
@@ -123,4 +126,39 @@ test('a read at PR asks enough primaries first, and R=N asks every target at onc
   asked.length = 0;
   assert.equal((await c.get(key, 1, 3)).replies >= 1, true);
   assert.deepEqual(asked.map((x) => x.node).sort(), [...others(key)].sort(), 'PR=3 asks all three primaries');
+});
+
+/** firstAsked as first written, with arrays for each step: the model the allocation-free one is held to. */
+function naiveFirstAsked(targets: readonly Target[], r: number, pr: number, self: string, turn: number): Target[] {
+  const own = targets.filter((t) => t.node === self);
+  const others = targets.filter((t) => t.node !== self);
+  const start = others.length === 0 ? 0 : turn % others.length;
+  const inTurn = [...others.slice(start), ...others.slice(0, start)];
+  const first = [...own, ...inTurn].slice(0, r);
+  for (const t of inTurn) {
+    if (first.filter((f) => f.primary).length >= pr) break;
+    if (t.primary && !first.includes(t)) first.push(t);
+  }
+  return first;
+}
+
+test('the targets a read asks first are those of the naive model: own copy, then the others in turn, then primaries for PR', () => {
+  const nodes = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6'];
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(fc.record({ node: fc.constantFrom(...nodes), primary: fc.boolean() }), {
+        selector: (t) => t.node,
+        minLength: 1,
+        maxLength: 5,
+      }),
+      fc.integer({ min: 1, max: 5 }),
+      fc.integer({ min: 0, max: 5 }),
+      fc.constantFrom(...nodes),
+      fc.nat(1000),
+      (targets, r, pr, self, turn) => {
+        assert.deepEqual(firstAsked(targets, r, pr, self, turn), naiveFirstAsked(targets, r, pr, self, turn));
+      },
+    ),
+    { numRuns: 5000 },
+  );
 });
