@@ -27,6 +27,17 @@ export function runEngineConformance(f: EngineFactory): void {
     await e.close();
   });
 
+  test(`${f.name}: a value read stays as read while other keys are read, small or large`, async () => {
+    const e = await f.open();
+    const sizes = [1, 230, 5_000, 100_000, 1_100_000];
+    const value = (size: number, fill: number) => Buffer.alloc(size, fill);
+    await Promise.all(sizes.map((size, i) => e.data.put([2, `v${i}`], value(size, i + 1))));
+    const read = sizes.map((_, i) => e.data.get([2, `v${i}`])!);
+    for (let i = 0; i < sizes.length; i++) e.data.get([2, `v${(i + 1) % sizes.length}`]);
+    sizes.forEach((size, i) => assert.ok(Buffer.from(read[i]!).equals(value(size, i + 1)), `the value of ${size} bytes`));
+    await e.close();
+  });
+
   test(`${f.name}: the three stores are separate`, async () => {
     const e = await f.open();
     await Promise.all([e.data.put(['k'], Buffer.from('d')), e.hints.put(['k'], Buffer.from('h')), e.meta.put(['k'], Buffer.from('m'))]);
