@@ -290,13 +290,15 @@ export class Replica {
 
   // ------------------------------------------------------------ hints
 
-  hintOwners(key: string): NodeId[] {
+  hintOwners(key: string): readonly NodeId[] {
     return this.#hintOwners(this.#place(key).partition, key);
   }
 
-  #hintOwners(p: number, key: string): NodeId[] {
+  /** Every read asks, so a node holding no hints answers without building the key's index id. */
+  #hintOwners(p: number, key: string): readonly NodeId[] {
+    if (this.#hintIndex.size === 0) return NO_OWNERS;
     const owners = this.#hintIndex.get(dataId(p, key));
-    return owners ? [...owners.keys()] : [];
+    return owners ? [...owners.keys()] : NO_OWNERS;
   }
 
   readHint(owner: NodeId, key: string): Hint | undefined {
@@ -408,6 +410,8 @@ export class Replica {
 function sameDots(set: SiblingSet, dots: readonly Dot[]): boolean {
   return set.length === dots.length && set.every((v, i) => v.dot.actor === dots[i]!.actor && v.dot.counter === dots[i]!.counter);
 }
+
+const NO_OWNERS: readonly NodeId[] = [];
 
 function dataId(p: number, key: string): string {
   return `${p}\u0000${key}`;
