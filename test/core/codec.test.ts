@@ -16,6 +16,8 @@ import {
   writeFrame,
 } from '../../client/src/protocol/codec.ts';
 import { MESSAGE_TYPES, type Message, type MessageType } from '../../client/src/protocol/messages.ts';
+import { Reader } from '../../client/src/protocol/wire.ts';
+import { isUtf8 } from 'node:buffer';
 import { anyMessage, arbitraries, asOfVersion, normalize } from '../protocol/arbitraries.ts';
 
 const TYPES = Object.keys(MESSAGE_TYPES) as MessageType[];
@@ -224,6 +226,32 @@ test('heartbeats carry their lease from version 7; an older frame carries none, 
   // a lease counter with an empty epoch: the epoch field is the last str8 before the counter
   const forged = encodeFrame(2, { ...m, beats: [{ ...beat, lease: { epoch: '', counter: 5 } }] }, 7);
   assert.match(bad(forged), /a heartbeat leases counters without an epoch/);
+});
+
+test('a string on the wire reads as its UTF-8 decoding when its bytes are valid UTF-8, and is refused otherwise, at any length', () => {
+  // mostly ASCII, with multi-byte characters, lone continuation bytes and surrogates' encodings
+  const byte = fc.oneof(
+    { weight: 8, arbitrary: fc.integer({ min: 0x20, max: 0x7e }) },
+    { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xff }) },
+    { weight: 1, arbitrary: fc.constantFrom(0x00, 0x7f, 0x80, 0xbf, 0xc2, 0xe2, 0xed, 0xf0, 0xff) },
+  );
+  const text = fc.oneof(
+    fc.array(byte, { maxLength: 80 }).map((b) => Buffer.from(b)),
+    fc.string({ unit: 'binary', maxLength: 40 }).map((s) => Buffer.from(s, 'utf8')),
+  );
+  fc.assert(
+    fc.property(text, (bytes) => {
+      const frame = Buffer.concat([Buffer.from([bytes.length]), bytes, Buffer.from([7])]);
+      const r = new Reader(frame);
+      if (isUtf8(bytes)) {
+        assert.equal(r.str8(), bytes.toString('utf8'));
+        assert.equal(r.u8(), 7, 'the reader stands after the string');
+      } else {
+        assert.throws(() => r.str8(), (e: unknown) => e instanceof ProtocolError && /not valid UTF-8/.test(e.message));
+      }
+    }),
+    { numRuns: 5000 },
+  );
 });
 
 test('specific malformed input gets specific errors', () => {
