@@ -16,7 +16,7 @@ import {
   writeFrame,
 } from '../../client/src/protocol/codec.ts';
 import { MESSAGE_TYPES, type Message, type MessageType } from '../../client/src/protocol/messages.ts';
-import { Reader } from '../../client/src/protocol/wire.ts';
+import { Reader, Writer as WireWriter } from '../../client/src/protocol/wire.ts';
 import { isUtf8 } from 'node:buffer';
 import { anyMessage, arbitraries, asOfVersion, normalize } from '../protocol/arbitraries.ts';
 
@@ -251,6 +251,34 @@ test('a string on the wire reads as its UTF-8 decoding when its bytes are valid 
       }
     }),
     { numRuns: 5000 },
+  );
+});
+
+test('a string is written as its UTF-8 bytes after their length, whatever came before it, for every length width', () => {
+  const text = fc.oneof(
+    fc.string({ maxLength: 20 }),
+    fc.string({ unit: 'binary', maxLength: 20 }),
+    fc.string({ unit: fc.constantFrom('a', 'é', '\ud800', '\u{1f600}', '\u0000', '\u007f', '\u0080'), maxLength: 14 }),
+  );
+  fc.assert(
+    fc.property(fc.array(text, { minLength: 1, maxLength: 6 }), fc.nat(300), (strings, before) => {
+      // a writer that starts small and has bytes already, so the strings' room is grown mid-way
+      const w = new WireWriter(8);
+      const expected: Buffer[] = [Buffer.alloc(before, 9)];
+      w.bytes(expected[0]!);
+      strings.forEach((s, i) => {
+        const bytes = Buffer.from(s, 'utf8');
+        const width = ([1, 2, 4] as const)[i % 3]!;
+        const length = Buffer.alloc(width);
+        length.writeUIntBE(bytes.length, 0, width);
+        expected.push(length, bytes);
+        if (width === 1) w.str8(s);
+        else if (width === 2) w.str16(s);
+        else w.str32(s);
+      });
+      assert.deepEqual(w.result(), Buffer.concat(expected));
+    }),
+    { numRuns: 3000 },
   );
 });
 
