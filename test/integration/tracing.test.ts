@@ -82,7 +82,7 @@ test('a put and a get each make one trace: gateway operation, coordinator, repli
       assert.equal(reads.mget.attributes['dynamo.keys'], 1);
       assert.ok(reads.replicas.length <= 2, `${reads.replicas.length} replica reads`);
       const readers = [reads.mget.instance, ...reads.replicas.map((s) => s.instance)];
-      assert.equal(new Set(readers).size, readers.length, `the coordinator and the replicas it asked are distinct nodes: ${readers.join(',')}`);
+      assert.equal(new Set(readers).size, readers.length, `the coordinator and the replicas it asked are distinct: ${readers.join(',')}`);
 
       // the same get again runs compiled (gateway/compiled-execution.ts: an operation's second
       // run), and its trace still runs from the operation to the coordinator
