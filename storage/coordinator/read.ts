@@ -1,11 +1,12 @@
-// The get path: any node may coordinate a read. Each key has N targets, all asked at once, as the
-// Dynamo paper's coordinator does; with a hedge time (`readHedgeMs` above 0) it asks R of them
-// first (its own copy first: a local read costs no message, then the others in turn, so reads
-// spread over the replicas), and the rest when one of those fails or has not answered within
-// the hedge time (docs/design.md, "Reads and writes", says when that is worth it). It answers
-// once R have answered with every causally-maximal version (a GetCore per key,
-// core/get-core.ts), keeps listening to those it asked, and repairs the ones that answered with
-// less than the merged result (read repair). A multi-get asks each replica once for all its keys.
+// The get path: any node may coordinate a read. Each key has N targets. With a hedge time
+// (`readHedgeMs` above 0, the default) the coordinator asks R of them first (its own copy
+// first: a local read costs no message, then the others in turn, so reads spread over the
+// replicas), and the rest when one of those fails or has not answered within the hedge time;
+// with 0 it asks all N at once, as the Dynamo paper's coordinator does (docs/design.md, "Reads
+// and writes", weighs the two). It answers once R have answered with every causally-maximal
+// version (a GetCore per key, core/get-core.ts), keeps listening to those it asked, and repairs
+// the ones that answered with less than the merged result (read repair). A multi-get asks each
+// replica once for all its keys.
 import { checkKey, checkQuorum } from '../../client/src/core/limits.ts';
 import { GetCore } from '../core/get-core.ts';
 import type { NodeId } from '../../client/src/core/ring.ts';
@@ -162,22 +163,22 @@ export function firstAsked(targets: readonly Target[], r: number, pr: number, se
     else if (first.length < r) first.push(t);
   }
   const start = others === 0 ? 0 : turn % others;
-  /** the k-th of the others in their turn */
-  const other = (k: number): Target => {
-    let j = (start + k) % others;
-    for (const t of targets) if (t.node !== self && j-- === 0) return t;
-    throw new Error('unreachable: fewer others than counted');
-  };
-  for (let k = 0; k < others && first.length < r; k++) first.push(other(k));
+  for (let k = 0; k < others && first.length < r; k++) first.push(nthOther(targets, self, (start + k) % others));
   // primaries for PR, from the rest in their turn
   let primaries = 0;
   for (const t of first) if (t.primary) primaries++;
   for (let k = 0; k < others && primaries < pr; k++) {
-    const t = other(k);
+    const t = nthOther(targets, self, (start + k) % others);
     if (t.primary && !first.includes(t)) {
       first.push(t);
       primaries++;
     }
   }
   return first;
+}
+
+/** The j-th target, in order, that is not this node. */
+function nthOther(targets: readonly Target[], self: NodeId, j: number): Target {
+  for (const t of targets) if (t.node !== self && j-- === 0) return t;
+  throw new Error(`unreachable: fewer targets besides ${self} than counted`);
 }
