@@ -31,8 +31,12 @@ export function partitionBits(partitions: number): number {
 export function partitionOfPosition(position: ArrayLike<number>, partitions: number): number {
   const bits = partitionBits(partitions);
   if (bits === 0) return 0;
-  const top = ((position[0]! << 24) | (position[1]! << 16) | (position[2]! << 8) | position[3]!) >>> 0;
-  return Math.floor(top / 2 ** (32 - bits));
+  return Math.floor(topBits(position) / 2 ** (32 - bits));
+}
+
+/** The first 32 bits of a ring position, as an unsigned integer: partitions and Merkle segments are cut from them. */
+export function topBits(position: ArrayLike<number>): number {
+  return ((position[0]! << 24) | (position[1]! << 16) | (position[2]! << 8) | position[3]!) >>> 0;
 }
 
 export function partitionOf(key: string, partitions: number): number {

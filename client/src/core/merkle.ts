@@ -10,6 +10,7 @@
 // segments that differ. The comparison takes the other side as functions, so the same code
 // diffs two trees in a test and two nodes over the network.
 import { createHash, hash } from 'node:crypto';
+import { topBits } from './hash.ts';
 
 export const GROUPS = 32;
 export const SEGMENTS_PER_GROUP = 32;
@@ -31,8 +32,7 @@ export function leafHash(key: string, encodedSet: Uint8Array): Buffer {
 /** The segment of a key from its ring position (the bits after the partition's). */
 export function segmentOfPosition(position: ArrayLike<number>, partitions: number): number {
   const bits = Math.log2(partitions);
-  const top = ((position[0]! << 24) | (position[1]! << 16) | (position[2]! << 8) | position[3]!) >>> 0;
-  return Math.floor(top / 2 ** (32 - bits - SEGMENT_BITS)) % SEGMENTS;
+  return Math.floor(topBits(position) / 2 ** (32 - bits - SEGMENT_BITS)) % SEGMENTS;
 }
 
 export class MerkleTree {
