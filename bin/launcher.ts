@@ -23,8 +23,9 @@ export const TS_NODE_ARGS = COMPILED ? [] : ['--import', import.meta.resolve('ts
  * getMany allocates about 0.5 MiB that lives across the nodes' round trip; with the default,
  * scavenges come every few tens of milliseconds and copy what is in flight. Gateway CPU per
  * getMany of 100 keys 0.7-0.8x, per get unchanged, for about 90 MiB more resident memory
- * (docs/benchmarks.md). The nodes measured no difference and keep V8's default. A deployment
- * passes the same flags (docs/operations.md).
+ * (docs/benchmarks.md). The nodes measured at most a few percent, under multi-gets only (0.9-0.96x
+ * per key, no difference for gets and puts), not worth up to 96 MiB more each, and keep V8's
+ * default. A deployment passes the same flags (docs/operations.md).
  */
 export const GATEWAY_NODE_ARGS: readonly string[] = ['--max-semi-space-size=64'];
 
